@@ -1,0 +1,210 @@
+// Package authz holds the domain of the authorization ledger: one record per seller
+// authorization of the vendor's SP-API application, its status rules, and the
+// history events written beside it. It knows nothing of AWS.
+package authz
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+)
+
+// Lifetime is how long a seller's authorization lasts: Amazon deactivates the refresh
+// token 365 days after the seller granted or last renewed it.
+const Lifetime = 365 * 24 * time.Hour
+
+// DayLayout formats ExpiryDay, the by-expiry GSI partition key.
+const DayLayout = "2006-01-02"
+
+// Errors every store returns, so callers branch on kinds, never on AWS errors.
+var (
+	ErrNotFound        = errors.New("authorization not found")
+	ErrAlreadyExists   = errors.New("authorization already exists")
+	ErrVersionConflict = errors.New("authorization changed concurrently")
+)
+
+// Region is an SP-API region: the API endpoint and LWA token set an authorization belongs to.
+type Region string
+
+const (
+	RegionNA Region = "na"
+	RegionEU Region = "eu"
+	RegionFE Region = "fe"
+)
+
+// ParseRegion accepts na, eu or fe.
+func ParseRegion(s string) (Region, error) {
+	switch r := Region(s); r {
+	case RegionNA, RegionEU, RegionFE:
+		return r, nil
+	}
+	return "", fmt.Errorf("unknown SP-API region %q (want na, eu or fe)", s)
+}
+
+// AccountType says whether the account signs in to Seller Central or Vendor Central.
+type AccountType string
+
+const (
+	AccountSeller AccountType = "seller"
+	AccountVendor AccountType = "vendor"
+)
+
+// Status is where an authorization stands.
+type Status string
+
+const (
+	StatusPending  Status = "pending"  // created by the vendor, never authorized
+	StatusActive   Status = "active"   // authorized, outside the reminder window
+	StatusExpiring Status = "expiring" // inside the reminder window, still valid
+	StatusExpired  Status = "expired"  // past ExpiresAt; renewing restores access
+	StatusRevoked  Status = "revoked"  // LWA said invalid_grant before ExpiresAt
+)
+
+// ReminderMark records one reminder stage on the record. A stage is claimed before it
+// is sent and marked sent afterwards; a claim without SentAt older than a timeout is
+// released so that a crash between claim and send does not lose the reminder.
+type ReminderMark struct {
+	ClaimedAt time.Time
+	SentAt    time.Time
+	MessageID string
+	Error     string // a permanent rejection (suppressed address, ...); not retried
+}
+
+// Authorization is one seller's (or vendor's) authorization of the vendor's app in one region.
+type Authorization struct {
+	ConnectionID     string // the vendor's own id for the seller account
+	Region           Region
+	AccountType      AccountType
+	Marketplace      string // country code, picks the Seller/Vendor Central host
+	SellingPartnerID string // Amazon's merchant token, known after the first authorization
+	ContactEmail     string
+	Locale           string
+	Status           Status
+	AuthorizedAt     time.Time // zero while pending
+	ExpiresAt        time.Time // zero while pending
+	Reminders        map[string]ReminderMark
+	LastRefreshAt    time.Time
+	LastRefreshError string
+	RefreshFailures  int
+	RefreshSlot      int
+	SecretID         string
+	Version          int64 // optimistic lock: every write is conditional on it
+}
+
+// ExpiryDay is the UTC day of ExpiresAt, the by-expiry GSI key; empty while pending.
+func (a Authorization) ExpiryDay() string {
+	if a.ExpiresAt.IsZero() {
+		return ""
+	}
+	return a.ExpiresAt.UTC().Format(DayLayout)
+}
+
+// Key names the authorization in logs and errors.
+func (a Authorization) Key() string { return a.ConnectionID + "/" + string(a.Region) }
+
+// Renew records a successful authorization or renewal at now by sellingPartnerID:
+// status active, a fresh 365-day lifetime, reminders and refresh failures cleared.
+// It returns the history event kind: EventAuthorized the first time, EventRenewed after.
+func (a *Authorization) Renew(now time.Time, sellingPartnerID string) EventKind {
+	kind := EventRenewed
+	if a.AuthorizedAt.IsZero() {
+		kind = EventAuthorized
+	}
+	now = now.UTC()
+	a.SellingPartnerID = sellingPartnerID
+	a.Status = StatusActive
+	a.AuthorizedAt = now
+	a.ExpiresAt = now.Add(Lifetime)
+	a.Reminders = nil
+	a.LastRefreshAt = now
+	a.LastRefreshError = ""
+	a.RefreshFailures = 0
+	return kind
+}
+
+// StatusAt is the status the clock gives an authorization at now, where window is how
+// long before ExpiresAt the reminders start. Pending and revoked records keep their
+// status until something happens to them (an authorization, a successful refresh).
+func (a Authorization) StatusAt(now time.Time, window time.Duration) Status {
+	switch a.Status {
+	case StatusPending, StatusRevoked:
+		return a.Status
+	}
+	switch {
+	case a.ExpiresAt.IsZero():
+		return a.Status
+	case !now.Before(a.ExpiresAt):
+		return StatusExpired
+	case !now.Before(a.ExpiresAt.Add(-window)):
+		return StatusExpiring
+	}
+	return StatusActive
+}
+
+// DaysLeft is the number of whole days from now until ExpiresAt; negative once past.
+func (a Authorization) DaysLeft(now time.Time) int {
+	d := a.ExpiresAt.Sub(now)
+	days := int(d / (24 * time.Hour))
+	if d < 0 && d%(24*time.Hour) != 0 {
+		days--
+	}
+	return days
+}
+
+// DefaultRefreshSlots spreads proof-of-life refreshes over the hours of a day.
+const DefaultRefreshSlots = 24
+
+// SlotFor places an authorization in one of slots refresh slots, from a hash of its
+// key, so that the hourly sweep reads an even share of the ledger.
+func SlotFor(connectionID string, region Region, slots int) int {
+	if slots <= 0 {
+		slots = DefaultRefreshSlots
+	}
+	h := fnv.New32a()
+	h.Write([]byte(connectionID))
+	h.Write([]byte{0})
+	h.Write([]byte(region))
+	return int(h.Sum32() % uint32(slots))
+}
+
+// EventKind names a history event.
+type EventKind string
+
+const (
+	EventCreated          EventKind = "created"
+	EventAuthorized       EventKind = "authorized"
+	EventRenewed          EventKind = "renewed"
+	EventReminded         EventKind = "reminded"
+	EventReminderRejected EventKind = "reminder_rejected"
+	EventRefreshFailed    EventKind = "refresh_failed"
+	EventRevoked          EventKind = "revoked"
+	EventExpired          EventKind = "expired"
+	EventRestored         EventKind = "restored"
+	EventMismatchedSeller EventKind = "mismatched_seller"
+	EventForgotten        EventKind = "forgotten"
+)
+
+// Event is one line of an authorization's history. Detail never holds a secret.
+type Event struct {
+	ConnectionID string
+	Region       Region
+	At           time.Time
+	Kind         EventKind
+	Detail       string
+}
+
+// Clock tells the time; tests pass a fixed one.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the real clock.
+var SystemClock Clock = systemClock{}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now().UTC() }
+
+// ClockFunc adapts a function to Clock.
+type ClockFunc func() time.Time
+
+func (f ClockFunc) Now() time.Time { return f() }
