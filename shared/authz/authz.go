@@ -208,3 +208,19 @@ func (systemClock) Now() time.Time { return time.Now().UTC() }
 type ClockFunc func() time.Time
 
 func (f ClockFunc) Now() time.Time { return f() }
+
+// ValidateConnectionID checks a vendor's connection id: 1 to 128 characters that a
+// Secrets Manager name and a URL path accept unescaped (letters, digits and _ . @ -).
+func ValidateConnectionID(id string) error {
+	if id == "" || len(id) > 128 {
+		return fmt.Errorf("connection id must be 1 to 128 characters, got %d", len(id))
+	}
+	for _, r := range id {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '.', r == '@', r == '-':
+		default:
+			return fmt.Errorf("connection id %q has %q: use letters, digits and _ . @ -", id, r)
+		}
+	}
+	return nil
+}
