@@ -156,3 +156,22 @@ func LoginReturnURL(callback *url.URL, redirectURI, amazonState, state string, d
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// RegionOfHost returns the region whose Seller or Vendor Central is host, or "".
+func RegionOfHost(host string) authz.Region {
+	host = strings.ToLower(host)
+	for _, m := range markets {
+		for _, u := range []string{m.sellerCentral, m.vendorCentral} {
+			if strings.TrimPrefix(u, "https://") == host {
+				return m.region
+			}
+		}
+	}
+	switch host {
+	case "sellercentral-europe.amazon.com":
+		return authz.RegionEU
+	case "sellercentral-japan.amazon.com":
+		return authz.RegionFE
+	}
+	return ""
+}
