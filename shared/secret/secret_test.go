@@ -27,14 +27,14 @@ func TestValueNeverFormatsItself(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("refresh", "token", v, "holder", holder{v})
 
 	outputs := map[string]string{
-		"%s":      fmt.Sprintf("%s", v),
-		"%v":      fmt.Sprintf("%v", v),
-		"%+v":     fmt.Sprintf("%+v", holder{v}),
-		"%#v":     fmt.Sprintf("%#v", holder{v}),
-		"%q":      fmt.Sprintf("%q", v),
+		"%s":       fmt.Sprintf("%s", v),
+		"%v":       fmt.Sprintf("%v", v),
+		"%+v":      fmt.Sprintf("%+v", holder{v}),
+		"%#v":      fmt.Sprintf("%#v", holder{v}),
+		"%q":       fmt.Sprintf("%q", v),
 		"error %w": fmt.Errorf("exchange %v: %w", v, errors.New("boom")).Error(),
-		"json":    string(js),
-		"slog":    logs.String(),
+		"json":     string(js),
+		"slog":     logs.String(),
 	}
 	for name, out := range outputs {
 		if strings.Contains(out, raw) {
