@@ -344,3 +344,25 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	}
 }
+
+// IssuedSecrets returns every code, refresh token and access token the simulator has
+// issued and still remembers, and the accepted client secrets: leak tests search the
+// logs of a whole run for each of them.
+func (s *Sim) IssuedSecrets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for c := range s.codes {
+		out = append(out, c)
+	}
+	for t := range s.refreshTokens {
+		out = append(out, t)
+	}
+	for t := range s.accessTokens {
+		out = append(out, t)
+	}
+	for c := range s.clientSecrets {
+		out = append(out, c)
+	}
+	return out
+}
