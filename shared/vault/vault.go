@@ -1,0 +1,476 @@
+// Package vault keeps the keeper's secrets in AWS Secrets Manager: one secret per seller
+// authorization holding its LWA refresh token, the vendor's LWA client credentials, and
+// the HMAC key that signs state and renewal links. It classifies Secrets Manager errors
+// once, here, into ErrNotFound and ErrUnavailable, and never lets a secret value reach
+// a log line or an error message.
+package vault
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/secret"
+)
+
+// Error kinds callers branch on with errors.Is.
+var (
+	// ErrNotFound: the secret does not exist, has no current value, or is scheduled
+	// for deletion (Secrets Manager keeps such a secret but refuses to read it).
+	ErrNotFound = errors.New("secret not found")
+	// ErrUnavailable: Secrets Manager throttled, failed on its side, or could not be
+	// reached, after the SDK's own retries. Retry later.
+	ErrUnavailable = errors.New("secrets manager unavailable")
+	// ErrMalformed: the secret exists but its value is not what the vault writes.
+	ErrMalformed = errors.New("secret value malformed")
+	// ErrStateKeyTooShort: an HMAC-SHA256 key shorter than the hash output weakens it.
+	ErrStateKeyTooShort = errors.New("state key shorter than 32 bytes")
+)
+
+// MinStateKeyLen is the shortest state key accepted: 32 bytes, the size of an
+// HMAC-SHA256 output (RFC 2104 advises keys no shorter than the hash output).
+const MinStateKeyLen = 32
+
+// Staging labels Secrets Manager moves on every write.
+const (
+	stageCurrent = "AWSCURRENT"
+)
+
+// Vault reads and writes the keeper's secrets under one name prefix.
+type Vault struct {
+	client   *secretsmanager.Client
+	prefix   string
+	kmsKeyID string
+	log      *slog.Logger
+}
+
+// New returns a Vault that names its secrets under prefix and encrypts the secrets it
+// creates with kmsKeyID ("" for the account's default aws/secretsmanager key). It logs
+// to slog.Default; see WithLogger.
+func New(client *secretsmanager.Client, prefix string, kmsKeyID string) *Vault {
+	return &Vault{
+		client:   client,
+		prefix:   strings.TrimRight(prefix, "/"),
+		kmsKeyID: kmsKeyID,
+		log:      slog.Default(),
+	}
+}
+
+// WithLogger returns a copy of the vault that logs its decisions to l.
+func (v *Vault) WithLogger(l *slog.Logger) *Vault {
+	c := *v
+	c.log = l
+	return &c
+}
+
+// RefreshToken is one seller authorization's LWA refresh token and what Amazon said
+// with it.
+type RefreshToken struct {
+	Token            secret.Value
+	SellingPartnerID string
+	Region           authz.Region
+	AuthorizedAt     time.Time
+}
+
+// tokenDocument is the secret's JSON. Token is a plain string here, and only here,
+// because the value must reach Secrets Manager.
+type tokenDocument struct {
+	RefreshToken     string `json:"refreshToken"`
+	SellingPartnerID string `json:"sellingPartnerId"`
+	Region           string `json:"region"`
+	AuthorizedAt     string `json:"authorizedAt"`
+}
+
+// SecretName is where an authorization's refresh token lives:
+// {prefix}/sp-api/{connectionId}/{region}.
+func (v *Vault) SecretName(connectionID string, region authz.Region) string {
+	return v.name("sp-api", connectionID, string(region))
+}
+
+func (v *Vault) name(parts ...string) string {
+	if v.prefix == "" {
+		return strings.Join(parts, "/")
+	}
+	return v.prefix + "/" + strings.Join(parts, "/")
+}
+
+func (v *Vault) tokenSecretName(connectionID string, region authz.Region) (string, error) {
+	if err := authz.ValidateConnectionID(connectionID); err != nil {
+		return "", fmt.Errorf("vault: %w", err)
+	}
+	if _, err := authz.ParseRegion(string(region)); err != nil {
+		return "", fmt.Errorf("vault: %w", err)
+	}
+	return v.SecretName(connectionID, region), nil
+}
+
+// Get reads the current refresh token of an authorization.
+func (v *Vault) Get(ctx context.Context, connectionID string, region authz.Region) (RefreshToken, error) {
+	name, err := v.tokenSecretName(connectionID, region)
+	if err != nil {
+		return RefreshToken{}, err
+	}
+	raw, err := v.read(ctx, name)
+	if err != nil {
+		return RefreshToken{}, err
+	}
+	var doc tokenDocument
+	if err := unmarshal(raw, &doc); err != nil {
+		return RefreshToken{}, fmt.Errorf("vault: secret %s: %w", name, err)
+	}
+	if doc.RefreshToken == "" {
+		return RefreshToken{}, fmt.Errorf("vault: secret %s has no refreshToken: %w", name, ErrMalformed)
+	}
+	if doc.Region != string(region) {
+		return RefreshToken{}, fmt.Errorf("vault: secret %s holds region %q, want %q: %w", name, doc.Region, region, ErrMalformed)
+	}
+	at, err := time.Parse(time.RFC3339, doc.AuthorizedAt)
+	if err != nil {
+		return RefreshToken{}, fmt.Errorf("vault: secret %s: authorizedAt is not RFC 3339: %w", name, ErrMalformed)
+	}
+	return RefreshToken{
+		Token:            secret.Value(doc.RefreshToken),
+		SellingPartnerID: doc.SellingPartnerID,
+		Region:           region,
+		AuthorizedAt:     at,
+	}, nil
+}
+
+// Put stores an authorization's refresh token and returns the secret's ARN. It creates
+// the secret (encrypted with the vault's KMS key, tagged with connectionId and region)
+// the first time, and adds a version afterwards; the version it replaces stays
+// readable as AWSPREVIOUS. A retried Put with the same token writes no second version.
+func (v *Vault) Put(ctx context.Context, connectionID string, region authz.Region, rt RefreshToken) (secretID string, err error) {
+	name, err := v.tokenSecretName(connectionID, region)
+	if err != nil {
+		return "", err
+	}
+	if rt.Token.IsZero() {
+		return "", fmt.Errorf("vault: put %s: empty refresh token", name)
+	}
+	if rt.Region != "" && rt.Region != region {
+		return "", fmt.Errorf("vault: put %s: token is for region %q", name, rt.Region)
+	}
+	body, err := json.Marshal(tokenDocument{
+		RefreshToken:     rt.Token.Reveal(),
+		SellingPartnerID: rt.SellingPartnerID,
+		Region:           string(region),
+		AuthorizedAt:     rt.AuthorizedAt.UTC().Format(time.RFC3339Nano),
+	})
+	if err != nil {
+		return "", fmt.Errorf("vault: encode %s: %w", name, ErrMalformed)
+	}
+	return v.write(ctx, name, string(body), creation{
+		description: fmt.Sprintf("SP-API refresh token of connection %s in region %s", connectionID, region),
+		tags:        map[string]string{"connectionId": connectionID, "region": string(region)},
+		logAttrs:    []any{"connectionId", connectionID, "region", string(region)},
+	})
+}
+
+// Delete removes an authorization's secret at once, without the recovery window: the
+// operator's "forget" must leave no token behind. A missing secret is not an error.
+func (v *Vault) Delete(ctx context.Context, connectionID string, region authz.Region) error {
+	name, err := v.tokenSecretName(connectionID, region)
+	if err != nil {
+		return err
+	}
+	_, err = v.client.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{
+		SecretId:                   aws.String(name),
+		ForceDeleteWithoutRecovery: aws.Bool(true),
+	})
+	if err != nil {
+		err = classify(err)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return fmt.Errorf("vault: delete secret %s: %w", name, err)
+	}
+	v.log.InfoContext(ctx, "secret deleted", "secretName", name, "connectionId", connectionID, "region", string(region))
+	return nil
+}
+
+// ClientCredentials are the vendor's LWA client id and secret. Amazon expires the
+// client secret (rotation every 180 days), so its expiry travels with it.
+type ClientCredentials struct {
+	ClientID              string
+	ClientSecret          secret.Value
+	ClientSecretExpiresAt time.Time
+}
+
+type clientDocument struct {
+	ClientID              string `json:"clientId"`
+	ClientSecret          string `json:"clientSecret"`
+	ClientSecretExpiresAt string `json:"clientSecretExpiresAt,omitempty"`
+}
+
+func (v *Vault) clientSecretName() string { return v.name("lwa-client") }
+func (v *Vault) stateKeyName() string     { return v.name("state-key") }
+
+// ClientCredentials reads {prefix}/lwa-client. A missing clientSecretExpiresAt reads
+// as the zero time; a date without a time reads as midnight UTC.
+func (v *Vault) ClientCredentials(ctx context.Context) (ClientCredentials, error) {
+	name := v.clientSecretName()
+	raw, err := v.read(ctx, name)
+	if err != nil {
+		return ClientCredentials{}, err
+	}
+	var doc clientDocument
+	if err := unmarshal(raw, &doc); err != nil {
+		return ClientCredentials{}, fmt.Errorf("vault: secret %s: %w", name, err)
+	}
+	if doc.ClientID == "" || doc.ClientSecret == "" {
+		return ClientCredentials{}, fmt.Errorf("vault: secret %s needs clientId and clientSecret: %w", name, ErrMalformed)
+	}
+	c := ClientCredentials{ClientID: doc.ClientID, ClientSecret: secret.Value(doc.ClientSecret)}
+	if doc.ClientSecretExpiresAt != "" {
+		// An operator may seed the date alone, as the Solution Provider Portal shows it.
+		c.ClientSecretExpiresAt, err = time.Parse(time.RFC3339, doc.ClientSecretExpiresAt)
+		if err != nil {
+			c.ClientSecretExpiresAt, err = time.Parse(time.DateOnly, doc.ClientSecretExpiresAt)
+		}
+		if err != nil {
+			return ClientCredentials{}, fmt.Errorf("vault: secret %s: clientSecretExpiresAt is not an RFC 3339 time or date: %w", name, ErrMalformed)
+		}
+	}
+	return c, nil
+}
+
+// PutClientCredentials stores new client credentials as a new version of
+// {prefix}/lwa-client (the old one stays readable as AWSPREVIOUS), creating the
+// secret if it is missing.
+func (v *Vault) PutClientCredentials(ctx context.Context, c ClientCredentials) error {
+	name := v.clientSecretName()
+	if c.ClientID == "" || c.ClientSecret.IsZero() {
+		return fmt.Errorf("vault: put %s: client id and client secret are required", name)
+	}
+	doc := clientDocument{ClientID: c.ClientID, ClientSecret: c.ClientSecret.Reveal()}
+	if !c.ClientSecretExpiresAt.IsZero() {
+		doc.ClientSecretExpiresAt = c.ClientSecretExpiresAt.UTC().Format(time.RFC3339)
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return fmt.Errorf("vault: encode %s: %w", name, ErrMalformed)
+	}
+	_, err = v.write(ctx, name, string(body), creation{description: "LWA client credentials of the SP-API application"})
+	return err
+}
+
+// StateKey reads {prefix}/state-key, the HMAC key for state and renewal links. The
+// secret string is the key as is: CloudFormation's GenerateSecretString makes a plain
+// string.
+func (v *Vault) StateKey(ctx context.Context) (secret.Value, error) {
+	name := v.stateKeyName()
+	raw, err := v.read(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	if len(raw) < MinStateKeyLen {
+		return "", fmt.Errorf("vault: secret %s holds %d bytes: %w", name, len(raw), ErrStateKeyTooShort)
+	}
+	return secret.Value(raw), nil
+}
+
+// PutStateKey stores the state key; the local stack seeds it this way.
+func (v *Vault) PutStateKey(ctx context.Context, key secret.Value) error {
+	name := v.stateKeyName()
+	if n := len(key.Reveal()); n < MinStateKeyLen {
+		return fmt.Errorf("vault: put %s: key of %d bytes: %w", name, n, ErrStateKeyTooShort)
+	}
+	_, err := v.write(ctx, name, key.Reveal(), creation{description: "HMAC key for OAuth state and renewal links"})
+	return err
+}
+
+// read returns the AWSCURRENT string of a secret.
+func (v *Vault) read(ctx context.Context, name string) (string, error) {
+	out, err := v.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
+	if err != nil {
+		if v.scheduledForDeletion(ctx, name, err) {
+			return "", fmt.Errorf("vault: read secret %s: scheduled for deletion: %w: %w", name, ErrNotFound, err)
+		}
+		return "", fmt.Errorf("vault: read secret %s: %w", name, classify(err))
+	}
+	if out.SecretString == nil {
+		return "", fmt.Errorf("vault: secret %s holds binary data, not a string: %w", name, ErrMalformed)
+	}
+	return *out.SecretString, nil
+}
+
+// creation is what a secret gets when the vault creates it.
+type creation struct {
+	description string
+	tags        map[string]string
+	logAttrs    []any
+}
+
+// write stores body as the AWSCURRENT version of secret name and returns its ARN.
+//
+// The ClientRequestToken is derived from the name and the content, so a retried write
+// (by the SDK after a lost response, or by a caller after a timeout) names the version
+// that already exists, and Secrets Manager ignores a PutSecretValue whose token and
+// value match an existing version. That keeps versions down: AWS advises at most one
+// update per secret every 10 minutes and PutSecretValue shares a 50 requests/s quota.
+//
+// The usual case, a renewal, costs one PutSecretValue. A first write costs a
+// PutSecretValue that finds nothing and a CreateSecret; if another writer creates the
+// secret in between, CreateSecret answers ResourceExistsException and the write
+// becomes a PutSecretValue again.
+func (v *Vault) write(ctx context.Context, name, body string, c creation) (string, error) {
+	token := requestToken(name, body)
+	out, err := v.putValue(ctx, name, body, token)
+	if err == nil {
+		return v.ensureCurrent(ctx, name, out, c)
+	}
+	var notFound *types.ResourceNotFoundException
+	switch {
+	case errors.As(err, &notFound):
+		arn, created, cerr := v.create(ctx, name, body, token, c)
+		if cerr != nil {
+			return "", cerr
+		}
+		if created {
+			return arn, nil
+		}
+		// Another writer created the secret first.
+		v.log.InfoContext(ctx, "secret created concurrently, adding a version", append([]any{"secretName", name}, c.logAttrs...)...)
+		if out, err = v.putValue(ctx, name, body, token); err != nil {
+			return "", fmt.Errorf("vault: write secret %s: %w", name, classify(err))
+		}
+		return v.ensureCurrent(ctx, name, out, c)
+	case v.scheduledForDeletion(ctx, name, err):
+		// Someone scheduled the secret for deletion (the console's Delete). The value
+		// being written is newer than anything in it, and a refresh token once received
+		// must not be lost: cancel the deletion and write.
+		if _, rerr := v.client.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: aws.String(name)}); rerr != nil {
+			return "", fmt.Errorf("vault: restore secret %s scheduled for deletion: %w", name, classify(rerr))
+		}
+		v.log.WarnContext(ctx, "secret was scheduled for deletion; restored it to write a new value", append([]any{"secretName", name}, c.logAttrs...)...)
+		if out, err = v.putValue(ctx, name, body, token); err != nil {
+			return "", fmt.Errorf("vault: write secret %s: %w", name, classify(err))
+		}
+		return v.ensureCurrent(ctx, name, out, c)
+	}
+	return "", fmt.Errorf("vault: write secret %s: %w", name, classify(err))
+}
+
+func (v *Vault) putValue(ctx context.Context, name, body, token string) (*secretsmanager.PutSecretValueOutput, error) {
+	return v.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:           aws.String(name),
+		SecretString:       aws.String(body),
+		ClientRequestToken: aws.String(token),
+	})
+}
+
+// create makes the secret with its first version. created is false, with no error,
+// when the secret already exists.
+func (v *Vault) create(ctx context.Context, name, body, token string, c creation) (arn string, created bool, err error) {
+	in := &secretsmanager.CreateSecretInput{
+		Name:               aws.String(name),
+		SecretString:       aws.String(body),
+		ClientRequestToken: aws.String(token),
+		Description:        aws.String(c.description),
+	}
+	if v.kmsKeyID != "" {
+		in.KmsKeyId = aws.String(v.kmsKeyID)
+	}
+	keys := make([]string, 0, len(c.tags))
+	for k := range c.tags {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		in.Tags = append(in.Tags, types.Tag{Key: aws.String(k), Value: aws.String(c.tags[k])})
+	}
+	out, err := v.client.CreateSecret(ctx, in)
+	if err != nil {
+		var exists *types.ResourceExistsException
+		if errors.As(err, &exists) {
+			return "", false, nil
+		}
+		return "", false, fmt.Errorf("vault: create secret %s: %w", name, classify(err))
+	}
+	v.log.InfoContext(ctx, "secret created", append([]any{"secretName", name, "versionId", aws.ToString(out.VersionId)}, c.logAttrs...)...)
+	return aws.ToString(out.ARN), true, nil
+}
+
+// ensureCurrent makes the version a PutSecretValue answered AWSCURRENT. It is already,
+// unless the token named an older version with the same content (the value went A, B,
+// and now A again): Secrets Manager then ignores the write, and the vault moves
+// AWSCURRENT back to that version itself (AWSPREVIOUS follows, as AWS documents).
+func (v *Vault) ensureCurrent(ctx context.Context, name string, out *secretsmanager.PutSecretValueOutput, c creation) (string, error) {
+	versionID := aws.ToString(out.VersionId)
+	attrs := append([]any{"secretName", name, "versionId", versionID}, c.logAttrs...)
+	if slices.Contains(out.VersionStages, stageCurrent) {
+		v.log.InfoContext(ctx, "secret version written", attrs...)
+		return aws.ToString(out.ARN), nil
+	}
+	desc, err := v.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
+	if err != nil {
+		return "", fmt.Errorf("vault: describe secret %s: %w", name, classify(err))
+	}
+	in := &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId:        aws.String(name),
+		VersionStage:    aws.String(stageCurrent),
+		MoveToVersionId: aws.String(versionID),
+	}
+	for id, stages := range desc.VersionIdsToStages {
+		if slices.Contains(stages, stageCurrent) {
+			in.RemoveFromVersionId = aws.String(id)
+		}
+	}
+	if _, err := v.client.UpdateSecretVersionStage(ctx, in); err != nil {
+		return "", fmt.Errorf("vault: make version %s of secret %s current: %w", versionID, name, classify(err))
+	}
+	v.log.InfoContext(ctx, "secret version made current again", attrs...)
+	return aws.ToString(out.ARN), nil
+}
+
+// scheduledForDeletion tells whether err is Secrets Manager refusing to touch a secret
+// scheduled for deletion: it answers InvalidRequestException, which has other causes
+// too, so the vault asks DescribeSecret, which still works on such a secret.
+func (v *Vault) scheduledForDeletion(ctx context.Context, name string, err error) bool {
+	var invalid *types.InvalidRequestException
+	if !errors.As(err, &invalid) {
+		return false
+	}
+	desc, derr := v.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
+	return derr == nil && desc.DeletedDate != nil
+}
+
+// requestToken derives the ClientRequestToken of a write from the secret's name and
+// content: SHA-256, shaped as a UUID (version 8, the RFC 9562 custom layout) because
+// Secrets Manager recommends UUID-type tokens of 32 to 64 characters.
+func requestToken(name, body string) string {
+	h := sha256.New()
+	h.Write([]byte(name))
+	h.Write([]byte{0})
+	h.Write([]byte(body))
+	b := h.Sum(nil)[:16]
+	b[6] = b[6]&0x0f | 0x80
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// unmarshal decodes a secret's JSON without ever quoting it: encoding/json's syntax
+// errors show the offending character, which could be part of a token.
+func unmarshal(raw string, v any) error {
+	if err := json.Unmarshal([]byte(raw), v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			// Only the field: Value would quote a number.
+			return fmt.Errorf("field %s has the wrong JSON type: %w", typeErr.Field, ErrMalformed)
+		}
+		return fmt.Errorf("not a JSON object: %w", ErrMalformed)
+	}
+	return nil
+}
