@@ -63,8 +63,8 @@ func TestEmailContent(t *testing.T) {
 	}{
 		{
 			name: "thirty days before", stage: "-30", now: time.Date(2027, 1, 16, 6, 0, 0, 0, time.UTC),
-			subject: "Action needed: renew Keeper Test App's access to your Amazon account by 15 Feb 2027",
-			inBoth:  []string{"expires on 15 Feb 2027, in 30 days", "orders", "inventory", "prices", "acme-01"},
+			subject:  "Action needed: renew Keeper Test App's access to your Amazon account by 15 Feb 2027",
+			inBoth:   []string{"expires on 15 Feb 2027, in 30 days", "orders", "inventory", "prices", "acme-01"},
 			notInAny: []string{"suspended", "reconnect"},
 		},
 		{
