@@ -189,8 +189,19 @@ func (s *Sim) IssueCode(sellerID, redirectURI string) string {
 	return s.issueCodeLocked(sellerID, redirectURI)
 }
 
+// IssueCodeValue issues a code with a value the caller chooses: the sample events in
+// events/ carry a fixed code, so their test registers it before invoking them.
+func (s *Sim) IssueCodeValue(code, sellerID, redirectURI string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.issueCodeAsLocked(code, sellerID, redirectURI)
+}
+
 func (s *Sim) issueCodeLocked(sellerID, redirectURI string) string {
-	code := "AN" + rand.Text()
+	return s.issueCodeAsLocked("AN"+rand.Text(), sellerID, redirectURI)
+}
+
+func (s *Sim) issueCodeAsLocked(code, sellerID, redirectURI string) string {
 	s.codes[code] = &codeGrant{
 		sellerID:    sellerID,
 		clientID:    s.cfg.ClientID,

@@ -111,6 +111,12 @@ var implied = map[string][]string{
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager": {"kms:Decrypt", "kms:GenerateDataKey"},
 }
 
+// impliedByOp are actions one operation needs besides its own: CreateSecret with Tags
+// is authorized as secretsmanager:TagResource as well.
+var impliedByOp = map[string][]string{
+	"CreateSecret": {"secretsmanager:TagResource"},
+}
+
 // usedActions finds, in every project package a function links, the SDK operations it
 // calls, and so the IAM actions it needs. Packages that only tests or other commands
 // use (the store's CreateTable, say, is linked but never called by a function) are
@@ -166,6 +172,9 @@ func usedActions(t *testing.T, root, pkg string) (need, allowed map[string]bool)
 					if acts, ok := sdkActions[svc][sel.Sel.Name]; ok && isClientCall(call) {
 						if _, isCreate := map[string]bool{"CreateTable": true, "UpdateTimeToLive": true}[sel.Sel.Name]; isCreate {
 							continue // schema setup: tests and the local stack only
+						}
+						for _, a := range impliedByOp[sel.Sel.Name] {
+							need[a] = true
 						}
 						for i, a := range acts {
 							allowed[a] = true

@@ -1,0 +1,338 @@
+package callback_test
+
+import (
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
+	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/config"
+	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+func TestRenewalLinkRoundTrip(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	before := e.onboard("acme", seller, 3)
+
+	consentPage := e.consentURL(e.link("acme", 45*24*time.Hour))
+	q := consentPage.Query()
+	if !strings.HasPrefix(consentPage.String(), e.simURL+"/apps/authorize/consent?") || q.Get("application_id") != appID ||
+		q.Get("version") != "beta" || q.Get("redirect_uri") != e.server.URL+"/callback" || q.Get("state") == "" {
+		t.Fatalf("consent URL = %s", consentPage)
+	}
+	back := e.consentAs(consentPage, seller, "confirm")
+	if !strings.HasPrefix(back, e.server.URL+"/callback?") {
+		t.Fatalf("Amazon redirected to %s", back)
+	}
+	now := e.clock.Now()
+	until := now.Add(authz.Lifetime)
+	e.get(back).want(http.StatusOK, "renewed", "until "+until.Format("2 January 2006"), "Nothing else is needed")
+
+	a, err := e.store.Get(e.ctx, "acme", authz.RegionEU)
+	must(t, err)
+	if a.Status != authz.StatusActive || !a.ExpiresAt.Equal(until) || !a.AuthorizedAt.Equal(now) || a.ExpiryDay() != until.Format("2006-01-02") ||
+		len(a.Reminders) != 0 || a.Version != before.Version+1 || a.SecretID == "" {
+		t.Fatalf("record after renewal: %+v", a)
+	}
+	h, err := e.store.History(e.ctx, "acme", 10)
+	must(t, err)
+	if len(h) == 0 || h[0].Kind != authz.EventRenewed {
+		t.Fatalf("history = %+v, want a renewed event first", h)
+	}
+	rt, err := e.vault.Get(e.ctx, "acme", authz.RegionEU)
+	must(t, err)
+	if rt.SellingPartnerID != seller || rt.Token.IsZero() {
+		t.Fatalf("stored token: seller %s, empty %v", rt.SellingPartnerID, rt.Token.IsZero())
+	}
+	if got := e.sim.Exchanges(); got != 1 {
+		t.Fatalf("LWA code exchanges = %d, want 1", got)
+	}
+	if !strings.Contains(e.metrics.String(), `"CallbackSucceeded":1`) {
+		t.Errorf("no CallbackSucceeded metric: %s", e.metrics.String())
+	}
+	e.wantNoSecretsLogged("acme")
+}
+
+func TestFirstAuthorizationBindsTheSeller(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.onboard("newshop", "", 0)
+	e.get(e.consentAsURL("newshop", seller)).want(http.StatusOK, "connected")
+	a, err := e.store.Get(e.ctx, "newshop", authz.RegionEU)
+	must(t, err)
+	if a.SellingPartnerID != seller || a.Status != authz.StatusActive {
+		t.Fatalf("record: %+v", a)
+	}
+	h, _ := e.store.History(e.ctx, "newshop", 10)
+	if len(h) == 0 || h[0].Kind != authz.EventAuthorized {
+		t.Fatalf("history = %+v, want authorized", h)
+	}
+}
+
+// consentAsURL runs link → consent → confirm and returns Amazon's redirect back.
+func (e *env) consentAsURL(connID, sellerID string) string {
+	return e.consentAs(e.consentURL(e.link(connID, time.Hour)), sellerID, "confirm")
+}
+
+func TestRenewalStartedInSellerCentral(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.onboard("acme", seller, -5) // expired five days ago: Manage Your Apps → Renew
+
+	// Seller Central sends the seller to the Login URI first.
+	login := e.get(e.simURL + "/apps/manage/renew?selling_partner_id=" + seller).want(http.StatusFound)
+	if !strings.HasPrefix(login.location, e.server.URL+"/login?") {
+		t.Fatalf("Amazon sent the seller to %s", login.location)
+	}
+	toAmazon := e.get(login.location).want(http.StatusFound)
+	back, err := url.Parse(toAmazon.location)
+	must(t, err)
+	if !strings.HasPrefix(toAmazon.location, e.simURL+"/apps/authorize/login-callback?") || back.Query().Get("state") == "" ||
+		back.Query().Get("amazon_state") == "" || back.Query().Get("redirect_uri") != e.server.URL+"/callback" || back.Query().Get("version") != "beta" {
+		t.Fatalf("Login URI redirected to %s", toAmazon.location)
+	}
+	consentPage := e.get(toAmazon.location)
+	var page *url.URL
+	if consentPage.status == http.StatusFound {
+		page, err = url.Parse(consentPage.location)
+		must(t, err)
+		if page.Host == "" {
+			page = mustURL(t, e.simURL+consentPage.location)
+		}
+	} else {
+		consentPage.want(http.StatusOK)
+		page = mustURL(t, e.simURL+"/apps/authorize/consent?"+url.Values{
+			"application_id": {appID}, "state": {back.Query().Get("state")}, "version": {"beta"}, "redirect_uri": {e.server.URL + "/callback"},
+		}.Encode())
+	}
+	e.get(e.consentAs(page, seller, "confirm")).want(http.StatusOK, "renewed")
+	a, _ := e.store.Get(e.ctx, "acme", authz.RegionEU)
+	if a.Status != authz.StatusActive || a.DaysLeft(e.clock.Now()) != 365 {
+		t.Fatalf("record: %+v", a)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	must(t, err)
+	return u
+}
+
+// TestBadInputChangesNothing runs every rejection the seller can meet: each gets a
+// page that says what to do, the right status, and leaves record, secret and history
+// as they were.
+func TestBadInputChangesNothing(t *testing.T) {
+	t.Parallel()
+	type setup struct {
+		e     *env
+		state string // a fresh, valid state for "acme"
+	}
+	tests := []struct {
+		name       string
+		request    func(s setup) string
+		wantStatus int
+		wantPage   string
+		nonceKept  bool // the state's nonce must survive (nothing consumed it)
+		events     int  // history events the rejection itself adds
+		exchanges  int
+	}{
+		{name: "missing state", wantStatus: 400, wantPage: "Something is missing", nonceKept: true,
+			request: func(s setup) string {
+				return s.e.callbackURL(url.Values{"selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
+			}},
+		{name: "missing code", wantStatus: 400, wantPage: "Something is missing", nonceKept: true,
+			request: func(s setup) string {
+				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}})
+			}},
+		{name: "tampered state", wantStatus: 400, wantPage: "could not verify", nonceKept: true,
+			request: func(s setup) string {
+				b := []byte(s.state)
+				b[5] ^= 0x01
+				return s.e.callbackURL(url.Values{"state": {string(b)}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
+			}},
+		{name: "truncated state", wantStatus: 400, wantPage: "could not verify", nonceKept: true,
+			request: func(s setup) string {
+				return s.e.callbackURL(url.Values{"state": {s.state[:len(s.state)-7]}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
+			}},
+		{name: "oversized state", wantStatus: 400, wantPage: "could not verify", nonceKept: true,
+			request: func(s setup) string {
+				return s.e.callbackURL(url.Values{"state": {s.state + strings.Repeat("A", 5000)}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
+			}},
+		{name: "expired state", wantStatus: 400, wantPage: "took too long", nonceKept: true,
+			request: func(s setup) string {
+				s.e.clock.Advance(16 * time.Minute)
+				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
+			}},
+		{name: "seller declined", wantStatus: 200, wantPage: "Nothing was changed", nonceKept: true,
+			request: func(s setup) string {
+				return s.e.callbackURL(url.Values{"state": {s.state}, "error": {"access_denied"}, "error_description": {"The selling partner declined"}})
+			}},
+		{name: "different seller answers", wantStatus: 409, wantPage: "different Amazon account", events: 1,
+			request: func(s setup) string {
+				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {otherSeller}, "spapi_oauth_code": {s.e.sim.IssueCode(otherSeller, s.e.cfg.RedirectURI)}})
+			}},
+		{name: "LWA invalid_grant on the code", wantStatus: 400, wantPage: "took too long", exchanges: 1,
+			request: func(s setup) string {
+				s.e.sim.InjectFault(amazonsim.GrantAuthorizationCode, amazonsim.InvalidGrant())
+				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
+			}},
+		{name: "LWA unavailable after retries", wantStatus: 503, wantPage: "try again in a few minutes", exchanges: 4,
+			request: func(s setup) string {
+				s.e.sim.InjectFaults(amazonsim.GrantAuthorizationCode, amazonsim.ServerError(), 10)
+				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
+			}},
+		{name: "Secrets Manager fails after the exchange", wantStatus: 503, wantPage: "try again in a few minutes", exchanges: 1,
+			request: func(s setup) string {
+				for _, op := range []string{"CreateSecret", "PutSecretValue"} {
+					s.e.secrets.FailNext(op, 20, "InternalServiceError")
+				}
+				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.onboard("acme", seller, 3)
+			state := e.consentURL(e.link("acme", time.Hour)).Query().Get("state")
+			before := e.snapshot("acme")
+			target := tt.request(setup{e: e, state: state})
+			exchangesBefore := e.sim.Exchanges()
+			r := e.get(target).want(tt.wantStatus, tt.wantPage, "Reference:")
+			if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Referrer-Policy") != "no-referrer" {
+				t.Errorf("headers: %v", r.header)
+			}
+			before.events += tt.events
+			e.wantUnchanged("acme", before)
+			if got := e.sim.Exchanges() - exchangesBefore; got != tt.exchanges {
+				t.Errorf("LWA code exchanges = %d, want %d", got, tt.exchanges)
+			}
+			if got := e.nonceExists(state); got != tt.nonceKept {
+				t.Errorf("nonce exists = %v, want %v", got, tt.nonceKept)
+			}
+			ref := r.body[strings.Index(r.body, "<code>")+6 : strings.Index(r.body, "</code>")]
+			if !strings.Contains(e.logs.String(), ref) {
+				t.Errorf("reference %s is not in the logs", ref)
+			}
+			e.wantNoSecretsLogged("acme")
+		})
+	}
+}
+
+func TestReplayedStateIsRejectedWithoutCallingLWA(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.onboard("acme", seller, 3)
+	back := e.consentAsURL("acme", seller)
+	e.get(back).want(http.StatusOK, "renewed")
+	after := e.snapshot("acme")
+	e.get(back).want(http.StatusBadRequest, "already used")
+	e.wantUnchanged("acme", after)
+	if got := e.sim.Exchanges(); got != 1 {
+		t.Fatalf("LWA exchanges = %d, want 1", got)
+	}
+}
+
+func TestMismatchedSellerIsRecorded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.onboard("acme", seller, 3)
+	e.get(e.consentAsURL("acme", otherSeller)).want(http.StatusConflict)
+	h, _ := e.store.History(e.ctx, "acme", 10)
+	if len(h) == 0 || h[0].Kind != authz.EventMismatchedSeller || !strings.Contains(h[0].Detail, otherSeller) {
+		t.Fatalf("history = %+v", h)
+	}
+	if _, err := e.vault.Get(e.ctx, "acme", authz.RegionEU); err == nil {
+		t.Fatal("a secret was written for the wrong seller")
+	}
+}
+
+func TestRenewalLinkRejections(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.onboard("acme", seller, 3)
+	tests := []struct {
+		name       string
+		url        string
+		wantStatus int
+		wantPage   []string
+	}{
+		{"expired link", e.link("acme", -time.Hour), http.StatusGone, []string{"expired", "Manage Your Apps", "Renew"}},
+		{"unknown connection", e.link("gone-seller", time.Hour), http.StatusNotFound, []string{"could not find"}},
+		{"no token", e.server.URL + "/authorize", http.StatusBadRequest, []string{"missing"}},
+		{"tampered link", e.link("acme", time.Hour) + "x", http.StatusBadRequest, []string{"not valid"}},
+		{"wrong method", "", 0, nil},
+	}
+	for _, tt := range tests {
+		if tt.url == "" {
+			continue
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.get(tt.url).want(tt.wantStatus, tt.wantPage...)
+			if r.location != "" {
+				t.Errorf("redirected to %s", r.location)
+			}
+		})
+	}
+	r := e.postForm(e.server.URL+"/callback", url.Values{})
+	if r.status != http.StatusMethodNotAllowed {
+		t.Errorf("POST /callback = %d, want 405", r.status)
+	}
+}
+
+func TestLoginURIRejections(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.onboard("acme", seller, 3)
+	login := func(callback, spid string) string {
+		return e.server.URL + "/login?" + url.Values{"amazon_callback_uri": {callback}, "amazon_state": {"amz-state-1"}, "selling_partner_id": {spid}}.Encode()
+	}
+	tests := []struct {
+		name       string
+		url        string
+		wantStatus int
+		wantPage   string
+	}{
+		{"callback on another host", login("https://evil.example/apps/authorize/confirm", seller), 400, "did not come from Amazon"},
+		{"look-alike host", login("https://sellercentral.amazon.com.evil.example/x", seller), 400, "did not come from Amazon"},
+		{"plain http Seller Central", login("http://sellercentral.amazon.de/apps/authorize/confirm", seller), 400, "did not come from Amazon"},
+		{"unknown seller", login("https://sellercentral.amazon.de/apps/authorize/confirm/x", "A9UNKNOWN"), 404, "Connect your Amazon account"},
+		{"missing seller", login("https://sellercentral.amazon.de/apps/authorize/confirm/x", ""), 400, "missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.get(tt.url).want(tt.wantStatus, tt.wantPage)
+			if r.location != "" {
+				t.Fatalf("redirected to %s: an open redirect", r.location)
+			}
+		})
+	}
+	// A real Seller Central host is accepted.
+	r := e.get(login("https://sellercentral.amazon.de/apps/authorize/confirm/"+appID, seller)).want(http.StatusFound)
+	if !strings.HasPrefix(r.location, "https://sellercentral.amazon.de/apps/authorize/confirm/") {
+		t.Fatalf("redirected to %s", r.location)
+	}
+}
+
+func TestSelfServiceOnboardingCreatesAPendingRecord(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *config.Config) { c.SelfServiceOnboarding = true })
+	r := e.get(e.server.URL + "/login?" + url.Values{"amazon_callback_uri": {"https://sellercentral.amazon.co.uk/apps/authorize/confirm/x"},
+		"amazon_state": {"s"}, "selling_partner_id": {"A7NEWSELLER"}}.Encode()).want(http.StatusFound)
+	if !strings.HasPrefix(r.location, "https://sellercentral.amazon.co.uk/") {
+		t.Fatalf("redirected to %s", r.location)
+	}
+	a, err := e.store.Get(e.ctx, "sp-A7NEWSELLER", authz.RegionEU)
+	must(t, err)
+	if a.Status != authz.StatusPending || a.SellingPartnerID != "A7NEWSELLER" {
+		t.Fatalf("record: %+v", a)
+	}
+}

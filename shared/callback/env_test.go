@@ -1,0 +1,296 @@
+package callback_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
+	"github.com/spapi-auth-keeper/keeper/infra/secretsemu"
+	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
+	"github.com/spapi-auth-keeper/keeper/shared/config"
+	"github.com/spapi-auth-keeper/keeper/shared/consent"
+	"github.com/spapi-auth-keeper/keeper/shared/metrics"
+	"github.com/spapi-auth-keeper/keeper/shared/secret"
+	"github.com/spapi-auth-keeper/keeper/shared/store"
+	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/shared/vault"
+)
+
+const (
+	appID        = "amzn1.sp.solution.keeper-test"
+	clientID     = "amzn1.application-oa2-client.keepertest"
+	clientSecret = "amzn1.oa2-cs.v1.client-secret-never-logged"
+	stateKey     = "state-key-for-tests-0123456789abcdef0123456789abcdef"
+	seller       = "A1SELLERACME"
+	otherSeller  = "A2OTHERSELLER"
+)
+
+// clock is a settable clock shared by the keeper and the Amazon simulator.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+// syncBuffer collects log and metric lines from concurrent handlers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+// env is one isolated keeper: its own table, secret prefix, Amazon simulator and
+// callback server, over the shared emulators.
+type env struct {
+	t       testing.TB
+	ctx     context.Context
+	clock   *clock
+	server  *httptest.Server
+	sim     *amazonsim.Sim
+	simURL  string
+	ddb     *dynamodb.Client
+	table   string
+	store   *store.Store
+	vault   *vault.Vault
+	secrets *secretsemu.Server
+	signer  *consent.Signer
+	logs    *syncBuffer
+	metrics *syncBuffer
+	cfg     config.Config
+	browser *http.Client
+}
+
+func newEnv(t testing.TB, tweak ...func(*config.Config)) *env {
+	t.Helper()
+	e := &env{t: t, ctx: context.Background(), clock: &clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)},
+		logs: &syncBuffer{}, metrics: &syncBuffer{}}
+	var handler http.Handler
+	e.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(e.server.Close)
+	e.sim = amazonsim.New(amazonsim.Config{
+		AppID: appID, AppName: "Keeper Test App", Draft: true,
+		RedirectURIs: []string{e.server.URL + "/callback"}, ClientID: clientID, ClientSecret: clientSecret,
+		LoginURI: e.server.URL + "/login",
+		Sellers:  []amazonsim.Seller{{ID: seller, Name: "Acme Outdoor"}, {ID: otherSeller, Name: "Other Shop"}},
+		Clock:    e.clock.Now,
+	})
+	simServer := httptest.NewServer(e.sim)
+	t.Cleanup(simServer.Close)
+	e.simURL = simServer.URL
+
+	e.ddb = testenv.DynamoDB(t)
+	e.table = testenv.NewTable(t)
+	sm, emu := testenv.SecretsManagerInProcess(t)
+	e.secrets = emu
+	prefix := testenv.Prefix(t)
+	e.cfg = config.Config{
+		TableName: e.table, SecretPrefix: prefix, AppID: appID, AppName: "Keeper Test App", AppIsDraft: true,
+		RedirectURI: e.server.URL + "/callback", BaseURL: e.server.URL, LWAEndpoint: simServer.URL + "/auth/o2/token",
+		SellerCentralURL: simServer.URL, StateTTL: 15 * time.Minute,
+	}
+	for _, f := range tweak {
+		f(&e.cfg)
+	}
+	e.store = store.New(e.ddb, e.table)
+	e.vault = vault.New(sm, prefix, "")
+	must(t, e.vault.PutStateKey(e.ctx, secret.Value(stateKey)))
+	must(t, e.vault.PutClientCredentials(e.ctx, vault.ClientCredentials{ClientID: clientID, ClientSecret: secret.Value(clientSecret), ClientSecretExpiresAt: e.clock.Now().AddDate(0, 5, 0)}))
+	var err error
+	e.signer, err = consent.NewSigner(secret.Value(stateKey))
+	must(t, err)
+
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	handler, err = app.Callback(e.ctx, app.Deps{
+		Config: e.cfg, Clients: awsclients.Clients{DynamoDB: e.ddb, Secrets: sm}, Log: logger,
+		Metrics: metrics.New(e.metrics), Clock: e.clock,
+	})
+	must(t, err)
+	// The seller's browser: it follows no redirect by itself, so each hop is checked.
+	e.browser = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return e
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// onboard stores an authorization as the vendor's onboarding would, expiring in days.
+func (e *env) onboard(connID string, sellingPartnerID string, expiresInDays int) authz.Authorization {
+	e.t.Helper()
+	now := e.clock.Now()
+	a := authz.Authorization{ConnectionID: connID, Region: authz.RegionEU, AccountType: authz.AccountSeller, Marketplace: "DE",
+		SellingPartnerID: sellingPartnerID, ContactEmail: connID + "@example.com", Locale: "en-GB", Status: authz.StatusPending,
+		RefreshSlot: authz.SlotFor(connID, authz.RegionEU, 24)}
+	if sellingPartnerID != "" {
+		a.Status = authz.StatusExpiring
+		a.ExpiresAt = now.AddDate(0, 0, expiresInDays)
+		a.AuthorizedAt = a.ExpiresAt.Add(-authz.Lifetime)
+	}
+	created, err := e.store.Create(e.ctx, a)
+	must(e.t, err)
+	return created
+}
+
+func (e *env) link(connID string, ttl time.Duration) string {
+	return e.server.URL + "/authorize?t=" + e.signer.SignLink(consent.Link{ConnectionID: connID, Region: authz.RegionEU, Expires: e.clock.Now().Add(ttl)})
+}
+
+// response is one answer the browser saw.
+type response struct {
+	t        testing.TB
+	status   int
+	body     string
+	location string
+	header   http.Header
+}
+
+func (e *env) get(rawURL string) response {
+	e.t.Helper()
+	res, err := e.browser.Get(rawURL)
+	must(e.t, err)
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{t: e.t, status: res.StatusCode, body: string(b), location: res.Header.Get("Location"), header: res.Header}
+}
+
+func (e *env) postForm(rawURL string, form url.Values) response {
+	e.t.Helper()
+	res, err := e.browser.PostForm(rawURL, form)
+	must(e.t, err)
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{t: e.t, status: res.StatusCode, body: string(b), location: res.Header.Get("Location"), header: res.Header}
+}
+
+func (r response) want(status int, texts ...string) response {
+	r.t.Helper()
+	if r.status != status {
+		r.t.Fatalf("status %d, want %d; body:\n%s", r.status, status, r.body)
+	}
+	for _, s := range texts {
+		if !strings.Contains(r.body, s) {
+			r.t.Fatalf("page lacks %q:\n%s", s, r.body)
+		}
+	}
+	return r
+}
+
+// consentURL follows a renewal link to Seller Central's consent page and returns
+// its URL, as the seller's browser would.
+func (e *env) consentURL(link string) *url.URL {
+	e.t.Helper()
+	r := e.get(link).want(http.StatusFound)
+	u, err := url.Parse(r.location)
+	must(e.t, err)
+	return u
+}
+
+// consentAs answers the consent page as the given seller ("confirm" or "cancel") and
+// returns the URL Amazon redirects the browser to.
+func (e *env) consentAs(consentPage *url.URL, sellerID, action string) string {
+	e.t.Helper()
+	e.get(consentPage.String()).want(http.StatusOK, "Keeper Test App")
+	q := consentPage.Query()
+	r := e.postForm(e.simURL+"/apps/authorize/confirm", url.Values{
+		"application_id": {q.Get("application_id")}, "state": {q.Get("state")}, "redirect_uri": {q.Get("redirect_uri")},
+		"version": {q.Get("version")}, "selling_partner_id": {sellerID}, "action": {action},
+	}).want(http.StatusFound)
+	return r.location
+}
+
+// callbackURL builds the redirect Amazon would send for state.
+func (e *env) callbackURL(q url.Values) string { return e.server.URL + "/callback?" + q.Encode() }
+
+// snapshot is everything a rejected request must leave as it was.
+type snapshot struct {
+	record   authz.Authorization
+	versions int
+	events   int
+}
+
+func (e *env) snapshot(connID string) snapshot {
+	e.t.Helper()
+	a, err := e.store.Get(e.ctx, connID, authz.RegionEU)
+	must(e.t, err)
+	h, err := e.store.History(e.ctx, connID, 100)
+	must(e.t, err)
+	return snapshot{record: a, versions: e.secrets.Versions(e.vault.SecretName(connID, authz.RegionEU)), events: len(h)}
+}
+
+func (e *env) wantUnchanged(connID string, before snapshot) {
+	e.t.Helper()
+	after := e.snapshot(connID)
+	if after.record.Version != before.record.Version || after.record.Status != before.record.Status || !after.record.ExpiresAt.Equal(before.record.ExpiresAt) {
+		e.t.Errorf("record changed: %+v → %+v", before.record, after.record)
+	}
+	if after.versions != before.versions {
+		e.t.Errorf("secret versions %d → %d", before.versions, after.versions)
+	}
+	if after.events != before.events {
+		e.t.Errorf("history events %d → %d", before.events, after.events)
+	}
+}
+
+// nonceExists reads the state's nonce item straight from the table.
+func (e *env) nonceExists(state string) bool {
+	e.t.Helper()
+	payload, _, _ := strings.Cut(state, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	must(e.t, err)
+	var p struct {
+		N string `json:"n"`
+	}
+	must(e.t, json.Unmarshal(raw, &p))
+	out, err := e.ddb.GetItem(e.ctx, &dynamodb.GetItemInput{TableName: aws.String(e.table), Key: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "STATE#" + p.N}, "sk": &types.AttributeValueMemberS{Value: "STATE"},
+	}})
+	must(e.t, err)
+	return len(out.Item) > 0
+}
+
+// wantNoSecretsLogged checks every log line and metric line against every secret the
+// run handled: refresh and access tokens, the client secret and the state key.
+func (e *env) wantNoSecretsLogged(connIDs ...string) {
+	e.t.Helper()
+	secrets := []string{clientSecret, stateKey}
+	for _, c := range connIDs {
+		if rt, err := e.vault.Get(e.ctx, c, authz.RegionEU); err == nil {
+			secrets = append(secrets, rt.Token.Reveal())
+		}
+	}
+	secrets = append(secrets, e.sim.IssuedSecrets()...)
+	out := e.logs.String() + e.metrics.String()
+	for _, s := range secrets {
+		if s != "" && strings.Contains(out, s) {
+			e.t.Errorf("a secret appears in the logs: …%s…", s[:6])
+		}
+	}
+}
