@@ -1,0 +1,358 @@
+package reminder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"golang.org/x/time/rate"
+
+	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/metrics"
+	"github.com/spapi-auth-keeper/keeper/shared/store"
+)
+
+// Store is the ledger as the sender uses it: claim a stage, then mark it sent,
+// release it, or record that SES rejected it.
+type Store interface {
+	ClaimReminder(ctx context.Context, c store.ReminderClaim, staleAfter time.Duration) (authz.Authorization, error)
+	MarkReminderSent(ctx context.Context, c store.ReminderClaim, messageID string, sentAt time.Time) error
+	ReleaseReminder(ctx context.Context, c store.ReminderClaim) error
+	RejectReminder(ctx context.Context, c store.ReminderClaim, reason string, at time.Time) error
+}
+
+// SES is the part of the SES v2 client the sender uses.
+type SES interface {
+	SendEmail(ctx context.Context, in *sesv2.SendEmailInput, optFns ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error)
+}
+
+// SenderConfig tunes the sender.
+type SenderConfig struct {
+	From             string   // SENDER_EMAIL, verified in SES
+	ConfigurationSet string   // SES_CONFIGURATION_SET; empty sends without one
+	Schedule         Schedule // REMINDER_STAGES: a job for another stage is malformed
+	// RatePerSecond is this sender's share of SES_MAX_PER_SECOND: the total divided by
+	// the queue's MaximumConcurrency (see PerSenderRate), so that all concurrent
+	// invocations together stay under the account's SES sending rate.
+	RatePerSecond float64
+	// ClaimTimeout is how old a claim without sentAt must be before another sender
+	// takes it over: longer than the function's timeout, so that a live sender never
+	// loses its claim, and shorter than the queue's visibility timeout, so that the
+	// redelivery after a crash finds it stale. Default 5 minutes.
+	ClaimTimeout time.Duration
+	// Parallel is how many messages of a batch are in flight at once, so that SES's
+	// latency does not keep the sender under its rate. Default 4.
+	Parallel int
+	// MarkRetries is how often recording a sent email is retried before giving up;
+	// default 3, with RetryDelay (default 200 ms) doubling between tries.
+	MarkRetries int
+	RetryDelay  time.Duration
+}
+
+// DefaultClaimTimeout suits a function timeout of up to a minute or two.
+const DefaultClaimTimeout = 5 * time.Minute
+
+// PerSenderRate splits the account-wide budget between the invocations that may run
+// at once (the event source's MaximumConcurrency).
+func PerSenderRate(total float64, concurrency int) float64 {
+	if concurrency < 1 {
+		concurrency = 1
+	}
+	return total / float64(concurrency)
+}
+
+// Sender turns reminder queue messages into emails, each stage at most once.
+type Sender struct {
+	cfg      SenderConfig
+	from     string
+	store    Store
+	ses      SES
+	renderer *Renderer
+	clock    authz.Clock
+	log      *slog.Logger
+	metrics  *metrics.Emitter
+	gate     *gate
+}
+
+// NewSender checks cfg and wires the sender. m may be nil.
+func NewSender(cfg SenderConfig, st Store, ses SES, r *Renderer, clock authz.Clock, log *slog.Logger, m *metrics.Emitter) (*Sender, error) {
+	from, err := FormatSender(cfg.From)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Schedule) == 0 {
+		return nil, errors.New("reminder sender: empty schedule")
+	}
+	if cfg.RatePerSecond <= 0 {
+		return nil, fmt.Errorf("reminder sender: rate %v per second, want > 0", cfg.RatePerSecond)
+	}
+	if cfg.ClaimTimeout <= 0 {
+		cfg.ClaimTimeout = DefaultClaimTimeout
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 4
+	}
+	if cfg.MarkRetries <= 0 {
+		cfg.MarkRetries = 3
+	}
+	if cfg.RetryDelay <= 0 {
+		cfg.RetryDelay = 200 * time.Millisecond
+	}
+	if clock == nil {
+		clock = authz.SystemClock
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Sender{cfg: cfg, from: from, store: st, ses: ses, renderer: r, clock: clock, log: log, metrics: m, gate: newGate(cfg.RatePerSecond)}, nil
+}
+
+// Outcome is what became of one message, for logs and tests.
+type Outcome string
+
+const (
+	OutcomeSent      Outcome = "sent"      // SES accepted it; recorded
+	OutcomeDuplicate Outcome = "duplicate" // the stage was already sent or rejected: nothing done
+	OutcomeStale     Outcome = "stale"     // the authorization was renewed since the job was queued
+	OutcomeRejected  Outcome = "rejected"  // permanent: recorded on the authorization, not retried
+	OutcomeMalformed Outcome = "malformed" // not a job we can act on: removed, nothing written
+	OutcomeRetry     Outcome = "retry"     // back to the queue (throttled, busy, unavailable)
+)
+
+// Handle processes an SQS batch and reports the messages to retry, for an event
+// source mapping with ReportBatchItemFailures. Once SES throttles, the messages not
+// yet started are handed back untouched: sending more would only be throttled too.
+func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var (
+		resp      events.SQSEventResponse
+		mu        sync.Mutex
+		throttled atomic.Bool
+		wg        sync.WaitGroup
+		next      = make(chan events.SQSMessage)
+	)
+	for range min(s.cfg.Parallel, len(ev.Records)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range next {
+				out := OutcomeRetry
+				if !throttled.Load() {
+					var err error
+					out, err = s.Process(ctx, m)
+					if errors.Is(err, ErrThrottled) {
+						throttled.Store(true)
+					}
+				}
+				if out == OutcomeRetry {
+					mu.Lock()
+					resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, m := range ev.Records {
+		next <- m
+	}
+	close(next)
+	wg.Wait()
+	return resp, nil
+}
+
+// Process handles one message. The error explains an OutcomeRetry (and is returned,
+// logged, for the others that went wrong); the outcome decides the queue's fate.
+func (s *Sender) Process(ctx context.Context, m events.SQSMessage) (Outcome, error) {
+	log := s.log.With("messageId", m.MessageId)
+	job, err := ParseJob(m.Body)
+	if err == nil && job.Stage != StageReconnect {
+		if _, ok := s.cfg.Schedule.ByKey(job.Stage); !ok {
+			err = fmt.Errorf("%w: stage %q is not in the schedule %s", ErrBadJob, job.Stage, s.cfg.Schedule)
+		}
+	}
+	if err != nil {
+		// A message that can never succeed is removed, not retried into a poison loop.
+		log.Warn("reminder job malformed, removed", "error", err)
+		s.failed(ReasonMalformed)
+		return OutcomeMalformed, err
+	}
+	log = log.With("connectionId", job.ConnectionID, "region", job.Region, "stage", job.Key())
+
+	claim := store.ReminderClaim{ConnectionID: job.ConnectionID, Region: job.Region, Key: job.Key(), ExpiresAt: job.ExpiresAt, ClaimedAt: s.clock.Now().UTC()}
+	a, err := s.store.ClaimReminder(ctx, claim, s.cfg.ClaimTimeout)
+	switch {
+	case errors.Is(err, authz.ErrNotFound):
+		log.Warn("reminder job for an unknown authorization, removed")
+		s.failed(ReasonUnknown)
+		return OutcomeMalformed, err
+	case errors.Is(err, store.ErrReminderDone):
+		log.Info("reminder already sent, duplicate delivery dropped")
+		return OutcomeDuplicate, nil
+	case errors.Is(err, store.ErrReminderStale):
+		log.Info("reminder job stale: the authorization was renewed since, dropped")
+		return OutcomeStale, nil
+	case errors.Is(err, store.ErrReminderClaimed):
+		// Another sender is sending it right now, or crashed doing so: ask again after
+		// the visibility timeout, when it is either sent or stale enough to take over.
+		log.Info("reminder claimed by another sender, retried later")
+		return OutcomeRetry, err
+	case err != nil:
+		log.Error("reminder claim failed, retried later", "error", err)
+		return OutcomeRetry, err
+	}
+
+	email, err := s.renderer.Render(a, job, s.clock.Now())
+	if err != nil {
+		if errors.Is(err, ErrBadAddress) {
+			return s.reject(ctx, log, claim, ReasonNoAddress, err)
+		}
+		log.Error("reminder render failed, retried later", "error", err)
+		s.release(ctx, log, claim)
+		s.failed(ReasonUnavailable)
+		return OutcomeRetry, err
+	}
+
+	// The slot is taken right before the request leaves, so that the rate is measured
+	// where SES measures it; waiting gives up early enough for the batch to report
+	// before the invocation's deadline.
+	if err := s.gate.wait(ctx); err != nil {
+		log.Info("reminder deferred: no sending slot before the deadline", "error", err)
+		s.release(ctx, log, claim)
+		return OutcomeRetry, fmt.Errorf("wait for a sending slot: %w", err)
+	}
+	out, err := s.ses.SendEmail(ctx, s.input(email))
+	if err != nil {
+		err = ClassifySES(err)
+		if errors.Is(err, ErrRejected) {
+			return s.reject(ctx, log, claim, ReasonRejected, err)
+		}
+		log.Warn("reminder not sent, retried later", "reason", Reason(err), "error", err)
+		s.release(ctx, log, claim)
+		s.failed(Reason(err))
+		return OutcomeRetry, err
+	}
+	messageID := aws.ToString(out.MessageId)
+	log = log.With("sesMessageId", messageID)
+	if err := s.mark(ctx, claim, messageID); err != nil {
+		// SES has the email. Retrying the message would send it twice, so it is removed;
+		// the claim stays without sentAt and the log line says what to repair.
+		log.Error("reminder sent but not recorded", "error", err)
+		s.metrics.Count("RemindersSent", 1)
+		return OutcomeSent, err
+	}
+	log.Info("reminder sent")
+	s.metrics.Count("RemindersSent", 1)
+	return OutcomeSent, nil
+}
+
+func (s *Sender) input(e Email) *sesv2.SendEmailInput {
+	in := &sesv2.SendEmailInput{
+		FromEmailAddress: aws.String(s.from),
+		Destination:      &types.Destination{ToAddresses: []string{e.To}},
+		Content: &types.EmailContent{Simple: &types.Message{
+			// SES encodes non-ASCII text in the given charset; without it, 7-bit ASCII.
+			Subject: &types.Content{Data: aws.String(e.Subject), Charset: aws.String("UTF-8")},
+			Body: &types.Body{
+				Html: &types.Content{Data: aws.String(e.HTML), Charset: aws.String("UTF-8")},
+				Text: &types.Content{Data: aws.String(e.Text), Charset: aws.String("UTF-8")},
+			},
+		}},
+	}
+	if s.cfg.ConfigurationSet != "" {
+		in.ConfigurationSetName = aws.String(s.cfg.ConfigurationSet)
+	}
+	return in
+}
+
+// reject records a permanent failure on the authorization, so that the stage is not
+// tried again, and counts it.
+func (s *Sender) reject(ctx context.Context, log *slog.Logger, c store.ReminderClaim, reason string, cause error) (Outcome, error) {
+	s.failed(reason)
+	if err := s.store.RejectReminder(ctx, c, cause.Error(), s.clock.Now().UTC()); err != nil {
+		log.Error("reminder rejected, recording failed, retried later", "reason", reason, "cause", cause, "error", err)
+		s.release(ctx, log, c)
+		return OutcomeRetry, err
+	}
+	log.Warn("reminder rejected permanently, recorded", "reason", reason, "error", cause)
+	return OutcomeRejected, cause
+}
+
+// release gives the stage back so that the retry can claim it at once.
+func (s *Sender) release(ctx context.Context, log *slog.Logger, c store.ReminderClaim) {
+	if err := s.store.ReleaseReminder(context.WithoutCancel(ctx), c); err != nil {
+		// The claim goes stale after ClaimTimeout and the retry takes it over then.
+		log.Warn("reminder claim not released", "error", err)
+	}
+}
+
+func (s *Sender) mark(ctx context.Context, c store.ReminderClaim, messageID string) error {
+	ctx = context.WithoutCancel(ctx) // the email is gone: record it even if the invocation is ending
+	delay := s.cfg.RetryDelay
+	var err error
+	for try := 0; try < s.cfg.MarkRetries; try++ {
+		if err = s.store.MarkReminderSent(ctx, c, messageID, s.clock.Now().UTC()); err == nil || !errors.Is(err, store.ErrUnavailable) {
+			return err
+		}
+		time.Sleep(delay)
+		delay *= 2
+	}
+	return err
+}
+
+func (s *Sender) failed(reason string) {
+	s.metrics.Count("ReminderFailed", 1, metrics.Dim{Name: "Reason", Value: reason})
+}
+
+// gate keeps one sender under its rate: a token bucket with a burst of one
+// (golang.org/x/time/rate), and a sliding window over the last sends that holds a
+// send back until the one rate-per-second sends before it is a full second old, so
+// that timer jitter can never squeeze more than the rate into any one-second window.
+type gate struct {
+	limiter *rate.Limiter
+	mu      sync.Mutex
+	window  []time.Time // ring of the last len(window) send times
+	next    int
+}
+
+// deadlineMargin is kept free at the end of an invocation for the claims, sends and
+// records already under way, and the batch response.
+const deadlineMargin = 3 * time.Second
+
+func newGate(perSecond float64) *gate {
+	n := max(int(perSecond), 1)
+	return &gate{limiter: rate.NewLimiter(rate.Limit(perSecond), 1), window: make([]time.Time, n)}
+}
+
+func (g *gate) wait(ctx context.Context) error {
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-deadlineMargin))
+		defer cancel()
+	}
+	if err := g.limiter.Wait(ctx); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if oldest := g.window[g.next]; !oldest.IsZero() {
+		if d := time.Until(oldest.Add(time.Second)); d > 0 {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+	}
+	g.window[g.next] = time.Now()
+	g.next = (g.next + 1) % len(g.window)
+	return nil
+}
