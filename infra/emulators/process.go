@@ -78,10 +78,7 @@ func start(e emulator, port int, log *lineLog, onExit func(error)) (*process, er
 	cmd := e.command(port)
 	out := &output{tag: e.tag, log: log}
 	cmd.Stdout, cmd.Stderr = out, out
-	// Own process group, so Stop reaches anything the emulator forks; Pdeathsig, so the
-	// kernel kills the emulator if this process dies without calling Stop (a test binary
-	// killed by a timeout must not leave a JVM behind).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = childAttrs()
 	// Wait returns this long after the process exits even if something still holds its
 	// output pipe open.
 	cmd.WaitDelay = stopGrace

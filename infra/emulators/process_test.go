@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -79,6 +80,14 @@ func helper(mode string) emulator {
 			}
 			return expect(req, "ok")
 		},
+	}
+}
+
+// needLinux skips tests that watch processes through /proc or rely on Pdeathsig.
+func needLinux(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("process checks use /proc and Pdeathsig")
 	}
 }
 
@@ -167,6 +176,7 @@ func TestLaunchRetriesABindRace(t *testing.T) {
 
 func TestStopSignalsTheWholeGroup(t *testing.T) {
 	t.Parallel()
+	needLinux(t)
 	tests := []struct {
 		mode  string
 		grace time.Duration
@@ -230,6 +240,7 @@ func TestExitedReportsAnEmulatorThatDies(t *testing.T) {
 
 func TestEmulatorsDieWithTheProcessThatStartedThem(t *testing.T) {
 	t.Parallel()
+	needLinux(t)
 	// A launcher (this binary again) starts an emulator and is then killed outright,
 	// as go test does to a binary that overruns its timeout: nothing calls Stop.
 	launcher := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
