@@ -1,0 +1,385 @@
+package refresh_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
+	"github.com/spapi-auth-keeper/keeper/infra/secretsemu"
+	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
+	"github.com/spapi-auth-keeper/keeper/shared/config"
+	"github.com/spapi-auth-keeper/keeper/shared/metrics"
+	"github.com/spapi-auth-keeper/keeper/shared/refresh"
+	"github.com/spapi-auth-keeper/keeper/shared/reminder"
+	"github.com/spapi-auth-keeper/keeper/shared/secret"
+	"github.com/spapi-auth-keeper/keeper/shared/store"
+	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/shared/vault"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+const (
+	clientID     = "amzn1.application-oa2-client.refreshtest"
+	clientSecret = "amzn1.oa2-cs.v1.refresh-test-client-secret"
+	// maxReceive is the test queues' redrive maxReceiveCount.
+	maxReceive = 2
+)
+
+// clock is a settable clock shared by the keeper, the LWA simulator and the Secrets
+// Manager emulator.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+// syncBuffer collects log and metric lines from concurrent workers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+// env is one isolated deployment of the token refresh: its own table, secret prefix,
+// queues (the refresh queue with its DLQ, the reminder queue), Secrets Manager
+// emulator (for exact call counts) and LWA simulator, over the shared emulators.
+type env struct {
+	t           *testing.T
+	ctx         context.Context
+	clock       *clock
+	sim         *amazonsim.Sim
+	lwaURL      string
+	store       *store.Store
+	vault       *vault.Vault
+	secrets     *secretsemu.Server
+	sqs         *sqs.Client
+	refreshURL  string
+	refreshDLQ  string
+	reminderURL string
+	cfg         config.Config
+	clients     awsclients.Clients
+	logs        *syncBuffer
+	metrics     *syncBuffer
+	svc         *refresh.Service
+	handler     *refresh.Handler
+}
+
+// options tune one env.
+type options struct {
+	service      refresh.Config
+	lwaEndpoint  string // default: the simulator
+	reminderURL  string // default: a fresh queue
+	attemptLimit time.Duration
+}
+
+func newEnv(t *testing.T, tweak ...func(*options)) *env {
+	t.Helper()
+	e := &env{t: t, ctx: context.Background(), clock: &clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)},
+		logs: &syncBuffer{}, metrics: &syncBuffer{}}
+	e.sim = amazonsim.New(amazonsim.Config{ClientID: clientID, ClientSecret: clientSecret, Clock: e.clock.Now})
+	srv := httptest.NewServer(e.sim)
+	t.Cleanup(srv.Close)
+	e.lwaURL = srv.URL + "/auth/o2/token"
+
+	ddb := testenv.DynamoDB(t)
+	table := testenv.NewTable(t)
+	sm, emu := testenv.SecretsManagerInProcess(t)
+	e.secrets = emu
+	e.sqs = testenv.SQS(t)
+	e.refreshURL, e.refreshDLQ = testenv.NewQueueWithDLQ(t, "refresh", maxReceive)
+	e.reminderURL = testenv.NewQueue(t, "reminders")
+
+	o := options{service: refresh.Config{MaxPerSecond: 1000}, attemptLimit: 2 * time.Second}
+	for _, f := range tweak {
+		f(&o)
+	}
+	if o.lwaEndpoint == "" {
+		o.lwaEndpoint = e.lwaURL
+	}
+	if o.reminderURL == "" {
+		o.reminderURL = e.reminderURL
+	}
+	prefix := testenv.Prefix(t)
+	e.cfg = config.Config{
+		TableName: table, SecretPrefix: prefix, RefreshQueueURL: e.refreshURL, ReminderQueueURL: o.reminderURL,
+		LWAEndpoint: o.lwaEndpoint, RefreshInterval: 24 * time.Hour, RefreshMaxPerSecond: 1000,
+		ReminderStages: config.DefaultReminderStages,
+	}
+	e.clients = awsclients.Clients{DynamoDB: ddb, Secrets: sm, SQS: e.sqs}
+	e.store = store.New(ddb, table)
+	e.vault = vault.New(sm, prefix, "").WithLogger(slog.New(slog.DiscardHandler)) // the seeding's own lines
+	must(t, e.vault.PutClientCredentials(e.ctx, vault.ClientCredentials{
+		ClientID: clientID, ClientSecret: secret.Value(clientSecret), ClientSecretExpiresAt: e.clock.Now().AddDate(0, 0, 100),
+	}))
+	e.svc, e.handler = e.build(o)
+	return e
+}
+
+// build assembles the function as main does, with millisecond LWA backoff.
+func (e *env) build(o options) (*refresh.Service, *refresh.Handler) {
+	e.t.Helper()
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg := e.cfg
+	cfg.LWAEndpoint = o.lwaEndpoint
+	cfg.ReminderQueueURL = o.reminderURL
+	h, svc, err := app.TokenRefresh(e.ctx, app.Deps{
+		Config: cfg, Clients: e.clients, Log: logger, Metrics: metrics.New(e.metrics).WithClock(e.clock.Now), Clock: e.clock,
+	}, app.RefreshOptions{Workers: 1, LWAMaxAttempts: 3, LWABaseDelay: time.Millisecond, LWAMaxDelay: 2 * time.Millisecond,
+		LWAAttemptTimeout: o.attemptLimit, Service: o.service})
+	must(e.t, err)
+	return svc, h
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seeded is an authorization as a callback left it: the record and its secret.
+type seeded struct {
+	authz.Authorization
+	token  string
+	seller string
+}
+
+// seed stores an authorization granted authorizedAgo before now by a new seller, in
+// status, with its refresh token in the vault, as the callback would have written them.
+func (e *env) seed(connID string, status authz.Status, authorizedAgo time.Duration, tweak ...func(*authz.Authorization)) seeded {
+	e.t.Helper()
+	seller := "A" + strings.ToUpper(strings.ReplaceAll(connID, "-", "")) + "X"
+	token := e.sim.IssueRefreshToken(seller)
+	at := e.clock.Now().Add(-authorizedAgo).UTC()
+	a := authz.Authorization{
+		ConnectionID: connID, Region: authz.RegionEU, AccountType: authz.AccountSeller, Marketplace: "DE",
+		SellingPartnerID: seller, ContactEmail: connID + "@example.com", Locale: "en-GB", Status: status,
+		AuthorizedAt: at, ExpiresAt: at.Add(authz.Lifetime), LastRefreshAt: at,
+		RefreshSlot: authz.SlotFor(connID, authz.RegionEU, authz.DefaultRefreshSlots),
+		SecretID:    e.vault.SecretName(connID, authz.RegionEU),
+	}
+	for _, f := range tweak {
+		f(&a)
+	}
+	_, err := e.vault.Put(e.ctx, connID, authz.RegionEU, vault.RefreshToken{
+		Token: secret.Value(token), SellingPartnerID: seller, Region: authz.RegionEU, AuthorizedAt: at,
+	})
+	must(e.t, err)
+	created, err := e.store.Create(e.ctx, a)
+	must(e.t, err)
+	return seeded{Authorization: created, token: token, seller: seller}
+}
+
+// putSecret stores a new refresh token of seller for connID, authorized at at, as a
+// callback does before it writes the record.
+func (e *env) putSecret(connID, seller string, at time.Time) string {
+	e.t.Helper()
+	token := e.sim.IssueRefreshToken(seller)
+	_, err := e.vault.Put(e.ctx, connID, authz.RegionEU, vault.RefreshToken{
+		Token: secret.Value(token), SellingPartnerID: seller, Region: authz.RegionEU, AuthorizedAt: at,
+	})
+	must(e.t, err)
+	return token
+}
+
+func (e *env) record(connID string) authz.Authorization {
+	e.t.Helper()
+	a, err := e.store.Get(e.ctx, connID, authz.RegionEU)
+	must(e.t, err)
+	return a
+}
+
+func (e *env) storedToken(connID string) string {
+	e.t.Helper()
+	rt, err := e.vault.Get(e.ctx, connID, authz.RegionEU)
+	must(e.t, err)
+	return rt.Token.Reveal()
+}
+
+// secretWrites counts every Secrets Manager call that writes a secret.
+func (e *env) secretWrites() int {
+	return e.secrets.Calls("PutSecretValue") + e.secrets.Calls("CreateSecret") + e.secrets.Calls("UpdateSecret")
+}
+
+func (e *env) refresh(connID string) refresh.Outcome {
+	return e.svc.Refresh(e.ctx, refresh.Request{ConnectionID: connID, Region: authz.RegionEU})
+}
+
+// metricCount sums the values of metric name with the given Reason ("" for none)
+// over every EMF line emitted, and checks each line's EMF shape on the way.
+func (e *env) metricCount(name, reason string) float64 {
+	e.t.Helper()
+	total := 0.0
+	sc := bufio.NewScanner(strings.NewReader(e.metrics.String()))
+	for sc.Scan() {
+		var doc map[string]any
+		must(e.t, json.Unmarshal(sc.Bytes(), &doc))
+		meta, ok := doc["_aws"].(map[string]any)
+		if !ok {
+			e.t.Fatalf("metric line without _aws: %s", sc.Text())
+		}
+		directive := meta["CloudWatchMetrics"].([]any)[0].(map[string]any)
+		if directive["Namespace"] != metrics.Namespace {
+			e.t.Fatalf("namespace %v", directive["Namespace"])
+		}
+		v, ok := doc[name].(float64)
+		if !ok {
+			continue
+		}
+		if got, _ := doc["Reason"].(string); got != reason {
+			continue
+		}
+		total += v
+	}
+	return total
+}
+
+// queued reads and deletes every message on the queue at url.
+func (e *env) queued(url string) []string {
+	e.t.Helper()
+	var bodies []string
+	for {
+		out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, VisibilityTimeout: 30})
+		must(e.t, err)
+		if len(out.Messages) == 0 {
+			return bodies
+		}
+		for _, m := range out.Messages {
+			bodies = append(bodies, aws.ToString(m.Body))
+			_, err := e.sqs.DeleteMessage(e.ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle})
+			must(e.t, err)
+		}
+	}
+}
+
+func (e *env) reconnectJobs() []reminder.Job {
+	e.t.Helper()
+	var jobs []reminder.Job
+	for _, b := range e.queued(e.reminderURL) {
+		j, err := reminder.ParseJob(b)
+		must(e.t, err)
+		jobs = append(jobs, j)
+	}
+	return jobs
+}
+
+func (e *env) depth(url string) int {
+	e.t.Helper()
+	out, err := e.sqs.GetQueueAttributes(e.ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{
+		types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+	must(e.t, err)
+	n := 0
+	for _, k := range []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible} {
+		v, _ := strconv.Atoi(out.Attributes[string(k)])
+		n += v
+	}
+	return n
+}
+
+// enqueue puts refresh requests on the refresh queue, as the sweep does.
+func (e *env) enqueue(connIDs ...string) {
+	e.t.Helper()
+	for _, c := range connIDs {
+		_, err := e.sqs.SendMessage(e.ctx, &sqs.SendMessageInput{QueueUrl: aws.String(e.refreshURL),
+			MessageBody: aws.String(refresh.Request{ConnectionID: c, Region: authz.RegionEU, QueuedAt: e.clock.Now()}.Marshal())})
+		must(e.t, err)
+	}
+}
+
+// deliver plays Lambda's SQS event source mapping until the refresh queue is empty:
+// it receives batches of up to ten, invokes the handler with the SQS event JSON,
+// deletes the messages that succeeded, and makes the reported failures visible again
+// at once (Lambda waits for the visibility timeout; the test does not). After
+// maxReceiveCount receives, SQS moves a message to the DLQ. It returns how many
+// invocations it made.
+func (e *env) deliver(h *refresh.Handler) int {
+	e.t.Helper()
+	invocations := 0
+	for round := 0; round < 50; round++ {
+		out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(e.refreshURL), MaxNumberOfMessages: 10, VisibilityTimeout: 30,
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
+		})
+		must(e.t, err)
+		if len(out.Messages) == 0 {
+			if e.depth(e.refreshURL) == 0 {
+				return invocations
+			}
+			continue
+		}
+		ev := events.SQSEvent{}
+		handles := map[string]*string{}
+		for _, m := range out.Messages {
+			ev.Records = append(ev.Records, events.SQSMessage{MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
+				Body: aws.ToString(m.Body), Attributes: m.Attributes, EventSource: "aws:sqs", AWSRegion: testenv.Region})
+			handles[aws.ToString(m.MessageId)] = m.ReceiptHandle
+		}
+		payload, err := json.Marshal(ev)
+		must(e.t, err)
+		raw, err := h.Invoke(e.ctx, payload)
+		must(e.t, err)
+		invocations++
+		var resp events.SQSEventResponse
+		must(e.t, json.Unmarshal(raw, &resp))
+		for _, f := range resp.BatchItemFailures {
+			_, err := e.sqs.ChangeMessageVisibility(e.ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(e.refreshURL),
+				ReceiptHandle: handles[f.ItemIdentifier], VisibilityTimeout: 0})
+			must(e.t, err)
+			delete(handles, f.ItemIdentifier)
+		}
+		for _, rh := range handles {
+			_, err := e.sqs.DeleteMessage(e.ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(e.refreshURL), ReceiptHandle: rh})
+			must(e.t, err)
+		}
+	}
+	e.t.Fatalf("refresh queue not drained after 50 rounds (depth %d)", e.depth(e.refreshURL))
+	return invocations
+}
+
+// wantNoSecretsLogged checks every log and metric line against every secret the run
+// handled: the simulator's codes, refresh and access tokens, the client secret, and
+// what the vault holds now.
+func (e *env) wantNoSecretsLogged(connIDs ...string) {
+	e.t.Helper()
+	secrets := append([]string{clientSecret}, e.sim.IssuedSecrets()...)
+	for _, c := range connIDs {
+		if rt, err := e.vault.Get(e.ctx, c, authz.RegionEU); err == nil {
+			secrets = append(secrets, rt.Token.Reveal())
+		}
+	}
+	out := e.logs.String() + e.metrics.String()
+	if out == "" {
+		e.t.Fatal("no log output captured")
+	}
+	for _, s := range secrets {
+		if s != "" && strings.Contains(out, s) {
+			e.t.Errorf("a secret appears in the logs: %s…", s[:8])
+		}
+	}
+}

@@ -1,0 +1,195 @@
+// Package refresh proves every seller authorization alive. Amazon sends nothing when a
+// seller revokes an app or lets it lapse: invalid_grant on the next refresh-token
+// exchange is the only signal. So an hourly sweep queues the authorizations of the
+// refresh slot that is due, workers exchange each refresh token at LWA, and every
+// outcome becomes a record update, a metric and, where the seller must act, a
+// "reconnect" email on the reminder queue.
+//
+// A refresh writes the ledger, never the secret, unless LWA hands back a refresh
+// token different from the stored one: Secrets Manager's PutSecretValue family shares
+// 50 requests per second per region (not adjustable), and AWS advises against
+// updating a secret more than once every 10 minutes.
+package refresh
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/lwa"
+	"github.com/spapi-auth-keeper/keeper/shared/metrics"
+	"github.com/spapi-auth-keeper/keeper/shared/secret"
+	"github.com/spapi-auth-keeper/keeper/shared/vault"
+)
+
+// Store is the part of the ledger a refresh uses.
+type Store interface {
+	Get(ctx context.Context, connectionID string, region authz.Region) (authz.Authorization, error)
+	Update(ctx context.Context, a authz.Authorization, events ...authz.Event) (authz.Authorization, error)
+	BySlot(ctx context.Context, slot int, fn func(authz.Authorization) error) error
+	History(ctx context.Context, connectionID string, limit int) ([]authz.Event, error)
+}
+
+// Vault holds the authorizations' refresh tokens.
+type Vault interface {
+	Get(ctx context.Context, connectionID string, region authz.Region) (vault.RefreshToken, error)
+	Put(ctx context.Context, connectionID string, region authz.Region, rt vault.RefreshToken) (string, error)
+	SecretName(connectionID string, region authz.Region) string
+}
+
+// TokenRefresher exchanges a refresh token at LWA (the *lwa.Client).
+type TokenRefresher interface {
+	Refresh(ctx context.Context, refreshToken secret.Value) (lwa.Tokens, error)
+}
+
+// ClientCredentials is the cached lwa-client secret (the *clientcreds.Source the LWA
+// client reads its credentials from).
+type ClientCredentials interface {
+	Full(ctx context.Context) (vault.ClientCredentials, error)
+	Invalidate()
+}
+
+// Sender puts message bodies on a queue (the *queue.Sender).
+type Sender interface {
+	Send(ctx context.Context, bodies []string) (int, error)
+}
+
+// Metric names and the reasons of RefreshFailed (DESIGN.md, "Observability").
+const (
+	MetricSucceeded      = "RefreshSucceeded"
+	MetricFailed         = "RefreshFailed"
+	MetricQueued         = "RefreshQueued"
+	MetricClientDaysLeft = "ClientSecretDaysLeft"
+
+	ReasonRevoked     = "revoked"     // invalid_grant before expiresAt: the seller must reconnect
+	ReasonExpired     = "expired"     // invalid_grant at or after expiresAt
+	ReasonClient      = "client"      // invalid_client / unauthorized_client: the vendor's LWA credentials
+	ReasonThrottled   = "throttled"   // LWA answered 429 on every attempt
+	ReasonUnavailable = "unavailable" // LWA, Secrets Manager or DynamoDB failed or timed out
+	ReasonBadRequest  = "bad_request" // LWA called the request malformed: a bug or a misconfiguration
+	ReasonNoSecret    = "no_secret"   // the record needs a refresh token the vault does not hold
+)
+
+// Defaults of Config.
+const (
+	DefaultInterval            = 24 * time.Hour
+	DefaultMaxPerSecond        = 20
+	DefaultConcurrency         = 4
+	DefaultExpiringWindow      = 30 * 24 * time.Hour
+	DefaultConfirmRevokedAfter = 3
+	DefaultSweepSenders        = 4
+	DefaultClientPause         = time.Minute
+)
+
+// Config tunes the service. Zero fields take the defaults.
+type Config struct {
+	// Interval is REFRESH_INTERVAL: every authorization is refreshed once per
+	// interval. Whole hours, at least one (the sweep runs hourly).
+	Interval time.Duration
+	// Slots is how many refresh slots records are spread over (the refreshSlot the
+	// callback and the store write); default authz.DefaultRefreshSlots.
+	Slots int
+	// MaxPerSecond is this process's share of the LWA budget: REFRESH_MAX_PER_SECOND
+	// divided by the refresh queue's MaximumConcurrency, so that all workers together
+	// stay within the budget.
+	MaxPerSecond float64
+	// Concurrency is how many refreshes one invocation runs at once, so that LWA's
+	// latency does not keep a worker below its rate.
+	Concurrency int
+	// ExpiringWindow is how long before expiresAt an authorization counts as
+	// expiring (the first reminder stage); used when a refresh restores a revoked one.
+	ExpiringWindow time.Duration
+	// ConfirmRevokedAfter is how many failed proofs of life confirm a revocation;
+	// a confirmed one is no longer sent to LWA, only checked for a newer secret.
+	ConfirmRevokedAfter int
+	// SweepSenders is how many SendMessageBatch calls the sweep has in flight.
+	SweepSenders int
+	// ClientPause is how long refreshes fail fast after LWA refused the vendor's
+	// client credentials twice (before and after re-reading the lwa-client secret).
+	ClientPause time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Interval < time.Hour {
+		c.Interval = DefaultInterval
+	}
+	if c.Slots <= 0 {
+		c.Slots = authz.DefaultRefreshSlots
+	}
+	if c.MaxPerSecond <= 0 {
+		c.MaxPerSecond = DefaultMaxPerSecond
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.ExpiringWindow <= 0 {
+		c.ExpiringWindow = DefaultExpiringWindow
+	}
+	if c.ConfirmRevokedAfter <= 0 {
+		c.ConfirmRevokedAfter = DefaultConfirmRevokedAfter
+	}
+	if c.SweepSenders <= 0 {
+		c.SweepSenders = DefaultSweepSenders
+	}
+	if c.ClientPause <= 0 {
+		c.ClientPause = DefaultClientPause
+	}
+	return c
+}
+
+// Deps are the service's collaborators.
+type Deps struct {
+	Store         Store
+	Vault         Vault
+	LWA           TokenRefresher
+	Credentials   ClientCredentials
+	RefreshQueue  Sender // where the sweep puts due authorizations
+	ReminderQueue Sender // where revocations put reconnect emails
+	Clock         authz.Clock
+	Log           *slog.Logger
+	Metrics       *metrics.Emitter // nil discards
+}
+
+// Service sweeps refresh slots and refreshes authorizations.
+type Service struct {
+	cfg       Config
+	store     Store
+	vault     Vault
+	lwa       TokenRefresher
+	creds     ClientCredentials
+	refreshQ  Sender
+	reminderQ Sender
+	clock     authz.Clock
+	log       *slog.Logger
+	metrics   *metrics.Emitter
+	limiter   *rate.Limiter
+
+	mu         sync.Mutex
+	clientDown time.Time // refreshes fail fast until then
+}
+
+// New builds the service.
+func New(cfg Config, d Deps) *Service {
+	cfg = cfg.withDefaults()
+	s := &Service{
+		cfg: cfg, store: d.Store, vault: d.Vault, lwa: d.LWA, creds: d.Credentials,
+		refreshQ: d.RefreshQueue, reminderQ: d.ReminderQueue, clock: d.Clock, log: d.Log, metrics: d.Metrics,
+		// A burst of one keeps every second within the budget: the token bucket never
+		// saves up calls while a worker waits on LWA.
+		limiter: rate.NewLimiter(rate.Limit(cfg.MaxPerSecond), 1),
+	}
+	if s.clock == nil {
+		s.clock = authz.SystemClock
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	return s
+}
+
+// Config returns the configuration in effect, defaults filled in.
+func (s *Service) Config() Config { return s.cfg }
