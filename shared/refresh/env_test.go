@@ -70,7 +70,7 @@ func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return 
 // queues (the refresh queue with its DLQ, the reminder queue), Secrets Manager
 // emulator (for exact call counts) and LWA simulator, over the shared emulators.
 type env struct {
-	t           *testing.T
+	t           testing.TB
 	ctx         context.Context
 	clock       *clock
 	sim         *amazonsim.Sim
@@ -98,7 +98,7 @@ type options struct {
 	attemptLimit time.Duration
 }
 
-func newEnv(t *testing.T, tweak ...func(*options)) *env {
+func newEnv(t testing.TB, tweak ...func(*options)) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), clock: &clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)},
 		logs: &syncBuffer{}, metrics: &syncBuffer{}}

@@ -449,8 +449,11 @@ func (s *Service) report(ctx context.Context, o Outcome) {
 	case ReasonRevoked, ReasonStillRevoked, ReasonExpired, ReasonThrottled, ReasonUnavailable:
 		level = slog.LevelWarn
 	}
-	if o.Retry && o.Reason == "" {
+	switch {
+	case o.Retry && o.Reason == "":
 		level = slog.LevelError // the outcome is recorded but a follow-up step failed
+	case o.Result == ResultChecked:
+		level = slog.LevelDebug // pending, expired, confirmed revocations: nothing happened
 	}
 	s.log.LogAttrs(ctx, level, "refresh "+o.Result, attrs...)
 	switch {
