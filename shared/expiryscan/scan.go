@@ -120,7 +120,7 @@ func (s *Service) Run(ctx context.Context) (Result, error) {
 		if last < after {
 			after = last
 			if oldest := today.AddDays(-s.cfg.MaxCatchUpDays - 1); after < oldest {
-				s.log.Warn("expiry scan missed more days than it catches up", "lastRun", cur.LastDay, "catchUpDays", s.cfg.MaxCatchUpDays)
+				s.log.WarnContext(ctx, "expiry scan missed more days than it catches up", "lastRun", cur.LastDay, "catchUpDays", s.cfg.MaxCatchUpDays)
 				after = oldest
 			}
 		}
@@ -133,7 +133,7 @@ func (s *Service) Run(ctx context.Context) (Result, error) {
 	partitions := s.cfg.Schedule.ExpiryDays(days...)
 	res.Partitions = len(partitions)
 	if len(days) > 1 {
-		s.log.Info("expiry scan catching up on missed days", "lastRun", cur.LastDay, "days", res.Days)
+		s.log.InfoContext(ctx, "expiry scan catching up on missed days", "lastRun", cur.LastDay, "days", res.Days)
 	}
 
 	w := s.startWorkers(ctx, now, after, today)
@@ -165,14 +165,14 @@ func (s *Service) Run(ctx context.Context) (Result, error) {
 	log := s.log.With("today", res.Today, "days", len(res.Days), "partitions", res.Partitions, "read", res.Read, "queued", res.Queued,
 		"alreadyDone", res.AlreadyDone, "inFlight", res.InFlight, "expiring", res.Expiring, "expired", res.Expired)
 	if err != nil {
-		log.Error("expiry scan incomplete; the next run covers these days again", "error", err)
+		log.ErrorContext(ctx, "expiry scan incomplete; the next run covers these days again", "error", err)
 		return res, err
 	}
 	if err := s.store.SaveScanCursor(ctx, store.ScanCursor{LastDay: res.Today, At: now}); err != nil {
-		log.Error("expiry scan done but its cursor was not saved", "error", err)
+		log.ErrorContext(ctx, "expiry scan done but its cursor was not saved", "error", err)
 		return res, fmt.Errorf("save scan cursor: %w", err)
 	}
-	log.Info("expiry scan done")
+	log.InfoContext(ctx, "expiry scan done")
 	return res, nil
 }
 
@@ -264,7 +264,7 @@ func (s *Service) visit(ctx context.Context, a authz.Authorization, now time.Tim
 		t.InFlight++
 		return reminder.Job{}, false, nil
 	}
-	log.Info("reminder queued", "stage", key, "expiresAt", a.ExpiresAt)
+	log.InfoContext(ctx, "reminder queued", "stage", key, "expiresAt", a.ExpiresAt)
 	return reminder.Job{ConnectionID: a.ConnectionID, Region: a.Region, Stage: key, ExpiresAt: a.ExpiresAt}, true, nil
 }
 
@@ -287,7 +287,7 @@ func (s *Service) moveStatus(ctx context.Context, a authz.Authorization, now tim
 		}
 		updated, err := s.store.Update(ctx, a, evs...)
 		if err == nil {
-			log.Info("authorization status moved", "from", from, "to", want, "expiresAt", a.ExpiresAt)
+			log.InfoContext(ctx, "authorization status moved", "from", from, "to", want, "expiresAt", a.ExpiresAt)
 			if want == authz.StatusExpiring {
 				t.Expiring++
 			} else {

@@ -48,8 +48,9 @@ type SenderConfig struct {
 	// loses its claim, and shorter than the queue's visibility timeout, so that the
 	// redelivery after a crash finds it stale. Default 5 minutes.
 	ClaimTimeout time.Duration
-	// Parallel is how many messages of a batch are in flight at once, so that SES's
-	// latency does not keep the sender under its rate. Default 4.
+	// Parallel is how many messages of a batch are in flight at once, so that the
+	// latency of DynamoDB and SES does not keep the sender under its rate: the gate
+	// paces the sends whatever the parallelism. Default 10, the batch size.
 	Parallel int
 	// MarkRetries is how often recording a sent email is retried before giving up;
 	// default 3, with RetryDelay (default 200 ms) doubling between tries.
@@ -98,7 +99,7 @@ func NewSender(cfg SenderConfig, st Store, ses SES, r *Renderer, clock authz.Clo
 		cfg.ClaimTimeout = DefaultClaimTimeout
 	}
 	if cfg.Parallel <= 0 {
-		cfg.Parallel = 4
+		cfg.Parallel = 10
 	}
 	if cfg.MarkRetries <= 0 {
 		cfg.MarkRetries = 3
@@ -128,8 +129,9 @@ const (
 )
 
 // Handle processes an SQS batch and reports the messages to retry, for an event
-// source mapping with ReportBatchItemFailures. Once SES throttles, the messages not
-// yet started are handed back untouched: sending more would only be throttled too.
+// source mapping with ReportBatchItemFailures. Once SES throttles, the messages that
+// have not reached SES yet are handed back (their claims released): sending more
+// would only be throttled too.
 func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var (
 		resp      events.SQSEventResponse
@@ -146,7 +148,7 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 				out := OutcomeRetry
 				if !throttled.Load() {
 					var err error
-					out, err = s.Process(ctx, m)
+					out, err = s.process(ctx, m, &throttled)
 					if errors.Is(err, ErrThrottled) {
 						throttled.Store(true)
 					}
@@ -170,6 +172,13 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 // Process handles one message. The error explains an OutcomeRetry (and is returned,
 // logged, for the others that went wrong); the outcome decides the queue's fate.
 func (s *Sender) Process(ctx context.Context, m events.SQSMessage) (Outcome, error) {
+	return s.process(ctx, m, nil)
+}
+
+// process is Process within a batch: once stop is set (SES throttled another message
+// of the batch), a message that has not reached SES yet gives its claim back and
+// returns to the queue.
+func (s *Sender) process(ctx context.Context, m events.SQSMessage, stop *atomic.Bool) (Outcome, error) {
 	log := s.log.With("messageId", m.MessageId)
 	job, err := ParseJob(m.Body)
 	if err == nil && job.Stage != StageReconnect {
@@ -179,7 +188,7 @@ func (s *Sender) Process(ctx context.Context, m events.SQSMessage) (Outcome, err
 	}
 	if err != nil {
 		// A message that can never succeed is removed, not retried into a poison loop.
-		log.Warn("reminder job malformed, removed", "error", err)
+		log.WarnContext(ctx, "reminder job malformed, removed", "error", err)
 		s.failed(ReasonMalformed)
 		return OutcomeMalformed, err
 	}
@@ -189,22 +198,22 @@ func (s *Sender) Process(ctx context.Context, m events.SQSMessage) (Outcome, err
 	a, err := s.store.ClaimReminder(ctx, claim, s.cfg.ClaimTimeout)
 	switch {
 	case errors.Is(err, authz.ErrNotFound):
-		log.Warn("reminder job for an unknown authorization, removed")
+		log.WarnContext(ctx, "reminder job for an unknown authorization, removed")
 		s.failed(ReasonUnknown)
 		return OutcomeMalformed, err
 	case errors.Is(err, store.ErrReminderDone):
-		log.Info("reminder already sent, duplicate delivery dropped")
+		log.InfoContext(ctx, "reminder already sent, duplicate delivery dropped")
 		return OutcomeDuplicate, nil
 	case errors.Is(err, store.ErrReminderStale):
-		log.Info("reminder job stale: the authorization was renewed since, dropped")
+		log.InfoContext(ctx, "reminder job stale: the authorization was renewed since, dropped")
 		return OutcomeStale, nil
 	case errors.Is(err, store.ErrReminderClaimed):
 		// Another sender is sending it right now, or crashed doing so: ask again after
 		// the visibility timeout, when it is either sent or stale enough to take over.
-		log.Info("reminder claimed by another sender, retried later")
+		log.InfoContext(ctx, "reminder claimed by another sender, retried later")
 		return OutcomeRetry, err
 	case err != nil:
-		log.Error("reminder claim failed, retried later", "error", err)
+		log.ErrorContext(ctx, "reminder claim failed, retried later", "error", err)
 		return OutcomeRetry, err
 	}
 
@@ -213,7 +222,7 @@ func (s *Sender) Process(ctx context.Context, m events.SQSMessage) (Outcome, err
 		if errors.Is(err, ErrBadAddress) {
 			return s.reject(ctx, log, claim, ReasonNoAddress, err)
 		}
-		log.Error("reminder render failed, retried later", "error", err)
+		log.ErrorContext(ctx, "reminder render failed, retried later", "error", err)
 		s.release(ctx, log, claim)
 		s.failed(ReasonUnavailable)
 		return OutcomeRetry, err
@@ -222,18 +231,26 @@ func (s *Sender) Process(ctx context.Context, m events.SQSMessage) (Outcome, err
 	// The slot is taken right before the request leaves, so that the rate is measured
 	// where SES measures it; waiting gives up early enough for the batch to report
 	// before the invocation's deadline.
-	if err := s.gate.wait(ctx); err != nil {
-		log.Info("reminder deferred: no sending slot before the deadline", "error", err)
+	answered, err := s.gate.wait(ctx)
+	if err != nil {
+		log.InfoContext(ctx, "reminder deferred: no sending slot before the deadline", "error", err)
 		s.release(ctx, log, claim)
 		return OutcomeRetry, fmt.Errorf("wait for a sending slot: %w", err)
 	}
+	if stop != nil && stop.Load() {
+		answered()
+		log.InfoContext(ctx, "reminder deferred: SES throttled this batch")
+		s.release(ctx, log, claim)
+		return OutcomeRetry, ErrThrottled
+	}
 	out, err := s.ses.SendEmail(ctx, s.input(email))
+	answered()
 	if err != nil {
 		err = ClassifySES(err)
 		if errors.Is(err, ErrRejected) {
 			return s.reject(ctx, log, claim, ReasonRejected, err)
 		}
-		log.Warn("reminder not sent, retried later", "reason", Reason(err), "error", err)
+		log.WarnContext(ctx, "reminder not sent, retried later", "reason", Reason(err), "error", err)
 		s.release(ctx, log, claim)
 		s.failed(Reason(err))
 		return OutcomeRetry, err
@@ -243,11 +260,11 @@ func (s *Sender) Process(ctx context.Context, m events.SQSMessage) (Outcome, err
 	if err := s.mark(ctx, claim, messageID); err != nil {
 		// SES has the email. Retrying the message would send it twice, so it is removed;
 		// the claim stays without sentAt and the log line says what to repair.
-		log.Error("reminder sent but not recorded", "error", err)
+		log.ErrorContext(ctx, "reminder sent but not recorded", "error", err)
 		s.metrics.Count("RemindersSent", 1)
 		return OutcomeSent, err
 	}
-	log.Info("reminder sent")
+	log.InfoContext(ctx, "reminder sent")
 	s.metrics.Count("RemindersSent", 1)
 	return OutcomeSent, nil
 }
@@ -276,11 +293,11 @@ func (s *Sender) input(e Email) *sesv2.SendEmailInput {
 func (s *Sender) reject(ctx context.Context, log *slog.Logger, c store.ReminderClaim, reason string, cause error) (Outcome, error) {
 	s.failed(reason)
 	if err := s.store.RejectReminder(ctx, c, cause.Error(), s.clock.Now().UTC()); err != nil {
-		log.Error("reminder rejected, recording failed, retried later", "reason", reason, "cause", cause, "error", err)
+		log.ErrorContext(ctx, "reminder rejected, recording failed, retried later", "reason", reason, "cause", cause, "error", err)
 		s.release(ctx, log, c)
 		return OutcomeRetry, err
 	}
-	log.Warn("reminder rejected permanently, recorded", "reason", reason, "error", cause)
+	log.WarnContext(ctx, "reminder rejected permanently, recorded", "reason", reason, "error", cause)
 	return OutcomeRejected, cause
 }
 
@@ -288,7 +305,7 @@ func (s *Sender) reject(ctx context.Context, log *slog.Logger, c store.ReminderC
 func (s *Sender) release(ctx context.Context, log *slog.Logger, c store.ReminderClaim) {
 	if err := s.store.ReleaseReminder(context.WithoutCancel(ctx), c); err != nil {
 		// The claim goes stale after ClaimTimeout and the retry takes it over then.
-		log.Warn("reminder claim not released", "error", err)
+		log.WarnContext(ctx, "reminder claim not released", "error", err)
 	}
 }
 
@@ -310,15 +327,24 @@ func (s *Sender) failed(reason string) {
 	s.metrics.Count("ReminderFailed", 1, metrics.Dim{Name: "Reason", Value: reason})
 }
 
-// gate keeps one sender under its rate: a token bucket with a burst of one
-// (golang.org/x/time/rate), and a sliding window over the last sends that holds a
-// send back until the one rate-per-second sends before it is a full second old, so
-// that timer jitter can never squeeze more than the rate into any one-second window.
+// gate keeps one sender under its rate. A token bucket (golang.org/x/time/rate)
+// spreads the sends over each second, with a small burst so that the pause between
+// two SQS batches does not cost sending slots. A sliding window is the hard cap: a
+// send waits until the send rate-per-second sends before it came back from SES a full
+// second ago. SES counts a send when the request reaches it, somewhere between the
+// moment we send and the moment its answer returns; measuring from the answer means
+// no delay on the way can put more than the rate into any one-second window at SES.
 type gate struct {
 	limiter *rate.Limiter
 	mu      sync.Mutex
-	window  []time.Time // ring of the last len(window) send times
+	window  []*slot // ring of the last len(window) sends
 	next    int
+}
+
+// slot is one send: done is closed when SES has answered, at time at.
+type slot struct {
+	done chan struct{}
+	at   time.Time
 }
 
 // deadlineMargin is kept free at the end of an invocation for the claims, sends and
@@ -327,32 +353,47 @@ const deadlineMargin = 3 * time.Second
 
 func newGate(perSecond float64) *gate {
 	n := max(int(perSecond), 1)
-	return &gate{limiter: rate.NewLimiter(rate.Limit(perSecond), 1), window: make([]time.Time, n)}
+	burst := max(1, n/10)
+	return &gate{limiter: rate.NewLimiter(rate.Limit(perSecond), burst), window: make([]*slot, n)}
 }
 
-func (g *gate) wait(ctx context.Context) error {
+// wait blocks until a send may start and returns the function to call when SES has
+// answered it (whatever the answer).
+func (g *gate) wait(ctx context.Context) (sent func(), err error) {
 	if dl, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-deadlineMargin))
 		defer cancel()
 	}
 	if err := g.limiter.Wait(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if oldest := g.window[g.next]; !oldest.IsZero() {
-		if d := time.Until(oldest.Add(time.Second)); d > 0 {
+	if oldest := g.window[g.next]; oldest != nil {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-oldest.done:
+		}
+		if d := time.Until(oldest.at.Add(time.Second)); d > 0 {
 			t := time.NewTimer(d)
 			defer t.Stop()
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return nil, ctx.Err()
 			case <-t.C:
 			}
 		}
 	}
-	g.window[g.next] = time.Now()
+	s := &slot{done: make(chan struct{})}
+	g.window[g.next] = s
 	g.next = (g.next + 1) % len(g.window)
-	return nil
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.at = time.Now()
+			close(s.done)
+		})
+	}, nil
 }
