@@ -74,19 +74,41 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return nil, ErrUnknownEvent
 }
 
+// ReturnMargin is how long before the invocation's deadline HandleSQS stops starting
+// refreshes and cuts the running ones short: the response must reach Lambda in time,
+// or every message of the batch, done or not, is delivered again.
+const ReturnMargin = 5 * time.Second
+
 // HandleSQS refreshes each message of a batch, Config.Concurrency at a time, and
 // returns the messages to deliver again: transient failures, so that the queue's
-// redrive policy moves an authorization that keeps failing to the dead-letter queue.
-// A message that names no authorization is logged and dropped.
+// redrive policy moves an authorization that keeps failing to the dead-letter queue,
+// and the messages left when the invocation's time runs out. A message that names no
+// authorization is logged and dropped.
 func (h *Handler) HandleSQS(ctx context.Context, ev events.SQSEvent) events.SQSEventResponse {
+	work := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		work, cancel = context.WithDeadline(ctx, deadline.Add(-ReturnMargin))
+		defer cancel()
+	}
 	var (
 		mu   sync.Mutex
 		resp = events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 		wg   sync.WaitGroup
 		sem  = make(chan struct{}, h.svc.cfg.Concurrency)
 	)
+	retry := func(m events.SQSMessage) {
+		mu.Lock()
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+		mu.Unlock()
+	}
 	for _, m := range ev.Records {
 		sem <- struct{}{}
+		if work.Err() != nil {
+			<-sem
+			retry(m)
+			continue
+		}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			req, err := ParseRequest([]byte(m.Body))
@@ -94,13 +116,14 @@ func (h *Handler) HandleSQS(ctx context.Context, ev events.SQSEvent) events.SQSE
 				h.svc.log.ErrorContext(ctx, "refresh message dropped", "messageId", m.MessageId, "error", err)
 				return
 			}
-			if o := h.svc.Refresh(ctx, req); o.Retry {
-				mu.Lock()
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
-				mu.Unlock()
+			if o := h.svc.Refresh(work, req); o.Retry {
+				retry(m)
 			}
 		})
 	}
 	wg.Wait()
+	if n := len(resp.BatchItemFailures); n > 0 && work.Err() != nil {
+		h.svc.log.WarnContext(ctx, "invocation time ran out; messages go back to the queue", "messages", n)
+	}
 	return resp
 }

@@ -1,6 +1,7 @@
 package refresh_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
@@ -776,6 +779,37 @@ func TestNoTokenInLogs(t *testing.T) {
 	for _, tok := range tokens {
 		if strings.Contains(e.logs.String(), tok) {
 			t.Fatal("a seeded refresh token appears in the logs")
+		}
+	}
+}
+
+// TestBatchReturnsBeforeTheDeadline: when LWA is slow, a batch gives back what it
+// could not finish before Lambda's deadline instead of being cut off, which would
+// deliver every message again, done or not.
+func TestBatchReturnsBeforeTheDeadline(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ids := connsInSlot("slow", 2, 10)
+	ev := events.SQSEvent{}
+	for _, id := range ids {
+		e.seed(id, authz.StatusActive, 10*day)
+		ev.Records = append(ev.Records, events.SQSMessage{MessageId: "m-" + id, EventSource: "aws:sqs",
+			Body: refresh.Request{ConnectionID: id, Region: authz.RegionEU, QueuedAt: e.clock.Now()}.Marshal()})
+	}
+	e.sim.SetLatency(time.Minute)
+	deadline := time.Now().Add(refresh.ReturnMargin + 500*time.Millisecond)
+	ctx, cancel := context.WithDeadline(e.ctx, deadline)
+	defer cancel()
+	resp := e.handler.HandleSQS(ctx, ev)
+	if time.Now().After(deadline) {
+		t.Fatal("the batch returned after the invocation's deadline")
+	}
+	if len(resp.BatchItemFailures) != len(ids) {
+		t.Fatalf("%d messages to deliver again, want all %d", len(resp.BatchItemFailures), len(ids))
+	}
+	for _, id := range ids {
+		if a := e.record(id); a.Version != 1 || a.Status != authz.StatusActive {
+			t.Fatalf("%s changed: %+v", id, a)
 		}
 	}
 }
