@@ -1,0 +1,191 @@
+// Command localstack is `make run`: it builds every function for this machine, starts
+// the whole keeper on 127.0.0.1 (emulators, Amazon simulator, each function's bootstrap
+// behind a local Lambda Runtime API, the HTTP front, the queues' pollers), seeds the
+// demo authorizations, runs an expiry scan and a full refresh cycle, and prints what
+// to open. Ctrl-C (or SIGTERM) stops everything it started.
+//
+// While it runs, type `scan` or `sweep` and Enter to run a schedule on demand.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spapi-auth-keeper/keeper/infra/localstack"
+)
+
+func main() {
+	started := time.Now()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, started)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "localstack:", firstLine(err))
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, started time.Time) error {
+	fs := flag.NewFlagSet("localstack", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:0", "where the renewal pages (the HTTP front) listen; port 0 picks a free port")
+	scanEvery := fs.Duration("scan-every", 0, "run the daily expiry scan on a fast clock, e.g. 1m (0: on demand only)")
+	sweepEvery := fs.Duration("sweep-every", 0, "run the hourly refresh sweep on a fast clock, one simulated hour per tick, e.g. 10s (0: on demand only)")
+	verbose := fs.Bool("v", false, "also print every function's and emulator's log lines here")
+	noBuild := fs.Bool("no-build", false, "use the bootstraps already in .local/bin/functions")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "localstack: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	root, err := localstack.FindRoot(wd)
+	if err != nil {
+		return err
+	}
+	if st, err := localstack.ReadState(root); err == nil {
+		return fmt.Errorf("a local stack is already running (process %d, renewal pages at %s): stop it first", st.PID, st.Env["KEEPER_BASE_URL"])
+	}
+	logPath := filepath.Join(root, ".local", "localstack.log")
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return err
+	}
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	var logw io.Writer = logFile
+	if *verbose {
+		logw = io.MultiWriter(logFile, stderr)
+	}
+
+	binDir := filepath.Join(root, ".local", "bin", "functions")
+	tmpl, err := localstack.LoadTemplate(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		return err
+	}
+	if !*noBuild {
+		fmt.Fprintf(stdout, "building %d functions for this machine...\n", len(tmpl.Names()))
+		if err := localstack.Build(ctx, root, binDir, tmpl.Names()); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(stdout, "starting the emulators, the Amazon simulator and the functions...")
+	s, err := localstack.Start(ctx, localstack.Options{Root: root, BinDir: binDir, FrontAddr: *addr, Seed: localstack.SeedDemo, Log: logw})
+	if err != nil {
+		if errors.Is(err, localstack.ErrAddrInUse) {
+			return err
+		}
+		return fmt.Errorf("%s (the emulators' and functions' output is in %s)", firstLine(err), logPath)
+	}
+	defer func() {
+		fmt.Fprintln(stdout, "stopping...")
+		if err := s.Stop(); err != nil {
+			fmt.Fprintln(stderr, "localstack: stop:", firstLine(err))
+		}
+		if err := localstack.RemoveState(root); err != nil {
+			fmt.Fprintln(stderr, "localstack:", err)
+		}
+		fmt.Fprintln(stdout, "stopped; nothing left running")
+	}()
+
+	if err := scanAndSweep(ctx, s, stdout); err != nil {
+		return err
+	}
+	if err := localstack.WriteState(root, s.State()); err != nil {
+		return err
+	}
+	s.StartClock(*scanEvery, *sweepEvery)
+	fmt.Fprintf(stdout, `
+ready in %s
+
+  Sent mail (open a reminder, click its renewal link):  %s
+  Seller Central simulator (Manage Your Apps):          %s/apps/manage
+  Renewal pages (the HTTP API):                         %s
+  Lambda Invoke API (AWS_ENDPOINT_URL_LAMBDA):          %s
+
+  The ledger:           go run ./infra/cmd/keeperctl --local list
+  Invoke a function:    make invoke FN=ExpiryScanFunction EVENT=events/schedule.json
+  Type scan or sweep and Enter to run a schedule now. Logs: %s
+  Ctrl-C stops everything.
+`, time.Since(started).Round(100*time.Millisecond), s.MailURL, s.SellerCentralURL, s.FrontURL, s.LambdaURL, logPath)
+
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdin)
+		for sc.Scan() {
+			lines <- strings.TrimSpace(sc.Text())
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-s.Exited():
+			return err
+		case cmd := <-lines:
+			switch cmd {
+			case "scan":
+				if err := runStep(ctx, s, stdout, "expiry scan", func() error { _, err := s.Scan(ctx); return err }); err != nil {
+					fmt.Fprintln(stderr, "localstack:", firstLine(err))
+				}
+			case "sweep":
+				if err := runStep(ctx, s, stdout, "refresh cycle", func() error { _, err := s.RefreshCycle(ctx); return err }); err != nil {
+					fmt.Fprintln(stderr, "localstack:", firstLine(err))
+				}
+			case "":
+			default:
+				fmt.Fprintf(stdout, "unknown command %q: type scan or sweep (Ctrl-C stops the stack)\n", cmd)
+			}
+		}
+	}
+}
+
+// scanAndSweep runs what a day of the real schedules would: the expiry scan and one
+// refresh cycle, and waits until the reminders they queued are sent.
+func scanAndSweep(ctx context.Context, s *localstack.Stack, stdout io.Writer) error {
+	if err := runStep(ctx, s, stdout, "expiry scan", func() error { _, err := s.Scan(ctx); return err }); err != nil {
+		return err
+	}
+	return runStep(ctx, s, stdout, "refresh cycle (24 hourly sweeps)", func() error { _, err := s.RefreshCycle(ctx); return err })
+}
+
+func runStep(ctx context.Context, s *localstack.Stack, stdout io.Writer, name string, step func() error) error {
+	fmt.Fprintf(stdout, "running the %s...\n", name)
+	if err := step(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return s.WaitIdle(wctx)
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
