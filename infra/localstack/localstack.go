@@ -197,12 +197,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if frontAddr == "" {
 		frontAddr = "127.0.0.1:0"
 	}
-	frontLn, err := net.Listen("tcp", frontAddr)
+	frontLn, err := listenFront(frontAddr)
 	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return s, fmt.Errorf("HTTP front on %s: %w: choose another address or stop the program listening there", frontAddr, ErrAddrInUse)
-		}
-		return s, fmt.Errorf("HTTP front on %s: %w", frontAddr, err)
+		return s, err
 	}
 	s.FrontURL = "http://" + frontLn.Addr().String()
 
@@ -288,6 +285,27 @@ const AppName = "Keeper Demo (local)"
 
 // SenderEmail is the local sender address (aws-ses-v2-local accepts any).
 const SenderEmail = "reminders@keeper.local"
+
+func listenFront(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("the renewal pages' address %s is %w: choose another (-addr) or stop the program listening there", addr, ErrAddrInUse)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the renewal pages' address %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// CheckAddr tells whether the front could listen on addr now, so that a command can
+// refuse a taken port before it spends time building.
+func CheckAddr(addr string) error {
+	ln, err := listenFront(addr)
+	if err != nil {
+		return err
+	}
+	return ln.Close()
+}
 
 func listenLocal(url *string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -103,7 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	bins := *binDir
 	if bins == "" {
-		bins = filepath.Join(root, ".local", "bin", "invoke")
+		bins = filepath.Join(root, ".local", "bin", "invoke-functions")
 		if err := localstack.Build(ctx, root, bins, []string{*fn}); err != nil {
 			return err
 		}

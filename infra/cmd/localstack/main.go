@@ -59,6 +59,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "localstack: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
 	}
+	if err := localstack.CheckAddr(*addr); err != nil {
+		return err
+	}
 	wd, err := os.Getwd()
 	if err != nil {
 		return err
