@@ -1,0 +1,97 @@
+package localstack_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spapi-auth-keeper/keeper/infra/localstack"
+)
+
+func loadTemplate(t *testing.T) *localstack.Template {
+	t.Helper()
+	root, err := localstack.FindRoot(".")
+	must(t, err)
+	tmpl, err := localstack.LoadTemplate(filepath.Join(root, "template.yaml"))
+	must(t, err)
+	return tmpl
+}
+
+// TestTemplateAsTheStackRunsIt reads the project's template.yaml: the event sources,
+// queues and timeouts the local stack plays must be the ones AWS would.
+func TestTemplateAsTheStackRunsIt(t *testing.T) {
+	t.Parallel()
+	tmpl := loadTemplate(t)
+	cb := tmpl.Functions["CallbackFunction"]
+	if cb == nil || len(cb.Routes) != 3 || cb.Routes[0] != (localstack.Route{Method: "GET", Path: "/authorize"}) || cb.Timeout != 29*time.Second {
+		t.Errorf("CallbackFunction: %+v", cb)
+	}
+	rem := tmpl.Functions["ReminderFunction"]
+	if rem == nil || len(rem.Queues) != 1 || rem.Queues[0] != (localstack.SQSSource{Queue: "ReminderQueue", BatchSize: 10, ReportFailures: true}) {
+		t.Errorf("ReminderFunction event sources: %+v", rem)
+	}
+	tr := tmpl.Functions["TokenRefreshFunction"]
+	if tr == nil || len(tr.Schedules) != 1 || len(tr.Queues) != 1 || tr.Queues[0].Queue != "RefreshQueue" || tr.Memory != 512 {
+		t.Errorf("TokenRefreshFunction: %+v", tr)
+	}
+	if q := tmpl.Queues["ReminderQueue"]; q == nil || q.DeadLetter != "ReminderDLQ" || q.MaxReceiveCount != 8 || q.VisibilityTimeout != 720 {
+		t.Errorf("ReminderQueue: %+v", q)
+	}
+	for id, fn := range tmpl.Functions {
+		if _, err := os.Stat(filepath.Join("..", "..", "functions", fn.Dir, "main.go")); err != nil {
+			t.Errorf("%s: no main package in functions/%s", id, fn.Dir)
+		}
+	}
+}
+
+// TestEnvironment resolves a function's variables as AWS would, with the local values.
+func TestEnvironment(t *testing.T) {
+	t.Parallel()
+	tmpl := loadTemplate(t)
+	full := localstack.Bindings{
+		Params:    map[string]string{"AppId": "amzn1.sp.solution.x", "AppName": "X", "SenderEmail": "s@x.example"},
+		Resources: map[string]string{"Table": "tbl", "KmsKey": "", "ReminderQueue": "http://q/rem", "RefreshQueue": "http://q/ref"},
+		Overrides: map[string]string{"BASE_URL": "http://front", "REDIRECT_URI": "http://front/callback", "LWA_ENDPOINT": "http://sim/auth/o2/token"},
+	}
+	tests := []struct {
+		name string
+		fn   string
+		b    localstack.Bindings
+		want map[string]string
+		err  string
+	}{
+		{"globals and the function's own", "ReminderFunction", full, map[string]string{
+			"TABLE_NAME": "tbl", "SECRET_PREFIX": "spapi-keeper", "APP_ID": "amzn1.sp.solution.x", "BASE_URL": "http://front",
+			"SENDER_EMAIL": "s@x.example", "SES_MAX_PER_SECOND": "1", "REMINDER_STAGES": "-30,-23,-16,-9,-3,-1,0,7,14,28",
+		}, ""},
+		{"overrides added", "CallbackFunction", full, map[string]string{"LWA_ENDPOINT": "http://sim/auth/o2/token", "KMS_KEY_ID": ""}, ""},
+		{"queue references", "TokenRefreshFunction", full, map[string]string{"REFRESH_QUEUE_URL": "http://q/ref", "REMINDER_QUEUE_URL": "http://q/rem", "REFRESH_INTERVAL": "24h"}, ""},
+		{"a parameter without default", "CallbackFunction", localstack.Bindings{Resources: full.Resources, Overrides: full.Overrides}, nil, "APP_ID: !Ref AppId"},
+		{"an !If without override", "CallbackFunction", localstack.Bindings{Params: full.Params, Resources: full.Resources}, nil, "BASE_URL: !If"},
+		{"an unknown function", "NoFunction", full, nil, "not in the template"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env, err := tmpl.Environment(tc.fn, tc.b)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				if strings.Contains(tc.err, "!") && !errors.Is(err, localstack.ErrUnresolved) {
+					t.Fatalf("err = %v, want ErrUnresolved", err)
+				}
+				return
+			}
+			must(t, err)
+			for k, v := range tc.want {
+				if got, ok := env[k]; !ok || got != v {
+					t.Errorf("%s = %q (set %t), want %q", k, got, ok, v)
+				}
+			}
+		})
+	}
+}
