@@ -1,7 +1,10 @@
-# Tests, benchmarks and Lambda builds. `make test` is the whole check: it installs
-# what the repository pins (npm packages, Go modules, a Java runtime if missing),
-# starts the emulators once for every package, runs go vet and go test -race, and
-# stops the emulators whatever the outcome.
+# Tests, benchmarks, Lambda builds and the local stack. `make test` is the whole
+# check: it installs what the repository pins (npm packages, Go modules, a Java
+# runtime and Chromium if missing), starts the emulators once for every package, runs
+# go vet and go test -race, and stops the emulators whatever the outcome.
+#
+# `make run` starts the whole keeper on 127.0.0.1 (Ctrl-C stops it);
+# `make invoke FN=<LogicalId> EVENT=events/<file>.json` is sam local invoke without Docker.
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -15,11 +18,11 @@ LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.no
 FUNCTIONS = $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
 NPM_STAMP = infra/node_modules/.installed
 
-.PHONY: test bench build deps java gomod clean \
+.PHONY: test bench build deps java chromium gomod clean run invoke \
 	build-CallbackFunction build-ExpiryScanFunction build-ReminderFunction \
 	build-TokenRefreshFunction build-CredentialsFunction
 
-test: deps
+test: deps chromium
 	$(GO) vet ./...
 	infra/with-emulators.sh $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
@@ -44,8 +47,38 @@ java:
 		fi; \
 	fi
 
+# The seller's journey in a real browser (infra/localstack) drives Debian's Chromium;
+# without it that test skips and says how to install it.
+chromium:
+	@if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update && apt-get install -y chromium; \
+		else \
+			echo "chromium not found: the browser test will be skipped (Debian: sudo apt-get install chromium)" >&2; \
+		fi; \
+	fi
+
 gomod:
 	$(GO) mod download
+
+# The whole keeper on this machine: builds every function for it, starts the
+# emulators, the Amazon simulator and each function's bootstrap behind a local Lambda
+# Runtime API, seeds the demo sellers and prints what to open. RUN_FLAGS passes
+# options, e.g. RUN_FLAGS='-addr 127.0.0.1:8080 -sweep-every 10s'.
+run: deps
+	@mkdir -p .local/bin
+	$(GO) build -o .local/bin/localstack ./infra/cmd/localstack
+	.local/bin/localstack $(RUN_FLAGS)
+
+# One function's real binary with one event, through the local Runtime API, against
+# the running local stack or a deployment of its own.
+invoke: deps
+	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then \
+		echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json" >&2; exit 2; \
+	fi
+	@mkdir -p .local/bin
+	@$(GO) build -o .local/bin/invoke ./infra/cmd/invoke
+	@.local/bin/invoke -fn '$(FN)' -event '$(EVENT)'
 
 # Every function that exists, for linux/arm64, into bin/<function>/bootstrap.
 build:
