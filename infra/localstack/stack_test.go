@@ -279,6 +279,19 @@ func TestStack(t *testing.T) {
 		testBrowserJourney(t, s, cli)
 	})
 
+	t.Run("schedules on a fast clock", func(t *testing.T) {
+		count := func(msg string) int { return strings.Count(logs.String(), `"message":"`+msg+`"`) }
+		scans, sweeps := count("expiry scan done"), count("refresh sweep done")
+		s.StartClock(300*time.Millisecond, 200*time.Millisecond)
+		deadline := time.Now().Add(20 * time.Second)
+		for count("expiry scan done") < scans+2 || count("refresh sweep done") < sweeps+3 {
+			if time.Now().After(deadline) {
+				t.Fatalf("after 20 s on the fast clock: %d scans and %d sweeps more, want 2 and 3", count("expiry scan done")-scans, count("refresh sweep done")-sweeps)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+
 	must(t, s.Stop())
 	stopped = true
 	for _, p := range children {
