@@ -210,6 +210,22 @@ func TestStack(t *testing.T) {
 		consentForm(t, link, s.SellerCentralURL)
 	})
 
+	t.Run("renewal started in Seller Central goes through the Login URI", func(t *testing.T) {
+		healthy := localstack.DemoSellers[2]
+		before := ledger(t)[healthy.ConnectionID]
+		consentURL, form := consentFormAt(t, s.SellerCentralURL+"/apps/manage/renew?selling_partner_id="+healthy.SellingPartnerID,
+			s.SellerCentralURL+"/apps/authorize/login-callback?")
+		if form.Get("selling_partner_id") != healthy.SellingPartnerID {
+			t.Fatalf("consent page preselects %q, want the renewing seller", form.Get("selling_partner_id"))
+		}
+		if _, status, body := submit(t, consentURL, form, "confirm"); status != http.StatusOK || !strings.Contains(body, "renewed") {
+			t.Fatalf("after Confirm: %d\n%s", status, body)
+		}
+		if after := ledger(t)[healthy.ConnectionID]; !after.ExpiresAt.After(before.ExpiresAt) || after.Status != authz.StatusActive {
+			t.Fatalf("ledger after a Seller Central renewal: %+v → %+v", before, after)
+		}
+	})
+
 	t.Run("the front answers what API Gateway would", func(t *testing.T) {
 		for _, tc := range []struct {
 			method, path string
@@ -429,11 +445,18 @@ var selectedRE = regexp.MustCompile(`<option value="([A-Z0-9]+)" selected>`)
 // returns its URL and form.
 func consentForm(t *testing.T, link, sellerCentral string) (string, url.Values) {
 	t.Helper()
-	res, err := http.Get(link)
+	return consentFormAt(t, link, sellerCentral+"/apps/authorize/consent?")
+}
+
+// consentFormAt follows start to the consent page, which must be served at a URL
+// beginning with want.
+func consentFormAt(t *testing.T, start, want string) (string, url.Values) {
+	t.Helper()
+	res, err := http.Get(start)
 	must(t, err)
 	body := readBody(t, res)
-	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Request.URL.String(), sellerCentral+"/apps/authorize/consent?") {
-		t.Fatalf("renewal link led to %s (%d):\n%s", res.Request.URL, res.StatusCode, body)
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Request.URL.String(), want) {
+		t.Fatalf("%s led to %s (%d):\n%s", start, res.Request.URL, res.StatusCode, body)
 	}
 	for _, want := range []string{"Authorize " + localstack.AppName, "Confirm", "Cancel"} {
 		if !strings.Contains(html.UnescapeString(body), want) {
