@@ -51,7 +51,7 @@ func (s *Stack) front() http.Handler {
 		// HTTP APIs give an integration at most 30 seconds.
 		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 		defer cancel()
-		out, err := f.rt.Invoke(ctx, payload)
+		out, err := s.invoke(f, ctx, payload)
 		if err != nil {
 			s.log.Error("HTTP API integration failed", "function", f.spec.LogicalID, "route", routeKey, "requestId", ev.RequestContext.RequestID, "error", err)
 			if ctx.Err() != nil {
@@ -213,14 +213,14 @@ func (s *Stack) invokeAPI() http.Handler {
 			return
 		case "Event":
 			go func() {
-				if _, err := f.rt.Invoke(context.Background(), payload); err != nil {
+				if _, err := s.invoke(f, context.Background(), payload); err != nil {
 					s.log.Error("asynchronous invocation failed", "function", name, "error", err)
 				}
 			}()
 			w.WriteHeader(http.StatusAccepted)
 			return
 		}
-		out, err := f.rt.Invoke(r.Context(), payload)
+		out, err := s.invoke(f, r.Context(), payload)
 		w.Header().Set("X-Amz-Executed-Version", "$LATEST")
 		var ie *runtimeapi.InvokeError
 		switch {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/infra/demo"
@@ -67,13 +68,14 @@ func (s *Stack) startFunctions(ctx context.Context) error {
 			continue
 		}
 		spec := s.tmpl.Functions[fn]
-		rt, err := runtimeapi.Start(runtimeapi.Function{Name: fn, Binary: BinaryPath(s.opts.BinDir, fn), Env: env,
-			Timeout: spec.Timeout, Memory: spec.Memory, Stdout: s.out.tagged(fn)})
+		f := &function{spec: spec, env: env}
+		rt, err := s.startRuntime(f)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		s.functions[fn] = &function{spec: spec, env: env, rt: rt}
+		f.rt = rt
+		s.functions[fn] = f
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -97,6 +99,35 @@ func (s *Stack) startFunctions(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+func (s *Stack) startRuntime(f *function) (*runtimeapi.Runtime, error) {
+	return runtimeapi.Start(runtimeapi.Function{Name: f.spec.LogicalID, Binary: BinaryPath(s.opts.BinDir, f.spec.LogicalID), Env: f.env,
+		Timeout: f.spec.Timeout, Memory: f.spec.Memory, Stdout: s.out.tagged(f.spec.LogicalID)})
+}
+
+// invoke hands one event to the function's process. A process that has ended (a
+// panic makes aws-lambda-go exit, as does os.Exit) is replaced first, as Lambda
+// starts a new execution environment after a crash: the next event sees a cold start.
+func (s *Stack) invoke(f *function, ctx context.Context, payload []byte) ([]byte, error) {
+	f.mu.Lock()
+	if f.stopped {
+		f.mu.Unlock()
+		return nil, fmt.Errorf("%s: the local stack is stopping", f.spec.LogicalID)
+	}
+	if syscall.Kill(f.rt.PID(), 0) != nil {
+		_ = f.rt.Stop()
+		rt, err := s.startRuntime(f)
+		if err != nil {
+			f.mu.Unlock()
+			return nil, err
+		}
+		s.log.Warn("function process had ended; started a new one, as Lambda starts a new execution environment", "function", f.spec.LogicalID)
+		f.rt = rt
+	}
+	rt := f.rt
+	f.mu.Unlock()
+	return rt.Invoke(ctx, payload)
+}
+
 // InitDuration is how long the function took from process start to its first poll
 // of the Runtime API: its cold start.
 func (s *Stack) InitDuration(fn string) time.Duration {
@@ -113,7 +144,7 @@ func (s *Stack) Invoke(ctx context.Context, fn string, payload []byte) ([]byte, 
 	if !ok {
 		return nil, fmt.Errorf("%w: %s (running: %v)", ErrUnknownFunction, fn, s.Functions())
 	}
-	return f.rt.Invoke(ctx, payload)
+	return s.invoke(f, ctx, payload)
 }
 
 // ScheduledEvent is the EventBridge event a Schedule rule sends at the given time.
@@ -138,7 +169,7 @@ func (s *Stack) RunSchedule(ctx context.Context, fn string, at time.Time) ([]byt
 	if len(f.spec.Schedules) == 0 {
 		return nil, fmt.Errorf("%s has no Schedule event in template.yaml", fn)
 	}
-	return f.rt.Invoke(ctx, ScheduledEvent(fn, f.spec.Schedules[0], at))
+	return s.invoke(f, ctx, ScheduledEvent(fn, f.spec.Schedules[0], at))
 }
 
 // Scan runs the daily expiry scan now.
@@ -226,11 +257,4 @@ func (s *Stack) StartClock(scanEvery, sweepEvery time.Duration) {
 			}
 		})
 	}
-}
-
-// IsFunctionError tells a function's own error (its /error answer) from a failure
-// of the runtime around it.
-func IsFunctionError(err error) bool {
-	var ie *runtimeapi.InvokeError
-	return errors.As(err, &ie)
 }

@@ -142,8 +142,11 @@ type Stack struct {
 type function struct {
 	spec *FunctionSpec
 	env  map[string]string
-	rt   *runtimeapi.Runtime
 	init time.Duration
+
+	mu      sync.Mutex
+	rt      *runtimeapi.Runtime // replaced when the process ends (see Stack.invoke)
+	stopped bool
 }
 
 type queueInfo struct{ URL, ARN, Name string }
@@ -450,9 +453,12 @@ func (s *Stack) Stop() error {
 		}
 		s.pollWG.Wait()
 		for _, f := range s.functions {
+			f.mu.Lock()
+			f.stopped = true
 			if f.rt != nil {
 				errs = append(errs, f.rt.Stop())
 			}
+			f.mu.Unlock()
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()

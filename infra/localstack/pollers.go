@@ -136,7 +136,7 @@ func (s *Stack) deliver(ctx context.Context, p *poller, msgs []types.Message) {
 		ev.Records = append(ev.Records, rec)
 	}
 	payload, _ := json.Marshal(ev) // strings and maps of strings: cannot fail
-	resp, err := p.fn.rt.Invoke(ctx, payload)
+	resp, err := s.invoke(p.fn, ctx, payload)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Error("SQS batch failed; it returns after the visibility timeout", "function", p.fn.spec.LogicalID, "queue", p.queue.Name, "messages", len(msgs), "error", err)

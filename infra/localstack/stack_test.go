@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -295,6 +296,34 @@ func TestStack(t *testing.T) {
 		testBrowserJourney(t, s, cli)
 	})
 
+	t.Run("a crashed function is replaced", func(t *testing.T) {
+		var pid int
+		for _, p := range descendants(os.Getpid()) {
+			if strings.HasSuffix(strings.TrimSpace(cmdline(p)), "callback/bootstrap") {
+				pid = p
+			}
+		}
+		if pid == 0 {
+			t.Fatal("no CallbackFunction process")
+		}
+		must(t, syscall.Kill(pid, syscall.SIGKILL)) // as Lambda's out-of-memory kill would
+		for deadline := time.Now().Add(10 * time.Second); alive(pid) || procExists(pid); {
+			if time.Now().After(deadline) {
+				t.Fatalf("process %d still there after SIGKILL", pid)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		res, err := http.Get(s.FrontURL + "/callback")
+		must(t, err)
+		if body := readBody(t, res); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "missing") {
+			t.Fatalf("after the crash: %d %s", res.StatusCode, body)
+		}
+		if !strings.Contains(logs.String(), "started a new one") {
+			t.Error("the replacement was not logged")
+		}
+		children = append(children, descendants(os.Getpid())...)
+	})
+
 	t.Run("schedules on a fast clock", func(t *testing.T) {
 		count := func(msg string) int { return strings.Count(logs.String(), `"message":"`+msg+`"`) }
 		scans, sweeps := count("expiry scan done"), count("refresh sweep done")
@@ -544,6 +573,11 @@ func alive(pid int) bool {
 	}
 	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
 	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}
+
+func procExists(pid int) bool {
+	_, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid)))
+	return err == nil
 }
 
 func cmdline(pid int) string {
