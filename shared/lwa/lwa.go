@@ -42,6 +42,15 @@ type CredentialsSource interface {
 	Credentials(ctx context.Context) (Credentials, error)
 }
 
+// Invalidator is a CredentialsSource that caches (the vault-backed clientcreds.Source).
+// When LWA refuses the client credentials, the client drops the cache and asks once
+// more with what the source reads afresh: the client secret may have been rotated a
+// moment ago (a rotation writes the new secret to the lwa-client secret, and every
+// running function picks it up on its next read), so nobody is paged for it.
+type Invalidator interface {
+	Invalidate()
+}
+
 // StaticCredentials is a CredentialsSource that never changes.
 type StaticCredentials Credentials
 
@@ -173,6 +182,31 @@ type outcome struct {
 // repeated after LWA may already have acted on it. sent lists the secret values the
 // request carries, masked from any description LWA echoes.
 func (c *Client) do(ctx context.Context, grant string, form url.Values, idempotent bool, sent []string) (Tokens, error) {
+	t, err := c.send(ctx, grant, form, idempotent, sent)
+	inv, ok := c.cfg.Credentials.(Invalidator)
+	if !ok || !errors.Is(err, ErrClient) || ctx.Err() != nil {
+		return t, err
+	}
+	// invalid_client means client authentication failed before LWA looked at the grant
+	// (RFC 6749 section 5.2), so even a code is still unspent and may be sent again.
+	c.log.WarnContext(ctx, "lwa refused the client credentials; reading them again and retrying once",
+		"grant", grant, "error", errCode(err))
+	inv.Invalidate()
+	return c.send(ctx, grant, form, idempotent, sent)
+}
+
+// errCode is the LWA error code of err, for a log line.
+func errCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// send makes one call: the credentials as the source gives them now, and the
+// retries of transient failures.
+func (c *Client) send(ctx context.Context, grant string, form url.Values, idempotent bool, sent []string) (Tokens, error) {
 	if c.cfg.Credentials == nil {
 		return Tokens{}, &Error{Grant: grant, Code: "missing_credentials",
 			Description: "no LWA credentials source is configured", kind: ErrClient}

@@ -47,10 +47,9 @@ type TokenRefresher interface {
 }
 
 // ClientCredentials is the cached lwa-client secret (the *clientcreds.Source the LWA
-// client reads its credentials from).
+// client reads its credentials from), read for the client secret's expiry.
 type ClientCredentials interface {
 	Full(ctx context.Context) (vault.ClientCredentials, error)
-	Invalidate()
 }
 
 // Sender puts message bodies on a queue (the *queue.Sender).

@@ -168,22 +168,15 @@ func (s *Service) refresh(ctx context.Context, req Request) Outcome {
 	return s.write(ctx, req, out, a, rt, observedAccepted, nil)
 }
 
-// exchange asks LWA within the budget. On invalid_client or unauthorized_client it
-// drops the cached client credentials and asks once more: a secret rotated a moment
-// ago is read again before anyone is paged.
+// exchange asks LWA within the budget. On invalid_client or unauthorized_client the
+// LWA client itself has already dropped the cached client credentials and asked once
+// more with the lwa-client secret read afresh (a secret rotated a moment ago is picked
+// up before anyone is paged); refused twice, refreshes fail fast for a while.
 func (s *Service) exchange(ctx context.Context, token secret.Value) (lwa.Tokens, error) {
 	if err := s.limiter.Wait(ctx); err != nil {
 		return lwa.Tokens{}, fmt.Errorf("waiting for the LWA budget: %w", err)
 	}
 	t, err := s.lwa.Refresh(ctx, token)
-	if !isClientErr(err) {
-		return t, err
-	}
-	s.creds.Invalidate()
-	if err := s.limiter.Wait(ctx); err != nil {
-		return lwa.Tokens{}, fmt.Errorf("waiting for the LWA budget: %w", err)
-	}
-	t, err = s.lwa.Refresh(ctx, token)
 	if isClientErr(err) {
 		s.pauseClient()
 	}
