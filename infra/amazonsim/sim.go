@@ -85,6 +85,7 @@ type Sim struct {
 	latency       time.Duration
 	issued        int // access tokens issued since the last prune
 	counters      counters
+	apps          appMgmt // the Application Management API (appmgmt.go)
 }
 
 type codeGrant struct {
@@ -161,6 +162,7 @@ func New(cfg Config) *Sim {
 		http.Redirect(w, r, "/apps/manage", http.StatusFound)
 	})
 	s.adminRoutes(mux)
+	s.appRoutes(mux)
 	s.mux = mux
 	return s
 }
@@ -174,6 +176,7 @@ func (s *Sim) SetClientSecrets(secrets ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.clientSecrets = map[string]bool{}
+	s.apps.secretExpiry = nil
 	for _, v := range secrets {
 		if v != "" {
 			s.clientSecrets[v] = true

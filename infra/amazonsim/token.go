@@ -111,7 +111,7 @@ func (s *Sim) grant(r *http.Request, grant string) (tokenAnswer, *tokenError) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if subtle.ConstantTimeCompare([]byte(clientID), []byte(s.cfg.ClientID)) != 1 || !s.clientSecrets[clientSecret] {
+	if subtle.ConstantTimeCompare([]byte(clientID), []byte(s.cfg.ClientID)) != 1 || !s.clientSecretValidLocked(clientSecret) {
 		return tokenAnswer{}, grantErr(401, "invalid_client", "Client authentication failed.")
 	}
 	switch grant {
