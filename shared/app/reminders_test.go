@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -24,6 +25,8 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
+	"github.com/spapi-auth-keeper/keeper/shared/metrics"
+	"github.com/spapi-auth-keeper/keeper/shared/queue"
 	"github.com/spapi-auth-keeper/keeper/shared/reminder"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
@@ -296,3 +299,82 @@ func follow(t *testing.T, browser *http.Client, method, rawURL string, form url.
 	}
 	return string(body)
 }
+
+// TestThrottledReminderParksInTheDLQ: a reminder SES keeps throttling is retried by
+// the queue, its claim released each time, and after maxReceiveCount receives SQS
+// moves it to the dead-letter queue (whose depth alarm tells the vendor) instead of
+// retrying it forever.
+func TestThrottledReminderParksInTheDLQ(t *testing.T) {
+	ctx := context.Background()
+	throttling := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("x-amzn-ErrorType", "TooManyRequestsException:http://internal.amazon.com/coral/com.amazon.coral.availability/")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = io.WriteString(w, `{"message":"Maximum sending rate exceeded."}`)
+	}))
+	t.Cleanup(throttling.Close)
+	ses, _ := testenv.SESv2(t)
+	ses = sesv2.New(ses.Options(), func(o *sesv2.Options) { o.BaseEndpoint = aws.String(throttling.URL) })
+
+	ddb, sqsClient, sm := testenv.DynamoDB(t), testenv.SQS(t), testenv.SecretsManager(t)
+	table := testenv.NewTable(t)
+	const maxReceive = 3
+	queueURL, dlqURL := testenv.NewQueueWithDLQ(t, "reminders", maxReceive)
+	prefix := testenv.Prefix(t)
+	must(t, vault.New(sm, prefix, "").PutStateKey(ctx, secret.Value(e2eStateKey)))
+	now := time.Date(2027, 1, 16, 6, 0, 0, 0, time.UTC)
+	exp := now.AddDate(0, 0, 30)
+	st := store.New(ddb, table)
+	a, err := st.Create(ctx, authz.Authorization{ConnectionID: "dlq-seller", Region: authz.RegionEU, AccountType: authz.AccountSeller,
+		Marketplace: "DE", ContactEmail: testenv.NewRecipient(t), Status: authz.StatusExpiring, AuthorizedAt: exp.Add(-authz.Lifetime), ExpiresAt: exp})
+	must(t, err)
+	emf := &strings.Builder{}
+	var emfMu sync.Mutex
+	sender, err := app.Reminder(ctx, app.Deps{Config: config.Config{TableName: table, SecretPrefix: prefix, AppName: "Keeper",
+		BaseURL: "https://keeper.example.com", SenderEmail: "reminders@keeper.example.com", SESMaxPerSecond: 10,
+		ReminderStages: config.DefaultReminderStages, LinkTTL: config.DefaultLinkTTL},
+		Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm, SES: ses}, Log: slog.New(slog.DiscardHandler),
+		Metrics: metrics.New(writerFunc(func(p []byte) (int, error) { emfMu.Lock(); defer emfMu.Unlock(); return emf.Write(p) })),
+		Clock:   authz.ClockFunc(func() time.Time { return now })}, 2)
+	must(t, err)
+	_, err = queue.NewSender(sqsClient, queueURL).Send(ctx, []string{reminder.Job{ConnectionID: a.ConnectionID, Region: a.Region, Stage: "-30", ExpiresAt: exp}.Marshal()})
+	must(t, err)
+
+	// The event source's loop: receive, invoke, delete what succeeded; a failed
+	// message becomes visible again (here at once rather than after the timeout).
+	receives := 0
+	for range maxReceive + 2 {
+		out, err := sqsClient.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10})
+		must(t, err)
+		if len(out.Messages) == 0 {
+			break
+		}
+		receives++
+		m := out.Messages[0]
+		resp, err := sender.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body)}}})
+		must(t, err)
+		if len(resp.BatchItemFailures) != 1 {
+			t.Fatalf("receive %d: the throttled message was not reported as failed", receives)
+		}
+		_, err = sqsClient.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(queueURL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
+		must(t, err)
+		if rec, _ := st.Get(ctx, a.ConnectionID, a.Region); len(rec.Reminders) != 0 {
+			t.Fatalf("receive %d: the stage stayed claimed: %+v", receives, rec.Reminders)
+		}
+	}
+	if receives != maxReceive {
+		t.Fatalf("received %d times, want %d (maxReceiveCount)", receives, maxReceive)
+	}
+	if n := queueDepth(t, sqsClient, dlqURL); n != 1 {
+		t.Fatalf("dead-letter queue holds %d, want the throttled reminder", n)
+	}
+	emfMu.Lock()
+	defer emfMu.Unlock()
+	if c := strings.Count(emf.String(), `"Reason":"throttled"`); c != maxReceive {
+		t.Fatalf("ReminderFailed{throttled} emitted %d times, want %d", c, maxReceive)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
