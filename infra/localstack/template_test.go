@@ -70,7 +70,7 @@ func TestEnvironment(t *testing.T) {
 		{"overrides added", "CallbackFunction", full, map[string]string{"LWA_ENDPOINT": "http://sim/auth/o2/token", "KMS_KEY_ID": ""}, ""},
 		{"queue references", "TokenRefreshFunction", full, map[string]string{"REFRESH_QUEUE_URL": "http://q/ref", "REMINDER_QUEUE_URL": "http://q/rem", "REFRESH_INTERVAL": "24h"}, ""},
 		{"a parameter without default", "CallbackFunction", localstack.Bindings{Resources: full.Resources, Overrides: full.Overrides}, nil, "APP_ID: !Ref AppId"},
-		{"an !If without override", "CallbackFunction", localstack.Bindings{Params: full.Params, Resources: full.Resources}, nil, "BASE_URL: !If"},
+		{"an !If without override", "CallbackFunction", localstack.Bindings{Params: full.Params, Resources: full.Resources}, nil, "REDIRECT_URI: !If"},
 		{"an unknown function", "NoFunction", full, nil, "not in the template"},
 	}
 	for _, tc := range tests {

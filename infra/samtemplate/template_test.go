@@ -138,19 +138,23 @@ func clientService(recv string) (string, bool) {
 func usedActions(t *testing.T, root string) map[string]map[string]bool {
 	t.Helper()
 	cfg := &packages.Config{
-		Mode:       packages.LoadAllSyntax,
+		// Syntax (and so SSA bodies) for our own packages only; the SDK and the standard
+		// library come as types from export data. SDK calls are recognised at our call
+		// sites, and handlers that third-party code calls back (lambda.Start's handler,
+		// the ServeMux's routes) are roots as function values, so no SDK body is needed.
+		Mode:       packages.LoadSyntax,
 		Dir:        root,
 		Env:        append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0"),
 		BuildFlags: []string{"-tags=lambda.norpc"},
 	}
-	pkgs, err := packages.Load(cfg, "./functions/...")
+	pkgs, err := packages.Load(cfg, "./functions/...", "./shared/...")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if packages.PrintErrors(pkgs) > 0 {
 		t.Fatal("functions do not type-check")
 	}
-	prog, ssaPkgs := ssautil.AllPackages(pkgs, ssa.InstantiateGenerics)
+	prog, ssaPkgs := ssautil.Packages(pkgs, ssa.InstantiateGenerics)
 	prog.Build()
 	clientTypes := map[string]types.Type{}
 	for _, p := range prog.AllPackages() {
@@ -185,7 +189,7 @@ func usedActions(t *testing.T, root string) map[string]map[string]bool {
 				cg = vta.CallGraph(reachable, cg)
 				reachable = reach(cg, roots)
 			}
-			more := funcValues(reachable, roots)
+			more := funcValues(prog, reachable, roots)
 			if len(more) == 0 {
 				break
 			}
@@ -251,7 +255,7 @@ func usedActions(t *testing.T, root string) map[string]map[string]bool {
 
 // funcValues are the functions (and bound methods) that reachable code uses as values
 // rather than calls, and that are not roots yet.
-func funcValues(reachable map[*ssa.Function]bool, roots []*ssa.Function) []*ssa.Function {
+func funcValues(prog *ssa.Program, reachable map[*ssa.Function]bool, roots []*ssa.Function) []*ssa.Function {
 	isRoot := map[*ssa.Function]bool{}
 	for _, r := range roots {
 		isRoot[r] = true
@@ -274,8 +278,20 @@ func funcValues(reachable map[*ssa.Function]bool, roots []*ssa.Function) []*ssa.
 					continue
 				}
 				if call, ok := instr.(ssa.CallInstruction); ok {
-					for _, a := range call.Common().Args { // the callee itself is called, not a value
+					c := call.Common()
+					external := c.StaticCallee() == nil || c.StaticCallee().Blocks == nil
+					for _, a := range c.Args { // the callee itself is called, not a value
 						add(a)
+						// A value handed as an interface to code we have no body for
+						// (lambda.Start's handler) may have any of its methods called.
+						if mi, ok := a.(*ssa.MakeInterface); ok && external {
+							mset := prog.MethodSets.MethodSet(mi.X.Type())
+							for i := 0; i < mset.Len(); i++ {
+								if f := prog.MethodValue(mset.At(i)); f != nil {
+									add(f)
+								}
+							}
+						}
 					}
 					continue
 				}

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -31,9 +32,9 @@ type Renewer interface {
 func Handler(svc Renewer, log *slog.Logger, m *metrics.Emitter) http.Handler {
 	h := &handler{svc: svc, log: log, metrics: m}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /authorize", h.authorize)
-	mux.HandleFunc("GET /login", h.login)
-	mux.HandleFunc("GET /callback", h.callback)
+	mux.HandleFunc("GET /authorize", withRedirectURI(h.authorize))
+	mux.HandleFunc("GET /login", withRedirectURI(h.login))
+	mux.HandleFunc("GET /callback", withRedirectURI(h.callback))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("/", h.notFound)
 	return mux
@@ -186,6 +187,30 @@ func (h *handler) pageFor(err error) (pages.Page, string) {
 	}
 	return pages.Page{Status: http.StatusInternalServerError, Tone: pages.ToneError, Title: "Something went wrong",
 		Lead: "The problem is on our side and has been logged. Please try again later from the link in our email."}, "internal"
+}
+
+// withRedirectURI tells the round trip this deployment's /callback as the request
+// reached it; the renewal service prefers a configured REDIRECT_URI.
+func withRedirectURI(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		scheme := "https" // API Gateway serves HTTPS only
+		if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
+			scheme = p
+		} else if r.TLS == nil && r.Header.Get("X-Forwarded-Proto") == "" && isLoopback(r.Host) {
+			scheme = "http"
+		}
+		uri := scheme + "://" + r.Host + "/callback"
+		next(w, r.WithContext(renewal.WithRedirectURI(r.Context(), uri)))
+	}
+}
+
+func isLoopback(host string) bool {
+	h, _, err := net.SplitHostPort(host)
+	if err != nil {
+		h = host
+	}
+	ip := net.ParseIP(h)
+	return h == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 func redirect(w http.ResponseWriter, to string) {

@@ -336,3 +336,17 @@ func TestSelfServiceOnboardingCreatesAPendingRecord(t *testing.T) {
 		t.Fatalf("record: %+v", a)
 	}
 }
+
+// TestRedirectURIFromTheRequest is a deployment with no REDIRECT_URI: the HTTP API's
+// own URL cannot be put in the callback's environment, so the callback sends Amazon
+// and LWA its own /callback as the request reached it.
+func TestRedirectURIFromTheRequest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *config.Config) { c.RedirectURI = "" })
+	e.onboard("acme", seller, 3)
+	page := e.consentURL(e.link("acme", time.Hour))
+	if got := page.Query().Get("redirect_uri"); got != e.server.URL+"/callback" {
+		t.Fatalf("redirect_uri = %q, want %q", got, e.server.URL+"/callback")
+	}
+	e.get(e.consentAs(page, seller, "confirm")).want(http.StatusOK, "renewed")
+}

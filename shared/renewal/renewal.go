@@ -55,7 +55,7 @@ type Config struct {
 	AppID                 string
 	AppName               string
 	Draft                 bool
-	RedirectURI           string // REDIRECT_URI; sent to Amazon and LWA when set
+	RedirectURI           string // REDIRECT_URI; else the one WithRedirectURI puts in the request's context
 	SellerCentralOverride string // SELLER_CENTRAL_URL, the local simulator
 	StateTTL              time.Duration
 	RefreshSlots          int
@@ -147,7 +147,7 @@ func (s *Service) StartFromLink(ctx context.Context, token string) (string, erro
 		return "", fmt.Errorf("consent host for %s: %w", a.Key(), err)
 	}
 	s.log.InfoContext(ctx, "renewal link accepted; redirecting to consent", "connectionId", a.ConnectionID, "region", a.Region, "status", a.Status)
-	return consent.ConsentURL(consent.ConsentRequest{CentralURL: central, AppID: s.cfg.AppID, State: st, Draft: s.cfg.Draft, RedirectURI: s.cfg.RedirectURI}), nil
+	return consent.ConsentURL(consent.ConsentRequest{CentralURL: central, AppID: s.cfg.AppID, State: st, Draft: s.cfg.Draft, RedirectURI: s.redirectURI(ctx)}), nil
 }
 
 // LoginRequest is what Amazon sends to the app's Login URI.
@@ -200,7 +200,7 @@ func (s *Service) StartFromLogin(ctx context.Context, r LoginRequest) (string, e
 		return "", err
 	}
 	s.log.InfoContext(ctx, "login URI accepted; returning to Amazon", "connectionId", a.ConnectionID, "region", a.Region, "callbackHost", cb.Host)
-	return consent.LoginReturnURL(cb, s.cfg.RedirectURI, r.AmazonState, st, s.cfg.Draft), nil
+	return consent.LoginReturnURL(cb, s.redirectURI(ctx), r.AmazonState, st, s.cfg.Draft), nil
 }
 
 // onboard creates a pending authorization for a seller who installed the app from the
@@ -305,7 +305,7 @@ func (s *Service) Complete(ctx context.Context, r CallbackRequest) (Result, erro
 		log.WarnContext(ctx, "callback from a different selling partner than on record", "sellingPartnerId", r.SellingPartnerID, "recordSellingPartnerId", a.SellingPartnerID)
 		return Result{}, ErrSellerMismatch
 	}
-	tokens, err := s.lwa.ExchangeCode(ctx, r.Code, s.cfg.RedirectURI)
+	tokens, err := s.lwa.ExchangeCode(ctx, r.Code, s.redirectURI(ctx))
 	switch {
 	case errors.Is(err, lwa.ErrInvalidGrant):
 		log.WarnContext(ctx, "LWA rejected the authorization code", "error", err)
@@ -362,6 +362,26 @@ func (s *Service) renewRecord(ctx context.Context, a authz.Authorization, sellin
 		err = uerr
 	}
 	return authz.Authorization{}, "", err
+}
+
+type redirectKey struct{}
+
+// WithRedirectURI carries the redirect URI a request was served under, for a
+// deployment that configures none: template.yaml cannot name the HTTP API's own URL
+// in the callback's environment (the API's routes depend on the function), so the
+// callback derives it from the request's host.
+func WithRedirectURI(ctx context.Context, uri string) context.Context {
+	return context.WithValue(ctx, redirectKey{}, uri)
+}
+
+// redirectURI is the configured redirect URI, else the request's. Amazon compares it
+// with the app's registered ones, and LWA with the one the code was issued for.
+func (s *Service) redirectURI(ctx context.Context) string {
+	if s.cfg.RedirectURI != "" {
+		return s.cfg.RedirectURI
+	}
+	uri, _ := ctx.Value(redirectKey{}).(string)
+	return uri
 }
 
 func (s *Service) storeErr(err error, what string) error {
