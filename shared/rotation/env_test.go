@@ -1,0 +1,356 @@
+package rotation_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
+	"github.com/spapi-auth-keeper/keeper/infra/secretsemu"
+	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
+	"github.com/spapi-auth-keeper/keeper/shared/config"
+	"github.com/spapi-auth-keeper/keeper/shared/metrics"
+	"github.com/spapi-auth-keeper/keeper/shared/rotation"
+	"github.com/spapi-auth-keeper/keeper/shared/rotation/ledger"
+	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/shared/vault"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+const (
+	appID        = "amzn1.sp.solution.rotation-test"
+	clientID     = "amzn1.application-oa2-client.rotation"
+	clientSecret = "amzn1.oa2-cs.v1.rotation-test-current-secret"
+	day          = 24 * time.Hour
+	maxReceive   = 3 // the notifications queue's redrive policy in these tests
+)
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+// env is one deployment of the credentials function: its table, secret prefix,
+// notifications queue with its DLQ, Secrets Manager emulator (for exact call counts
+// and faults) and Amazon simulator with the queue registered, over the shared emulators.
+type env struct {
+	t        testing.TB
+	ctx      context.Context
+	clock    *clock
+	sim      *amazonsim.Sim
+	vault    *vault.Vault
+	sm       *secretsmanager.Client
+	secrets  *secretsemu.Server
+	ledger   *ledger.Ledger
+	sqs      *sqs.Client
+	queueURL string
+	dlqURL   string
+	prefix   string
+	logs     *syncBuffer
+	metrics  *syncBuffer
+	svc      *rotation.Service
+	handler  *rotation.Handler
+}
+
+// newEnv starts a deployment whose client secret expires expiresIn from now (zero: no
+// expiry recorded).
+func newEnv(t testing.TB, expiresIn time.Duration) *env {
+	t.Helper()
+	e := &env{t: t, ctx: context.Background(), clock: &clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)},
+		logs: &syncBuffer{}, metrics: &syncBuffer{}}
+	e.sim = amazonsim.New(amazonsim.Config{AppID: appID, ClientID: clientID, ClientSecret: clientSecret, Clock: e.clock.Now})
+	srv := httptest.NewServer(e.sim)
+	t.Cleanup(srv.Close)
+	e.sqs = testenv.SQS(t)
+	e.queueURL, e.dlqURL = testenv.NewQueueWithDLQ(t, "notifications", maxReceive)
+	e.sim.SetNotificationDestination(e.sqs, e.queueURL)
+
+	ddb := testenv.DynamoDB(t)
+	table := testenv.NewTable(t)
+	e.sm, e.secrets = testenv.SecretsManagerInProcess(t)
+	e.prefix = testenv.Prefix(t)
+	e.vault = vault.New(e.sm, e.prefix, "").WithLogger(slog.New(slog.DiscardHandler))
+	c := vault.ClientCredentials{ClientID: clientID, ClientSecret: clientSecret}
+	if expiresIn != 0 {
+		c.ClientSecretExpiresAt = e.clock.Now().Add(expiresIn)
+		e.sim.SetClientSecretExpiry(clientSecret, c.ClientSecretExpiresAt)
+	}
+	must(t, e.vault.PutClientCredentials(e.ctx, c))
+	e.ledger = ledger.New(ddb, table)
+
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var err error
+	e.handler, e.svc, err = app.Credentials(e.ctx, app.Deps{
+		Config:  config.Config{TableName: table, SecretPrefix: e.prefix, LWAEndpoint: srv.URL + "/auth/o2/token"},
+		Clients: awsclients.Clients{DynamoDB: ddb, Secrets: e.sm, SQS: e.sqs}, Log: logger,
+		Metrics: metrics.New(e.metrics).WithClock(e.clock.Now), Clock: e.clock,
+	}, app.CredentialsOptions{SPAPIEndpoint: srv.URL, LWAMaxAttempts: 2, LWABaseDelay: time.Millisecond, LWAMaxDelay: time.Millisecond})
+	must(t, err)
+	return e
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *env) stored() vault.ClientCredentials {
+	e.t.Helper()
+	c, err := e.vault.ClientCredentials(e.ctx)
+	must(e.t, err)
+	return c
+}
+
+// previous reads the AWSPREVIOUS version of the lwa-client secret.
+func (e *env) previous() string {
+	e.t.Helper()
+	out, err := e.sm.GetSecretValue(e.ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(e.prefix + "/lwa-client"), VersionStage: aws.String("AWSPREVIOUS")})
+	must(e.t, err)
+	var doc struct {
+		ClientSecret string `json:"clientSecret"`
+	}
+	must(e.t, json.Unmarshal([]byte(aws.ToString(out.SecretString)), &doc))
+	return doc.ClientSecret
+}
+
+func (e *env) state() rotation.State {
+	e.t.Helper()
+	st, err := e.ledger.Load(e.ctx)
+	must(e.t, err)
+	return st
+}
+
+func (e *env) history() []rotation.Event {
+	e.t.Helper()
+	ev, err := e.ledger.Events(e.ctx, 50)
+	must(e.t, err)
+	return ev
+}
+
+func (e *env) kinds() string {
+	var k []string
+	for _, ev := range e.history() {
+		k = append(k, string(ev.Kind))
+	}
+	return strings.Join(k, ",")
+}
+
+func (e *env) secretWrites() int {
+	return e.secrets.Calls("PutSecretValue") + e.secrets.Calls("CreateSecret") + e.secrets.Calls("UpdateSecretVersionStage")
+}
+
+// send puts a message on the notifications queue, as Amazon (or anyone with the
+// queue's permission) would.
+func (e *env) send(body string) {
+	e.t.Helper()
+	_, err := e.sqs.SendMessage(e.ctx, &sqs.SendMessageInput{QueueUrl: aws.String(e.queueURL), MessageBody: aws.String(body)})
+	must(e.t, err)
+}
+
+// peek reads the messages waiting on the queue without taking them.
+func (e *env) peek(url string) []string {
+	e.t.Helper()
+	var bodies []string
+	var handles []*string
+	for {
+		out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, VisibilityTimeout: 30})
+		must(e.t, err)
+		if len(out.Messages) == 0 {
+			break
+		}
+		for _, m := range out.Messages {
+			bodies = append(bodies, aws.ToString(m.Body))
+			handles = append(handles, m.ReceiptHandle)
+		}
+	}
+	for _, h := range handles {
+		_, err := e.sqs.ChangeMessageVisibility(e.ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(url), ReceiptHandle: h, VisibilityTimeout: 0})
+		must(e.t, err)
+	}
+	return bodies
+}
+
+func (e *env) depth(url string) int {
+	e.t.Helper()
+	out, err := e.sqs.GetQueueAttributes(e.ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{
+		types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+	must(e.t, err)
+	n := 0
+	for _, v := range out.Attributes {
+		i, _ := strconv.Atoi(v)
+		n += i
+	}
+	return n
+}
+
+// deliverOnce plays one poll of Lambda's SQS event source mapping: receive up to ten
+// messages, invoke the handler with the SQS event JSON, delete what succeeded, and
+// make the reported failures visible again at once (Lambda waits for the visibility
+// timeout; the test does not). After maxReceive receives SQS moves a message to the
+// DLQ. It returns the response, or false when the queue was empty.
+func (e *env) deliverOnce() (events.SQSEventResponse, bool) {
+	e.t.Helper()
+	out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queueURL), MaxNumberOfMessages: 10, VisibilityTimeout: 30,
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll}})
+	must(e.t, err)
+	if len(out.Messages) == 0 {
+		return events.SQSEventResponse{}, false
+	}
+	ev := events.SQSEvent{}
+	handles := map[string]*string{}
+	for _, m := range out.Messages {
+		ev.Records = append(ev.Records, events.SQSMessage{MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
+			Body: aws.ToString(m.Body), Attributes: m.Attributes, EventSource: "aws:sqs", AWSRegion: testenv.Region})
+		handles[aws.ToString(m.MessageId)] = m.ReceiptHandle
+	}
+	payload, err := json.Marshal(ev)
+	must(e.t, err)
+	raw, err := e.handler.Invoke(e.ctx, payload)
+	must(e.t, err)
+	var resp events.SQSEventResponse
+	must(e.t, json.Unmarshal(raw, &resp))
+	for _, f := range resp.BatchItemFailures {
+		_, err := e.sqs.ChangeMessageVisibility(e.ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(e.queueURL),
+			ReceiptHandle: handles[f.ItemIdentifier], VisibilityTimeout: 0})
+		must(e.t, err)
+		delete(handles, f.ItemIdentifier)
+	}
+	for _, rh := range handles {
+		_, err := e.sqs.DeleteMessage(e.ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(e.queueURL), ReceiptHandle: rh})
+		must(e.t, err)
+	}
+	return resp, true
+}
+
+// deliver polls until the queue is empty (failures move to the DLQ after maxReceive)
+// and returns how many messages were reported as failed in all.
+func (e *env) deliver() int {
+	e.t.Helper()
+	failures := 0
+	for range 30 {
+		resp, ok := e.deliverOnce()
+		if !ok {
+			if e.depth(e.queueURL) == 0 {
+				return failures
+			}
+			continue
+		}
+		failures += len(resp.BatchItemFailures)
+	}
+	e.t.Fatalf("notifications queue not drained (depth %d)", e.depth(e.queueURL))
+	return failures
+}
+
+// invoke sends a direct invocation payload to the handler.
+func (e *env) invoke(payload string) []byte {
+	e.t.Helper()
+	out, err := e.handler.Invoke(e.ctx, []byte(payload))
+	must(e.t, err)
+	return out
+}
+
+func (e *env) check() rotation.Result {
+	e.t.Helper()
+	var r rotation.Result
+	must(e.t, json.Unmarshal(e.invoke(`{"version":"0","id":"x","detail-type":"Scheduled Event","source":"aws.events","time":"`+
+		e.clock.Now().Format(time.RFC3339)+`","detail":{}}`), &r))
+	return r
+}
+
+// metricCount sums metric name with Reason reason ("" for none) over the EMF lines.
+func (e *env) metricCount(name, reason string) float64 {
+	e.t.Helper()
+	total := 0.0
+	sc := bufio.NewScanner(strings.NewReader(e.metrics.String()))
+	for sc.Scan() {
+		var doc map[string]any
+		must(e.t, json.Unmarshal(sc.Bytes(), &doc))
+		if _, ok := doc["_aws"].(map[string]any); !ok {
+			e.t.Fatalf("metric line without _aws: %s", sc.Text())
+		}
+		v, ok := doc[name].(float64)
+		if !ok {
+			continue
+		}
+		if got, _ := doc["Reason"].(string); got != reason {
+			continue
+		}
+		total += v
+	}
+	return total
+}
+
+// wantNoSecretsLogged checks every log and metric line against every secret the run
+// handled: the original and every rotated client secret, and LWA's tokens.
+func (e *env) wantNoSecretsLogged(extra ...string) {
+	e.t.Helper()
+	secrets := append(append([]string{clientSecret, e.stored().ClientSecret.Reveal()}, extra...), e.sim.IssuedSecrets()...)
+	out := e.logs.String() + e.metrics.String()
+	if out == "" {
+		e.t.Fatal("no log output captured")
+	}
+	for _, s := range secrets {
+		if s != "" && strings.Contains(out, s) {
+			e.t.Errorf("a secret appears in the logs: %s…", s[:12])
+		}
+	}
+}
+
+// newSecretBody is an APPLICATION_OAUTH_CLIENT_NEW_SECRET message as Amazon sends it.
+func newSecretBody(client, newSecret string, expires, oldExpires time.Time, notificationID string) string {
+	n := amazonsim.Notification{NotificationVersion: "1.0", NotificationType: amazonsim.NotificationNewSecret, PayloadVersion: "2023-11-30",
+		EventTime: amazonsim.Time(expires.Add(-180 * day)),
+		Payload: amazonsim.Payload{NewSecret: &amazonsim.NewSecretPayload{ClientID: client, NewClientSecret: newSecret,
+			NewClientSecretExpiryTime: amazonsim.Time(expires), OldClientSecretExpiryTime: amazonsim.Time(oldExpires)}},
+		NotificationMetadata: amazonsim.NotificationMetadata{ApplicationID: appID, SubscriptionID: "sub-1", PublishTime: amazonsim.Time(expires.Add(-180 * day)),
+			NotificationID: notificationID}}
+	return n.Marshal()
+}
+
+// expiryBody is an APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY message.
+func expiryBody(client string, expires time.Time) string {
+	n := amazonsim.Notification{NotificationVersion: "1.0", NotificationType: amazonsim.NotificationSecretExpiry, PayloadVersion: "2023-11-30",
+		EventTime: amazonsim.Time(expires.Add(-90 * day)),
+		Payload: amazonsim.Payload{SecretExpiry: &amazonsim.SecretExpiryPayload{ClientID: client, ClientSecretExpiryTime: amazonsim.Time(expires),
+			ClientSecretExpiryReason: "PERIODIC_ROTATION"}},
+		NotificationMetadata: amazonsim.NotificationMetadata{ApplicationID: appID, SubscriptionID: "sub-2", NotificationID: "n-expiry"}}
+	return n.Marshal()
+}
