@@ -5,8 +5,9 @@
 #
 # It starts infra/cmd/emulators in the background, waits for the env file it writes
 # once every emulator answers, exports those variables (the SDK's AWS_ENDPOINT_URL_*
-# and static test credentials) and runs the command. The emulator log is
-# .local/emulators.log; it is printed if they fail to start.
+# and static test credentials) and runs the command. Each run has its own folder
+# under .local (env file, log, binary), so two runs in one tree never share a set of
+# emulators; the log is printed if they fail to start.
 #
 # The command is built and run as a binary rather than through `go run`: `go run`
 # does not pass SIGTERM on to the program, which would leave the emulators running.
@@ -15,10 +16,6 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-state=.local
-env_file="$state/emulators.env"
-log="$state/emulators.log"
-bin="$state/bin/emulators"
 timeout="${EMULATORS_START_TIMEOUT:-120}"
 
 if [ "$#" -eq 0 ]; then
@@ -26,8 +23,12 @@ if [ "$#" -eq 0 ]; then
 	exit 2
 fi
 
-mkdir -p "$state/bin"
-rm -f "$env_file"
+mkdir -p .local
+state="$(mktemp -d .local/emulators.XXXXXX)"
+env_file="$state/emulators.env"
+log="$state/emulators.log"
+bin="$state/emulators"
+trap 'rm -rf "$state"' EXIT
 go build -o "$bin" ./infra/cmd/emulators
 
 "$bin" -env-file "$env_file" >"$log" 2>&1 &
@@ -38,6 +39,7 @@ stop() {
 		kill -TERM "$pid" 2>/dev/null || true
 	fi
 	wait "$pid" 2>/dev/null || true
+	rm -rf "$state"
 }
 trap stop EXIT
 trap 'exit 130' INT
