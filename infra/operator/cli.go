@@ -39,6 +39,8 @@ commands:
   link <connection>                                          a fresh renewal link
   refresh <connection>                                       prove it alive now (invokes the token refresh function)
   forget <connection>                                        delete its refresh token and record, keep an anonymised history event
+  client-secret status                                       the app's LWA client secret: days left, rotation pending, last rotation
+  client-secret rotate                                       request a client secret rotation now (invokes the credentials function)
 
 flags (anywhere on the line):
   --local                   use the stack that ` + "`make run`" + ` started on this machine
@@ -46,6 +48,7 @@ flags (anywhere on the line):
   --secret-prefix PREFIX    the stack's SecretPrefix parameter (env KEEPER_SECRET_PREFIX; default spapi-keeper)
   --base-url URL            where the renewal pages are served (the stack's BaseUrl output; env KEEPER_BASE_URL)
   --refresh-function NAME   the deployed TokenRefreshFunction (env KEEPER_REFRESH_FUNCTION)
+  --credentials-function NAME  after client-secret: the deployed CredentialsFunction (env KEEPER_CREDENTIALS_FUNCTION)
   --region na|eu|fe         which region's authorization, when a connection has several
   --json                    machine-readable output
 
@@ -161,6 +164,9 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 		return fmt.Errorf("no command: want list, show, onboard, link, refresh or forget (keeperctl --help): %w", errUsage)
 	}
 	cmd, rest := lead.Arg(0), lead.Args()[1:]
+	if cmd == "client-secret" {
+		return c.clientSecret(ctx, g, rest) // clientsecret.go
+	}
 	fs := c.flags(cmd, &g)
 	var (
 		status, within, email, market string
