@@ -28,6 +28,7 @@ func (s *Stack) bindings() Bindings {
 			"REDIRECT_URI":       s.FrontURL + "/callback",
 			"LWA_ENDPOINT":       s.SellerCentralURL + "/auth/o2/token",
 			"SELLER_CENTRAL_URL": s.SellerCentralURL,
+			"SP_API_ENDPOINT":    s.SellerCentralURL, // rotateApplicationClientSecret
 			"KMS_KEY_ID":         "",
 			"AWS_REGION":         Region,
 			"AWS_DEFAULT_REGION": Region,

@@ -50,6 +50,7 @@ const (
 	CallbackFunction     = "CallbackFunction"
 	ExpiryScanFunction   = "ExpiryScanFunction"
 	TokenRefreshFunction = "TokenRefreshFunction"
+	CredentialsFunction  = "CredentialsFunction"
 )
 
 // Environment variables the stack gives every function besides the template's, and
@@ -375,8 +376,23 @@ func (s *Stack) provision(ctx context.Context) error {
 	if err := v.PutStateKey(ctx, key); err != nil {
 		return err
 	}
+	expires := time.Now().UTC().AddDate(0, 0, 150)
+	s.registerNotifications(expires)
 	return v.PutClientCredentials(ctx, vault.ClientCredentials{ClientID: demo.ClientID, ClientSecret: secret.Value(demo.ClientSecret),
-		ClientSecretExpiresAt: time.Now().UTC().AddDate(0, 0, 150)})
+		ClientSecretExpiresAt: expires})
+}
+
+// registerNotifications plays the vendor's Developer Console step for the client secret
+// rotation: the simulator sends Application Management notifications to the stack's
+// notifications queue. The sample events' rotated secret is accepted beside the demo one.
+func (s *Stack) registerNotifications(expires time.Time) {
+	if s.opts.Seed == SeedSamples {
+		s.sim.SetClientSecrets(demo.ClientSecret, demo.RotatedClientSecret)
+	}
+	s.sim.SetClientSecretExpiry(demo.ClientSecret, expires)
+	if q, ok := s.queues["ClientSecretNotificationsQueue"]; ok {
+		s.sim.SetNotificationDestination(s.clients.SQS, q.URL)
+	}
 }
 
 // Env returns what a client of the stack needs (the operator CLI, `make invoke`): the
@@ -384,13 +400,14 @@ func (s *Stack) provision(ctx context.Context) error {
 func (s *Stack) Env() map[string]string {
 	env := map[string]string{
 		"AWS_REGION": Region, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-		EnvLambda:                   s.LambdaURL,
-		"KEEPER_TABLE":              s.Table,
-		"KEEPER_SECRET_PREFIX":      s.SecretPrefix,
-		"KEEPER_BASE_URL":           s.FrontURL,
-		"KEEPER_REFRESH_FUNCTION":   TokenRefreshFunction,
-		"KEEPER_MAIL_URL":           s.MailURL,
-		"KEEPER_SELLER_CENTRAL_URL": s.SellerCentralURL,
+		EnvLambda:                     s.LambdaURL,
+		"KEEPER_TABLE":                s.Table,
+		"KEEPER_SECRET_PREFIX":        s.SecretPrefix,
+		"KEEPER_BASE_URL":             s.FrontURL,
+		"KEEPER_REFRESH_FUNCTION":     TokenRefreshFunction,
+		"KEEPER_CREDENTIALS_FUNCTION": CredentialsFunction,
+		"KEEPER_MAIL_URL":             s.MailURL,
+		"KEEPER_SELLER_CENTRAL_URL":   s.SellerCentralURL,
 	}
 	for k, v := range s.endpoints {
 		env[k] = v

@@ -98,16 +98,19 @@ func TestEverySampleEventThroughTheRealBinary(t *testing.T) {
 		fn    string
 		check check
 	}{
-		"authorize-link.json":          {"CallbackFunction", httpResp(302, "/apps/authorize/consent?application_id="+demo.AppID)},
-		"login-uri.json":               {"CallbackFunction", httpResp(302, demo.CallbackHost+"?amazon_state=amzn-state-demo")},
-		"callback-good.json":           {"CallbackFunction", httpResp(200, "renewed")},
-		"callback-tampered-state.json": {"CallbackFunction", httpResp(400, "could not verify")},
-		"callback-missing-code.json":   {"CallbackFunction", httpResp(400, "missing")},
-		"refresh-one.json":             {"TokenRefreshFunction", field("result", "refreshed")},
-		"sqs-refresh.json":             {"TokenRefreshFunction", noBatchFailures},
-		"schedule-refresh.json":        {"TokenRefreshFunction", field("read", "1")},
-		"schedule.json":                {"ExpiryScanFunction", field("today", time.Now().UTC().Format("2006-01-02"))},
-		"sqs-reminder.json":            {"ReminderFunction", noBatchFailures},
+		"authorize-link.json":           {"CallbackFunction", httpResp(302, "/apps/authorize/consent?application_id="+demo.AppID)},
+		"login-uri.json":                {"CallbackFunction", httpResp(302, demo.CallbackHost+"?amazon_state=amzn-state-demo")},
+		"callback-good.json":            {"CallbackFunction", httpResp(200, "renewed")},
+		"callback-tampered-state.json":  {"CallbackFunction", httpResp(400, "could not verify")},
+		"callback-missing-code.json":    {"CallbackFunction", httpResp(400, "missing")},
+		"refresh-one.json":              {"TokenRefreshFunction", field("result", "refreshed")},
+		"sqs-refresh.json":              {"TokenRefreshFunction", noBatchFailures},
+		"schedule-refresh.json":         {"TokenRefreshFunction", field("read", "1")},
+		"schedule.json":                 {"ExpiryScanFunction", field("today", time.Now().UTC().Format("2006-01-02"))},
+		"sqs-reminder.json":             {"ReminderFunction", noBatchFailures},
+		"sqs-client-secret-new.json":    {"CredentialsFunction", noBatchFailures},
+		"sqs-client-secret-expiry.json": {"CredentialsFunction", noBatchFailures},
+		"schedule-credentials.json":     {"CredentialsFunction", field("result", "not_due")},
 	}
 	files, err := filepath.Glob("../../../events/*.json")
 	if err != nil || len(files) == 0 {
@@ -162,7 +165,7 @@ func TestBadInput(t *testing.T) {
 		usage bool
 		want  string
 	}{
-		{[]string{"-fn", "NoSuchFunction", "-event", "events/schedule.json"}, false, `no function "NoSuchFunction" in template.yaml (it has CallbackFunction, ExpiryScanFunction`},
+		{[]string{"-fn", "NoSuchFunction", "-event", "events/schedule.json"}, false, `no function "NoSuchFunction" in template.yaml (it has CallbackFunction, CredentialsFunction, ExpiryScanFunction`},
 		{[]string{"-fn", "ExpiryScanFunction", "-event", "events/nope.json"}, false, "event file events/nope.json does not exist"},
 		{[]string{"-fn", "ExpiryScanFunction", "-event", bad}, false, "is not valid JSON"},
 		{[]string{"-fn", "ExpiryScanFunction"}, true, "FN and EVENT are both required"},
