@@ -8,30 +8,16 @@ package main
 
 import (
 	"context"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/spapi-auth-keeper/keeper/shared/app"
-	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
-	"github.com/spapi-auth-keeper/keeper/shared/config"
-	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 )
 
 func main() {
 	ctx := context.Background()
-	log := lambdacontext.NewLogger()
-	cfg := config.MustLoad(app.CredentialsConfigNames...)
-	clients, err := awsclients.Load(ctx)
-	if err != nil {
-		log.Error("start", "error", err)
-		os.Exit(1)
-	}
-	h, err := app.CredentialsFromEnv(ctx, app.Deps{Config: cfg, Clients: clients, Log: log, Metrics: metrics.New(os.Stdout)})
-	if err != nil {
-		log.Error("start", "error", err)
-		os.Exit(1)
-	}
+	d := app.LambdaDeps(ctx, app.CredentialsConfigNames...)
+	h, err := app.CredentialsFromEnv(ctx, d)
+	app.Must(d, err)
 	lambda.Start(h)
 }
