@@ -1,8 +1,8 @@
 package amazonsim_test
 
 import (
-	"bytes"
 	"encoding/json"
+	"github.com/spapi-auth-keeper/keeper/shared/testenv"
 	"html"
 	"io"
 	"log/slog"
@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,54 +26,18 @@ const (
 	loginURI     = "https://app.example/login"
 )
 
-// clock is a settable clock for the simulator.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// syncBuffer collects log output written from handler goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	sim   *amazonsim.Sim
 	srv   *httptest.Server
-	clock *clock
-	logs  *syncBuffer
+	clock *testenv.Clock
+	logs  *testenv.Buffer
 	http  *http.Client // does not follow redirects: the test is the browser
 }
 
 func start(t *testing.T, mutate func(*amazonsim.Config)) *env {
 	t.Helper()
-	c := &clock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-	logs := &syncBuffer{}
+	c := testenv.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+	logs := &testenv.Buffer{}
 	cfg := amazonsim.Config{
 		AppID:        appID,
 		AppName:      "Keeper Test App",

@@ -32,7 +32,7 @@ func TestClientSecretRotationOnTheLocalStack(t *testing.T) {
 			endpoints[k] = v // make test's emulators; otherwise the stack starts its own
 		}
 	}
-	var logs syncBuffer
+	var logs testenv.Buffer
 	s, err := localstack.Start(ctx, localstack.Options{BinDir: binDir, Functions: []string{localstack.CredentialsFunction},
 		Endpoints: endpoints, Name: "keeper-rotation-" + testenv.Prefix(t), Log: &logs})
 	if err != nil {

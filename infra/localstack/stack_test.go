@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/spapi-auth-keeper/keeper/shared/testenv"
 	"html"
 	"io"
 	"net"
@@ -16,7 +17,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -82,7 +82,7 @@ func TestStack(t *testing.T) {
 	ctx := context.Background()
 	before := descendants(os.Getpid())
 	started := time.Now()
-	var logs syncBuffer
+	var logs testenv.Buffer
 	s, err := localstack.Start(ctx, localstack.Options{BinDir: binDir, Seed: localstack.SeedDemo, Log: &logs})
 	if err != nil {
 		t.Fatalf("start: %v\n%s", err, logs.String())
@@ -583,21 +583,4 @@ func procExists(pid int) bool {
 func cmdline(pid int) string {
 	b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
 	return strings.ReplaceAll(string(b), "\x00", " ")
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

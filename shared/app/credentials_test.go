@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,26 +40,6 @@ const (
 	rotDay          = 24 * time.Hour
 )
 
-type rotClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *rotClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *rotClock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
-type rotBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *rotBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-func (b *rotBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
-
 func rotMust(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
@@ -80,7 +58,7 @@ func rotMust(t testing.TB, err error) {
 func TestClientSecretRotationEndToEnd(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clock := &rotClock{now: time.Date(2027, 3, 1, 6, 20, 0, 0, time.UTC)}
+	clock := testenv.NewClock(time.Date(2027, 3, 1, 6, 20, 0, 0, time.UTC))
 	sim := amazonsim.New(amazonsim.Config{AppID: rotAppID, ClientID: rotClientID, ClientSecret: rotClientSecret, Clock: clock.Now})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
@@ -110,7 +88,7 @@ func TestClientSecretRotationEndToEnd(t *testing.T) {
 	rotMust(t, err)
 
 	// Both functions log and emit metrics where the test can read every line.
-	logs, emf := &rotBuffer{}, &rotBuffer{}
+	logs, emf := &testenv.Buffer{}, &testenv.Buffer{}
 	deps := app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm, SQS: sq},
 		Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Metrics: metrics.New(emf).WithClock(clock.Now), Clock: clock}
 	credentials, _, err := app.Credentials(ctx, deps, app.CredentialsOptions{SPAPIEndpoint: srv.URL})

@@ -1,7 +1,6 @@
 package appmgmt_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,35 +25,11 @@ const (
 	clientSecret = "amzn1.oa2-cs.v1.appmgmt-current-secret"
 )
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 type env struct {
 	sim    *amazonsim.Sim
 	url    string
-	clock  *clock
-	logs   *syncBuffer
+	clock  *testenv.Clock
+	logs   *testenv.Buffer
 	client *appmgmt.Client
 }
 
@@ -63,14 +37,14 @@ type env struct {
 // new-secret queue registered on the SQS emulator when enrolled, and the client.
 func newEnv(t *testing.T, enrolled bool, timeout time.Duration) *env {
 	t.Helper()
-	c := &clock{now: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)}
+	c := testenv.NewClock(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC))
 	sim := amazonsim.New(amazonsim.Config{AppID: "amzn1.sp.solution.appmgmt", ClientID: clientID, ClientSecret: clientSecret, Clock: c.Now})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	if enrolled {
 		sim.SetNotificationDestination(testenv.SQS(t), testenv.NewQueue(t, "new-secret"))
 	}
-	e := &env{sim: sim, url: srv.URL, clock: c, logs: &syncBuffer{}}
+	e := &env{sim: sim, url: srv.URL, clock: c, logs: &testenv.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, nil))
 	tokens := lwa.NewClient(lwa.Config{Endpoint: srv.URL + "/auth/o2/token", Logger: log, MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond,
 		Credentials: lwa.StaticCredentials{ClientID: clientID, ClientSecret: secret.Value(clientSecret)}})

@@ -1,7 +1,6 @@
 package callback_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,34 +40,12 @@ const (
 	otherSeller  = "A2OTHERSELLER"
 )
 
-// clock is a settable clock shared by the keeper and the Amazon simulator.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
-// syncBuffer collects log and metric lines from concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
-
 // env is one isolated keeper: its own table, secret prefix, Amazon simulator and
 // callback server, over the shared emulators.
 type env struct {
 	t       testing.TB
 	ctx     context.Context
-	clock   *clock
+	clock   *testenv.Clock
 	server  *httptest.Server
 	sim     *amazonsim.Sim
 	simURL  string
@@ -79,16 +55,16 @@ type env struct {
 	vault   *vault.Vault
 	secrets *secretsemu.Server
 	signer  *consent.Signer
-	logs    *syncBuffer
-	metrics *syncBuffer
+	logs    *testenv.Buffer
+	metrics *testenv.Buffer
 	cfg     config.Config
 	browser *http.Client
 }
 
 func newEnv(t testing.TB, tweak ...func(*config.Config)) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), clock: &clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)},
-		logs: &syncBuffer{}, metrics: &syncBuffer{}}
+	e := &env{t: t, ctx: context.Background(), clock: testenv.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)),
+		logs: &testenv.Buffer{}, metrics: &testenv.Buffer{}}
 	var handler http.Handler
 	e.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(e.server.Close)

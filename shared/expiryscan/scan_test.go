@@ -1,7 +1,6 @@
 package expiryscan_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,26 +29,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
-
 // today is the scan's day in these tests; the scan runs at 06:00 UTC.
 var today = time.Date(2027, 1, 16, 6, 0, 0, 0, time.UTC)
 
@@ -60,16 +39,16 @@ type scanEnv struct {
 	store   *store.Store
 	sqs     *sqs.Client
 	queue   string
-	clock   *clock
-	metrics *syncBuffer
-	logs    *syncBuffer
+	clock   *testenv.Clock
+	metrics *testenv.Buffer
+	logs    *testenv.Buffer
 	scan    *expiryscan.Service
 }
 
 func newScanEnv(t *testing.T) *scanEnv {
 	t.Helper()
 	e := &scanEnv{t: t, ctx: context.Background(), store: store.New(testenv.DynamoDB(t), testenv.NewTable(t)),
-		sqs: testenv.SQS(t), queue: testenv.NewQueue(t, "reminders"), clock: &clock{now: today}, metrics: &syncBuffer{}, logs: &syncBuffer{}}
+		sqs: testenv.SQS(t), queue: testenv.NewQueue(t, "reminders"), clock: testenv.NewClock(today), metrics: &testenv.Buffer{}, logs: &testenv.Buffer{}}
 	var err error
 	e.scan, err = expiryscan.New(expiryscan.Config{Schedule: reminder.MustParseSchedule(config.DefaultReminderStages)},
 		e.store, queue.NewSender(e.sqs, e.queue), e.clock, slog.New(slog.NewJSONHandler(e.logs, nil)), metrics.New(e.metrics))

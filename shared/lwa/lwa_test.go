@@ -1,17 +1,16 @@
 package lwa_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spapi-auth-keeper/keeper/shared/testenv"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,29 +30,11 @@ const (
 
 var creds = lwa.StaticCredentials{ClientID: clientID, ClientSecret: clientSecret}
 
-// logBuffer collects the client's JSON logs.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type env struct {
 	sim    *amazonsim.Sim
 	url    string
 	client *lwa.Client
-	logs   *logBuffer
+	logs   *testenv.Buffer
 }
 
 // start runs the simulator in-process and a client with tiny backoff delays.
@@ -66,7 +47,7 @@ func start(t *testing.T, mutate func(*lwa.Config)) *env {
 	})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	e := &env{sim: sim, url: srv.URL + "/auth/o2/token", logs: &logBuffer{}}
+	e := &env{sim: sim, url: srv.URL + "/auth/o2/token", logs: &testenv.Buffer{}}
 	e.client = newClient(e.url, e.logs, mutate)
 	return e
 }
@@ -326,7 +307,7 @@ func TestCodeExchangeRetriedWhenNothingWasSent(t *testing.T) {
 	endpoint := "http://" + ln.Addr().String() + "/auth/o2/token"
 	ln.Close() // connections are now refused: the request never leaves
 
-	logs := &logBuffer{}
+	logs := &testenv.Buffer{}
 	c := newClient(endpoint, logs, nil)
 	_, err = c.ExchangeCode(context.Background(), "ANcode", redirectURI)
 	wantKind(t, err, lwa.ErrUnavailable)

@@ -2,7 +2,6 @@ package refresh_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,36 +41,13 @@ const (
 	maxReceive = 2
 )
 
-// clock is a settable clock shared by the keeper, the LWA simulator and the Secrets
-// Manager emulator.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
-// syncBuffer collects log and metric lines from concurrent workers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
-
 // env is one isolated deployment of the token refresh: its own table, secret prefix,
 // queues (the refresh queue with its DLQ, the reminder queue), Secrets Manager
 // emulator (for exact call counts) and LWA simulator, over the shared emulators.
 type env struct {
 	t           testing.TB
 	ctx         context.Context
-	clock       *clock
+	clock       *testenv.Clock
 	sim         *amazonsim.Sim
 	lwaURL      string
 	store       *store.Store
@@ -84,8 +59,8 @@ type env struct {
 	reminderURL string
 	cfg         config.Config
 	clients     awsclients.Clients
-	logs        *syncBuffer
-	metrics     *syncBuffer
+	logs        *testenv.Buffer
+	metrics     *testenv.Buffer
 	svc         *refresh.Service
 	handler     *refresh.Handler
 }
@@ -100,8 +75,8 @@ type options struct {
 
 func newEnv(t testing.TB, tweak ...func(*options)) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), clock: &clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)},
-		logs: &syncBuffer{}, metrics: &syncBuffer{}}
+	e := &env{t: t, ctx: context.Background(), clock: testenv.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)),
+		logs: &testenv.Buffer{}, metrics: &testenv.Buffer{}}
 	e.sim = amazonsim.New(amazonsim.Config{ClientID: clientID, ClientSecret: clientSecret, Clock: e.clock.Now})
 	srv := httptest.NewServer(e.sim)
 	t.Cleanup(srv.Close)

@@ -31,29 +31,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
-// clock is a settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Set(t time.Time)         { c.mu.Lock(); c.now = t; c.mu.Unlock() }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
-// syncBuffer collects log and metric lines from concurrent senders.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
-
 // metricCount sums the values of one EMF metric, optionally for one Reason.
 func metricCount(t testing.TB, emf, name, reason string) float64 {
 	t.Helper()
@@ -139,9 +116,9 @@ type senderEnv struct {
 	store   *store.Store
 	mail    *testenv.SESStore
 	faults  *sesFaults
-	clock   *clock
-	logs    *syncBuffer
-	metrics *syncBuffer
+	clock   *testenv.Clock
+	logs    *testenv.Buffer
+	metrics *testenv.Buffer
 	sender  *reminder.Sender
 	newOne  func() *reminder.Sender
 }
@@ -159,7 +136,7 @@ func newSenderEnv(t *testing.T) *senderEnv {
 	proxy := httptest.NewServer(faults)
 	t.Cleanup(proxy.Close)
 	e := &senderEnv{t: t, ctx: context.Background(), store: store.New(testenv.DynamoDB(t), testenv.NewTable(t)), mail: mail,
-		faults: faults, clock: &clock{now: scanDay}, logs: &syncBuffer{}, metrics: &syncBuffer{}}
+		faults: faults, clock: testenv.NewClock(scanDay), logs: &testenv.Buffer{}, metrics: &testenv.Buffer{}}
 	ses := sesClient(proxy.URL)
 	e.newOne = func() *reminder.Sender {
 		s, err := reminder.NewSender(reminder.SenderConfig{

@@ -2,7 +2,6 @@ package rotation_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,37 +40,13 @@ const (
 	maxReceive   = 3 // the notifications queue's redrive policy in these tests
 )
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
-
 // env is one deployment of the credentials function: its table, secret prefix,
 // notifications queue with its DLQ, Secrets Manager emulator (for exact call counts
 // and faults) and Amazon simulator with the queue registered, over the shared emulators.
 type env struct {
 	t        testing.TB
 	ctx      context.Context
-	clock    *clock
+	clock    *testenv.Clock
 	sim      *amazonsim.Sim
 	vault    *vault.Vault
 	sm       *secretsmanager.Client
@@ -82,8 +56,8 @@ type env struct {
 	queueURL string
 	dlqURL   string
 	prefix   string
-	logs     *syncBuffer
-	metrics  *syncBuffer
+	logs     *testenv.Buffer
+	metrics  *testenv.Buffer
 	svc      *rotation.Service
 	handler  *rotation.Handler
 }
@@ -92,8 +66,8 @@ type env struct {
 // expiry recorded).
 func newEnv(t testing.TB, expiresIn time.Duration) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), clock: &clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)},
-		logs: &syncBuffer{}, metrics: &syncBuffer{}}
+	e := &env{t: t, ctx: context.Background(), clock: testenv.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)),
+		logs: &testenv.Buffer{}, metrics: &testenv.Buffer{}}
 	e.sim = amazonsim.New(amazonsim.Config{AppID: appID, ClientID: clientID, ClientSecret: clientSecret, Clock: e.clock.Now})
 	srv := httptest.NewServer(e.sim)
 	t.Cleanup(srv.Close)

@@ -26,19 +26,11 @@ const (
 	conn         = "acme-de"
 )
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
 // env is a consumer's world: the keeper's vault on the Secrets Manager emulator and
 // LWA simulated, sharing one clock.
 type env struct {
 	ctx     context.Context
-	clock   *clock
+	clock   *testenv.Clock
 	sim     *amazonsim.Sim
 	emu     *secretsemu.Server
 	vault   *vault.Vault
@@ -48,7 +40,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{ctx: context.Background(), clock: &clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}}
+	e := &env{ctx: context.Background(), clock: testenv.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))}
 	e.sim = amazonsim.New(amazonsim.Config{ClientID: clientID, ClientSecret: clientSecret, Clock: e.clock.Now})
 	srv := httptest.NewServer(e.sim)
 	t.Cleanup(srv.Close)

@@ -3,32 +3,14 @@ package main
 import (
 	"bufio"
 	"context"
+	"github.com/spapi-auth-keeper/keeper/shared/testenv"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-// syncBuffer is a log the command and the test read and write at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func readEnv(t *testing.T, path string) map[string]string {
 	t.Helper()
@@ -60,7 +42,7 @@ func TestWritesTheEnvFileOnceReadyAndCleansUpOnSignal(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var log syncBuffer
+	var log testenv.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"-env-file", envFile, "-dynamodb=false"}, &log) }()
 
@@ -133,7 +115,7 @@ func TestFailsWithOneClearLine(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var log syncBuffer
+			var log testenv.Buffer
 			err := run(t.Context(), tt.args, &log)
 			if err == nil {
 				t.Fatal("run succeeded")
