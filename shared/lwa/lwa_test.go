@@ -250,7 +250,9 @@ func TestFaultAfterRetriesRunOut(t *testing.T) {
 
 func TestTimeouts(t *testing.T) {
 	t.Parallel()
-	short := func(c *lwa.Config) { c.AttemptTimeout = 50 * time.Millisecond }
+	// Long enough that an answered attempt never times out on a loaded CI machine
+	// under -race, short enough that three timed-out attempts take about a second.
+	short := func(c *lwa.Config) { c.AttemptTimeout = 400 * time.Millisecond }
 
 	t.Run("refresh and grantless retry, then give up", func(t *testing.T) {
 		t.Parallel()
