@@ -243,16 +243,9 @@ func (s *Server) getSecretValue(body []byte) (any, *apiError) {
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	if e := requireID(in.SecretId); e != nil {
-		return nil, e
-	}
-	r, e := s.find(in.SecretId)
+	r, e := s.findLive(in.SecretId)
 	if e != nil {
 		return nil, e
-	}
-	// AWS keeps a secret scheduled for deletion but refuses to read it.
-	if r.scheduledForDeletion() {
-		return nil, errMarkedForDeletion()
 	}
 	var v *version
 	if in.VersionId != "" {
@@ -309,9 +302,6 @@ func (s *Server) putSecretValue(body []byte) (any, *apiError) {
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	if e := requireID(in.SecretId); e != nil {
-		return nil, e
-	}
 	if e := validValue(in.SecretString, in.SecretBinary, true); e != nil {
 		return nil, e
 	}
@@ -324,12 +314,9 @@ func (s *Server) putSecretValue(body []byte) (any, *apiError) {
 	} else if e := validToken(token); e != nil {
 		return nil, e
 	}
-	r, e := s.find(in.SecretId)
+	r, e := s.findLive(in.SecretId)
 	if e != nil {
 		return nil, e
-	}
-	if r.scheduledForDeletion() {
-		return nil, errMarkedForDeletion()
 	}
 	// The same ClientRequestToken with the same value is a retry: the request is ignored
 	// and answers the existing version. With another value it would modify an existing
@@ -377,9 +364,6 @@ func (s *Server) describeSecret(body []byte) (any, *apiError) {
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	if e := requireID(in.SecretId); e != nil {
-		return nil, e
-	}
 	r, e := s.find(in.SecretId)
 	if e != nil {
 		return nil, e
@@ -416,9 +400,6 @@ type deleteSecretOutput struct {
 func (s *Server) deleteSecret(body []byte) (any, *apiError) {
 	var in deleteSecretInput
 	if e := decode(body, &in); e != nil {
-		return nil, e
-	}
-	if e := requireID(in.SecretId); e != nil {
 		return nil, e
 	}
 	force := in.ForceDeleteWithoutRecovery != nil && *in.ForceDeleteWithoutRecovery
@@ -471,9 +452,6 @@ func (s *Server) restoreSecret(body []byte) (any, *apiError) {
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	if e := requireID(in.SecretId); e != nil {
-		return nil, e
-	}
 	r, e := s.find(in.SecretId)
 	if e != nil {
 		return nil, e
@@ -502,18 +480,12 @@ func (s *Server) tagResource(body []byte) (any, *apiError) {
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	if e := requireID(in.SecretId); e != nil {
-		return nil, e
-	}
 	if e := validTags(in.Tags); e != nil {
 		return nil, e
 	}
-	r, e := s.find(in.SecretId)
+	r, e := s.findLive(in.SecretId)
 	if e != nil {
 		return nil, e
-	}
-	if r.scheduledForDeletion() {
-		return nil, errMarkedForDeletion()
 	}
 	merged := make(map[string]string, len(r.tags)+len(in.Tags))
 	for k, v := range r.tags {
@@ -536,15 +508,9 @@ func (s *Server) untagResource(body []byte) (any, *apiError) {
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	if e := requireID(in.SecretId); e != nil {
-		return nil, e
-	}
-	r, e := s.find(in.SecretId)
+	r, e := s.findLive(in.SecretId)
 	if e != nil {
 		return nil, e
-	}
-	if r.scheduledForDeletion() {
-		return nil, errMarkedForDeletion()
 	}
 	for _, k := range in.TagKeys {
 		delete(r.tags, k)
@@ -567,18 +533,12 @@ func (s *Server) updateSecretVersionStage(body []byte) (any, *apiError) {
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	if e := requireID(in.SecretId); e != nil {
-		return nil, e
-	}
 	if e := validStages([]string{in.VersionStage}); e != nil {
 		return nil, e
 	}
-	r, e := s.find(in.SecretId)
+	r, e := s.findLive(in.SecretId)
 	if e != nil {
 		return nil, e
-	}
-	if r.scheduledForDeletion() {
-		return nil, errMarkedForDeletion()
 	}
 	for _, id := range []string{in.MoveToVersionId, in.RemoveFromVersionId} {
 		if id != "" && r.versions[id] == nil {

@@ -152,10 +152,26 @@ func (r *secretRecord) pruneVersions(now time.Time) {
 	r.order = kept
 }
 
+// findLive is find for the operations AWS refuses on a secret scheduled for
+// deletion (it keeps the secret, but will not read or change it).
+func (s *Server) findLive(id string) (*secretRecord, *apiError) {
+	r, e := s.find(id)
+	if e != nil {
+		return nil, e
+	}
+	if r.scheduledForDeletion() {
+		return nil, errMarkedForDeletion()
+	}
+	return r, nil
+}
+
 // find resolves a SecretId as AWS does: a name, a full ARN, or a partial ARN (the ARN
 // without its six-character suffix). Secrets whose recovery window has ended are gone.
 // Callers hold s.mu.
 func (s *Server) find(id string) (*secretRecord, *apiError) {
+	if e := requireID(id); e != nil {
+		return nil, e
+	}
 	s.purgeExpired()
 	if strings.HasPrefix(id, "arn:") {
 		for _, r := range s.secrets {
