@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
@@ -151,8 +149,8 @@ func TestClientSecretRotationEndToEnd(t *testing.T) {
 	}
 
 	// Nothing failed anywhere, and no secret reached a log line.
-	if sim.RotationRequests() != 1 || rotDepth(t, sq, notificationsDLQ) != 0 || rotDepth(t, sq, refreshDLQ) != 0 {
-		t.Fatalf("rotation requests %d, DLQs %d/%d", sim.RotationRequests(), rotDepth(t, sq, notificationsDLQ), rotDepth(t, sq, refreshDLQ))
+	if sim.RotationRequests() != 1 || testenv.QueueDepth(t, sq, notificationsDLQ) != 0 || testenv.QueueDepth(t, sq, refreshDLQ) != 0 {
+		t.Fatalf("rotation requests %d, DLQs %d/%d", sim.RotationRequests(), testenv.QueueDepth(t, sq, notificationsDLQ), testenv.QueueDepth(t, sq, refreshDLQ))
 	}
 	for _, line := range strings.Split(strings.TrimSpace(emf.String()), "\n") {
 		if strings.Contains(line, refresh.MetricFailed) || strings.Contains(line, rotation.MetricFailed) {
@@ -227,19 +225,6 @@ func rotDeliver(t *testing.T, client *sqs.Client, queueURL string, h *rotation.H
 	}
 	t.Fatal("the notifications queue did not drain")
 	return failed
-}
-
-func rotDepth(t *testing.T, client *sqs.Client, queueURL string) int {
-	t.Helper()
-	out, err := client.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
-	rotMust(t, err)
-	n := 0
-	for _, v := range out.Attributes {
-		i, _ := strconv.Atoi(v)
-		n += i
-	}
-	return n
 }
 
 func TestCredentialsOptionsFromEnv(t *testing.T) {

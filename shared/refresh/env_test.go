@@ -1,13 +1,11 @@
 package refresh_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -206,35 +204,6 @@ func (e *env) refresh(connID string) refresh.Outcome {
 	return e.svc.Refresh(e.ctx, refresh.Request{ConnectionID: connID, Region: authz.RegionEU})
 }
 
-// metricCount sums the values of metric name with the given Reason ("" for none)
-// over every EMF line emitted, and checks each line's EMF shape on the way.
-func (e *env) metricCount(name, reason string) float64 {
-	e.t.Helper()
-	total := 0.0
-	sc := bufio.NewScanner(strings.NewReader(e.metrics.String()))
-	for sc.Scan() {
-		var doc map[string]any
-		must(e.t, json.Unmarshal(sc.Bytes(), &doc))
-		meta, ok := doc["_aws"].(map[string]any)
-		if !ok {
-			e.t.Fatalf("metric line without _aws: %s", sc.Text())
-		}
-		directive := meta["CloudWatchMetrics"].([]any)[0].(map[string]any)
-		if directive["Namespace"] != metrics.Namespace {
-			e.t.Fatalf("namespace %v", directive["Namespace"])
-		}
-		v, ok := doc[name].(float64)
-		if !ok {
-			continue
-		}
-		if got, _ := doc["Reason"].(string); got != reason {
-			continue
-		}
-		total += v
-	}
-	return total
-}
-
 // queued reads and deletes every message on the queue at url.
 func (e *env) queued(url string) []string {
 	e.t.Helper()
@@ -262,19 +231,6 @@ func (e *env) reconnectJobs() []reminder.Job {
 		jobs = append(jobs, j)
 	}
 	return jobs
-}
-
-func (e *env) depth(url string) int {
-	e.t.Helper()
-	out, err := e.sqs.GetQueueAttributes(e.ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{
-		types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
-	must(e.t, err)
-	n := 0
-	for _, k := range []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible} {
-		v, _ := strconv.Atoi(out.Attributes[string(k)])
-		n += v
-	}
-	return n
 }
 
 // enqueue puts refresh requests on the refresh queue, as the sweep does.
@@ -357,4 +313,14 @@ func (e *env) wantNoSecretsLogged(connIDs ...string) {
 			e.t.Errorf("a secret appears in the logs: %s…", s[:8])
 		}
 	}
+}
+
+func (e *env) metricCount(name, reason string) float64 {
+	e.t.Helper()
+	return testenv.MetricSum(e.t, e.metrics.String(), name, reason)
+}
+
+func (e *env) depth(url string) int {
+	e.t.Helper()
+	return testenv.QueueDepth(e.t, e.sqs, url)
 }

@@ -31,27 +31,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
-// metricCount sums the values of one EMF metric, optionally for one Reason.
-func metricCount(t testing.TB, emf, name, reason string) float64 {
-	t.Helper()
-	total := 0.0
-	for _, line := range strings.Split(strings.TrimSpace(emf), "\n") {
-		if line == "" {
-			continue
-		}
-		var doc map[string]any
-		if err := json.Unmarshal([]byte(line), &doc); err != nil {
-			t.Fatalf("EMF line %q: %v", line, err)
-		}
-		v, ok := doc[name].(float64)
-		if !ok || (reason != "" && doc["Reason"] != reason) {
-			continue
-		}
-		total += v
-	}
-	return total
-}
-
 // sesFaults sits in front of aws-ses-v2-local: mail to an address with a fault set
 // gets that recorded SES answer; everything else goes through to the emulator.
 type sesFaults struct {
@@ -236,7 +215,7 @@ func TestSenderSendsAStageOnceAndRecordsIt(t *testing.T) {
 	if err != nil || len(h) != 1 || h[0].Kind != authz.EventReminded || !strings.Contains(h[0].Detail, m.MessageID) {
 		t.Fatalf("history %+v, %v; want one reminded event naming the SES message", h, err)
 	}
-	if got := metricCount(t, e.metrics.String(), "RemindersSent", ""); got != 1 {
+	if got := testenv.MetricSum(t, e.metrics.String(), "RemindersSent", ""); got != 1 {
 		t.Errorf("RemindersSent = %v, want 1", got)
 	}
 	if strings.Contains(e.logs.String(), "authorize?t=") || strings.Contains(e.logs.String(), testStateKey) || strings.Contains(e.logs.String(), a.ContactEmail) {
@@ -340,7 +319,7 @@ func TestThrottlingIsRetriedLater(t *testing.T) {
 			if _, claimed := e.record("thr-a").Reminders["-30"]; claimed {
 				t.Error("the throttled stage is still claimed; its retry would wait for the timeout")
 			}
-			if got := metricCount(t, e.metrics.String(), "ReminderFailed", "throttled"); got != 1 {
+			if got := testenv.MetricSum(t, e.metrics.String(), "ReminderFailed", "throttled"); got != 1 {
 				t.Errorf("ReminderFailed{throttled} = %v, want 1", got)
 			}
 			e.faults.clear(first.ContactEmail)
@@ -382,7 +361,7 @@ func TestPermanentRejectionIsRecordedNotRetried(t *testing.T) {
 			if len(h) != 1 || h[0].Kind != authz.EventReminderRejected {
 				t.Fatalf("history %+v, want reminder_rejected", h)
 			}
-			if got := metricCount(t, e.metrics.String(), "ReminderFailed", "rejected"); got != 1 {
+			if got := testenv.MetricSum(t, e.metrics.String(), "ReminderFailed", "rejected"); got != 1 {
 				t.Errorf("ReminderFailed{rejected} = %v, want 1", got)
 			}
 			calls := e.faults.calls(a.ContactEmail)
@@ -425,10 +404,10 @@ func TestMalformedMessagesAreRemovedAndCounted(t *testing.T) {
 			t.Errorf("%s: the log does not name message %s", tt.name, msgs[i].MessageId)
 		}
 	}
-	if got := metricCount(t, e.metrics.String(), "ReminderFailed", reminder.ReasonMalformed); got != 5 {
+	if got := testenv.MetricSum(t, e.metrics.String(), "ReminderFailed", reminder.ReasonMalformed); got != 5 {
 		t.Errorf("ReminderFailed{malformed} = %v, want 5", got)
 	}
-	if got := metricCount(t, e.metrics.String(), "ReminderFailed", reminder.ReasonUnknown); got != 1 {
+	if got := testenv.MetricSum(t, e.metrics.String(), "ReminderFailed", reminder.ReasonUnknown); got != 1 {
 		t.Errorf("ReminderFailed{unknown_connection} = %v, want 1", got)
 	}
 	if rec := e.record("known"); rec.Version != a.Version || len(rec.Reminders) != 0 {
@@ -463,7 +442,7 @@ func TestBadContactAddressIsRejectedBeforeSES(t *testing.T) {
 	if m := e.record("inject").Reminders["-30"]; m.Error == "" {
 		t.Fatalf("mark %+v, want the bad address recorded", m)
 	}
-	if got := metricCount(t, e.metrics.String(), "ReminderFailed", reminder.ReasonNoAddress); got != 1 {
+	if got := testenv.MetricSum(t, e.metrics.String(), "ReminderFailed", reminder.ReasonNoAddress); got != 1 {
 		t.Errorf("ReminderFailed{bad_address} = %v, want 1", got)
 	}
 }

@@ -1,13 +1,11 @@
 package rotation_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -182,19 +180,6 @@ func (e *env) peek(url string) []string {
 	return bodies
 }
 
-func (e *env) depth(url string) int {
-	e.t.Helper()
-	out, err := e.sqs.GetQueueAttributes(e.ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{
-		types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
-	must(e.t, err)
-	n := 0
-	for _, v := range out.Attributes {
-		i, _ := strconv.Atoi(v)
-		n += i
-	}
-	return n
-}
-
 // deliverOnce plays one poll of Lambda's SQS event source mapping: receive up to ten
 // messages, invoke the handler with the SQS event JSON, delete what succeeded, and
 // make the reported failures visible again at once (Lambda waits for the visibility
@@ -269,29 +254,6 @@ func (e *env) check() rotation.Result {
 	return r
 }
 
-// metricCount sums metric name with Reason reason ("" for none) over the EMF lines.
-func (e *env) metricCount(name, reason string) float64 {
-	e.t.Helper()
-	total := 0.0
-	sc := bufio.NewScanner(strings.NewReader(e.metrics.String()))
-	for sc.Scan() {
-		var doc map[string]any
-		must(e.t, json.Unmarshal(sc.Bytes(), &doc))
-		if _, ok := doc["_aws"].(map[string]any); !ok {
-			e.t.Fatalf("metric line without _aws: %s", sc.Text())
-		}
-		v, ok := doc[name].(float64)
-		if !ok {
-			continue
-		}
-		if got, _ := doc["Reason"].(string); got != reason {
-			continue
-		}
-		total += v
-	}
-	return total
-}
-
 // wantNoSecretsLogged checks every log and metric line against every secret the run
 // handled: the original and every rotated client secret, and LWA's tokens.
 func (e *env) wantNoSecretsLogged(extra ...string) {
@@ -327,4 +289,14 @@ func expiryBody(client string, expires time.Time) string {
 			ClientSecretExpiryReason: "PERIODIC_ROTATION"}},
 		NotificationMetadata: amazonsim.NotificationMetadata{ApplicationID: appID, SubscriptionID: "sub-2", NotificationID: "n-expiry"}}
 	return n.Marshal()
+}
+
+func (e *env) metricCount(name, reason string) float64 {
+	e.t.Helper()
+	return testenv.MetricSum(e.t, e.metrics.String(), name, reason)
+}
+
+func (e *env) depth(url string) int {
+	e.t.Helper()
+	return testenv.QueueDepth(e.t, e.sqs, url)
 }
