@@ -17,7 +17,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/runtimeapi"
 	"github.com/spapi-auth-keeper/keeper/infra/secretsemu"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
-	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 

@@ -21,7 +21,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/expiryscan"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
-	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }

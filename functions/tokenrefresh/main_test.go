@@ -22,7 +22,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/refresh"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
-	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 

@@ -2,7 +2,7 @@ package amazonsim_test
 
 import (
 	"encoding/json"
-	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"html"
 	"io"
 	"log/slog"

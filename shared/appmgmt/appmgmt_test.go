@@ -15,7 +15,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/appmgmt"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
-	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }

@@ -11,7 +11,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
-	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }

@@ -27,7 +27,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
-	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 

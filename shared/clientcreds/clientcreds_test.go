@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
-	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 

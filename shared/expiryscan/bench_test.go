@@ -21,7 +21,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/queue"
 	"github.com/spapi-auth-keeper/keeper/shared/reminder"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
-	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 )
 
 // Sizes of the scan benchmark: go test -run '^$' -bench Scan -scan.sizes 10000,100000,1000000

@@ -25,7 +25,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/reminder"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
-	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 )
 
 // go test -run '^$' -bench Sender -args -send.count=10000 -send.rate=50 -send.concurrency=2

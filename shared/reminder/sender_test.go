@@ -26,7 +26,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/reminder"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
-	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }

@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"github.com/spapi-auth-keeper/keeper/shared/reminder"
-	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 )
 
 // sesAnswer is one recorded SES v2 (REST-JSON) error answer: status, the

@@ -24,7 +24,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/rotation"
 	"github.com/spapi-auth-keeper/keeper/shared/rotation/ledger"
-	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 

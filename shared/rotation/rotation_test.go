@@ -10,7 +10,7 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/shared/rotation"
-	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 )
 
 // TestRotationEndToEnd follows one rotation as the daily check starts it: the secret

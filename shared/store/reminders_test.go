@@ -13,7 +13,7 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
-	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 )
 
 var remindExpiry = time.Date(2027, 2, 15, 9, 30, 0, 0, time.UTC)

@@ -19,7 +19,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/demo"
 	"github.com/spapi-auth-keeper/keeper/infra/emulators"
 	"github.com/spapi-auth-keeper/keeper/infra/localstack"
-	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 )
 
 var binDir string

@@ -12,7 +12,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/rotation"
 	"github.com/spapi-auth-keeper/keeper/shared/rotation/ledger"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
-	"github.com/spapi-auth-keeper/keeper/shared/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
