@@ -90,6 +90,44 @@ type Authorization struct {
 	RefreshSlot      int
 	SecretID         string
 	Version          int64 // optimistic lock: every write is conditional on it
+
+	// Account is what SP-API itself answered about the account behind the stored
+	// token (zero until first taken). Renewals are checked against it.
+	Account Account
+	// LinkGeneration advances on every successful renewal; a renewal link carries the
+	// generation it was made for, so an older link cannot start a second round trip.
+	LinkGeneration int
+	// ExpiryUnknown is set for imported authorizations whose grant date the vendor did
+	// not know: ExpiresAt is then an assumed, conservative date.
+	ExpiryUnknown bool
+	ContactStatus ContactStatus // "" means ok
+	DisplayName   string        // the vendor's name for the account, shown to the seller
+}
+
+// ContactStatus says whether reminder email reaches the seller's contact address.
+type ContactStatus string
+
+const (
+	ContactOK         ContactStatus = "ok"
+	ContactBouncing   ContactStatus = "bouncing"
+	ContactComplained ContactStatus = "complained"
+)
+
+// Account is the fingerprint of an Amazon account, taken with SP-API itself using an
+// access token of the refresh token in question: Amazon's redirect parameters are not
+// signed and LWA's token answer does not name the account, so this is the only proof
+// of whose token it is. It never holds a token.
+type Account struct {
+	StoreName        string   // Sellers API getMarketplaceParticipations: participation store name
+	MarketplaceIDs   []string // marketplaces the account participates in, sorted
+	SellerID         string   // the seller id SP-API reported for the token, where taken
+	SellerIDVerified bool     // SellerID came from SP-API (not from a redirect parameter)
+	TakenAt          time.Time
+}
+
+// IsZero reports whether no fingerprint was taken.
+func (a Account) IsZero() bool {
+	return a.TakenAt.IsZero() && a.StoreName == "" && len(a.MarketplaceIDs) == 0 && a.SellerID == ""
 }
 
 // ExpiryDay is the UTC day of ExpiresAt, the by-expiry GSI key; empty while pending.
@@ -183,6 +221,9 @@ const (
 	EventRestored         EventKind = "restored"
 	EventMismatchedSeller EventKind = "mismatched_seller"
 	EventForgotten        EventKind = "forgotten"
+	EventAccountMismatch  EventKind = "account_mismatch"
+	EventImported         EventKind = "imported"
+	EventReminderBounced  EventKind = "reminder_bounced"
 )
 
 // Event is one line of an authorization's history. Detail never holds a secret.

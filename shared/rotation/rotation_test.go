@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
-	"github.com/spapi-auth-keeper/keeper/shared/rotation"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
+	"github.com/spapi-auth-keeper/keeper/shared/rotation"
 )
 
 // TestRotationEndToEnd follows one rotation as the daily check starts it: the secret

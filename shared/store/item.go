@@ -77,6 +77,20 @@ type authItem struct {
 	RefreshSlot      int                     `dynamodbav:"refreshSlot"`
 	SecretID         string                  `dynamodbav:"secretId,omitempty"`
 	Version          int64                   `dynamodbav:"version"`
+	Account          *accountItem            `dynamodbav:"account,omitempty"`
+	LinkGeneration   int                     `dynamodbav:"linkGeneration,omitempty"`
+	ExpiryKnown      *bool                   `dynamodbav:"expiryKnown,omitempty"` // absent = known
+	ContactStatus    string                  `dynamodbav:"contactStatus,omitempty"`
+	DisplayName      string                  `dynamodbav:"displayName,omitempty"`
+}
+
+// accountItem is the account fingerprint SP-API answered (never a token).
+type accountItem struct {
+	StoreName        string   `dynamodbav:"storeName,omitempty"`
+	MarketplaceIDs   []string `dynamodbav:"marketplaceIds,omitempty,stringset"`
+	SellerID         string   `dynamodbav:"sellerId,omitempty"`
+	SellerIDVerified bool     `dynamodbav:"sellerIdVerified,omitempty"`
+	TakenAt          string   `dynamodbav:"takenAt,omitempty"`
 }
 
 type reminderItem struct {
@@ -108,6 +122,19 @@ func toAuthItem(a authz.Authorization) authItem {
 		RefreshSlot:      a.RefreshSlot,
 		SecretID:         a.SecretID,
 		Version:          a.Version,
+		LinkGeneration:   a.LinkGeneration,
+		ContactStatus:    string(a.ContactStatus),
+		DisplayName:      a.DisplayName,
+	}
+	if a.ExpiryUnknown {
+		known := false
+		it.ExpiryKnown = &known
+	}
+	if !a.Account.IsZero() {
+		it.Account = &accountItem{
+			StoreName: a.Account.StoreName, MarketplaceIDs: a.Account.MarketplaceIDs,
+			SellerID: a.Account.SellerID, SellerIDVerified: a.Account.SellerIDVerified, TakenAt: formatTime(a.Account.TakenAt),
+		}
 	}
 	for stage, m := range a.Reminders {
 		it.RemindersSent[stage] = reminderItem{
@@ -135,8 +162,19 @@ func (it authItem) authorization() (authz.Authorization, error) {
 		RefreshSlot:      it.RefreshSlot,
 		SecretID:         it.SecretID,
 		Version:          it.Version,
+		LinkGeneration:   it.LinkGeneration,
+		ExpiryUnknown:    it.ExpiryKnown != nil && !*it.ExpiryKnown,
+		ContactStatus:    authz.ContactStatus(it.ContactStatus),
+		DisplayName:      it.DisplayName,
 	}
 	var err error
+	if it.Account != nil {
+		a.Account = authz.Account{StoreName: it.Account.StoreName, MarketplaceIDs: it.Account.MarketplaceIDs,
+			SellerID: it.Account.SellerID, SellerIDVerified: it.Account.SellerIDVerified}
+		if a.Account.TakenAt, err = parseTime("account.takenAt", it.Account.TakenAt); err != nil {
+			return a, err
+		}
+	}
 	if a.AuthorizedAt, err = parseTime("authorizedAt", it.AuthorizedAt); err != nil {
 		return a, err
 	}
