@@ -78,7 +78,7 @@ func newEnv(t testing.TB, tweak ...func(*config.Config)) *env {
 			{ID: seller, Name: "Acme Outdoor", CountryCodes: []string{"DE", "FR"}},
 			{ID: otherSeller, Name: "Other Shop", CountryCodes: []string{"DE"}},
 		},
-		Clock:    e.clock.Now,
+		Clock: e.clock.Now,
 	})
 	simServer := httptest.NewServer(e.sim)
 	t.Cleanup(simServer.Close)

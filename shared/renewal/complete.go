@@ -392,4 +392,3 @@ func restoreIfTemporary(err error, restore func(error) error) error {
 	}
 	return err
 }
-
