@@ -193,7 +193,6 @@ func (s *Service) verify(ctx context.Context, log *slog.Logger, n newToken, expe
 			n.sellerID, reason, n.account.StoreName, n.account.MarketplaceIDs)})
 	log.WarnContext(ctx, "account evidence does not match the account on record; token discarded, nothing stored",
 		"reason", reason, "sellingPartnerId", n.sellerID, "storeName", n.account.StoreName)
-	s.metrics.Count("AccountMismatch", 1)
 	return ErrAccountMismatch
 }
 
