@@ -33,6 +33,10 @@ func dynamoDB(infra string) (emulator, error) {
 	if err != nil {
 		return emulator{}, fmt.Errorf("java %w: DynamoDB Local needs a Java 17 runtime on PATH (Debian: apt-get install openjdk-17-jre-headless)", ErrNotFound)
 	}
+	launcher := filepath.Join(infra, "emulators", "LoopbackDynamoDB.java")
+	if _, err := os.Stat(launcher); err != nil {
+		return emulator{}, fmt.Errorf("DynamoDB Local launcher %w (looked for %s)", ErrNotFound, launcher)
+	}
 	return emulator{
 		name:   "DynamoDB Local",
 		tag:    "dynamodb",
@@ -41,8 +45,12 @@ func dynamoDB(infra string) (emulator, error) {
 			// -sharedDb: one database whatever the credentials and region, so the AWS CLI
 			// or a browser shell sees the tables the tests made. -disableTelemetry: DynamoDB
 			// Local otherwise phones home, and tests make no calls beyond this machine.
-			cmd := exec.Command(java, "-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
-				"-jar", jar, "-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(port))
+			// DynamoDB Local itself listens on every interface and has no option to
+			// choose: LoopbackDynamoDB.java (run from source by java) starts the same
+			// server from the same arguments bound to 127.0.0.1 only.
+			cp := jar + string(os.PathListSeparator) + filepath.Join(dir, "DynamoDBLocal_lib", "*")
+			cmd := exec.Command(java, "-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"), "-cp", cp,
+				launcher, "-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(port))
 			cmd.Dir = dir
 			return cmd
 		},
