@@ -167,6 +167,9 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 	if cmd == "client-secret" {
 		return c.clientSecret(ctx, g, rest) // clientsecret.go
 	}
+	if cmd == "move" {
+		return c.move(ctx, g, rest) // move.go
+	}
 	fs := c.flags(cmd, &g)
 	var (
 		status, within, email, market string

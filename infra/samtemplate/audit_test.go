@@ -84,10 +84,14 @@ func resourceRefs(st *yaml.Node) []string {
 	return out
 }
 
+// parkedPurpose is the "purpose" of the encryption context under which the renewal
+// seals a parked refresh token (renewal.sealContext).
+const parkedPurpose = "parked-refresh-token"
+
 // TestKMSGrantsGoThroughTheirService: a function may use the secrets' key only through
-// Secrets Manager, and the notifications queue's key only through SQS (kms:ViaService),
-// never directly; and Amazon's grant on the notifications key names that queue in
-// SQS's encryption context.
+// Secrets Manager, and the notifications queue's key only through SQS (kms:ViaService);
+// direct calls only under the parked-token encryption context. Amazon's grant on the
+// notifications key names that queue in SQS's encryption context.
 func TestKMSGrantsGoThroughTheirService(t *testing.T) {
 	t.Parallel()
 	tpl := load(t)
@@ -108,9 +112,17 @@ func TestKMSGrantsGoThroughTheirService(t *testing.T) {
 				t.Errorf("%s: a KMS statement on %v: one key per statement, each with its service", id, refs)
 				continue
 			}
-			v := samtemplate.Get(st, "Condition", "StringEquals", "kms:ViaService")
-			if v == nil || v.Tag != "!Sub" || v.Value != via[refs[0]] {
-				t.Errorf("%s: KMS on %s without kms:ViaService %s (got %v)", id, refs[0], via[refs[0]], v)
+			cond := samtemplate.Get(st, "Condition", "StringEquals")
+			if v := samtemplate.Get(cond, "kms:ViaService"); v != nil {
+				if v.Tag != "!Sub" || v.Value != via[refs[0]] {
+					t.Errorf("%s: KMS on %s through %s, want kms:ViaService %s", id, refs[0], v.Value, via[refs[0]])
+				}
+				continue
+			}
+			// Our own code's direct KMS calls (the sealer's parked tokens) are bound to
+			// their encryption context instead.
+			if v := samtemplate.Get(cond, "kms:EncryptionContext:purpose"); v == nil || v.Value != parkedPurpose {
+				t.Errorf("%s: KMS on %s with neither kms:ViaService %s nor the parked-token encryption context", id, refs[0], via[refs[0]])
 			}
 		}
 	}

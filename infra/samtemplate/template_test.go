@@ -105,6 +105,9 @@ var sdkActions = map[string]map[string][]string{
 	"github.com/aws/aws-sdk-go-v2/service/sesv2": {
 		"SendEmail": {"ses:SendEmail"}, "GetAccount": {"ses:GetAccount"},
 	},
+	"github.com/aws/aws-sdk-go-v2/service/kms": {
+		"Encrypt": {"kms:Encrypt"}, "Decrypt": {"kms:Decrypt"},
+	},
 	"github.com/aws/aws-sdk-go-v2/service/sqs": {
 		"SendMessage": {"sqs:SendMessage"}, "SendMessageBatch": {"sqs:SendMessage"},
 		"ReceiveMessage": {"sqs:ReceiveMessage"}, "DeleteMessage": {"sqs:DeleteMessage"},
