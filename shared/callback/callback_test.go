@@ -95,7 +95,7 @@ func TestRenewalStartedInSellerCentral(t *testing.T) {
 	toAmazon := e.get(login.location).want(http.StatusFound)
 	back, err := url.Parse(toAmazon.location)
 	must(t, err)
-	if !strings.HasPrefix(toAmazon.location, e.simURL+"/apps/authorize/login-callback?") || back.Query().Get("state") == "" ||
+	if !strings.HasPrefix(toAmazon.location, e.simURL+"/apps/authorize/confirm/") || back.Query().Get("state") == "" ||
 		back.Query().Get("amazon_state") == "" || back.Query().Get("redirect_uri") != e.server.URL+"/callback" || back.Query().Get("version") != "beta" {
 		t.Fatalf("Login URI redirected to %s", toAmazon.location)
 	}
