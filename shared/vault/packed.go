@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -304,14 +303,8 @@ func (v *Vault) apply(ctx context.Context, n int, updates map[string]*bucketEntr
 	}
 	// The index first: a reader that finds it before the secret write lands reads the
 	// entry as it was, never nothing.
-	for _, k := range written {
-		ok, err := v.placeIndex(ctx, k, n, b.SecretName, doc[k].WrittenAt)
-		if err != nil {
-			return res, err
-		}
-		if !ok {
-			return res, errMoved
-		}
+	if err := v.placeIndexes(ctx, n, b.SecretName, doc, written); err != nil {
+		return res, err
 	}
 	res.arn = cur.arn
 	if !changed && !purge {
@@ -404,6 +397,13 @@ func (v *Vault) writeBucketSecret(ctx context.Context, b bucketItem, body string
 	wctx, cancel := context.WithTimeout(ctx, left)
 	defer cancel()
 	token := newRequestToken()
+	if b.Committed == "" {
+		// Never written: create it (one call, not a PutSecretValue that finds nothing).
+		version, arn, err := v.createBucketSecret(ctx, wctx, b, body, token)
+		if !errors.Is(err, errExists) {
+			return version, arn, err
+		}
+	}
 	v.stats.secretWrites.Add(1)
 	out, err := v.client.PutSecretValue(wctx, &secretsmanager.PutSecretValueInput{
 		SecretId: aws.String(b.SecretName), SecretString: aws.String(body), ClientRequestToken: aws.String(token),
@@ -411,10 +411,23 @@ func (v *Vault) writeBucketSecret(ctx context.Context, b bucketItem, body string
 	if err == nil {
 		return aws.ToString(out.VersionId), aws.ToString(out.ARN), nil
 	}
+	if wctx.Err() != nil && ctx.Err() == nil {
+		// The lease ran out before Secrets Manager answered. The write may still land:
+		// the next writer to the bucket reconciles it with what committed meanwhile.
+		return "", "", fmt.Errorf("vault: write bucket %s outlived its lease: %w", b.SecretName, errLeaseLost)
+	}
 	var notFound *types.ResourceNotFoundException
 	if !errors.As(err, &notFound) {
 		return "", "", fmt.Errorf("vault: write bucket %s: %w", b.SecretName, classify(err))
 	}
+	return v.createBucketSecret(ctx, wctx, b, body, token)
+}
+
+// errExists: CreateSecret found the bucket secret already there (its bookkeeping was
+// lost, or a crash came between the create and the commit).
+var errExists = errors.New("bucket secret exists")
+
+func (v *Vault) createBucketSecret(ctx, wctx context.Context, b bucketItem, body, token string) (version, arn string, err error) {
 	in := &secretsmanager.CreateSecretInput{
 		Name: aws.String(b.SecretName), SecretString: aws.String(body), ClientRequestToken: aws.String(token),
 		Description: aws.String(fmt.Sprintf("SP-API refresh tokens, bucket %d of the packed layout", b.Bucket)),
@@ -423,8 +436,15 @@ func (v *Vault) writeBucketSecret(ctx context.Context, b bucketItem, body string
 	if v.kmsKeyID != "" {
 		in.KmsKeyId = aws.String(v.kmsKeyID)
 	}
+	v.stats.secretWrites.Add(1)
 	cout, err := v.client.CreateSecret(wctx, in)
-	if err != nil {
+	var exists *types.ResourceExistsException
+	switch {
+	case errors.As(err, &exists):
+		return "", "", errExists
+	case err != nil && wctx.Err() != nil && ctx.Err() == nil:
+		return "", "", fmt.Errorf("vault: create bucket %s outlived its lease: %w", b.SecretName, errLeaseLost)
+	case err != nil:
 		return "", "", fmt.Errorf("vault: create bucket %s: %w", b.SecretName, classify(err))
 	}
 	v.log.InfoContext(ctx, "vault bucket created", "bucket", b.Bucket, "secretName", b.SecretName)
@@ -457,6 +477,32 @@ func (v *Vault) retire(ctx context.Context, b bucketItem, owner string, committe
 	*committed = true
 	v.log.InfoContext(ctx, "vault bucket emptied and deleted", "bucket", b.Bucket, "secretName", b.SecretName)
 	return v.dropIndexes(ctx, b.Bucket, removed)
+}
+
+// placeIndexes writes the index items of entries, a few at a time (an import places
+// fifty per bucket).
+func (v *Vault) placeIndexes(ctx context.Context, n int, name string, doc bucketDocument, keys []string) error {
+	errs := make([]error, len(keys))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ok, err := v.placeIndex(ctx, k, n, name, doc[k].WrittenAt)
+			if err == nil && !ok {
+				err = errMoved
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (v *Vault) dropIndexes(ctx context.Context, n int, keys []string) error {
@@ -565,14 +611,17 @@ func (v *Vault) PutMany(ctx context.Context, entries []Entry) ([]string, error) 
 		if round == maxRounds*4 {
 			return ids, fmt.Errorf("vault: put many: %d entries left after %d rounds: %w", len(pending), round, ErrUnavailable)
 		}
+		keys := slices.Sorted(maps.Keys(pending))
+		found, err := v.readIndexes(ctx, keys)
+		if err != nil {
+			return ids, err
+		}
 		byBucket := map[int]map[string]*bucketEntry{}
 		var fresh []keyedEntry
-		for k, e := range pending {
-			idx, found, err := v.readIndex(ctx, k)
-			if err != nil {
-				return ids, err
-			}
-			if !found {
+		for _, k := range keys {
+			e := pending[k]
+			idx, ok := found[k]
+			if !ok {
 				fresh = append(fresh, keyedEntry{k, e})
 				continue
 			}
@@ -597,7 +646,6 @@ func (v *Vault) PutMany(ctx context.Context, entries []Entry) ([]string, error) 
 				delete(pending, k)
 			}
 		}
-		slices.SortFunc(fresh, func(a, b keyedEntry) int { return strings.Compare(a.key, b.key) })
 		for len(fresh) > 0 {
 			n, err := v.openBucket(ctx)
 			if err != nil {
@@ -623,6 +671,34 @@ func (v *Vault) PutMany(ctx context.Context, entries []Entry) ([]string, error) 
 		}
 	}
 	return ids, nil
+}
+
+// readIndexes reads the index items of keys, a few at a time; entries without one are
+// left out of the answer.
+func (v *Vault) readIndexes(ctx context.Context, keys []string) (map[string]indexItem, error) {
+	items := make([]indexItem, len(keys))
+	found := make([]bool, len(keys))
+	errs := make([]error, len(keys))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			items[i], found[i], errs[i] = v.readIndex(ctx, k)
+		})
+	}
+	wg.Wait()
+	out := map[string]indexItem{}
+	for i, k := range keys {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if found[i] {
+			out[k] = items[i]
+		}
+	}
+	return out, nil
 }
 
 // deletePacked removes an entry from its bucket (the bucket itself when it was the
