@@ -115,7 +115,7 @@ func (v *Vault) readIndex(ctx context.Context, entry string) (indexItem, bool, e
 	if err != nil {
 		return indexItem{}, false, v.ddbErr("read the vault index of "+entry, err)
 	}
-	if out.Item == nil {
+	if out.Item == nil || getN(out.Item, "bucket") == 0 {
 		return indexItem{}, false, nil
 	}
 	return indexItem{Bucket: int(getN(out.Item, "bucket")), SecretName: getS(out.Item, "secretName"), WrittenAt: getN(out.Item, "writtenAt")}, true, nil
@@ -132,7 +132,7 @@ func (v *Vault) placeIndex(ctx context.Context, entry string, n int, secretName 
 	_, err := v.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                 aws.String(v.table),
 		Item:                      item,
-		ConditionExpression:       aws.String("attribute_not_exists(#pk) OR #b = :b"),
+		ConditionExpression:       aws.String("attribute_not_exists(#pk) OR attribute_not_exists(#b) OR #b = :b"),
 		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#b": "bucket"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":b": num(int64(n))},
 	})
@@ -143,6 +143,23 @@ func (v *Vault) placeIndex(ctx context.Context, entry string, n int, secretName 
 		return false, v.ddbErr("write the vault index of "+entry, err)
 	}
 	return true, nil
+}
+
+// unplaceIndex forgets that entry lived in bucket n, a retired bucket, so that the
+// next write places it anew. (An update, not a delete: writers never delete.)
+func (v *Vault) unplaceIndex(ctx context.Context, entry string, n int) error {
+	_, err := v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(v.table),
+		Key:                       entryKey(entry),
+		UpdateExpression:          aws.String("REMOVE #b"),
+		ConditionExpression:       aws.String("#b = :b"),
+		ExpressionAttributeNames:  map[string]string{"#b": "bucket"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":b": num(int64(n))},
+	})
+	if err != nil && !conditionFailed(err) {
+		return v.ddbErr("update the vault index of "+entry, err)
+	}
+	return nil
 }
 
 // dropIndex removes an entry's index item if it still names bucket n.

@@ -227,7 +227,8 @@ type keyedEntry struct {
 type applyResult struct {
 	arn     string
 	placed  int      // how many of the new entries went into this bucket (a prefix of them)
-	removed []string // entries removed
+	removed []string // entries removed: the caller drops their index items
+	emptied bool     // removing them would empty the bucket: nothing was written
 }
 
 // apply writes to bucket n under its lease: updates to entries that live there (nil
@@ -253,7 +254,7 @@ func (v *Vault) apply(ctx context.Context, n int, updates map[string]*bucketEntr
 				res.removed = append(res.removed, k)
 			}
 		}
-		return res, v.dropIndexes(ctx, n, res.removed)
+		return res, nil
 	}
 	cur, err := v.loadForWrite(ctx, b)
 	if err != nil {
@@ -309,12 +310,12 @@ func (v *Vault) apply(ctx context.Context, n int, updates map[string]*bucketEntr
 	res.arn = cur.arn
 	if !changed && !purge {
 		// Compare before write: the bucket already holds exactly this; no new version.
-		committed = true
-		v.release(n, owner)
-		return res, v.dropIndexes(ctx, n, res.removed)
+		return res, nil
 	}
 	if len(doc) == 0 {
-		return res, v.retire(ctx, b, owner, &committed, res.removed)
+		// The last entry goes: the bucket is deleted rather than written (retire).
+		res.emptied = true
+		return res, nil
 	}
 	writes := 1
 	if purge {
@@ -334,7 +335,7 @@ func (v *Vault) apply(ctx context.Context, n int, updates map[string]*bucketEntr
 	}
 	committed = true
 	v.cache.put(b.SecretName, cachedBucket{doc: doc, version: version, arn: res.arn, at: v.now()})
-	return res, v.dropIndexes(ctx, n, res.removed)
+	return res, nil
 }
 
 type loaded struct {
@@ -451,16 +452,41 @@ func (v *Vault) createBucketSecret(ctx, wctx context.Context, b bucketItem, body
 	return aws.ToString(cout.VersionId), aws.ToString(cout.ARN), nil
 }
 
-// retire deletes a bucket whose last entry was removed, at once and with every
+// retire deletes a bucket whose last entry is being removed, at once and with every
 // version (no token of it stays behind, AWSPREVIOUS included), and marks it never to
-// be written again. The open bucket moves on first, so no writer places an entry in it.
-func (v *Vault) retire(ctx context.Context, b bucketItem, owner string, committed *bool, removed []string) error {
+// be written again. The open bucket moves on first, so no writer places an entry in
+// it. It checks under the lease that the bucket holds nothing but the entries removed.
+func (v *Vault) retire(ctx context.Context, n int, removing []string) error {
+	b, owner, err := v.lease(ctx, n)
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			v.release(n, owner)
+		}
+	}()
+	if b.Retired {
+		return nil
+	}
+	cur, err := v.loadForWrite(ctx, b)
+	if err != nil {
+		return err
+	}
+	doc := maps.Clone(cur.doc)
+	for _, k := range removing {
+		delete(doc, k)
+	}
+	if len(doc) > 0 {
+		return errMoved // an entry arrived meanwhile: remove ours by a write instead
+	}
 	open, err := v.openBucket(ctx)
 	if err != nil {
 		return err
 	}
-	if open == b.Bucket {
-		if err := v.advanceOpen(ctx, b.Bucket); err != nil {
+	if open == n {
+		if err := v.advanceOpen(ctx, n); err != nil {
 			return err
 		}
 	}
@@ -470,13 +496,12 @@ func (v *Vault) retire(ctx context.Context, b bucketItem, owner string, committe
 	}
 	v.cache.drop(b.SecretName)
 	b.Retired, b.Entries, b.Bytes, b.Committed = true, 0, 0, ""
-	if err := v.commit(ctx, b.Bucket, owner, b); err != nil {
-		*committed = true
+	committed = true
+	if err := v.commit(ctx, n, owner, b); err != nil {
 		return err
 	}
-	*committed = true
-	v.log.InfoContext(ctx, "vault bucket emptied and deleted", "bucket", b.Bucket, "secretName", b.SecretName)
-	return v.dropIndexes(ctx, b.Bucket, removed)
+	v.log.InfoContext(ctx, "vault bucket emptied and deleted", "bucket", n, "secretName", b.SecretName)
+	return nil
 }
 
 // placeIndexes writes the index items of entries, a few at a time (an import places
@@ -539,7 +564,7 @@ func (v *Vault) putPacked(ctx context.Context, connectionID string, region authz
 			}
 			if err == nil && res.arn == "" {
 				// Its bucket was retired under it (a forget of every entry): place it anew.
-				if err := v.dropIndex(ctx, k, idx.Bucket); err != nil {
+				if err := v.unplaceIndex(ctx, k, idx.Bucket); err != nil {
 					return "", err
 				}
 				continue
@@ -711,10 +736,16 @@ func (v *Vault) deletePacked(ctx context.Context, connectionID string, region au
 		if err != nil || !found {
 			return false, err
 		}
-		_, err = v.apply(ctx, idx.Bucket, map[string]*bucketEntry{k: nil}, nil, purge)
+		res, err := v.apply(ctx, idx.Bucket, map[string]*bucketEntry{k: nil}, nil, purge)
+		if err == nil && res.emptied {
+			err = v.retire(ctx, idx.Bucket, []string{k})
+		}
 		if retryable(err) {
 			last = err
 			continue
+		}
+		if err == nil {
+			err = v.dropIndexes(ctx, idx.Bucket, []string{k})
 		}
 		if err == nil {
 			v.log.InfoContext(ctx, "refresh token removed from its vault bucket", "connectionId", connectionID, "region", string(region),
