@@ -35,7 +35,9 @@ type packedEnv struct {
 	pack   vault.Packing
 }
 
-func newPackedEnv(t *testing.T, p vault.Packing) *packedEnv {
+func newPackedEnv(t *testing.T, p vault.Packing) *packedEnv { return newPackedEnvB(t, p) }
+
+func newPackedEnvB(t testing.TB, p vault.Packing) *packedEnv {
 	t.Helper()
 	sm, emu := testenv.SecretsManagerInProcess(t)
 	return &packedEnv{sm: sm, emu: emu, ddb: testenv.DynamoDB(t), table: testenv.NewTable(t), prefix: testenv.Prefix(t), pack: p}
