@@ -1,9 +1,11 @@
 package vault_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -466,5 +468,54 @@ func TestWritesKeepToTheBudget(t *testing.T) {
 	}
 	if secretWrites := env.emu.Calls("PutSecretValue") + env.emu.Calls("CreateSecret"); total != secretWrites {
 		t.Errorf("the budget counted %d writes, Secrets Manager received %d", total, secretWrites)
+	}
+}
+
+// TestPackedLayoutLeaksNoToken runs the packed layout's operations, the repair of a
+// late write and a migration included, and checks that no token appears in anything
+// logged, in any error, or in any way of printing what they return.
+func TestPackedLayoutLeaksNoToken(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	env := newPackedEnv(t, vault.Packing{LeaseTTL: 400 * time.Millisecond, MaxEntries: 2, WritesPerSecond: -1})
+	v := env.vault(vault.LayoutPacked).WithLogger(logger)
+	labels := []string{"leak-a", "leak-b", "leak-c", "leak-d"}
+	var seen []string
+	record := func(vals ...any) {
+		for _, val := range vals {
+			if err, ok := val.(error); ok && err != nil {
+				seen = append(seen, err.Error())
+				continue
+			}
+			seen = append(seen, fmt.Sprintf("%v %+v %#v %s", val, val, val, val))
+		}
+	}
+	for i, l := range labels {
+		id, err := v.Put(ctx, conn(i), authz.RegionNA, rtok(l, authz.RegionNA))
+		record(id, err)
+	}
+	env.emu.DelayNext("PutSecretValue", 2*time.Second)
+	id, err := v.Put(ctx, conn(0), authz.RegionNA, rtok("leak-e", authz.RegionNA))
+	record(id, err)
+	for i := range labels {
+		got, err := v.Get(ctx, conn(i), authz.RegionNA)
+		record(got, err)
+	}
+	env.emu.FailNext("GetSecretValue", 3, "ThrottlingException")
+	got, err := env.vault(vault.LayoutPacked).WithLogger(logger).Get(ctx, conn(1), authz.RegionNA)
+	record(got, err)
+	record(v.Purge(ctx, conn(1), authz.RegionNA))
+	m, err := v.Migrate(ctx, vault.MigrateOptions{To: vault.LayoutPerAuthorization})
+	record(m, err)
+	record(v.Delete(ctx, conn(2), authz.RegionNA))
+	seen = append(seen, logs.String())
+	for _, l := range append(labels, "leak-e") {
+		for _, s := range seen {
+			if strings.Contains(s, tok(l).Reveal()[5:40]) {
+				t.Errorf("token %s appears in: %.300s", l, s)
+			}
+		}
 	}
 }
