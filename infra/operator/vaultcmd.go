@@ -2,6 +2,7 @@ package operator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -27,13 +28,45 @@ type purger interface {
 	Purge(ctx context.Context, connectionID string, region authz.Region) error
 }
 
-// MigrateVault runs a migration between layouts.
-func (o *Operator) MigrateVault(ctx context.Context, opts vault.MigrateOptions) (vault.Migration, error) {
-	m, ok := o.secrets.(Migrator)
+// recordWriter updates a record (*store.Store).
+type recordWriter interface {
+	Update(ctx context.Context, a authz.Authorization, events ...authz.Event) (authz.Authorization, error)
+}
+
+// MigrateVault runs a migration between layouts, then points each moved record's
+// secretId at the secret that now holds its token. A record that a renewal or a
+// refresh changes meanwhile is read again; one that keeps changing is left for its
+// next renewal (readers do not use secretId to find a token).
+func (o *Operator) MigrateVault(ctx context.Context, opts vault.MigrateOptions) (vault.Migration, int, error) {
+	mg, ok := o.secrets.(Migrator)
 	if !ok {
-		return vault.Migration{}, fmt.Errorf("%w: this vault cannot migrate", ErrNotConfigured)
+		return vault.Migration{}, 0, fmt.Errorf("%w: this vault cannot migrate", ErrNotConfigured)
 	}
-	return m.Migrate(ctx, opts)
+	m, err := mg.Migrate(ctx, opts)
+	w, canWrite := o.ledger.(recordWriter)
+	if opts.DryRun || !canWrite {
+		return m, 0, err
+	}
+	updated := 0
+	for entry, id := range m.SecretIDs {
+		conn, region, _ := strings.Cut(entry, "/")
+		for range 3 {
+			a, gerr := o.ledger.Get(ctx, conn, authz.Region(region))
+			if gerr != nil || a.SecretID == id {
+				break // no record (an orphan token), or already right
+			}
+			a.SecretID = id
+			_, uerr := w.Update(ctx, a)
+			if uerr == nil {
+				updated++
+				break
+			}
+			if !errors.Is(uerr, authz.ErrVersionConflict) {
+				return m, updated, errors.Join(err, fmt.Errorf("point %s's record at its new secret: %w", entry, uerr))
+			}
+		}
+	}
+	return m, updated, err
 }
 
 // ForgetPurge is Forget that also leaves no copy of the token in its bucket's
@@ -87,13 +120,17 @@ func (c *CLI) vaultCommand(ctx context.Context, g Globals, args []string) error 
 	if err != nil {
 		return err
 	}
-	m, err := op.MigrateVault(ctx, vault.MigrateOptions{To: layout, DryRun: dryRun, RecoveryDays: days})
+	m, records, err := op.MigrateVault(ctx, vault.MigrateOptions{To: layout, DryRun: dryRun, RecoveryDays: days})
 	if g.JSON {
-		if perr := c.printJSON(m); perr != nil {
+		if perr := c.printJSON(struct {
+			vault.Migration
+			RecordsUpdated int `json:"recordsUpdated"`
+		}{m, records}); perr != nil {
 			return perr
 		}
 	} else {
 		writeMigration(c, m)
+		fmt.Fprintf(c.Stdout, "%d records now name the secret that holds their token\n", records)
 	}
 	if err != nil {
 		return fmt.Errorf("migration stopped (run it again to resume): %w", err)

@@ -40,6 +40,9 @@ type Migration struct {
 	Verified     int      `json:"verified"`          // read back from the target, equal
 	Retired      int      `json:"retired"`           // removed from the source after verification
 	Skipped      []string `json:"skipped,omitempty"` // entries left in the source, and why
+	// SecretIDs maps each verified entry ({connectionId}/{region}) to the ARN of the
+	// secret that now holds it: the records' secretId.
+	SecretIDs map[string]string `json:"-"`
 }
 
 // Migrate moves every refresh token to opts.To. It is resumable and idempotent: run
@@ -151,7 +154,7 @@ func sameToken(a, b RefreshToken) bool {
 }
 
 func (v *Vault) migrateToPacked(ctx context.Context, opts MigrateOptions) (Migration, error) {
-	m := Migration{To: LayoutPacked, DryRun: opts.DryRun}
+	m := Migration{To: LayoutPacked, DryRun: opts.DryRun, SecretIDs: map[string]string{}}
 	keys, err := v.ownSecrets(ctx)
 	if err != nil {
 		return m, err
@@ -205,6 +208,7 @@ func (v *Vault) migrateToPacked(ctx context.Context, opts MigrateOptions) (Migra
 				continue
 			}
 			m.Verified++
+			m.SecretIDs[k.String()] = got.SecretID
 			// The old secret goes only if it still holds what was verified: a renewal
 			// written to it meanwhile (by a function still on the old layout) is kept.
 			name := v.SecretName(k.connectionID, k.region)
@@ -223,7 +227,7 @@ func (v *Vault) migrateToPacked(ctx context.Context, opts MigrateOptions) (Migra
 }
 
 func (v *Vault) migrateToOwn(ctx context.Context, opts MigrateOptions) (Migration, error) {
-	m := Migration{To: LayoutPerAuthorization, DryRun: opts.DryRun}
+	m := Migration{To: LayoutPerAuthorization, DryRun: opts.DryRun, SecretIDs: map[string]string{}}
 	buckets, err := v.packedEntries(ctx)
 	if err != nil {
 		return m, err
@@ -265,6 +269,7 @@ func (v *Vault) migrateToOwn(ctx context.Context, opts MigrateOptions) (Migratio
 				continue
 			}
 			m.Verified++
+			m.SecretIDs[k.String()] = got.SecretID
 			verified = append(verified, k.String())
 		}
 		if len(verified) == 0 {
