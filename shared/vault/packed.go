@@ -108,10 +108,11 @@ type bucketCache struct {
 }
 
 type cachedBucket struct {
-	doc     bucketDocument
-	version string
-	arn     string
-	at      time.Time
+	doc       bucketDocument
+	version   string
+	arn       string
+	at        time.Time
+	scheduled bool // the secret is scheduled for deletion: read as empty
 }
 
 func (c *bucketCache) get(name string, now time.Time) (cachedBucket, bool) {
@@ -160,8 +161,8 @@ func (v *Vault) readBucketSecret(ctx context.Context, name, versionID string) (c
 			return cachedBucket{doc: bucketDocument{}, at: v.now()}, nil
 		}
 		if versionID == "" && v.scheduledForDeletion(ctx, name, err) {
-			// A retired bucket: emptied and deleted.
-			return cachedBucket{doc: bucketDocument{}, at: v.now()}, nil
+			// Someone scheduled the bucket for deletion (the console's Delete).
+			return cachedBucket{doc: bucketDocument{}, at: v.now(), scheduled: true}, nil
 		}
 		return cachedBucket{}, fmt.Errorf("vault: read bucket %s: %w", name, classify(err))
 	}
@@ -352,6 +353,17 @@ func (v *Vault) loadForWrite(ctx context.Context, b bucketItem) (loaded, error) 
 	cur, err := v.readBucketSecret(ctx, b.SecretName, "")
 	if err != nil {
 		return loaded{}, err
+	}
+	if cur.scheduled {
+		// Its tokens must not be lost, nor the one being written: cancel the deletion
+		// and read the bucket as it was.
+		if _, err := v.client.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: aws.String(b.SecretName)}); err != nil {
+			return loaded{}, fmt.Errorf("vault: restore bucket %s scheduled for deletion: %w", b.SecretName, classify(err))
+		}
+		v.log.WarnContext(ctx, "vault bucket was scheduled for deletion; restored it", "bucket", b.Bucket, "secretName", b.SecretName)
+		if cur, err = v.readBucketSecret(ctx, b.SecretName, ""); err != nil {
+			return loaded{}, err
+		}
 	}
 	if b.Committed == "" || cur.version == b.Committed {
 		return loaded{cachedBucket: cur}, nil

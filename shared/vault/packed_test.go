@@ -519,3 +519,25 @@ func TestPackedLayoutLeaksNoToken(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteRestoresABucketScheduledForDeletion: someone deleted a bucket in the
+// console; the next renewal into it cancels the deletion and keeps every token.
+func TestWriteRestoresABucketScheduledForDeletion(t *testing.T) {
+	t.Parallel()
+	env := newPackedEnv(t, vault.Packing{})
+	v := env.vault(vault.LayoutPacked)
+	for _, c := range []string{"one", "two"} {
+		if _, err := v.Put(ctx, c, authz.RegionNA, rtok(c, authz.RegionNA)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := env.sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(v.BucketName(1)), RecoveryWindowInDays: aws.Int64(7)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.vault(vault.LayoutPacked).Put(ctx, "two", authz.RegionNA, rtok("two-renewed", authz.RegionNA)); err != nil {
+		t.Fatal(err)
+	}
+	reader := env.vault(vault.LayoutPacked)
+	wantToken(t, reader, "one", authz.RegionNA, tok("one"))
+	wantToken(t, reader, "two", authz.RegionNA, tok("two-renewed"))
+}
