@@ -2,6 +2,7 @@ package vault_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -540,4 +541,46 @@ func TestWriteRestoresABucketScheduledForDeletion(t *testing.T) {
 	reader := env.vault(vault.LayoutPacked)
 	wantToken(t, reader, "one", authz.RegionNA, tok("one"))
 	wantToken(t, reader, "two", authz.RegionNA, tok("two-renewed"))
+}
+
+// TestLeaseOfACrashedWriterExpires: a writer crashed holding a bucket's lease (the
+// lease item as it left it). A writer whose budget ends before the lease does gives up
+// and changes nothing; the next one waits for the lease to expire and writes.
+func TestLeaseOfACrashedWriterExpires(t *testing.T) {
+	t.Parallel()
+	env := newPackedEnv(t, vault.Packing{WritesPerSecond: -1})
+	if _, err := env.vault(vault.LayoutPacked).Put(ctx, "first", authz.RegionNA, rtok("first", authz.RegionNA)); err != nil {
+		t.Fatal(err)
+	}
+	versions := env.emu.Versions(env.vault(vault.LayoutPacked).BucketName(1))
+	until := time.Now().Add(1500 * time.Millisecond)
+	_, err := env.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(env.table),
+		Key: map[string]ddbtypes.AttributeValue{
+			"pk": &ddbtypes.AttributeValueMemberS{Value: "VAULT#bucket#000001"}, "sk": &ddbtypes.AttributeValueMemberS{Value: "BUCKET"},
+		},
+		UpdateExpression:          aws.String("SET leaseOwner = :o, leaseUntil = :u"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":o": &ddbtypes.AttributeValueMemberS{Value: "crashed-writer"}, ":u": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(until.UnixMilli(), 10)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := env.vault(vault.LayoutPacked).Put(short, "second", authz.RegionNA, rtok("second", authz.RegionNA)); err == nil {
+		t.Fatal("a write went through a lease held by another writer")
+	}
+	if n := env.emu.Versions(env.vault(vault.LayoutPacked).BucketName(1)); n != versions {
+		t.Errorf("the bucket changed (%d versions, was %d) while another writer held its lease", n, versions)
+	}
+	v := env.vault(vault.LayoutPacked)
+	if _, err := v.Put(ctx, "second", authz.RegionNA, rtok("second", authz.RegionNA)); err != nil {
+		t.Fatalf("after the lease expired: %v", err)
+	}
+	if time.Now().Before(until) || v.Counters().LeaseWaits == 0 {
+		t.Error("the write did not wait for the crashed writer's lease to expire")
+	}
+	reader := env.vault(vault.LayoutPacked)
+	wantToken(t, reader, "first", authz.RegionNA, tok("first"))
+	wantToken(t, reader, "second", authz.RegionNA, tok("second"))
 }
