@@ -261,7 +261,9 @@ func TestConcurrentCallbackWins(t *testing.T) {
 			if oldTokenRefused {
 				e.sim.Revoke(s.token)
 			}
-			e.sim.SetLatency(300 * time.Millisecond)
+			// Long enough for the callback's vault write and record update to land while
+			// LWA answers, on a loaded machine too (a packed write takes a lease first).
+			e.sim.SetLatency(1500 * time.Millisecond)
 			done := make(chan refresh.Outcome)
 			go func() { done <- e.refresh("conn-1") }()
 			waitFor(t, func() bool { return e.sim.Refreshes() == 1 }) // the refresh has read the record and the secret
