@@ -58,6 +58,10 @@ const (
 	fixedSecrets = 2  // lwa-client and state-key
 	metrics      = 14 // distinct metric name × dimension combinations the functions emit
 	alarms       = 14 // template.yaml's alarms
+	// Lambda's SQS event source long-polls an idle queue with about five pollers,
+	// each a ReceiveMessage every 20 s: for the refresh, reminder and notifications
+	// queues.
+	idlePolls = 3 * 5 * 3 * 60 * 24 * daysPerMonth
 )
 
 // Row is one line of the table: a service, its monthly cost at each size, and where
@@ -114,8 +118,8 @@ func Table(d Day, sizes []int) []Row {
 			fmt.Sprintf("%.4f invocations per authorization-day (measured: %s)", inv, ops(d.Invocations))},
 		{"Lambda: compute", per(func(n float64) float64 { return month(gbs)(n) * LambdaGBSecond }),
 			fmt.Sprintf("%.4f GB-s per authorization-day (measured durations × template MemorySize)", gbs)},
-		{"SQS", per(func(n float64) float64 { return month(d.SQSRequests)(n) / 1e6 * SQSPerMillion }),
-			fmt.Sprintf("%.3f requests per authorization-day (sends measured; receives and deletes one each per batch)", d.SQSRequests)},
+		{"SQS", per(func(n float64) float64 { return (month(d.SQSRequests)(n) + idlePolls) / 1e6 * SQSPerMillion }),
+			fmt.Sprintf("%.3f requests per authorization-day (sends measured; a receive and a delete per batch) + %.0f idle long polls a month (3 queues × 5 pollers)", d.SQSRequests, idlePolls)},
 		{"SES", per(func(n float64) float64 { return month(d.SESEmails)(n) / 1e3 * SESPerThousand }),
 			fmt.Sprintf("%.4f emails per authorization-day (measured)", d.SESEmails)},
 		{"KMS", per(func(n float64) float64 { return KMSKeyMonth + month(secretsCalls)(n)/1e4*KMSPer10k }),

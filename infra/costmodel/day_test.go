@@ -210,8 +210,13 @@ func BenchmarkAuthorizationDay(b *testing.B) {
 		logBytes += buf.Len()
 		d.Invocations[fn] = perAuth(invocations[fn])
 		d.GBSeconds[fn] = perAuth(seconds[fn] * memoryMB[fn] / 1024)
-		b.Logf("%s: %.0f invocations, %.1f s, %d log bytes", fn, invocations[fn], seconds[fn], buf.Len())
+		fmt.Printf("%s: %.0f invocations, %.1f s, %d log bytes\n", fn, invocations[fn], seconds[fn], buf.Len())
 	}
+	// In AWS a refresh invocation is paced by its share of the LWA budget (20/s over
+	// the template's 2 workers: 0.1 s a refresh, its other refreshes waiting with it),
+	// which the emulators' run at 1,000/s does not show: the larger figure counts.
+	paced := float64(sim.Refreshes()) * 0.1 * memoryMB["tokenrefresh"] / 1024
+	d.GBSeconds["tokenrefresh"] = max(d.GBSeconds["tokenrefresh"], perAuth(paced))
 	d.LogBytes = perAuth(float64(logBytes))
 	d.ItemBytes = 1500 // measured below when DescribeTable reports it
 	if out, err := testenv.DynamoDB(b).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}); err == nil && aws.ToInt64(out.Table.ItemCount) > 0 {
@@ -219,11 +224,11 @@ func BenchmarkAuthorizationDay(b *testing.B) {
 	}
 	b.ReportMetric(d.DynamoWriteUnits, "WCU/auth-day")
 	b.ReportMetric(d.DynamoReadUnits, "RCU/auth-day")
-	b.Logf("calls in the day at %d authorizations:\n%s", n, calls)
-	b.Logf("per authorization-day: %+v", d)
+	fmt.Printf("calls in the day at %d authorizations:\n%s", n, calls)
+	fmt.Printf("per authorization-day: %+v\n", d)
 	b.Logf("refreshes done: %d (LWA)", sim.Refreshes())
 	rows := costmodel.Table(d, costmodel.Sizes)
-	b.Logf("\n%s", costmodel.Markdown(rows, costmodel.Sizes))
+	fmt.Printf("\n%s", costmodel.Markdown(rows, costmodel.Sizes))
 }
 
 func cut(k string) (svc, op string, ok bool) {

@@ -2,6 +2,7 @@ package startup_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -102,7 +103,7 @@ func BenchmarkStartup(b *testing.B) {
 		if fn.name != "hello" && hello > 0 {
 			b.ReportMetric(float64(mean)/float64(hello), fn.name+"-x")
 		}
-		b.Logf("%-12s %6.1f MB (%.2f× hello)  start-to-ready %6.1f ms (%.1f× hello)", fn.name,
+		fmt.Printf("%-12s %6.1f MB (%.2f× hello)  start-to-ready %6.1f ms (%.1f× hello)\n", fn.name,
 			float64(sizes[fn.name])/1e6, float64(sizes[fn.name])/float64(sizes["hello"]), float64(mean)/float64(time.Millisecond), float64(mean)/float64(hello))
 	}
 }
