@@ -111,7 +111,7 @@ func Table(d Day, sizes []int) []Row {
 		{"DynamoDB: writes", per(func(n float64) float64 { return month(d.DynamoWriteUnits)(n) / 1e6 * DynamoWritePerMillon }),
 			fmt.Sprintf("%.3f write units per authorization-day (measured ConsumedCapacity)", d.DynamoWriteUnits)},
 		{"DynamoDB: reads", per(func(n float64) float64 { return month(d.DynamoReadUnits)(n) / 1e6 * DynamoReadPerMillion }),
-			fmt.Sprintf("%.3f read units per authorization-day (measured ConsumedCapacity; calls: %s)", d.DynamoReadUnits, ops(d.DynamoCalls))},
+			fmt.Sprintf("%.3f read units per authorization-day (measured ConsumedCapacity; DynamoDB calls of every kind: %s)", d.DynamoReadUnits, ops(d.DynamoCalls))},
 		{"DynamoDB: storage", per(func(n float64) float64 { return n * d.ItemBytes / 1e9 * DynamoStorageGBMonth }),
 			fmt.Sprintf("%.0f bytes per authorization (record, indexes, history)", d.ItemBytes)},
 		{"Lambda: requests", per(func(n float64) float64 { return month(inv)(n) / 1e6 * LambdaPerMillion }),
