@@ -2,6 +2,7 @@ package costmodel_test
 
 import (
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -60,5 +61,24 @@ func TestTableFollowsTheCounts(t *testing.T) {
 	md := costmodel.Markdown(rows, sizes)
 	if !strings.Contains(md, "| **total** |") || !strings.Contains(md, "1,000,000") {
 		t.Errorf("markdown lacks the total or the column:\n%s", md)
+	}
+}
+
+// TestREADMEShowsTheComputedTable: the README's cost table is the one the model
+// computes from the measured day, so that neither drifts from the other.
+func TestREADMEShowsTheComputedTable(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(raw), "<!-- costs:begin (go run ./infra/cmd/costs) -->\n")
+	body, _, ok2 := strings.Cut(rest, "<!-- costs:end -->")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no costs:begin … costs:end block")
+	}
+	want := costmodel.Markdown(costmodel.Table(costmodel.Measured, costmodel.Sizes), costmodel.Sizes)
+	if body != want {
+		t.Errorf("README's cost table differs from go run ./infra/cmd/costs:\n%s\nwant:\n%s", body, want)
 	}
 }
