@@ -347,10 +347,11 @@ func (s *Service) renewRecord(ctx context.Context, a authz.Authorization, sellin
 				return authz.Authorization{}, "", err
 			}
 		}
+		before := a.Status
 		kind := a.Renew(now, sellingPartnerID)
 		a.SecretID = secretID
 		a.RefreshSlot = authz.SlotFor(a.ConnectionID, a.Region, s.cfg.RefreshSlots)
-		ev := authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: now, Kind: kind,
+		ev := authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: now, Kind: kind, StatusBefore: before,
 			Detail: "by selling partner " + sellingPartnerID + "; valid until " + a.ExpiresAt.Format(authz.DayLayout)}
 		updated, uerr := s.store.Update(ctx, a, ev)
 		if uerr == nil {

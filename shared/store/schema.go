@@ -61,6 +61,8 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, table string) err
 			gsi(IndexBySeller, attrSeller),
 			gsi(IndexBySlot, attrRefreshSlot),
 		},
+		// The history items reach the domain event publisher through the stream.
+		StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewImage},
 	})
 	var inUse *types.ResourceInUseException
 	if errors.As(err, &inUse) {
