@@ -163,6 +163,7 @@ func New(cfg Config) *Sim {
 	})
 	s.adminRoutes(mux)
 	s.appRoutes(mux)
+	s.tokensRoutes(mux)
 	s.mux = mux
 	return s
 }

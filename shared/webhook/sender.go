@@ -77,6 +77,7 @@ type Sender struct {
 	sqs       Visibility
 	queueURL  string
 	now       func() time.Time
+	timeout   time.Duration
 	log       *slog.Logger
 	metrics   *metrics.Emitter
 }
@@ -90,11 +91,14 @@ func NewSender(client *http.Client, key KeySource, endpoints Endpoints, vis Visi
 	}
 	c := *client
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Sender{http: &c, key: key, endpoints: endpoints, sqs: vis, queueURL: queueURL, now: time.Now, log: log, metrics: m}
+	return &Sender{http: &c, key: key, endpoints: endpoints, sqs: vis, queueURL: queueURL, now: time.Now, timeout: Timeout, log: log, metrics: m}
 }
 
 // WithClock sets the time source (tests).
 func (s *Sender) WithClock(now func() time.Time) *Sender { s.now = now; return s }
+
+// WithTimeout sets the time one attempt may take (tests).
+func (s *Sender) WithTimeout(d time.Duration) *Sender { s.timeout = d; return s }
 
 // CachedKey reads the webhook key once per execution environment through get.
 func CachedKey(get func(ctx context.Context) (secret.Value, error)) KeySource {
@@ -130,7 +134,7 @@ func (s *Sender) Send(ctx context.Context, m Message) Result {
 	if err != nil {
 		return Result{Outcome: Retry, Reason: "key", Err: err}
 	}
-	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.EndpointURL, bytes.NewReader(m.Body))
 	if err != nil {
@@ -143,7 +147,7 @@ func (s *Sender) Send(ctx context.Context, m Message) Result {
 	req.Header.Set("webhook-signature", sig)
 	resp, err := s.http.Do(req)
 	if err != nil {
-		return classifyError(m.EndpointURL, err)
+		return classifyError(m.EndpointURL, err, s.timeout)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -169,7 +173,7 @@ func (s *Sender) Send(ctx context.Context, m Message) Result {
 // trust, a host name it does not cover) from a timeout or a network error. All are
 // retried: a receiver may fix its certificate within the 24 hours; the TLS reason has
 // its own alarm, so a wrong endpoint is seen at the first send.
-func classifyError(u string, err error) Result {
+func classifyError(u string, err error, timeout time.Duration) Result {
 	var unknownCA x509.UnknownAuthorityError
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError
@@ -179,7 +183,7 @@ func classifyError(u string, err error) Result {
 	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verify), errors.As(err, &recordHeader):
 		return Result{Outcome: Retry, Reason: "tls", Err: fmt.Errorf("configuration error: TLS with %s failed (%v): the endpoint needs a certificate from a public CA for its host name", u, err)}
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
-		return Result{Outcome: Retry, Reason: "timeout", Err: fmt.Errorf("%s did not answer within %s", u, Timeout)}
+		return Result{Outcome: Retry, Reason: "timeout", Err: fmt.Errorf("%s did not answer within %s", u, timeout)}
 	}
 	return Result{Outcome: Retry, Reason: "network", Err: fmt.Errorf("post to %s: %w", u, err)}
 }
