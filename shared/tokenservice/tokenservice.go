@@ -107,6 +107,11 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("POST /tokens", s.accessToken)
 	mux.HandleFunc("POST /tokens/restricted", s.restrictedToken)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/tokens" || r.URL.Path == "/tokens/restricted" {
+			w.Header().Set("Allow", http.MethodPost)
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST", nil)
+			return
+		}
 		writeError(w, http.StatusNotFound, "not_found", "POST /tokens or POST /tokens/restricted", nil)
 	})
 	return mux
