@@ -106,6 +106,10 @@ var sdkActions = map[string]map[string][]string{
 		"SendMessage": {"sqs:SendMessage"}, "SendMessageBatch": {"sqs:SendMessage"},
 		"ReceiveMessage": {"sqs:ReceiveMessage"}, "DeleteMessage": {"sqs:DeleteMessage"},
 		"DeleteMessageBatch": {"sqs:DeleteMessage"}, "GetQueueAttributes": {"sqs:GetQueueAttributes"},
+		"ChangeMessageVisibility": {"sqs:ChangeMessageVisibility"},
+	},
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge": {
+		"PutEvents": {"events:PutEvents"},
 	},
 }
 

@@ -6,8 +6,8 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
-	"github.com/spapi-auth-keeper/keeper/shared/tokensource"
 	"github.com/spapi-auth-keeper/keeper/shared/tokenservice"
+	"github.com/spapi-auth-keeper/keeper/shared/tokensource"
 )
 
 // TokenServiceConfigNames are the variables the token service cannot start without.
