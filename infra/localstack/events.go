@@ -62,18 +62,21 @@ func (s *Stack) startEvents(ctx context.Context) error {
 		SecretString: aws.String(s.ev.key.Reveal())}); err != nil {
 		return fmt.Errorf("create the webhook key: %w", err)
 	}
-	rln, err := listenLocal(&s.ev.ReceiverURL)
-	if err != nil {
-		return err
-	}
-	s.ev.receiver = &Receiver{Key: s.ev.key, URL: s.ev.ReceiverURL + "/hooks"}
-	s.serve(rln, s.ev.receiver)
-
 	tln, err := listenLocal(&s.ev.TokenURL)
 	if err != nil {
 		return err
 	}
 	s.serve(tln, s.tokenFront())
+	rln, err := listenLocal(&s.ev.ReceiverURL)
+	if err != nil {
+		return err
+	}
+	s.ev.receiver = &Receiver{Key: s.ev.key, URL: s.ev.ReceiverURL + "/hooks"}
+	// Read by keeperctl --local webhooks (through Env and .local/stack.json).
+	s.endpoints["KEEPER_WEBHOOK_URL"] = s.ev.receiver.URL
+	s.endpoints["KEEPER_TOKEN_URL"] = s.ev.TokenURL
+	s.serve(rln, s.ev.receiver)
+
 	return nil
 }
 

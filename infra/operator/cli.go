@@ -41,6 +41,8 @@ commands:
   forget <connection>                                        delete its refresh token and record, keep an anonymised history event
   client-secret status                                       the app's LWA client secret: days left, rotation pending, last rotation
   client-secret rotate                                       request a client secret rotation now (invokes the credentials function)
+  webhooks secret <url> | test | replay --since DAY | enable <url>
+                                                             webhook endpoints: signing secret, signed test event, re-send history, re-enable
 
 flags (anywhere on the line):
   --local                   use the stack that ` + "`make run`" + ` started on this machine
@@ -166,6 +168,9 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 	cmd, rest := lead.Arg(0), lead.Args()[1:]
 	if cmd == "client-secret" {
 		return c.clientSecret(ctx, g, rest) // clientsecret.go
+	}
+	if cmd == "webhooks" {
+		return c.webhooks(ctx, g, rest) // webhooks.go
 	}
 	fs := c.flags(cmd, &g)
 	var (
