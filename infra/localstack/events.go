@@ -287,3 +287,13 @@ func (rc *Receiver) verify(h http.Header, body []byte) bool {
 	}
 	return false
 }
+
+// EventsBanner is what `make run` prints about the domain events and the tokens.
+func (s *Stack) EventsBanner() string {
+	return fmt.Sprintf(`  Webhook receiver (signatures verified; renew a seller to see one): %s
+  A signed test webhook:  go run ./infra/cmd/keeperctl --local webhooks test
+  An access token (curl 7.75+ signs with SigV4 for the function URL):
+    curl --aws-sigv4 "aws:amz:%s:lambda" --user local:local -H 'Content-Type: application/json' \
+      -d '{"connectionId":"demo-healthy","region":"eu"}' %s/tokens
+`, s.ev.ReceiverURL, Region, s.ev.TokenURL)
+}

@@ -1,6 +1,7 @@
 package localstack_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/infra/localstack"
+	"github.com/spapi-auth-keeper/keeper/infra/operator"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
@@ -97,6 +99,34 @@ func TestDomainEventsWebhooksAndTokens(t *testing.T) {
 		}
 	}
 
+	// keeperctl --local webhooks: the receiver's secret, a signed test event, a replay.
+	stateDir := stateRoot(t, s)
+	cli := func(args ...string) (int, string) {
+		var out, errOut bytes.Buffer
+		c := &operator.CLI{Stdout: &out, Stderr: &errOut, Root: stateDir, Getenv: func(string) string { return "" }}
+		code := c.Run(ctx, append([]string{"--local"}, args...))
+		return code, out.String() + errOut.String()
+	}
+	if code, out := cli("webhooks", "secret", s.Env()["KEEPER_WEBHOOK_URL"]); code != 0 || !strings.HasPrefix(out, "whsec_") {
+		t.Errorf("webhooks secret: %d %s", code, out)
+	}
+	nBefore := len(s.Webhooks())
+	if code, out := cli("webhooks", "test"); code != 0 || !strings.Contains(out, "delivered") {
+		t.Errorf("webhooks test: %d %s", code, out)
+	}
+	if got := s.Webhooks(); len(got) != nBefore+1 || got[len(got)-1].Type != "webhook.test" || !got[len(got)-1].Verified {
+		t.Errorf("webhooks test did not arrive verified: %+v", got[nBefore:])
+	}
+	if code, out := cli("webhooks", "replay", "--since", "800d", "--connection", "demo-healthy"); code != 0 || !strings.Contains(out, "1 events since") {
+		t.Errorf("webhooks replay: %d %s", code, out)
+	}
+	if got := s.Webhooks(); got[len(got)-1].ID != arrivals[0].ID && got[len(got)-1].ID != arrivals[1].ID && got[len(got)-1].ID != arrivals[2].ID && got[len(got)-1].ID != arrivals[3].ID {
+		t.Errorf("a replay carries another id than the first delivery: %s", got[len(got)-1].ID)
+	}
+	if code, out := cli("webhooks", "replay"); code != operator.ExitUsage {
+		t.Errorf("replay without --since: %d %s", code, out)
+	}
+
 	// Latency from a renewal's commit to the webhook receiver.
 	st := store.New(s.Clients().DynamoDB, s.Table)
 	var lat []time.Duration
@@ -110,7 +140,7 @@ func TestDomainEventsWebhooksAndTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 		committed := time.Now()
-		got := waitArrivals(t, s, 5+i, 30*time.Second)
+		got := waitArrivals(t, s, nBefore+2+i, 30*time.Second)
 		lat = append(lat, got[len(got)-1].At.Sub(committed))
 	}
 	slices.Sort(lat)
@@ -138,4 +168,19 @@ func pythonMissing() string {
 		return "python3 with botocore and requests is missing (Debian: apt-get install python3-botocore python3-requests; make test installs them)"
 	}
 	return ""
+}
+
+// TestReadmeShowsTheTestedExamples keeps the README's token examples the files the
+// test above runs.
+func TestReadmeShowsTheTestedExamples(t *testing.T) {
+	root, _ := localstack.FindRoot(".")
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	must(t, err)
+	for _, f := range []string{"examples/tokens/get_token.py", "examples/tokens/get_token.cjs"} {
+		b, err := os.ReadFile(filepath.Join(root, f))
+		must(t, err)
+		if !strings.Contains(string(readme), string(b)) {
+			t.Errorf("README.md does not show %s as it is", f)
+		}
+	}
 }

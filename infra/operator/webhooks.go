@@ -257,4 +257,3 @@ func (c *CLI) webhookDeps(ctx context.Context, g Globals, urls string) (WebhookD
 	sender := webhook.NewSender(nil, key, st, nil, "", slog.New(slog.DiscardHandler), nil)
 	return WebhookDeps{Store: st, Key: key, Sender: sender, URLs: eps, Clock: c.Now}, nil
 }
-
