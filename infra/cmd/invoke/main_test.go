@@ -182,7 +182,7 @@ func TestBadInput(t *testing.T) {
 		usage bool
 		want  string
 	}{
-		{[]string{"-fn", "NoSuchFunction", "-event", "events/schedule.json"}, false, `no function "NoSuchFunction" in template.yaml (it has CallbackFunction, CredentialsFunction, ExpiryScanFunction`},
+		{[]string{"-fn", "NoSuchFunction", "-event", "events/schedule.json"}, false, `no function "NoSuchFunction" in template.yaml (it has CallbackFunction, CredentialsFunction, `},
 		{[]string{"-fn", "ExpiryScanFunction", "-event", "events/nope.json"}, false, "event file events/nope.json does not exist"},
 		{[]string{"-fn", "ExpiryScanFunction", "-event", bad}, false, "is not valid JSON"},
 		{[]string{"-fn", "ExpiryScanFunction"}, true, "FN and EVENT are both required"},
