@@ -9,11 +9,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 )
 
 func main() {
 	ctx := context.Background()
-	d := app.LambdaDeps(ctx)
+	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.SQS})
 	pub, err := app.EventPublisher(d, nil)
 	app.Must(d, err)
 	lambda.Start(pub.Handle)

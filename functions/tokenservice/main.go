@@ -10,11 +10,12 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 )
 
 func main() {
 	ctx := context.Background()
-	d := app.LambdaDeps(ctx, app.TokenServiceConfigNames...)
+	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager}, app.TokenServiceConfigNames...)
 	svc, err := app.TokenService(ctx, d, nil)
 	app.Must(d, err)
 	lambda.Start(httpadapter.NewV2(svc.Handler()).ProxyWithContext)
