@@ -387,8 +387,11 @@ func testOperatorCLI(t *testing.T, s *localstack.Stack, cli func(...string) (int
 	if code != 0 || link == "" || !strings.HasPrefix(link, s.FrontURL) {
 		t.Fatalf("onboard: exit %d %s %s", code, out, errOut)
 	}
-	// The pending seller follows the first link and connects.
+	// The pending seller follows the first link and connects, with an Amazon account of
+	// its own (each demo seller's account is already bound to its own connection).
+	addSeller(t, s.SellerCentralURL, `{"sellingPartnerId":"A9NEWSHOPFR","name":"New Shop","countryCodes":["FR"]}`)
 	consentURL, form := consentForm(t, link, s.SellerCentralURL)
+	form.Set("selling_partner_id", "A9NEWSHOPFR")
 	if _, status, body := submit(t, consentURL, form, "confirm"); status != http.StatusOK || !strings.Contains(body, "connected") {
 		t.Errorf("onboarding consent: %d\n%s", status, body)
 	}
@@ -515,6 +518,16 @@ func submit(t *testing.T, consentURL string, form url.Values, action string) (st
 	res, err := sellerBrowser.PostForm(u.Scheme+"://"+u.Host+"/apps/authorize/confirm", form)
 	must(t, err)
 	return res.Request.URL.String(), res.StatusCode, readBody(t, res)
+}
+
+// addSeller adds an account to the simulated Seller Central (its admin API).
+func addSeller(t *testing.T, sellerCentral, account string) {
+	t.Helper()
+	res, err := http.Post(sellerCentral+"/_sim/seller", "application/json", strings.NewReader(account))
+	must(t, err)
+	if body := readBody(t, res); res.StatusCode >= 300 {
+		t.Fatalf("add a seller to the simulator: %d %s", res.StatusCode, body)
+	}
 }
 
 // sellerBrowser is the seller's browser: it keeps the cookie that binds a round trip

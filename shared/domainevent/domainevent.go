@@ -61,6 +61,7 @@ var kindTypes = map[authz.EventKind]string{
 	authz.EventRefreshFailed:        TypeRefreshFailed,
 	authz.EventAccountMismatch:      TypeAccountMismatch,
 	authz.EventMismatchedSeller:     TypeAccountMismatch,
+	authz.EventSellerConflict:       TypeAccountMismatch, // a seller bound to another connection tried this one
 	authz.EventForgotten:            TypeForgotten,
 	authz.EventReminded:             TypeReminderSent,
 	authz.EventReminderRejected:     TypeReminderRejected,
@@ -70,6 +71,20 @@ var kindTypes = map[authz.EventKind]string{
 	"client_secret_rotation_failed": TypeClientSecretRotationFailed,
 }
 
+// internalKinds are history kinds that record the keeper's own bookkeeping, not a
+// change the vendor's systems act on: a token parked until the vault takes it (its
+// renewal is published when it lands), an operator moving a seller's binding (the
+// records' own events follow), a contact edit. They are not published, and not
+// counted as unknown.
+var internalKinds = map[authz.EventKind]bool{
+	authz.EventTokenParked: true,
+	authz.EventSellerMoved: true,
+	"contact_changed":      true,
+}
+
+// ErrInternalKind is a history kind that is deliberately not a domain event.
+var ErrInternalKind = errors.New("history kind is internal bookkeeping, not a domain event")
+
 // ErrUnknownKind is a history kind with no detail-type: the publisher skips it with
 // the metric DomainEventSkipped (Reason=unknown_kind) instead of inventing a generic
 // type, because a detail-type is a contract consumers' rules match on.
@@ -78,6 +93,9 @@ var ErrUnknownKind = errors.New("history kind has no domain event type")
 // TypeOf returns the detail-type of a history kind.
 func TypeOf(kind authz.EventKind) (string, error) {
 	t, ok := kindTypes[kind]
+	if !ok && internalKinds[kind] {
+		return "", fmt.Errorf("%w: %q", ErrInternalKind, kind)
+	}
 	if !ok {
 		return "", fmt.Errorf("%w: %q", ErrUnknownKind, kind)
 	}

@@ -117,6 +117,9 @@ func (p *Publisher) decode(r events.DynamoDBEventRecord) (domainevent.Event, boo
 		return domainevent.Event{}, false, err
 	}
 	ev, err := domainevent.FromHistory(pk, sk, h)
+	if errors.Is(err, domainevent.ErrInternalKind) {
+		return domainevent.Event{}, false, nil
+	}
 	if errors.Is(err, domainevent.ErrUnknownKind) {
 		// Documented choice (README, "React in your own app"): skipped with a metric.
 		p.metrics.Count("DomainEventSkipped", 1, metrics.Dim{Name: "Reason", Value: "unknown_kind"})

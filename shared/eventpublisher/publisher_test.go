@@ -196,6 +196,8 @@ func TestBadRecords(t *testing.T) {
 	}{
 		{"unknown kind is skipped with a metric", []events.DynamoDBEventRecord{rec("1", "INSERT", history("teleported", nil)), rec("2", "INSERT", history("revoked", nil))},
 			nil, 1, "DomainEventSkipped", "unknown_kind"},
+		{"internal bookkeeping is not an event and not unknown", []events.DynamoDBEventRecord{rec("1", "INSERT", history("token_parked", nil)),
+			rec("2", "INSERT", history("seller_moved", nil)), rec("3", "INSERT", history("seller_conflict", nil))}, nil, 1, "", ""},
 		{"a record update is not an event", []events.DynamoDBEventRecord{rec("1", "MODIFY", history("revoked", nil)),
 			rec("2", "INSERT", map[string]events.DynamoDBAttributeValue{"pk": s("CONN#acme"), "sk": s("AUTH#eu")})}, nil, 0, "", ""},
 		{"a malformed history item is a poison record", []events.DynamoDBEventRecord{rec("1", "INSERT", history("revoked", nil)),
@@ -208,6 +210,7 @@ func TestBadRecords(t *testing.T) {
 			rec("1", "INSERT", history("revoked", map[string]events.DynamoDBAttributeValue{"kind": events.NewNumberAttribute("7")}))},
 			[]string{"1"}, 0, "DomainEventFailed", "malformed"},
 	}
+	skipped := 0.0
 	for _, tt := range tests {
 		before := len(emu.Events())
 		resp, err := pub.Handle(context.Background(), events.DynamoDBEvent{Records: tt.records})
@@ -224,6 +227,10 @@ func TestBadRecords(t *testing.T) {
 		if got := len(emu.Events()) - before; got != tt.wantEvents {
 			t.Errorf("%s: %d events, want %d", tt.name, got, tt.wantEvents)
 		}
+		if tt.metric == "" && testenv.MetricSum(t, emf.String(), "DomainEventSkipped", "unknown_kind") > skipped {
+			t.Errorf("%s: counted as an unknown kind", tt.name)
+		}
+		skipped = testenv.MetricSum(t, emf.String(), "DomainEventSkipped", "unknown_kind")
 		if tt.metric != "" && testenv.MetricSum(t, emf.String(), tt.metric, tt.reason) == 0 {
 			t.Errorf("%s: no %s metric (Reason=%s)", tt.name, tt.metric, tt.reason)
 		}
