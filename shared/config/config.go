@@ -18,7 +18,9 @@ import (
 type Config struct {
 	TableName             string        // TABLE_NAME
 	SecretPrefix          string        // SECRET_PREFIX
-	KMSKeyID              string        // KMS_KEY_ID: encrypts the per-authorization secrets
+	KMSKeyID              string        // KMS_KEY_ID: encrypts the secrets holding refresh tokens
+	VaultLayout           string        // VAULT_LAYOUT: packed (default) or per-authorization
+	VaultWritesPerSecond  float64       // VAULT_WRITES_PER_SECOND: stack-wide Secrets Manager write budget
 	AppID                 string        // APP_ID: the SP-API application id
 	AppName               string        // APP_NAME: shown to sellers in pages and emails
 	AppIsDraft            bool          // APP_IS_DRAFT: adds version=beta to consent URLs
@@ -57,6 +59,7 @@ func Load(getenv func(string) string) (Config, error) {
 		TableName:           getenv("TABLE_NAME"),
 		SecretPrefix:        strings.TrimRight(getenv("SECRET_PREFIX"), "/"),
 		KMSKeyID:            getenv("KMS_KEY_ID"),
+		VaultLayout:         or(getenv("VAULT_LAYOUT"), "packed"),
 		AppID:               getenv("APP_ID"),
 		AppName:             or(getenv("APP_NAME"), "our app"),
 		RedirectURI:         getenv("REDIRECT_URI"),
@@ -105,6 +108,13 @@ func Load(getenv func(string) string) (Config, error) {
 	boolean("VERIFY_SELLER_ID", &c.VerifySellerID)
 	number("SES_MAX_PER_SECOND", 1, &c.SESMaxPerSecond)
 	number("REFRESH_MAX_PER_SECOND", 20, &c.RefreshMaxPerSecond)
+	number("VAULT_WRITES_PER_SECOND", 40, &c.VaultWritesPerSecond)
+	if c.VaultWritesPerSecond > 50 {
+		errs = append(errs, fmt.Errorf("VAULT_WRITES_PER_SECOND=%v: Secrets Manager allows 50 writes per second per region", c.VaultWritesPerSecond))
+	}
+	if c.VaultLayout != "packed" && c.VaultLayout != "per-authorization" {
+		errs = append(errs, fmt.Errorf("VAULT_LAYOUT=%q: want packed or per-authorization", c.VaultLayout))
+	}
 	duration("REFRESH_INTERVAL", DefaultRefreshInterval, time.Hour, &c.RefreshInterval)
 	duration("LINK_TTL", DefaultLinkTTL, time.Hour, &c.LinkTTL)
 	duration("STATE_TTL", DefaultStateTTL, time.Minute, &c.StateTTL)
