@@ -179,6 +179,7 @@ func New(cfg Config) *Sim {
 	s.adminRoutes(mux)
 	s.appRoutes(mux)
 	s.sellerRoutes(mux)
+	s.tokensRoutes(mux)
 	s.mux = mux
 	return s
 }

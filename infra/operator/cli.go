@@ -43,6 +43,8 @@ commands:
   vault migrate --to packed|per-authorization [--dry-run]    move every refresh token to the other layout (resumable)
   client-secret status                                       the app's LWA client secret: days left, rotation pending, last rotation
   client-secret rotate                                       request a client secret rotation now (invokes the credentials function)
+  webhooks secret <url> | test | replay --since DAY | enable <url>
+                                                             webhook endpoints: signing secret, signed test event, re-send history, re-enable
 
 flags (anywhere on the line):
   --local                   use the stack that ` + "`make run`" + ` started on this machine
@@ -174,6 +176,9 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 	}
 	if cmd == "vault" {
 		return c.vaultCommand(ctx, g, rest) // vaultcmd.go
+	}
+	if cmd == "webhooks" {
+		return c.webhooks(ctx, g, rest) // webhooks.go
 	}
 	fs := c.flags(cmd, &g)
 	var (
