@@ -36,7 +36,7 @@ var (
 // DefaultStartTimeout bounds Start when ctx has no deadline, from the moment the
 // DynamoDB Local launcher is compiled (once per machine). DynamoDB Local is a JVM and
 // can take several seconds on a loaded machine (go test runs many binaries at once).
-const DefaultStartTimeout = 90 * time.Second
+const DefaultStartTimeout = 3 * time.Minute
 
 // stopGrace is how long Stop waits after SIGTERM before it sends SIGKILL.
 const stopGrace = 5 * time.Second

@@ -51,7 +51,8 @@ func dynamoDB(infra string) (emulator, error) {
 			// DynamoDB Local itself listens on every interface and has no option to
 			// choose: LoopbackDynamoDB starts the same server from the same arguments
 			// bound to 127.0.0.1 only.
-			cp := strings.Join([]string{classes, jar, filepath.Join(dir, "DynamoDBLocal_lib", "*")}, string(os.PathListSeparator))
+			// The jar's manifest names its libraries, as with java -jar.
+			cp := classes + string(os.PathListSeparator) + jar
 			cmd := exec.Command(java, "-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"), "-cp", cp,
 				"LoopbackDynamoDB", "-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(port))
 			cmd.Dir = dir
