@@ -15,6 +15,7 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/consent"
+	"github.com/spapi-auth-keeper/keeper/shared/delivery"
 	"github.com/spapi-auth-keeper/keeper/shared/pages"
 )
 
@@ -85,6 +86,7 @@ type Email struct {
 	Subject string
 	HTML    string
 	Text    string
+	Tags    map[string]string // SES message tags: the reminder entry the email belongs to
 }
 
 // The kinds of email, by where the authorization stands when it is sent.
@@ -133,6 +135,11 @@ type Renderer struct {
 // line break would let whoever set it add mail headers; it is refused, never cleaned.
 var ErrBadAddress = errors.New("contact address is not a plain email address")
 
+// ErrContactUnreachable: the contact address bounced for good or complained; no email
+// goes to it until the vendor sets it again (keeperctl set --email). It is a kind of
+// ErrBadAddress, so the sender records the stage as rejected.
+var ErrContactUnreachable = fmt.Errorf("%w: the contact bounced or complained; set it again to resume", ErrBadAddress)
+
 // NewRenderer checks the configuration the emails depend on.
 func NewRenderer(cfg RenderConfig, signer LinkSigner) (*Renderer, error) {
 	if cfg.AppName == "" || hasControl(cfg.AppName) {
@@ -153,6 +160,9 @@ func NewRenderer(cfg RenderConfig, signer LinkSigner) (*Renderer, error) {
 
 // Render writes the email for job to the authorization's contact, as of now.
 func (r *Renderer) Render(a authz.Authorization, job Job, now time.Time) (Email, error) {
+	if !a.ContactStatus.Reachable() {
+		return Email{}, fmt.Errorf("%w (contact %s)", ErrContactUnreachable, a.ContactStatus)
+	}
 	to, err := ValidateAddress(a.ContactEmail)
 	if err != nil {
 		return Email{}, err
@@ -195,7 +205,8 @@ func (r *Renderer) Render(a authz.Authorization, job Job, now time.Time) (Email,
 	if err := lang.html.Execute(&html, d); err != nil {
 		return Email{}, fmt.Errorf("render HTML body: %w", err)
 	}
-	return Email{To: to, Subject: d.Subject, HTML: html.String(), Text: text.String()}, nil
+	return Email{To: to, Subject: d.Subject, HTML: html.String(), Text: text.String(),
+		Tags: delivery.Tags(a.ConnectionID, a.Region, job.Key())}, nil
 }
 
 // ValidateAddress accepts one bare address (local@domain) and returns it: no display

@@ -285,6 +285,7 @@ func (s *Sender) input(e Email) *sesv2.SendEmailInput {
 	if s.cfg.ConfigurationSet != "" {
 		in.ConfigurationSetName = aws.String(s.cfg.ConfigurationSet)
 	}
+	in.EmailTags = messageTags(e.Tags) // delivery events find their reminder entry by these
 	return in
 }
 
