@@ -20,7 +20,8 @@ NPM_STAMP = infra/node_modules/.installed
 
 .PHONY: test bench build deps java chromium gomod clean run invoke \
 	build-CallbackFunction build-ExpiryScanFunction build-ReminderFunction \
-	build-TokenRefreshFunction build-CredentialsFunction
+	build-TokenRefreshFunction build-CredentialsFunction \
+	build-DeliveryFunction
 
 test: deps chromium
 	$(GO) vet ./...
@@ -98,6 +99,8 @@ build-TokenRefreshFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/tokenrefresh
 build-CredentialsFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/credentials
+build-DeliveryFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/delivery
 
 clean:
 	rm -rf bin .local

@@ -39,6 +39,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/emulators"
 	"github.com/spapi-auth-keeper/keeper/infra/runtimeapi"
 	"github.com/spapi-auth-keeper/keeper/infra/secretsemu"
+	"github.com/spapi-auth-keeper/keeper/infra/sesevents"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
@@ -126,6 +127,8 @@ type Stack struct {
 
 	FrontURL, SellerCentralURL, SecretsURL, LambdaURL, MailURL string
 	Table, SecretPrefix                                        string
+	SESEventsURL                                               string // the SES event simulator the functions send through
+	sesEvents                                                  *sesevents.Simulator
 
 	queues    map[string]queueInfo // by logical id
 	functions map[string]*function
@@ -257,6 +260,10 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	s.endpoints[EnvSecretsManager] = s.SecretsURL
 	s.MailURL = s.endpoints[emulators.EnvSES] + "/"
 	s.clients = clientsFor(s.endpoints)
+	if err := s.startSESEvents(); err != nil {
+		frontLn.Close()
+		return s, err
+	}
 
 	if err := s.provision(ctx); err != nil {
 		frontLn.Close()
@@ -469,6 +476,9 @@ func (s *Stack) Stop() error {
 			s.pollStop()
 		}
 		s.pollWG.Wait()
+		if s.sesEvents != nil {
+			s.sesEvents.Close()
+		}
 		for _, f := range s.functions {
 			f.mu.Lock()
 			f.stopped = true

@@ -58,6 +58,7 @@ func Reminder(ctx context.Context, d Deps, concurrency int) (*reminder.Sender, e
 	}
 	r, err := reminder.NewRenderer(reminder.RenderConfig{
 		AppName: d.Config.AppName, BaseURL: d.Config.BaseURL, LinkTTL: d.Config.LinkTTL, SellerCentralURL: d.Config.SellerCentralURL,
+		Brand: d.Brand(),
 	}, signer)
 	if err != nil {
 		return nil, err

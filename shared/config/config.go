@@ -38,6 +38,12 @@ type Config struct {
 	LWAEndpoint           string        // LWA_ENDPOINT: the simulator in local runs
 	SellerCentralURL      string        // SELLER_CENTRAL_URL: the simulator in local runs
 	LogLevel              string        // AWS_LAMBDA_LOG_LEVEL is read by the log handler itself
+	// Branding and support contact of pages and emails (checked by pages.Brand.Check).
+	SupportEmail string // SUPPORT_EMAIL
+	SupportURL   string // SUPPORT_URL
+	LogoURL      string // LOGO_URL
+	BrandColor   string // BRAND_COLOR
+	ConnectURL   string // CONNECT_URL: where a seller connects an account in the vendor's app
 }
 
 // Defaults are the values DESIGN.md gives.
@@ -66,6 +72,11 @@ func Load(getenv func(string) string) (Config, error) {
 		ReminderStages:      or(getenv("REMINDER_STAGES"), DefaultReminderStages),
 		LWAEndpoint:         or(getenv("LWA_ENDPOINT"), DefaultLWAEndpoint),
 		SellerCentralURL:    strings.TrimRight(getenv("SELLER_CENTRAL_URL"), "/"),
+		SupportEmail:        getenv("SUPPORT_EMAIL"),
+		SupportURL:          getenv("SUPPORT_URL"),
+		LogoURL:             getenv("LOGO_URL"),
+		BrandColor:          getenv("BRAND_COLOR"),
+		ConnectURL:          getenv("CONNECT_URL"),
 	}
 	var errs []error
 	boolean := func(name string, dst *bool) {
