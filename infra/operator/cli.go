@@ -39,6 +39,8 @@ commands:
   link <connection>                                          a fresh renewal link
   refresh <connection>                                       prove it alive now (invokes the token refresh function)
   forget <connection>                                        delete its refresh token and record, keep an anonymised history event
+  list --bouncing                                            the authorizations whose contact bounced or complained
+  report [--since 30d]                                       the renewal funnel per reminder stage, from per-day counters
   client-secret status                                       the app's LWA client secret: days left, rotation pending, last rotation
   client-secret rotate                                       request a client secret rotation now (invokes the credentials function)
 
@@ -166,6 +168,12 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 	cmd, rest := lead.Arg(0), lead.Args()[1:]
 	if cmd == "client-secret" {
 		return c.clientSecret(ctx, g, rest) // clientsecret.go
+	}
+	if cmd == "report" {
+		return c.report(ctx, g, rest) // report.go
+	}
+	if cmd == "list" && hasFlag(rest, "bouncing") {
+		return c.listBouncing(ctx, g, rest) // report.go
 	}
 	fs := c.flags(cmd, &g)
 	var (

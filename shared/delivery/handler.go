@@ -172,7 +172,7 @@ func (s *Service) Process(ctx context.Context, r Record) (Outcome, error) {
 		return OutcomeDuplicate, nil
 	}
 	if metric != "" {
-		s.metrics.Count(metric, 1)
+		s.metrics.Count(metric, 1, metrics.Dim{Name: "Stage", Value: store.FunnelStage(target.Stage)})
 	}
 	if res.Contact != "" {
 		a := res.Record

@@ -44,32 +44,53 @@ const (
 )
 
 // FunnelCounter names one counter: step and stage, or a total when stage is "".
+// Reconnect stages ("reconnect@{revokedAt}") count as one stage, "reconnect".
 func FunnelCounter(step, stage string) string {
 	if stage == "" {
 		return step
 	}
-	return step + ":" + stage
+	return step + ":" + FunnelStage(stage)
+}
+
+// FunnelStage is the stage a reminder key counts under: reconnect stages together.
+func FunnelStage(key string) string {
+	if strings.HasPrefix(key, "reconnect@") {
+		return "reconnect"
+	}
+	return key
 }
 
 func funnelKey(day string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: str(funnelPrefix + day), attrSK: str(funnelSK)}
 }
 
-// funnelUpdate adds one to each counter of day; for a transaction or on its own.
+// funnelUpdate adds one to each counter of day (a counter named twice gets two); for
+// a transaction or on its own. DynamoDB refuses an expression that names one path
+// twice, so repeats are summed first.
 func (s *Store) funnelUpdate(day string, counters ...string) *types.Update {
+	sums := map[string]int{}
+	var order []string
+	for _, c := range counters {
+		if sums[c] == 0 {
+			order = append(order, c)
+		}
+		sums[c]++
+	}
 	names := map[string]string{}
-	parts := make([]string, len(counters))
-	for i, c := range counters {
-		n := "#c" + strconv.Itoa(i)
+	values := map[string]types.AttributeValue{}
+	parts := make([]string, len(order))
+	for i, c := range order {
+		n, v := "#c"+strconv.Itoa(i), ":n"+strconv.Itoa(i)
 		names[n] = c
-		parts[i] = n + " :one"
+		values[v] = &types.AttributeValueMemberN{Value: strconv.Itoa(sums[c])}
+		parts[i] = n + " " + v
 	}
 	return &types.Update{
 		TableName:                 aws.String(s.table),
 		Key:                       funnelKey(day),
 		UpdateExpression:          aws.String("ADD " + strings.Join(parts, ", ")),
 		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": one},
+		ExpressionAttributeValues: values,
 	}
 }
 
