@@ -118,3 +118,8 @@ func TestReportAndBouncingCLI(t *testing.T) {
 		t.Errorf("report --json: %v\n%s", err, out)
 	}
 }
+
+// newOperator is an operator over st alone, at now.
+func newOperator(st *store.Store, at time.Time) *operator.Operator {
+	return operator.New(operator.Config{BaseURL: "https://keeper.example.com"}, st, nil, nil, authz.ClockFunc(func() time.Time { return at }))
+}
