@@ -86,6 +86,7 @@ type Sim struct {
 	issued        int // access tokens issued since the last prune
 	counters      counters
 	apps          appMgmt // the Application Management API (appmgmt.go)
+	appNotes      appIntegrations // the App Integrations API (appintegrations.go)
 }
 
 type codeGrant struct {
@@ -163,6 +164,7 @@ func New(cfg Config) *Sim {
 	})
 	s.adminRoutes(mux)
 	s.appRoutes(mux)
+	s.appIntegrationsRoutes(mux)
 	s.mux = mux
 	return s
 }

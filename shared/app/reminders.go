@@ -63,10 +63,14 @@ func Reminder(ctx context.Context, d Deps, concurrency int) (*reminder.Sender, e
 	if err != nil {
 		return nil, err
 	}
-	return reminder.NewSender(reminder.SenderConfig{
+	cfg := reminder.SenderConfig{
 		From: d.Config.SenderEmail, ConfigurationSet: d.Config.SESConfigurationSet, Schedule: stages,
 		RatePerSecond: reminder.PerSenderRate(d.Config.SESMaxPerSecond, concurrency),
-	}, d.Store(), d.Clients.SES, r, d.clock(), d.Log, d.Metrics)
+	}
+	if ch := d.AppNotifications(os.Getenv); ch != nil {
+		cfg.AppNotifier = ch
+	}
+	return reminder.NewSender(cfg, d.Store(), d.Clients.SES, r, d.clock(), d.Log, d.Metrics)
 }
 
 // ReminderFromEnv is Reminder with the concurrency read from the environment.

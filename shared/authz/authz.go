@@ -86,6 +86,10 @@ type Delivery struct {
 	FailedAt     time.Time // Reject or Rendering Failure: SES never sent it
 	OpenedAt     time.Time // the seller opened the renewal link (/authorize)
 	Detail       string    // bounce type and diagnostic, complaint type, reject reason
+	// The stage's app notification in Seller Central (App Integrations), if posted:
+	// Amazon's id, or why it was not.
+	AppNotificationID    string
+	AppNotificationError string
 }
 
 // Authorization is one seller's (or vendor's) authorization of the vendor's app in one region.

@@ -45,6 +45,8 @@ type Email struct {
 	HTML    string
 	Text    string
 	Tags    map[string]string // SES message tags: the reminder entry the email belongs to
+	// Link and ExpiryDate, as the email shows them, for the Seller Central channel.
+	Link, ExpiryDate string
 }
 
 // The kinds of email, by where the authorization stands when it is sent.
@@ -220,7 +222,7 @@ func (r *Renderer) render(a authz.Authorization, job Job, now time.Time, central
 		return Email{}, fmt.Errorf("render HTML body: %w", err)
 	}
 	return Email{Subject: d.Subject, HTML: html.String(), Text: text.String(),
-		Tags: delivery.Tags(a.ConnectionID, a.Region, job.Key())}, nil
+		Tags: delivery.Tags(a.ConnectionID, a.Region, job.Key()), Link: d.RenewURL, ExpiryDate: vars["date"]}, nil
 }
 
 // ValidateAddress accepts one bare address (local@domain) and returns it: no display

@@ -262,3 +262,34 @@ func (s *Store) SetContact(ctx context.Context, connectionID string, region auth
 		return stored, err
 	}
 }
+
+// RecordAppNotification records on c's stage what became of its app notification in
+// Seller Central: Amazon's id, or the error. The stage must still carry claim c.
+func (s *Store) RecordAppNotification(ctx context.Context, c ReminderClaim, id, errText string) error {
+	if err := c.valid(); err != nil {
+		return fmt.Errorf("record app notification: %w", err)
+	}
+	if len(errText) > maxDetail {
+		errText = errText[:maxDetail]
+	}
+	attr, val := "appNotificationId", id
+	if id == "" {
+		attr, val = "appNotificationError", errText
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       authKey(c.ConnectionID, c.Region),
+		UpdateExpression:          aws.String("SET #rs.#k.#a = :v ADD #v :one"),
+		ConditionExpression:       aws.String("#rs.#k.#claimed = :claimed"),
+		ExpressionAttributeNames:  map[string]string{"#rs": attrReminders, "#k": c.Key, "#a": attr, "#v": attrVersion, "#claimed": "claimedAt"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": str(val), ":one": one, ":claimed": str(formatTime(c.ClaimedAt))},
+	})
+	var failed *types.ConditionalCheckFailedException
+	if errors.As(err, &failed) {
+		return fmt.Errorf("record app notification of %s/%s %s: %w", c.ConnectionID, c.Region, c.Key, ErrClaimLost)
+	}
+	if err != nil {
+		return fmt.Errorf("record app notification of %s/%s %s: %w", c.ConnectionID, c.Region, c.Key, unavailable(err))
+	}
+	return nil
+}

@@ -29,11 +29,12 @@ func (r reminderItem) withDelivery(d authz.Delivery) reminderItem {
 	r.FailedAt = formatTime(d.FailedAt)
 	r.OpenedAt = formatTime(d.OpenedAt)
 	r.Detail = d.Detail
+	r.AppNoteID, r.AppNoteError = d.AppNotificationID, d.AppNotificationError
 	return r
 }
 
 func (r reminderItem) delivery(stage string) (authz.Delivery, error) {
-	d := authz.Delivery{Detail: r.Detail}
+	d := authz.Delivery{Detail: r.Detail, AppNotificationID: r.AppNoteID, AppNotificationError: r.AppNoteError}
 	for _, f := range []struct {
 		name string
 		v    string

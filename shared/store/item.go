@@ -108,6 +108,8 @@ type reminderItem struct {
 	FailedAt     string `dynamodbav:"failedAt,omitempty"`
 	OpenedAt     string `dynamodbav:"openedAt,omitempty"`
 	Detail       string `dynamodbav:"deliveryDetail,omitempty"`
+	AppNoteID    string `dynamodbav:"appNotificationId,omitempty"`
+	AppNoteError string `dynamodbav:"appNotificationError,omitempty"`
 }
 
 func toAuthItem(a authz.Authorization) authItem {
