@@ -85,7 +85,7 @@ type Sim struct {
 	latency       time.Duration
 	issued        int // access tokens issued since the last prune
 	counters      counters
-	apps          appMgmt // the Application Management API (appmgmt.go)
+	apps          appMgmt         // the Application Management API (appmgmt.go)
 	appNotes      appIntegrations // the App Integrations API (appintegrations.go)
 }
 
