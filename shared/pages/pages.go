@@ -58,7 +58,7 @@ type Page struct {
 // chrome is what the page template shows around a page: its texts in p.Lang.
 type chrome struct {
 	Page
-	RefLine, SupportLine, SupportHref, Support string
+	RefBefore, RefAfter, SupportLine, SupportHref, Support string
 }
 
 // Render writes p with headers that keep the page out of caches and keep its URL
@@ -72,14 +72,16 @@ func Render(w http.ResponseWriter, p Page) {
 	}
 	c := chrome{Page: p}
 	contact, kind := p.Brand.Support()
-	vars := i18n.Vars{"ref": p.Reference, "app": p.AppName, "support": "{support}"}
+	// The reference (in <code>, where support and tests find it) and the contact (a
+	// link) are cut out of their lines at their placeholders.
+	vars := i18n.Vars{"ref": "{ref}", "app": p.AppName, "support": "{support}"}
 	ref, err1 := i18n.Message(p.Lang, "page.reference", vars)
 	support, err2 := i18n.Message(p.Lang, "page.support."+kind, vars)
 	if err := errors.Join(err1, err2); err != nil {
 		http.Error(w, "internal error rendering page, reference "+p.Reference, http.StatusInternalServerError)
 		return
 	}
-	c.RefLine = ref
+	c.RefBefore, c.RefAfter, _ = strings.Cut(ref, "{ref}")
 	// The contact becomes a link: the line is split around its placeholder.
 	c.SupportLine, c.Support = support, contact
 	switch kind {

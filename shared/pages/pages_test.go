@@ -46,10 +46,10 @@ func TestRenderSpeaksThePageLanguageAndShowsTheBrand(t *testing.T) {
 		want  []string
 		csp   string
 	}{
-		{"de", pages.Brand{SupportEmail: "help@shop.example", Color: "#123456"}, []string{`lang="de"`, "Referenz: r-1.", `href="mailto:help@shop.example"`, "#123456"}, ""},
+		{"de", pages.Brand{SupportEmail: "help@shop.example", Color: "#123456"}, []string{`lang="de"`, "Referenz: <code>r-1</code>.", `href="mailto:help@shop.example"`, "#123456"}, ""},
 		{"ja", pages.Brand{SupportURL: "https://shop.example/help", LogoURL: "https://cdn.shop.example/logo.png"},
-			[]string{`lang="ja"`, "参照番号:r-1", `href="https://shop.example/help"`, `src="https://cdn.shop.example/logo.png"`}, "img-src https://cdn.shop.example"},
-		{"", pages.Brand{}, []string{`lang="en"`, "Reference: r-1.", "Quote this reference if you contact Acme support."}, ""},
+			[]string{`lang="ja"`, "参照番号:<code>r-1</code>", `href="https://shop.example/help"`, `src="https://cdn.shop.example/logo.png"`}, "img-src https://cdn.shop.example"},
+		{"", pages.Brand{}, []string{`lang="en"`, "Reference: <code>r-1</code>.", "Quote this reference if you contact Acme support."}, ""},
 	}
 	for _, tc := range tests {
 		rec := httptest.NewRecorder()
