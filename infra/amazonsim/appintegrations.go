@@ -43,13 +43,7 @@ type appIntegrations struct {
 	noRole    bool                // the app lacks the Notifications in Seller Central role
 	templates map[string][]string // approved template id → its parameter names
 	notes     []AppNotification
-	buckets   map[string]*bucket // per seller and operation
 	deleted   int
-}
-
-type bucket struct {
-	tokens float64
-	at     time.Time
 }
 
 // ApproveNotificationTemplate makes templateID an approved template of the app with
@@ -121,24 +115,12 @@ func (s *Sim) sellerCall(w http.ResponseWriter, r *http.Request, op string) (sel
 		}
 	}
 	s.mu.Lock()
-	if s.appNotes.buckets == nil {
-		s.appNotes.buckets = map[string]*bucket{}
-	}
-	b := s.appNotes.buckets[seller+"/"+op]
-	now := s.clock()
-	if b == nil {
-		b = &bucket{tokens: AppIntegrationsBurst, at: now}
-		s.appNotes.buckets[seller+"/"+op] = b
-	}
-	b.tokens = min(AppIntegrationsBurst, b.tokens+now.Sub(b.at).Seconds()*AppIntegrationsRate)
-	b.at = now
-	if b.tokens < 1 {
-		s.mu.Unlock()
+	allowed := s.takeQuotaLocked(op, seller, AppIntegrationsRate, AppIntegrationsBurst) // sellers.go
+	s.mu.Unlock()
+	if !allowed {
 		writeSPError(w, http.StatusTooManyRequests, "QuotaExceeded", "You exceeded your quota for the requested resource.")
 		return "", false
 	}
-	b.tokens--
-	s.mu.Unlock()
 	w.Header().Set("x-amzn-RateLimit-Limit", strconv.FormatFloat(AppIntegrationsRate, 'f', -1, 64))
 	return seller, true
 }

@@ -28,8 +28,8 @@ func (s *Stack) bindings() Bindings {
 			"REDIRECT_URI":       s.FrontURL + "/callback",
 			"LWA_ENDPOINT":       s.SellerCentralURL + "/auth/o2/token",
 			"SELLER_CENTRAL_URL": s.SellerCentralURL,
-			"SP_API_ENDPOINT":    s.SellerCentralURL, // rotateApplicationClientSecret
-			"KMS_KEY_ID":         "",
+			"SP_API_ENDPOINT":    s.SellerCentralURL, // Sellers, Product Fees, Application Management
+			"KMS_KEY_ID":         s.KMSKeyID,
 			"AWS_REGION":         Region,
 			"AWS_DEFAULT_REGION": Region,
 			// Static credentials, and no shared config or instance metadata: a local
@@ -45,6 +45,7 @@ func (s *Stack) bindings() Bindings {
 			"SES_CONFIGURATION_SET": s.ConfigurationSetName(),
 			emulators.EnvSQS:        s.endpoints[emulators.EnvSQS],
 			EnvSecretsManager:       s.endpoints[EnvSecretsManager],
+			EnvKMS:                  s.endpoints[EnvKMS],
 		},
 	}
 	for id, q := range s.queues {

@@ -53,11 +53,13 @@ func sellersFor(seed Seed) []amazonsim.Seller {
 	case SeedDemo:
 		var out []amazonsim.Seller
 		for _, d := range DemoSellers {
-			out = append(out, amazonsim.Seller{ID: d.SellingPartnerID, Name: d.Name, Email: d.Email})
+			// The Sellers API answers with the account's store and its marketplace.
+			out = append(out, amazonsim.Seller{ID: d.SellingPartnerID, Name: d.Name, Email: d.Email,
+				StoreName: d.Name, CountryCodes: []string{d.Marketplace}})
 		}
 		return out
 	case SeedSamples:
-		return []amazonsim.Seller{{ID: demo.SellingPartnerID, Name: "Demo Seller"}}
+		return []amazonsim.Seller{{ID: demo.SellingPartnerID, Name: "Demo Seller", CountryCodes: []string{demo.Marketplace}}}
 	}
 	return []amazonsim.Seller{{ID: "A1LOCALSELLER", Name: "Local Seller"}}
 }

@@ -169,6 +169,9 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 	if cmd == "client-secret" {
 		return c.clientSecret(ctx, g, rest) // clientsecret.go
 	}
+	if cmd == "move" {
+		return c.move(ctx, g, rest) // move.go
+	}
 	if cmd == "report" {
 		return c.report(ctx, g, rest) // report.go
 	}

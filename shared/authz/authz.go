@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"time"
 )
 
@@ -152,6 +153,40 @@ type Account struct {
 	TakenAt          time.Time
 }
 
+// SameAs tells whether evidence, freshly taken from SP-API, shows the same account as
+// a (the one on record), and why not. Seller ids decide where both were verified;
+// otherwise the store name must be the same and at least one marketplace shared (a
+// store renamed since is accepted only where the seller ids are verified). An account
+// with nothing on record cannot be compared: the caller decides.
+func (a Account) SameAs(evidence Account) (bool, string) {
+	if a.SellerIDVerified && evidence.SellerIDVerified {
+		if a.SellerID == evidence.SellerID {
+			return true, ""
+		}
+		return false, "seller id differs"
+	}
+	common := false
+	for _, m := range evidence.MarketplaceIDs {
+		for _, n := range a.MarketplaceIDs {
+			if m == n {
+				common = true
+			}
+		}
+	}
+	switch {
+	case !common:
+		return false, "no marketplace in common"
+	case normalizeStoreName(a.StoreName) != normalizeStoreName(evidence.StoreName):
+		return false, "store name differs"
+	}
+	return true, ""
+}
+
+// normalizeStoreName ignores case and runs of spaces, which sellers change freely.
+func normalizeStoreName(s string) string {
+	return strings.Join(strings.Fields(strings.ToLower(s)), " ")
+}
+
 // IsZero reports whether no fingerprint was taken.
 func (a Account) IsZero() bool {
 	return a.TakenAt.IsZero() && a.StoreName == "" && len(a.MarketplaceIDs) == 0 && a.SellerID == ""
@@ -251,6 +286,9 @@ const (
 	EventAccountMismatch  EventKind = "account_mismatch"
 	EventImported         EventKind = "imported"
 	EventReminderBounced  EventKind = "reminder_bounced"
+	EventSellerConflict   EventKind = "seller_conflict" // a seller bound to another connection tried to bind here
+	EventSellerMoved      EventKind = "seller_moved"    // the operator moved a seller's binding
+	EventTokenParked      EventKind = "token_parked"    // a new token waits, encrypted, for the vault
 	// EventReminderComplained: the seller's contact marked a reminder as spam; no
 	// more email goes to that address until the vendor sets another (or the same) one.
 	EventReminderComplained EventKind = "reminder_complained"

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -22,6 +23,7 @@ type Clients struct {
 	Secrets  *secretsmanager.Client
 	SES      *sesv2.Client
 	SQS      *sqs.Client
+	KMS      *kms.Client // seals a refresh token that must wait outside Secrets Manager
 }
 
 // FromConfig builds every client from cfg (tests pass an emulator config).
@@ -32,6 +34,7 @@ func FromConfig(cfg aws.Config) Clients {
 		Secrets:  secretsmanager.NewFromConfig(cfg),
 		SES:      sesv2.NewFromConfig(cfg),
 		SQS:      sqs.NewFromConfig(cfg),
+		KMS:      kms.NewFromConfig(cfg),
 	}
 }
 

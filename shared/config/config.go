@@ -37,6 +37,8 @@ type Config struct {
 	SelfServiceOnboarding bool          // SELF_SERVICE_ONBOARDING: unknown sellers at the Login URI get a pending record
 	LWAEndpoint           string        // LWA_ENDPOINT: the simulator in local runs
 	SellerCentralURL      string        // SELLER_CENTRAL_URL: the simulator in local runs
+	SPAPIEndpoint         string        // SP_API_ENDPOINT: overrides every region's SP-API endpoint (the simulator)
+	VerifySellerID        bool          // VERIFY_SELLER_ID: learn the seller id from a Product Fees estimate (needs the Pricing role)
 	LogLevel              string        // AWS_LAMBDA_LOG_LEVEL is read by the log handler itself
 	// Branding and support contact of pages and emails (checked by pages.Brand.Check).
 	SupportEmail string // SUPPORT_EMAIL
@@ -81,6 +83,7 @@ func Load(getenv func(string) string) (Config, error) {
 		BrandColor:                 getenv("BRAND_COLOR"),
 		ConnectURL:                 getenv("CONNECT_URL"),
 		AppNotificationsTemplateID: getenv("APP_NOTIFICATIONS_TEMPLATE_ID"),
+		SPAPIEndpoint:              strings.TrimRight(getenv("SP_API_ENDPOINT"), "/"),
 	}
 	var errs []error
 	boolean := func(name string, dst *bool) {
@@ -114,12 +117,13 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	boolean("APP_IS_DRAFT", &c.AppIsDraft)
 	boolean("SELF_SERVICE_ONBOARDING", &c.SelfServiceOnboarding)
+	boolean("VERIFY_SELLER_ID", &c.VerifySellerID)
 	number("SES_MAX_PER_SECOND", 1, &c.SESMaxPerSecond)
 	number("REFRESH_MAX_PER_SECOND", 20, &c.RefreshMaxPerSecond)
 	duration("REFRESH_INTERVAL", DefaultRefreshInterval, time.Hour, &c.RefreshInterval)
 	duration("LINK_TTL", DefaultLinkTTL, time.Hour, &c.LinkTTL)
 	duration("STATE_TTL", DefaultStateTTL, time.Minute, &c.StateTTL)
-	for name, v := range map[string]string{"BASE_URL": c.BaseURL, "REDIRECT_URI": c.RedirectURI, "LWA_ENDPOINT": c.LWAEndpoint, "SELLER_CENTRAL_URL": c.SellerCentralURL} {
+	for name, v := range map[string]string{"BASE_URL": c.BaseURL, "REDIRECT_URI": c.RedirectURI, "LWA_ENDPOINT": c.LWAEndpoint, "SELLER_CENTRAL_URL": c.SellerCentralURL, "SP_API_ENDPOINT": c.SPAPIEndpoint} {
 		if v == "" {
 			continue
 		}

@@ -151,6 +151,9 @@ type Deps struct {
 	Clock         authz.Clock
 	Log           *slog.Logger
 	Metrics       *metrics.Emitter // nil discards
+	// RepairParked finishes renewals whose refresh token the callback had to park
+	// (Secrets Manager did not take it in time); each sweep runs it first. nil skips.
+	RepairParked func(ctx context.Context) (any, error)
 }
 
 // Service sweeps refresh slots and refreshes authorizations.
@@ -166,6 +169,7 @@ type Service struct {
 	log       *slog.Logger
 	metrics   *metrics.Emitter
 	limiter   *rate.Limiter
+	repair    func(ctx context.Context) (any, error)
 
 	mu         sync.Mutex
 	clientDown time.Time // refreshes fail fast until then
@@ -176,7 +180,7 @@ func New(cfg Config, d Deps) *Service {
 	cfg = cfg.withDefaults()
 	s := &Service{
 		cfg: cfg, store: d.Store, vault: d.Vault, lwa: d.LWA, creds: d.Credentials,
-		refreshQ: d.RefreshQueue, reminderQ: d.ReminderQueue, clock: d.Clock, log: d.Log, metrics: d.Metrics,
+		refreshQ: d.RefreshQueue, reminderQ: d.ReminderQueue, clock: d.Clock, log: d.Log, metrics: d.Metrics, repair: d.RepairParked,
 		// A burst of one keeps every second within the budget: the token bucket never
 		// saves up calls while a worker waits on LWA.
 		limiter: rate.NewLimiter(rate.Limit(cfg.MaxPerSecond), 1),

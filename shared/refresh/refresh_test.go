@@ -715,8 +715,8 @@ func TestHandlerTellsEventsApart(t *testing.T) {
 		{"sqs with a malformed message", `{"Records":[{"messageId":"m1","body":"not json","eventSource":"aws:sqs"}]}`,
 			func(t *testing.T, out []byte, err error) {
 				must(t, err)
-				if string(out) != `{"batchItemFailures":null}` && string(out) != `{"batchItemFailures":[]}` {
-					t.Fatalf("a malformed message must be dropped, not retried: %s", out)
+				if string(out) != `{"batchItemFailures":[{"itemIdentifier":"m1"}]}` {
+					t.Fatalf("a malformed message must be handed back for the dead-letter queue, not deleted: %s", out)
 				}
 			}},
 		{"unknown", `{"hello":"world"}`, func(t *testing.T, _ []byte, err error) {

@@ -173,7 +173,7 @@ func (r *Renderer) render(a authz.Authorization, job Job, now time.Time, central
 		return Email{}, err
 	}
 	d := emailData{Kind: kindBefore, Lang: lang, M: map[string]string{},
-		RenewURL: r.cfg.BaseURL + "/authorize?t=" + r.signer.SignLink(consent.Link{ConnectionID: a.ConnectionID, Region: a.Region, Expires: linkExpires}),
+		RenewURL: r.cfg.BaseURL + "/authorize?t=" + r.signer.SignLink(consent.Link{ConnectionID: a.ConnectionID, Region: a.Region, Expires: linkExpires, Generation: a.LinkGeneration}),
 		LogoURL:  r.cfg.Brand.LogoURL, Color: r.cfg.Brand.AccentColor(),
 	}
 	for k, v := range m {

@@ -77,7 +77,7 @@ func (s *Store) Update(ctx context.Context, a authz.Authorization, events ...aut
 // succeeded is not mistaken for a conflict. onFailed explains a failed cond, given the
 // item as it was stored (nil when there was none).
 func (s *Store) writeAuth(ctx context.Context, a authz.Authorization, cond expression.ConditionBuilder, events []authz.Event,
-	onFailed func(old map[string]types.AttributeValue) error) (authz.Authorization, error) {
+	onFailed func(old map[string]types.AttributeValue) error, extra ...types.TransactWriteItem) (authz.Authorization, error) {
 	it := toAuthItem(a)
 	av, err := attributevalue.MarshalMap(it)
 	if err != nil {
@@ -102,6 +102,7 @@ func (s *Store) writeAuth(ctx context.Context, a authz.Authorization, cond expre
 		}
 		items = append(items, types.TransactWriteItem{Put: put})
 	}
+	items = append(items, extra...)
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err != nil {
 		return authz.Authorization{}, transactionError(err, onFailed)
