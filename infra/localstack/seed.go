@@ -77,7 +77,8 @@ func (s *Stack) seed(ctx context.Context) error {
 // authorize stores what a completed consent leaves behind: a refresh token the
 // simulator knows, in the vault, and the record.
 func (s *Stack) authorize(ctx context.Context, a authz.Authorization, ev authz.Event) error {
-	v := vault.New(s.clients.Secrets, s.SecretPrefix, "").WithLogger(s.log)
+	v := vault.New(s.clients.Secrets, s.SecretPrefix, "").WithLogger(s.log).
+		WithTable(s.clients.DynamoDB, s.Table, vault.LayoutPacked, vault.Packing{}) // the stack's default layout
 	token := s.sim.IssueRefreshToken(a.SellingPartnerID)
 	id, err := v.Put(ctx, a.ConnectionID, a.Region, vault.RefreshToken{Token: secret.Value(token), SellingPartnerID: a.SellingPartnerID,
 		Region: a.Region, AuthorizedAt: a.AuthorizedAt})

@@ -38,7 +38,9 @@ commands:
                                                              a pending authorization and its first link
   link <connection>                                          a fresh renewal link
   refresh <connection>                                       prove it alive now (invokes the token refresh function)
-  forget <connection>                                        delete its refresh token and record, keep an anonymised history event
+  forget <connection> [--purge]                              delete its refresh token and record, keep an anonymised history event
+                                                             (--purge: no copy left in its bucket's AWSPREVIOUS either)
+  vault migrate --to packed|per-authorization [--dry-run]    move every refresh token to the other layout (resumable)
   list --bouncing                                            the authorizations whose contact bounced or complained
   report [--since 30d]                                       the renewal funnel per reminder stage, from per-day counters
   client-secret status                                       the app's LWA client secret: days left, rotation pending, last rotation
@@ -172,6 +174,9 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 	if cmd == "move" {
 		return c.move(ctx, g, rest) // move.go
 	}
+	if cmd == "vault" {
+		return c.vaultCommand(ctx, g, rest) // vaultcmd.go
+	}
 	if cmd == "report" {
 		return c.report(ctx, g, rest) // report.go
 	}
@@ -181,7 +186,7 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 	fs := c.flags(cmd, &g)
 	var (
 		status, within, email, market string
-		history, vendor               bool
+		history, vendor, purge        bool
 	)
 	want := 1 // positional arguments: the connection
 	switch cmd {
@@ -195,7 +200,9 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 		fs.StringVar(&email, "email", "", "")
 		fs.StringVar(&market, "marketplace", "", "")
 		fs.BoolVar(&vendor, "vendor", false, "")
-	case "link", "refresh", "forget":
+	case "forget":
+		fs.BoolVar(&purge, "purge", false, "")
+	case "link", "refresh":
 	case "help":
 		return flag.ErrHelp
 	default:
@@ -288,7 +295,11 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 		writeOutcome(c.Stdout, out)
 		return nil
 	case "forget":
-		f, err := op.Forget(ctx, pos[0], region)
+		forget := op.Forget
+		if purge {
+			forget = op.ForgetPurge
+		}
+		f, err := forget(ctx, pos[0], region)
 		if err != nil {
 			return err
 		}
@@ -494,5 +505,6 @@ func Connect(ctx context.Context, c *CLI, g Globals) (*Operator, error) {
 	})
 	inv := LambdaInvoker{Config: cfg, Endpoint: endpoints[localstack.EnvLambda]}
 	return New(Config{BaseURL: g.BaseURL, RefreshFunction: g.RefreshFunction},
-		store.New(ddb, g.Table), vault.New(sm, g.SecretPrefix, "").WithLogger(slog.New(slog.DiscardHandler)), inv, authz.ClockFunc(c.Now)), nil
+		store.New(ddb, g.Table), vault.New(sm, g.SecretPrefix, "").WithLogger(slog.New(slog.DiscardHandler)).
+			WithTable(ddb, g.Table, vault.LayoutPacked, vault.Packing{}), inv, authz.ClockFunc(c.Now)), nil
 }

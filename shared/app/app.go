@@ -44,9 +44,18 @@ func (d Deps) clock() authz.Clock {
 	return d.Clock
 }
 
-// Vault is the token vault of this deployment.
+// Vault is the token vault of this deployment: refresh tokens in the layout
+// VAULT_LAYOUT names, its bookkeeping in the keeper's table.
 func (d Deps) Vault() *vault.Vault {
-	return vault.New(d.Clients.Secrets, d.Config.SecretPrefix, d.Config.KMSKeyID).WithLogger(d.Log)
+	v := vault.New(d.Clients.Secrets, d.Config.SecretPrefix, d.Config.KMSKeyID).WithLogger(d.Log)
+	if d.Config.TableName == "" || d.Clients.DynamoDB == nil {
+		return v
+	}
+	layout, err := vault.ParseLayout(d.Config.VaultLayout)
+	if err != nil {
+		layout = vault.LayoutPacked // config.Load has refused anything else
+	}
+	return v.WithTable(d.Clients.DynamoDB, d.Config.TableName, layout, vault.Packing{WritesPerSecond: int(d.Config.VaultWritesPerSecond)})
 }
 
 // Store is the ledger of this deployment.

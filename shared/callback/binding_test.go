@@ -43,7 +43,7 @@ func (e *env) storedToken(connID string) string {
 func (e *env) loginState(sellerID string) string {
 	e.t.Helper()
 	r := e.get(e.server.URL + "/login?" + url.Values{
-		"amazon_callback_uri": {e.simURL + "/apps/authorize/login-callback"}, "amazon_state": {"attacker-chosen"},
+		"amazon_callback_uri": {e.simURL + "/apps/authorize/confirm/" + appID}, "amazon_state": {"attacker-chosen"},
 		"selling_partner_id": {sellerID},
 	}.Encode()).want(http.StatusFound)
 	u, err := url.Parse(r.location)

@@ -100,7 +100,7 @@ func (h *handler) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.metrics.Count("CallbackSucceeded", 1)
-	pages.Render(w, h.successPage(res.Authorization, res.Kind, ref)) // i18n.go
+	pages.Render(w, h.successPage(res.Authorization, res.Kind, ref, r)) // i18n.go
 }
 
 func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {

@@ -99,7 +99,7 @@ func newEnv(t testing.TB, tweak ...func(*config.Config)) *env {
 		f(&e.cfg)
 	}
 	e.store = store.New(e.ddb, e.table)
-	e.vault = vault.New(sm, prefix, "")
+	e.vault = app.Deps{Config: e.cfg, Clients: awsclients.Clients{DynamoDB: e.ddb, Secrets: sm}, Log: slog.New(slog.DiscardHandler)}.Vault() // the deployment's layout
 	must(t, e.vault.PutStateKey(e.ctx, secret.Value(stateKey)))
 	must(t, e.vault.PutClientCredentials(e.ctx, vault.ClientCredentials{ClientID: clientID, ClientSecret: secret.Value(clientSecret), ClientSecretExpiresAt: e.clock.Now().AddDate(0, 5, 0)}))
 	var err error
@@ -239,7 +239,9 @@ func (e *env) snapshot(connID string) snapshot {
 	must(e.t, err)
 	h, err := e.store.History(e.ctx, connID, 100)
 	must(e.t, err)
-	return snapshot{record: a, versions: e.secrets.Versions(e.vault.SecretName(connID, authz.RegionEU)), events: len(h)}
+	// The token's secret in either layout: its own, or the first bucket (the only one a test fills).
+	versions := e.secrets.Versions(e.vault.SecretName(connID, authz.RegionEU)) + e.secrets.Versions(e.vault.BucketName(1))
+	return snapshot{record: a, versions: versions, events: len(h)}
 }
 
 func (e *env) wantUnchanged(connID string, before snapshot) {

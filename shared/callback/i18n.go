@@ -34,6 +34,17 @@ func requestLanguage(r *http.Request) string {
 	return i18n.Default
 }
 
+// pageLanguage is the language of a page about a: the record's locale when the
+// keeper speaks it, else the browser's (Accept-Language). Unlike an email, a page is
+// read in a browser that says which language its reader prefers, so the marketplace
+// is not consulted.
+func pageLanguage(a authz.Authorization, r *http.Request) string {
+	if lang := i18n.LanguageFor(a.Locale, ""); lang != i18n.Default || strings.HasPrefix(strings.ToLower(a.Locale), "en") {
+		return lang
+	}
+	return requestLanguage(r)
+}
+
 // localize writes p in lang: the catalog's page.{reason}.title, .lead and .detail
 // where it has them (the page keeps its status and tone), the manual steps of the
 // expired-link page, and the "connect first" page from CONNECT_URL, never invented
@@ -41,6 +52,9 @@ func requestLanguage(r *http.Request) string {
 func (h *handler) localize(p *pages.Page, reason, lang string, err error) {
 	app := h.svc.AppName()
 	p.Lang, p.Brand = lang, h.brand
+	if lang == i18n.Default && reason != "unknown_seller" {
+		return // the English pages are written in pageFor; the catalog's English mirrors them
+	}
 	vars := i18n.Vars{"app": app, "central": "Seller Central"}
 	msg := func(key string) (string, bool) {
 		m, e := i18n.Message(lang, "page."+reason+"."+key, vars)
@@ -79,13 +93,17 @@ func (h *handler) localize(p *pages.Page, reason, lang string, err error) {
 
 // successPage is the page after a renewal, in the record's language: the store's
 // name where SP-API gave one, the new expiry in the marketplace's time zone.
-func (h *handler) successPage(a authz.Authorization, kind authz.EventKind, ref string) pages.Page {
-	lang := i18n.LanguageFor(a.Locale, a.Marketplace)
+func (h *handler) successPage(a authz.Authorization, kind authz.EventKind, ref string, r *http.Request) pages.Page {
+	lang := pageLanguage(a, r)
 	account := a.SellingPartnerID
 	if name := a.Account.StoreName; name != "" {
 		account = name + ", " + account
 	}
-	vars := i18n.Vars{"app": h.svc.AppName(), "account": "(" + account + ")", "date": i18n.Date(lang, a.ExpiresAt, i18n.Location(a.Marketplace))}
+	date := i18n.Date(lang, a.ExpiresAt, i18n.Location(a.Marketplace))
+	if lang == i18n.Default {
+		date = a.ExpiresAt.In(i18n.Location(a.Marketplace)).Format("2 January 2006")
+	}
+	vars := i18n.Vars{"app": h.svc.AppName(), "account": "(" + account + ")", "date": date}
 	title := "page.success.title.renewed"
 	if kind == authz.EventAuthorized {
 		title = "page.success.title.connected"

@@ -281,7 +281,9 @@ func (s *Service) apply(a authz.Authorization, rt vault.RefreshToken, obs observ
 		// A callback stored this authorization's secret, then failed to write the
 		// record (DESIGN.md: secret first, then the record). Bring the record up to date.
 		kind := a.Renew(rt.AuthorizedAt, rt.SellingPartnerID)
-		if a.SecretID == "" {
+		if rt.SecretID != "" {
+			a.SecretID = rt.SecretID // its own secret or its bucket
+		} else if a.SecretID == "" {
 			a.SecretID = s.vault.SecretName(a.ConnectionID, a.Region)
 		}
 		a.RefreshSlot = authz.SlotFor(a.ConnectionID, a.Region, s.cfg.Slots)

@@ -290,6 +290,10 @@ func (s *Service) store2(ctx context.Context, log *slog.Logger, n newToken, veri
 // vault budget and the request's context allow.
 func (s *Service) putToken(ctx context.Context, n newToken) (string, error) {
 	deadline := time.Now().Add(s.cfg.VaultBudget)
+	// The vault waits for a bucket's lease and the stack's write pace within its
+	// context: the budget bounds that wait too.
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	wait := 100 * time.Millisecond
 	for {
 		id, err := s.vault.Put(ctx, n.a.ConnectionID, n.a.Region, vault.RefreshToken{
