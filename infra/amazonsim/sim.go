@@ -181,6 +181,7 @@ func New(cfg Config) *Sim {
 	s.appRoutes(mux)
 	s.appIntegrationsRoutes(mux)
 	s.sellerRoutes(mux)
+	s.tokensRoutes(mux)
 	s.mux = mux
 	return s
 }

@@ -51,6 +51,7 @@ func (s *Stack) bindings() Bindings {
 	for id, q := range s.queues {
 		b.Resources[id] = q.URL
 	}
+	s.eventBindings(&b)
 	for id, kind := range s.tmpl.kinds {
 		if kind == "AWS::KMS::Key" {
 			b.Resources[id] = ""

@@ -136,6 +136,7 @@ type Stack struct {
 	kms                                                        *kmsemu.Server
 
 	queues    map[string]queueInfo // by logical id
+	ev        eventParts           // domain events, webhooks, token service (events.go)
 	functions map[string]*function
 	pollers   []*poller
 	pollStop  context.CancelFunc
@@ -285,6 +286,10 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		frontLn.Close()
 		return s, err
 	}
+	if err := s.startEvents(ctx); err != nil {
+		frontLn.Close()
+		return s, err
+	}
 	if err := s.startFunctions(ctx); err != nil {
 		frontLn.Close()
 		return s, err
@@ -298,6 +303,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	s.serve(frontLn, s.front())
 	if !opts.NoEventSources {
 		s.startPollers()
+		if err := s.startStream(); err != nil {
+			return s, err
+		}
 	}
 	if err := s.seed(ctx); err != nil {
 		return s, err
@@ -494,6 +502,7 @@ func (s *Stack) Stop() error {
 			s.tickStop()
 		}
 		s.tickers.Wait()
+		s.stopEvents()
 		if s.pollStop != nil {
 			s.pollStop()
 		}

@@ -45,6 +45,8 @@ commands:
   report [--since 30d]                                       the renewal funnel per reminder stage, from per-day counters
   client-secret status                                       the app's LWA client secret: days left, rotation pending, last rotation
   client-secret rotate                                       request a client secret rotation now (invokes the credentials function)
+  webhooks secret <url> | test | replay --since DAY | enable <url>
+                                                             webhook endpoints: signing secret, signed test event, re-send history, re-enable
 
 flags (anywhere on the line):
   --local                   use the stack that ` + "`make run`" + ` started on this machine
@@ -176,6 +178,9 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 	}
 	if cmd == "vault" {
 		return c.vaultCommand(ctx, g, rest) // vaultcmd.go
+	}
+	if cmd == "webhooks" {
+		return c.webhooks(ctx, g, rest) // webhooks.go
 	}
 	if cmd == "report" {
 		return c.report(ctx, g, rest) // report.go

@@ -112,6 +112,10 @@ var sdkActions = map[string]map[string][]string{
 		"SendMessage": {"sqs:SendMessage"}, "SendMessageBatch": {"sqs:SendMessage"},
 		"ReceiveMessage": {"sqs:ReceiveMessage"}, "DeleteMessage": {"sqs:DeleteMessage"},
 		"DeleteMessageBatch": {"sqs:DeleteMessage"}, "GetQueueAttributes": {"sqs:GetQueueAttributes"},
+		"ChangeMessageVisibility": {"sqs:ChangeMessageVisibility"},
+	},
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge": {
+		"PutEvents": {"events:PutEvents"},
 	},
 }
 
@@ -163,6 +167,7 @@ func txItemField(fa *ssa.FieldAddr) string {
 type used struct {
 	actions map[string]bool
 	callers map[string]map[string]bool // action → caller function names
+	clients map[string]bool            // SDK service packages whose client the code calls
 }
 
 var (
@@ -272,6 +277,7 @@ func usedActions(t interface {
 			roots = append(roots, more...)
 		}
 		need := map[string]bool{}
+		clients := map[string]bool{}
 		callers := map[string]map[string]bool{}
 		txKinds := map[string]map[string]bool{} // action → functions that fill that item kind
 		transacts := false
@@ -284,6 +290,7 @@ func usedActions(t interface {
 			callers[a][fn.String()] = true
 		}
 		record := func(svc, op string) {
+			clients[svc] = true
 			if op == "TransactWriteItems" {
 				transacts = true
 			}
@@ -358,7 +365,7 @@ func usedActions(t interface {
 				}
 			}
 		}
-		out[filepath.Base(p.Pkg.Path())] = used{actions: need, callers: callers}
+		out[filepath.Base(p.Pkg.Path())] = used{actions: need, callers: callers, clients: clients}
 	}
 	return out
 }

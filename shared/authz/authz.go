@@ -303,6 +303,14 @@ type Event struct {
 	At           time.Time
 	Kind         EventKind
 	Detail       string
+
+	// What the record looked like around the event, for the domain events (the store
+	// fills StatusAfter, SellingPartnerID and ExpiresAt from the record it writes in
+	// the same transaction; StatusBefore is set by the code that changed the status).
+	StatusBefore     Status
+	StatusAfter      Status
+	SellingPartnerID string
+	ExpiresAt        time.Time
 }
 
 // Clock tells the time; tests pass a fixed one.

@@ -272,8 +272,9 @@ func (s *Service) write(ctx context.Context, req Request, out Outcome, a authz.A
 // apply returns the record as the observation leaves it, the history events to write
 // with it, the result, and whether it turned the record revoked.
 func (s *Service) apply(a authz.Authorization, rt vault.RefreshToken, obs observation, cause error, now time.Time) (authz.Authorization, []authz.Event, string, bool) {
+	before := a.Status
 	event := func(kind authz.EventKind, detail string) authz.Event {
-		return authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: now, Kind: kind, Detail: detail}
+		return authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: now, Kind: kind, Detail: detail, StatusBefore: before}
 	}
 	var events []authz.Event
 	result := ResultRefreshed

@@ -358,6 +358,7 @@ func (s *Service) renewRecord(ctx context.Context, n newToken, secretID string) 
 				return authz.Authorization{}, "", err
 			}
 		}
+		before := a.Status
 		kind := a.Renew(n.at, n.sellerID)
 		a.SecretID = secretID
 		a.RefreshSlot = authz.SlotFor(a.ConnectionID, a.Region, s.cfg.RefreshSlots)
@@ -369,7 +370,7 @@ func (s *Service) renewRecord(ctx context.Context, n newToken, secretID string) 
 		if a.Account.StoreName != "" {
 			detail += "; store " + a.Account.StoreName
 		}
-		ev := authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: s.clock.Now(), Kind: kind, Detail: detail}
+		ev := authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: s.clock.Now(), Kind: kind, StatusBefore: before, Detail: detail}
 		updated, uerr := s.store.UpdateBound(ctx, a, s.clock.Now(), ev)
 		if uerr == nil {
 			return updated, kind, nil

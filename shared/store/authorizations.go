@@ -119,7 +119,7 @@ func (s *Store) writeAuth(ctx context.Context, a authz.Authorization, cond expre
 		ExpressionAttributeValues:           expr.Values(),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}}}
-	for _, e := range events {
+	for _, e := range authz.EventsWith(a, events) {
 		put, err := s.eventPut(e)
 		if err != nil {
 			return authz.Authorization{}, err

@@ -81,6 +81,8 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, table string) err
 			{AttributeName: aws.String(attrSK), KeyType: types.KeyTypeRange},
 		},
 		GlobalSecondaryIndexes: Indexes(),
+		// The history items reach the domain event publisher through the stream.
+		StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewImage},
 	})
 	var inUse *types.ResourceInUseException
 	if errors.As(err, &inUse) {
