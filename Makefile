@@ -21,6 +21,7 @@ NPM_STAMP = infra/node_modules/.installed
 .PHONY: test bench build deps java chromium pyclients gomod clean run invoke \
 	build-CallbackFunction build-ExpiryScanFunction build-ReminderFunction \
 	build-TokenRefreshFunction build-CredentialsFunction \
+	build-DeliveryFunction \
 	build-EventPublisherFunction build-WebhookSenderFunction build-TokenServiceFunction
 
 test: deps chromium pyclients
@@ -110,6 +111,8 @@ build-TokenRefreshFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/tokenrefresh
 build-CredentialsFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/credentials
+build-DeliveryFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/delivery
 build-EventPublisherFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/eventpublisher
 build-WebhookSenderFunction:

@@ -93,7 +93,8 @@ type Sim struct {
 	latency       time.Duration
 	issued        int // access tokens issued since the last prune
 	counters      counters
-	apps          appMgmt // the Application Management API (appmgmt.go)
+	apps          appMgmt         // the Application Management API (appmgmt.go)
+	appNotes      appIntegrations // the App Integrations API (appintegrations.go)
 
 	accounts []Seller   // the accounts that can sign in: Config.Sellers, then AddSeller
 	signedIn string     // SetSignedIn's account; empty: the first
@@ -178,6 +179,7 @@ func New(cfg Config) *Sim {
 	})
 	s.adminRoutes(mux)
 	s.appRoutes(mux)
+	s.appIntegrationsRoutes(mux)
 	s.sellerRoutes(mux)
 	s.tokensRoutes(mux)
 	s.mux = mux

@@ -21,7 +21,8 @@ func (s *Stack) bindings() Bindings {
 	b := Bindings{
 		Params: map[string]string{"AppId": demo.AppID, "AppName": AppName, "SenderEmail": SenderEmail, "AppIsDraft": "false",
 			"SecretPrefix": s.SecretPrefix},
-		Resources: map[string]string{"Table": s.Table},
+		// No KMS locally: the vault then lets Secrets Manager use its default key.
+		Resources: map[string]string{"Table": s.Table, "ReminderConfigurationSet": s.ConfigurationSetName()},
 		Overrides: map[string]string{
 			"BASE_URL":           s.FrontURL,
 			"REDIRECT_URI":       s.FrontURL + "/callback",
@@ -39,10 +40,12 @@ func (s *Stack) bindings() Bindings {
 			"AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
 			"AWS_EC2_METADATA_DISABLED":   "true",
 			emulators.EnvDynamoDB:         s.endpoints[emulators.EnvDynamoDB],
-			emulators.EnvSES:              s.endpoints[emulators.EnvSES],
-			emulators.EnvSQS:              s.endpoints[emulators.EnvSQS],
-			EnvSecretsManager:             s.endpoints[EnvSecretsManager],
-			EnvKMS:                        s.endpoints[EnvKMS],
+			emulators.EnvSES:              s.SESEventsURL, // through the SES event simulator (sesevents.go)
+			// template.yaml picks the vendor's set or its own with !If.
+			"SES_CONFIGURATION_SET": s.ConfigurationSetName(),
+			emulators.EnvSQS:        s.endpoints[emulators.EnvSQS],
+			EnvSecretsManager:       s.endpoints[EnvSecretsManager],
+			EnvKMS:                  s.endpoints[EnvKMS],
 		},
 	}
 	for id, q := range s.queues {

@@ -41,6 +41,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/kmsemu"
 	"github.com/spapi-auth-keeper/keeper/infra/runtimeapi"
 	"github.com/spapi-auth-keeper/keeper/infra/secretsemu"
+	"github.com/spapi-auth-keeper/keeper/infra/sesevents"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
@@ -129,6 +130,8 @@ type Stack struct {
 
 	FrontURL, SellerCentralURL, SecretsURL, LambdaURL, MailURL string
 	Table, SecretPrefix                                        string
+	SESEventsURL                                               string // the SES event simulator the functions send through
+	sesEvents                                                  *sesevents.Simulator
 	KMSURL, KMSKeyID                                           string // local-kms, and the stack's key in it
 	kms                                                        *kmsemu.Server
 
@@ -274,6 +277,10 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	s.endpoints[EnvKMS] = s.KMSURL
 	s.MailURL = s.endpoints[emulators.EnvSES] + "/"
 	s.clients = clientsFor(s.endpoints)
+	if err := s.startSESEvents(); err != nil {
+		frontLn.Close()
+		return s, err
+	}
 
 	if err := s.provision(ctx); err != nil {
 		frontLn.Close()
@@ -500,6 +507,9 @@ func (s *Stack) Stop() error {
 			s.pollStop()
 		}
 		s.pollWG.Wait()
+		if s.sesEvents != nil {
+			s.sesEvents.Close()
+		}
 		for _, f := range s.functions {
 			f.mu.Lock()
 			f.stopped = true

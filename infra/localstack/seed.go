@@ -24,7 +24,8 @@ type DemoSeller struct {
 	Name             string // the account's name on the consent page
 	Email            string // where its reminders go
 	ExpiresIn        time.Duration
-	Expired, Revoked bool // what the simulator says of its refresh token
+	Expired, Revoked bool   // what the simulator says of its refresh token
+	Locale           string // the record's locale; default en-US
 }
 
 // DemoSellers are the demo authorizations, as issue 5 lists them: one expiring in 3
@@ -40,6 +41,11 @@ var DemoSellers = []DemoSeller{
 		Name: "Thames Tea Ltd", Email: "hello@thamestea.example", ExpiresIn: 200 * 24 * time.Hour},
 	{ConnectionID: "demo-revoked", Region: authz.RegionFE, Marketplace: "JP", SellingPartnerID: "A4REVOKED",
 		Name: "Sakura Supplies KK", Email: "shop@sakura.example", ExpiresIn: 120 * 24 * time.Hour, Revoked: true},
+	// Its contact is SES's mailbox simulator bounce address: the reminder of its -9
+	// stage bounces, the delivery function flags the contact, and no more email goes
+	// to it until the vendor sets another (keeperctl list --bouncing shows it).
+	{ConnectionID: "demo-bouncing", Region: authz.RegionEU, Marketplace: "FR", SellingPartnerID: "A5BOUNCING",
+		Name: "Maison Lavande SARL", Email: "bounce@simulator.amazonses.com", ExpiresIn: 9 * 24 * time.Hour},
 }
 
 func sellersFor(seed Seed) []amazonsim.Seller {
@@ -92,7 +98,7 @@ func (s *Stack) seedDemo(ctx context.Context) error {
 		exp := now.Add(d.ExpiresIn)
 		a := authz.Authorization{
 			ConnectionID: d.ConnectionID, Region: d.Region, AccountType: authz.AccountSeller, Marketplace: d.Marketplace,
-			SellingPartnerID: d.SellingPartnerID, ContactEmail: d.Email, Locale: "en-US", Status: authz.StatusActive,
+			SellingPartnerID: d.SellingPartnerID, ContactEmail: d.Email, Locale: localeOr(d.Locale), Status: authz.StatusActive,
 			AuthorizedAt: exp.Add(-authz.Lifetime), ExpiresAt: exp,
 			// Last proven alive more than a day ago: the first refresh cycle proves each again.
 			LastRefreshAt: now.Add(-25 * time.Hour),

@@ -143,7 +143,9 @@ func TestStack(t *testing.T) {
 			"demo-expired":  {authz.StatusExpired, "expired on"},
 			"demo-healthy":  {authz.StatusActive, ""},
 			"demo-revoked":  {authz.StatusRevoked, "reconnect"},
+			"demo-bouncing": {authz.StatusExpiring, "renew Keeper Demo (local)'s access"},
 		}
+		s.WaitSESEvents()
 		rows := ledger(t)
 		for _, d := range localstack.DemoSellers {
 			w := want[d.ConnectionID]
@@ -157,6 +159,10 @@ func TestStack(t *testing.T) {
 			case w.mail != "" && (len(mails) != 1 || !strings.Contains(mails[0].Subject, w.mail)):
 				t.Errorf("%s: emails %+v, want one whose subject says %q", d.ConnectionID, mails, w.mail)
 			}
+		}
+		// The bounce the mailbox simulator made came back through the delivery function.
+		if code, out, _ := cli("show", "demo-bouncing", "--history"); code != 0 || !strings.Contains(out, string(authz.EventReminderBounced)) {
+			t.Errorf("demo-bouncing: the bounce of its reminder is not in its history (exit %d):\n%s", code, out)
 		}
 		if r := rows["demo-healthy"]; time.Since(r.LastRefreshAt) > time.Minute {
 			t.Errorf("demo-healthy last refreshed %s: the cycle did not prove it alive", r.LastRefreshAt)

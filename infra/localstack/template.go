@@ -27,6 +27,7 @@ type FunctionSpec struct {
 	Routes    []Route     // HttpApi events
 	Queues    []SQSSource // SQS events
 	Schedules []string    // names of Schedule events
+	SESEvents bool        // an EventBridgeRule on source aws.ses: SES's delivery events
 	Env       map[string]samtemplate.Value
 }
 
@@ -125,6 +126,12 @@ func LoadTemplate(path string) (*Template, error) {
 				spec.Queues = append(spec.Queues, src)
 			case "Schedule", "ScheduleV2":
 				spec.Schedules = append(spec.Schedules, name)
+			case "EventBridgeRule":
+				if src := samtemplate.Get(ev, "Pattern", "source"); src != nil {
+					for _, n := range src.Content {
+						spec.SESEvents = spec.SESEvents || n.Value == "aws.ses"
+					}
+				}
 			}
 		}
 		slices.SortFunc(spec.Routes, func(a, b Route) int { return strings.Compare(a.Path+a.Method, b.Path+b.Method) })

@@ -54,7 +54,8 @@ func TestEnvironment(t *testing.T) {
 	full := localstack.Bindings{
 		Params:    map[string]string{"AppId": "amzn1.sp.solution.x", "AppName": "X", "SenderEmail": "s@x.example"},
 		Resources: map[string]string{"Table": "tbl", "KmsKey": "", "ReminderQueue": "http://q/rem", "RefreshQueue": "http://q/ref"},
-		Overrides: map[string]string{"BASE_URL": "http://front", "REDIRECT_URI": "http://front/callback", "LWA_ENDPOINT": "http://sim/auth/o2/token"},
+		Overrides: map[string]string{"BASE_URL": "http://front", "REDIRECT_URI": "http://front/callback", "LWA_ENDPOINT": "http://sim/auth/o2/token",
+			"SES_CONFIGURATION_SET": "keeper-local-reminders"}, // template.yaml picks the vendor's set or its own with !If
 	}
 	tests := []struct {
 		name string

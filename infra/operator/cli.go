@@ -41,6 +41,8 @@ commands:
   forget <connection> [--purge]                              delete its refresh token and record, keep an anonymised history event
                                                              (--purge: no copy left in its bucket's AWSPREVIOUS either)
   vault migrate --to packed|per-authorization [--dry-run]    move every refresh token to the other layout (resumable)
+  list --bouncing                                            the authorizations whose contact bounced or complained
+  report [--since 30d]                                       the renewal funnel per reminder stage, from per-day counters
   client-secret status                                       the app's LWA client secret: days left, rotation pending, last rotation
   client-secret rotate                                       request a client secret rotation now (invokes the credentials function)
   webhooks secret <url> | test | replay --since DAY | enable <url>
@@ -179,6 +181,12 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 	}
 	if cmd == "webhooks" {
 		return c.webhooks(ctx, g, rest) // webhooks.go
+	}
+	if cmd == "report" {
+		return c.report(ctx, g, rest) // report.go
+	}
+	if cmd == "list" && hasFlag(rest, "bouncing") {
+		return c.listBouncing(ctx, g, rest) // report.go
 	}
 	fs := c.flags(cmd, &g)
 	var (

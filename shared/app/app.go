@@ -86,7 +86,10 @@ func Callback(ctx context.Context, d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	svc := d.Renewal(v, signer)
-	return callback.Handler(svc, d.Log, d.Metrics), nil
+	if err := d.Brand().Check(); err != nil {
+		return nil, err
+	}
+	return callback.HandlerWith(svc, d.Log, d.Metrics, d.Brand()), nil
 }
 
 // Accounts is the SP-API client that takes an account's fingerprint with its access token.

@@ -58,14 +58,19 @@ func Reminder(ctx context.Context, d Deps, concurrency int) (*reminder.Sender, e
 	}
 	r, err := reminder.NewRenderer(reminder.RenderConfig{
 		AppName: d.Config.AppName, BaseURL: d.Config.BaseURL, LinkTTL: d.Config.LinkTTL, SellerCentralURL: d.Config.SellerCentralURL,
+		Brand: d.Brand(),
 	}, signer)
 	if err != nil {
 		return nil, err
 	}
-	return reminder.NewSender(reminder.SenderConfig{
+	cfg := reminder.SenderConfig{
 		From: d.Config.SenderEmail, ConfigurationSet: d.Config.SESConfigurationSet, Schedule: stages,
 		RatePerSecond: reminder.PerSenderRate(d.Config.SESMaxPerSecond, concurrency),
-	}, d.Store(), d.Clients.SES, r, d.clock(), d.Log, d.Metrics)
+	}
+	if ch := d.AppNotifications(os.Getenv); ch != nil {
+		cfg.AppNotifier = ch
+	}
+	return reminder.NewSender(cfg, d.Store(), d.Clients.SES, r, d.clock(), d.Log, d.Metrics)
 }
 
 // ReminderFromEnv is Reminder with the concurrency read from the environment.

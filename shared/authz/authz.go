@@ -70,6 +70,27 @@ type ReminderMark struct {
 	SentAt    time.Time
 	MessageID string
 	Error     string // a permanent rejection (suppressed address, ...); not retried
+	// Delivery is what SES reported afterwards about the message MessageID, and
+	// whether the seller opened its link (the renewal funnel).
+	Delivery Delivery
+}
+
+// Delivery is the fate of one sent reminder as SES's event publishing reports it.
+// Each time is the first event of its kind (SES delivers events at least once).
+type Delivery struct {
+	AcceptedAt   time.Time // SES Send: accepted for delivery
+	DeliveredAt  time.Time // Delivery: the recipient's mail server accepted it
+	BouncedAt    time.Time // Bounce, Permanent: the address does not take mail
+	SoftBounceAt time.Time // Bounce, Transient: SES retries by itself; only recorded
+	ComplainedAt time.Time // Complaint: the recipient marked it as spam
+	DelayedAt    time.Time // DeliveryDelay
+	FailedAt     time.Time // Reject or Rendering Failure: SES never sent it
+	OpenedAt     time.Time // the seller opened the renewal link (/authorize)
+	Detail       string    // bounce type and diagnostic, complaint type, reject reason
+	// The stage's app notification in Seller Central (App Integrations), if posted:
+	// Amazon's id, or why it was not.
+	AppNotificationID    string
+	AppNotificationError string
 }
 
 // Authorization is one seller's (or vendor's) authorization of the vendor's app in one region.
@@ -113,6 +134,12 @@ const (
 	ContactBouncing   ContactStatus = "bouncing"
 	ContactComplained ContactStatus = "complained"
 )
+
+// Reachable reports whether reminder email may go to the contact address: not after
+// a permanent bounce or a complaint, until the vendor sets the address again.
+func (s ContactStatus) Reachable() bool {
+	return s != ContactBouncing && s != ContactComplained
+}
 
 // Account is the fingerprint of an Amazon account, taken with SP-API itself using an
 // access token of the refresh token in question: Amazon's redirect parameters are not
@@ -262,6 +289,11 @@ const (
 	EventSellerConflict   EventKind = "seller_conflict" // a seller bound to another connection tried to bind here
 	EventSellerMoved      EventKind = "seller_moved"    // the operator moved a seller's binding
 	EventTokenParked      EventKind = "token_parked"    // a new token waits, encrypted, for the vault
+	// EventReminderComplained: the seller's contact marked a reminder as spam; no
+	// more email goes to that address until the vendor sets another (or the same) one.
+	EventReminderComplained EventKind = "reminder_complained"
+	// EventContactChanged: the vendor set the contact address; a bounce flag is cleared.
+	EventContactChanged EventKind = "contact_changed"
 )
 
 // Event is one line of an authorization's history. Detail never holds a secret.

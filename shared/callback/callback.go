@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/i18n"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/pages"
 	"github.com/spapi-auth-keeper/keeper/shared/renewal"
@@ -31,7 +32,11 @@ type Renewer interface {
 
 // Handler serves the three routes. m may be nil.
 func Handler(svc Renewer, log *slog.Logger, m *metrics.Emitter) http.Handler {
-	h := &handler{svc: svc, log: log, metrics: m}
+	return handlerWith(svc, log, m, pages.Brand{})
+}
+
+func handlerWith(svc Renewer, log *slog.Logger, m *metrics.Emitter, brand pages.Brand) http.Handler {
+	h := &handler{svc: svc, log: log, metrics: m, brand: brand}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /authorize", withRedirectURI(h.authorize))
 	mux.HandleFunc("GET /login", withRedirectURI(h.login))
@@ -54,6 +59,7 @@ type handler struct {
 	svc     Renewer
 	log     *slog.Logger
 	metrics *metrics.Emitter
+	brand   pages.Brand // i18n.go: the vendor's look and support contact
 }
 
 func (h *handler) authorize(w http.ResponseWriter, r *http.Request) {
@@ -94,24 +100,7 @@ func (h *handler) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.metrics.Count("CallbackSucceeded", 1)
-	until := res.Authorization.ExpiresAt.Format("2 January 2006")
-	title := "Your Amazon connection is renewed"
-	if res.Kind == authz.EventAuthorized {
-		title = "Your Amazon account is connected"
-	}
-	account := res.Authorization.SellingPartnerID
-	if name := res.Authorization.Account.StoreName; name != "" {
-		account = name + ", " + account
-	}
-	pages.Render(w, pages.Page{
-		Tone: pages.ToneOK, AppName: h.svc.AppName(), Title: title,
-		Lead: h.svc.AppName() + " can use your Amazon account (" + account + ") until " + until + ".",
-		Details: []string{
-			"Nothing else is needed: orders, inventory and prices keep flowing.",
-			"We will remind you before " + until + ", when Amazon asks for the yearly renewal again. You can close this page.",
-		},
-		Reference: ref,
-	})
+	pages.Render(w, h.successPage(res.Authorization, res.Kind, ref, r)) // i18n.go
 }
 
 func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
@@ -120,19 +109,25 @@ func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusMethodNotAllowed
 		w.Header().Set("Allow", http.MethodGet)
 	}
-	pages.Render(w, pages.Page{Status: status, Tone: pages.ToneError, AppName: h.svc.AppName(), Title: "Page not found",
-		Lead: "This address is not part of the renewal pages. Use the link in the email we sent you."})
+	p := pages.Page{Status: status, Tone: pages.ToneError, AppName: h.svc.AppName(), Title: "Page not found",
+		Lead: "This address is not part of the renewal pages. Use the link in the email we sent you."}
+	h.localize(&p, "notfound", requestLanguage(r), nil)
+	pages.Render(w, p)
 }
 
 // fail maps a round-trip error to the page, status and metric the seller and the
 // vendor should see, and logs the decision with the page's reference id.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, ref, route string, err error) {
 	p, reason := h.pageFor(err)
+	lang := requestLanguage(r)
+	h.localize(&p, reason, lang, err) // i18n.go
 	if route == "callback" && reason == "unavailable" {
 		// The state was given back (Amazon had not redeemed the code): the same
 		// address works again once the service answers.
-		p.Details = append(p.Details, "Your authorization from Amazon is still valid for a few minutes: press Try again in a moment.")
-		p.ActionURL, p.ActionLabel = r.URL.RequestURI(), "Try again"
+		retry, _ := i18n.Message(lang, "page.unavailable.retry", nil)
+		label, _ := i18n.Message(lang, "page.unavailable.retry_action", nil)
+		p.Details = append(p.Details, retry)
+		p.ActionURL, p.ActionLabel = r.URL.RequestURI(), label
 	}
 	p.Reference = ref
 	p.AppName = h.svc.AppName()

@@ -42,6 +42,15 @@ type Config struct {
 	SPAPIEndpoint         string        // SP_API_ENDPOINT: overrides every region's SP-API endpoint (the simulator)
 	VerifySellerID        bool          // VERIFY_SELLER_ID: learn the seller id from a Product Fees estimate (needs the Pricing role)
 	LogLevel              string        // AWS_LAMBDA_LOG_LEVEL is read by the log handler itself
+	// Branding and support contact of pages and emails (checked by pages.Brand.Check).
+	SupportEmail string // SUPPORT_EMAIL
+	SupportURL   string // SUPPORT_URL
+	LogoURL      string // LOGO_URL
+	BrandColor   string // BRAND_COLOR
+	ConnectURL   string // CONNECT_URL: where a seller connects an account in the vendor's app
+	// AppNotificationsTemplateID (APP_NOTIFICATIONS_TEMPLATE_ID) turns the Seller
+	// Central channel on: the vendor's approved App Integrations template.
+	AppNotificationsTemplateID string
 }
 
 // Defaults are the values DESIGN.md gives.
@@ -56,22 +65,28 @@ const (
 // Load reads the configuration through getenv (os.Getenv in production).
 func Load(getenv func(string) string) (Config, error) {
 	c := Config{
-		TableName:           getenv("TABLE_NAME"),
-		SecretPrefix:        strings.TrimRight(getenv("SECRET_PREFIX"), "/"),
-		KMSKeyID:            getenv("KMS_KEY_ID"),
-		VaultLayout:         or(getenv("VAULT_LAYOUT"), "packed"),
-		AppID:               getenv("APP_ID"),
-		AppName:             or(getenv("APP_NAME"), "our app"),
-		RedirectURI:         getenv("REDIRECT_URI"),
-		BaseURL:             strings.TrimRight(getenv("BASE_URL"), "/"),
-		SenderEmail:         getenv("SENDER_EMAIL"),
-		SESConfigurationSet: getenv("SES_CONFIGURATION_SET"),
-		ReminderQueueURL:    getenv("REMINDER_QUEUE_URL"),
-		RefreshQueueURL:     getenv("REFRESH_QUEUE_URL"),
-		ReminderStages:      or(getenv("REMINDER_STAGES"), DefaultReminderStages),
-		LWAEndpoint:         or(getenv("LWA_ENDPOINT"), DefaultLWAEndpoint),
-		SellerCentralURL:    strings.TrimRight(getenv("SELLER_CENTRAL_URL"), "/"),
-		SPAPIEndpoint:       strings.TrimRight(getenv("SP_API_ENDPOINT"), "/"),
+		TableName:                  getenv("TABLE_NAME"),
+		SecretPrefix:               strings.TrimRight(getenv("SECRET_PREFIX"), "/"),
+		KMSKeyID:                   getenv("KMS_KEY_ID"),
+		VaultLayout:                or(getenv("VAULT_LAYOUT"), "packed"),
+		AppID:                      getenv("APP_ID"),
+		AppName:                    or(getenv("APP_NAME"), "our app"),
+		RedirectURI:                getenv("REDIRECT_URI"),
+		BaseURL:                    strings.TrimRight(getenv("BASE_URL"), "/"),
+		SenderEmail:                getenv("SENDER_EMAIL"),
+		SESConfigurationSet:        getenv("SES_CONFIGURATION_SET"),
+		ReminderQueueURL:           getenv("REMINDER_QUEUE_URL"),
+		RefreshQueueURL:            getenv("REFRESH_QUEUE_URL"),
+		ReminderStages:             or(getenv("REMINDER_STAGES"), DefaultReminderStages),
+		LWAEndpoint:                or(getenv("LWA_ENDPOINT"), DefaultLWAEndpoint),
+		SellerCentralURL:           strings.TrimRight(getenv("SELLER_CENTRAL_URL"), "/"),
+		SPAPIEndpoint:              strings.TrimRight(getenv("SP_API_ENDPOINT"), "/"),
+		SupportEmail:               getenv("SUPPORT_EMAIL"),
+		SupportURL:                 getenv("SUPPORT_URL"),
+		LogoURL:                    getenv("LOGO_URL"),
+		BrandColor:                 getenv("BRAND_COLOR"),
+		ConnectURL:                 getenv("CONNECT_URL"),
+		AppNotificationsTemplateID: getenv("APP_NOTIFICATIONS_TEMPLATE_ID"),
 	}
 	var errs []error
 	boolean := func(name string, dst *bool) {

@@ -40,6 +40,7 @@ const (
 	TypeReminderRejected           = "Reminder Rejected"
 	TypeReminderBounced            = "Reminder Bounced"
 	TypeReminderComplained         = "Reminder Complained"
+	TypeContactChanged             = "Contact Changed" // the vendor set the contact address; a bounce flag is cleared
 	TypeClientSecretRotated        = "Client Secret Rotated"
 	TypeClientSecretRotationFailed = "Client Secret Rotation Failed"
 	// TypeTest is what `keeperctl webhooks test` sends; it never comes from history.
@@ -67,6 +68,7 @@ var kindTypes = map[authz.EventKind]string{
 	authz.EventReminderRejected:     TypeReminderRejected,
 	authz.EventReminderBounced:      TypeReminderBounced,
 	"reminder_complained":           TypeReminderComplained,
+	authz.EventContactChanged:       TypeContactChanged,
 	"client_secret_rotated":         TypeClientSecretRotated,
 	"client_secret_rotation_failed": TypeClientSecretRotationFailed,
 }

@@ -37,3 +37,31 @@ func TestRenderEscapesAndSetsHeaders(t *testing.T) {
 		}
 	}
 }
+
+func TestRenderSpeaksThePageLanguageAndShowsTheBrand(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		lang  string
+		brand pages.Brand
+		want  []string
+		csp   string
+	}{
+		{"de", pages.Brand{SupportEmail: "help@shop.example", Color: "#123456"}, []string{`lang="de"`, "Referenz: <code>r-1</code>.", `href="mailto:help@shop.example"`, "#123456"}, ""},
+		{"ja", pages.Brand{SupportURL: "https://shop.example/help", LogoURL: "https://cdn.shop.example/logo.png"},
+			[]string{`lang="ja"`, "参照番号:<code>r-1</code>", `href="https://shop.example/help"`, `src="https://cdn.shop.example/logo.png"`}, "img-src https://cdn.shop.example"},
+		{"", pages.Brand{}, []string{`lang="en"`, "Reference: <code>r-1</code>.", "Quote this reference if you contact Acme support."}, ""},
+	}
+	for _, tc := range tests {
+		rec := httptest.NewRecorder()
+		pages.Render(rec, pages.Page{Title: "T", Lead: "L", Reference: "r-1", AppName: "Acme", Lang: tc.lang, Brand: tc.brand})
+		body := rec.Body.String()
+		for _, w := range tc.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%q page lacks %q:\n%s", tc.lang, w, body)
+			}
+		}
+		if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, tc.csp) || (tc.csp == "" && strings.Contains(csp, "img-src")) {
+			t.Errorf("%q page CSP %q", tc.lang, csp)
+		}
+	}
+}

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
-	"io/fs"
 	"net/mail"
+	"strconv"
 	"strings"
 	texttemplate "text/template"
 	"time"
@@ -15,69 +15,28 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/consent"
+	"github.com/spapi-auth-keeper/keeper/shared/delivery"
+	"github.com/spapi-auth-keeper/keeper/shared/i18n"
 	"github.com/spapi-auth-keeper/keeper/shared/pages"
 )
 
-// Templates live in files, one folder per language, so a translation is a new folder
-// and no code change. Subjects and text bodies use text/template; HTML bodies use
+// The templates are one set for every language: each sentence comes from the
+// message catalog (shared/i18n) of the seller's language, filled in before the
+// templates run. Subjects and text bodies use text/template; HTML bodies use
 // html/template, which escapes every field for its context (text, attribute, URL).
 //
 //go:embed templates
 var templateFiles embed.FS
 
-// DefaultLanguage is used for a locale with no templates of its own.
-const DefaultLanguage = "en"
-
-type language struct {
-	subject *texttemplate.Template
-	text    *texttemplate.Template
-	html    *htmltemplate.Template
-	date    func(time.Time) string
-}
+// DefaultLanguage is used for a locale and marketplace with no catalog of their own.
+const DefaultLanguage = i18n.Default
 
 var (
-	languages = mustLoadLanguages()
-	// dateFormats spell a date the way readers of each language expect it.
-	dateFormats = map[string]func(time.Time) string{
-		"en": func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
-	}
+	funcs        = texttemplate.FuncMap{"inc": func(i int) int { return i + 1 }}
+	subjectTmpl  = texttemplate.Must(texttemplate.New("subject.txt").Option("missingkey=error").ParseFS(templateFiles, "templates/subject.txt"))
+	textTmpl     = texttemplate.Must(texttemplate.New("body.txt").Funcs(funcs).Option("missingkey=error").ParseFS(templateFiles, "templates/body.txt"))
+	htmlTemplate = htmltemplate.Must(htmltemplate.New("body.html").Option("missingkey=error").ParseFS(templateFiles, "templates/body.html"))
 )
-
-func mustLoadLanguages() map[string]language {
-	dirs, err := fs.ReadDir(templateFiles, "templates")
-	if err != nil {
-		panic(err)
-	}
-	funcs := texttemplate.FuncMap{"inc": func(i int) int { return i + 1 }}
-	out := map[string]language{}
-	for _, d := range dirs {
-		lang := d.Name()
-		dir := "templates/" + lang + "/"
-		date, ok := dateFormats[lang]
-		if !ok {
-			panic("reminder: no date format for language " + lang)
-		}
-		out[lang] = language{
-			subject: texttemplate.Must(texttemplate.New("subject.txt").Option("missingkey=error").ParseFS(templateFiles, dir+"subject.txt")),
-			text:    texttemplate.Must(texttemplate.New("body.txt").Funcs(funcs).Option("missingkey=error").ParseFS(templateFiles, dir+"body.txt")),
-			html:    htmltemplate.Must(htmltemplate.New("body.html").Option("missingkey=error").ParseFS(templateFiles, dir+"body.html")),
-			date:    date,
-		}
-	}
-	if _, ok := out[DefaultLanguage]; !ok {
-		panic("reminder: no templates for the default language")
-	}
-	return out
-}
-
-// languageOf picks the templates for a record's locale ("en-GB" → "en").
-func languageOf(locale string) language {
-	lang, _, _ := strings.Cut(strings.ToLower(strings.ReplaceAll(locale, "_", "-")), "-")
-	if l, ok := languages[lang]; ok {
-		return l
-	}
-	return languages[DefaultLanguage]
-}
 
 // Email is one rendered reminder.
 type Email struct {
@@ -85,6 +44,9 @@ type Email struct {
 	Subject string
 	HTML    string
 	Text    string
+	Tags    map[string]string // SES message tags: the reminder entry the email belongs to
+	// Link and ExpiryDate, as the email shows them, for the Seller Central channel.
+	Link, ExpiryDate string
 }
 
 // The kinds of email, by where the authorization stands when it is sent.
@@ -95,19 +57,25 @@ const (
 )
 
 // emailData is everything a template may show. Every value is ours or checked: the
-// app name is configuration, the reference is a validated connection id, and the
-// link is our base URL with a base64url token.
+// app name and the brand are configuration, the reference is a validated connection
+// id or the vendor's display name, and the link is our base URL with a base64url
+// token. M holds the catalog's email messages with "." in their keys as "_".
 type emailData struct {
 	Kind        string
-	AppName     string
-	Reference   string
-	ExpiryDate  string
-	DaysLeft    int
-	RenewURL    string
-	LinkExpiry  string
-	CentralName string
-	Steps       []string
+	Lang        string
+	M           map[string]string
 	Subject     string
+	Lead        string
+	Consequence string
+	Button      string
+	TextIntro   string
+	ManualHTML  string
+	ManualText  string
+	Support     string
+	RenewURL    string
+	Steps       []string
+	LogoURL     string
+	Color       string
 }
 
 // LinkSigner makes the token of a renewal link.
@@ -121,6 +89,7 @@ type RenderConfig struct {
 	BaseURL          string        // BASE_URL: where /authorize is served
 	LinkTTL          time.Duration // LINK_TTL: how long a renewal link works
 	SellerCentralURL string        // SELLER_CENTRAL_URL: the simulator in local runs
+	Brand            pages.Brand   // LOGO_URL, BRAND_COLOR, SUPPORT_EMAIL, SUPPORT_URL
 }
 
 // Renderer renders reminder emails.
@@ -132,6 +101,11 @@ type Renderer struct {
 // ErrBadAddress says a contact address cannot be sent to as it is. An address with a
 // line break would let whoever set it add mail headers; it is refused, never cleaned.
 var ErrBadAddress = errors.New("contact address is not a plain email address")
+
+// ErrContactUnreachable: the contact address bounced for good or complained; no email
+// goes to it until the vendor sets it again (keeperctl set --email). It is a kind of
+// ErrBadAddress, so the sender records the stage as rejected.
+var ErrContactUnreachable = fmt.Errorf("%w: the contact bounced or complained; set it again to resume", ErrBadAddress)
 
 // NewRenderer checks the configuration the emails depend on.
 func NewRenderer(cfg RenderConfig, signer LinkSigner) (*Renderer, error) {
@@ -147,12 +121,18 @@ func NewRenderer(cfg RenderConfig, signer LinkSigner) (*Renderer, error) {
 	if signer == nil {
 		return nil, errors.New("a link signer is required")
 	}
+	if err := cfg.Brand.Check(); err != nil {
+		return nil, err
+	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	return &Renderer{cfg: cfg, signer: signer}, nil
 }
 
 // Render writes the email for job to the authorization's contact, as of now.
 func (r *Renderer) Render(a authz.Authorization, job Job, now time.Time) (Email, error) {
+	if !a.ContactStatus.Reachable() {
+		return Email{}, fmt.Errorf("%w (contact %s)", ErrContactUnreachable, a.ContactStatus)
+	}
 	to, err := ValidateAddress(a.ContactEmail)
 	if err != nil {
 		return Email{}, err
@@ -161,21 +141,43 @@ func (r *Renderer) Render(a authz.Authorization, job Job, now time.Time) (Email,
 	if err != nil {
 		return Email{}, fmt.Errorf("central URL of %s: %w", a.Key(), err)
 	}
-	lang := languageOf(a.Locale)
-	linkExpires := now.Add(r.cfg.LinkTTL)
-	d := emailData{
-		Kind:        kindBefore,
-		AppName:     r.cfg.AppName,
-		Reference:   a.ConnectionID,
-		ExpiryDate:  lang.date(a.ExpiresAt),
-		DaysLeft:    int(DayOf(a.ExpiresAt) - DayOf(now)),
-		RenewURL:    r.cfg.BaseURL + "/authorize?t=" + r.signer.SignLink(consent.Link{ConnectionID: a.ConnectionID, Region: a.Region, Expires: linkExpires, Generation: a.LinkGeneration}),
-		LinkExpiry:  lang.date(linkExpires),
-		CentralName: "Seller Central",
-		Steps:       pages.ManualRenewalSteps(central, r.cfg.AppName),
+	e, err := r.render(a, job, now, central)
+	if err != nil {
+		return Email{}, err
 	}
+	e.To = to
+	return e, nil
+}
+
+// render fills the templates for a in its language.
+func (r *Renderer) render(a authz.Authorization, job Job, now time.Time, central string) (Email, error) {
+	lang := i18n.LanguageFor(a.Locale, a.Marketplace)
+	loc := i18n.Location(a.Marketplace)
+	linkExpires := now.Add(r.cfg.LinkTTL)
+	ref := a.ConnectionID
+	if name := strings.Join(strings.FieldsFunc(a.DisplayName, unicode.IsControl), " "); name != "" {
+		ref = name // the vendor's own name for the account, which the seller recognises
+	}
+	centralName := "Seller Central"
 	if a.AccountType == authz.AccountVendor {
-		d.CentralName = "Vendor Central"
+		centralName = "Vendor Central"
+	}
+	contact, supportKind := r.cfg.Brand.Support()
+	vars := i18n.Vars{
+		"app": r.cfg.AppName, "central": centralName, "ref": ref, "date": i18n.Date(lang, a.ExpiresAt, loc),
+		"days": strconv.Itoa(i18n.DaysBetween(now, a.ExpiresAt, loc)), "linkExpiry": i18n.Date(lang, linkExpires, loc),
+		"support": contact,
+	}
+	m, err := i18n.Messages(lang, "email.", vars)
+	if err != nil {
+		return Email{}, err
+	}
+	d := emailData{Kind: kindBefore, Lang: lang, M: map[string]string{},
+		RenewURL: r.cfg.BaseURL + "/authorize?t=" + r.signer.SignLink(consent.Link{ConnectionID: a.ConnectionID, Region: a.Region, Expires: linkExpires, Generation: a.LinkGeneration}),
+		LogoURL:  r.cfg.Brand.LogoURL, Color: r.cfg.Brand.AccentColor(),
+	}
+	for k, v := range m {
+		d.M[strings.ReplaceAll(k, ".", "_")] = v
 	}
 	switch {
 	case job.Stage == StageReconnect:
@@ -183,19 +185,44 @@ func (r *Renderer) Render(a authz.Authorization, job Job, now time.Time) (Email,
 	case !now.Before(a.ExpiresAt):
 		d.Kind = kindExpired
 	}
+	steps := pages.StepsRenew
+	d.Subject, d.Consequence = m["subject."+d.Kind], m[d.Kind+".consequence"]
+	d.Button, d.TextIntro = m["button.renew"], m["text.renew"]
+	switch d.Kind {
+	case kindReconnect:
+		steps = pages.StepsReconnect
+		d.Lead, d.Button, d.TextIntro = m["reconnect.lead"], m["button.reconnect"], m["text.reconnect"]
+	case kindExpired:
+		d.Lead = m["expired.lead"]
+	default:
+		switch vars["days"] {
+		case "0":
+			d.Lead = m["before.lead.today"]
+		case "1":
+			d.Lead = m["before.lead.tomorrow"]
+		default:
+			d.Lead = m["before.lead.days"]
+		}
+	}
+	d.ManualHTML, d.ManualText = m["manual."+steps+".html"], m["manual."+steps+".text"]
+	d.Support = m["support."+supportKind]
+	if d.Steps, err = pages.Steps(lang, steps, centralName, central, r.cfg.AppName); err != nil {
+		return Email{}, err
+	}
 	var subject, text, html bytes.Buffer
-	if err := lang.subject.Execute(&subject, d); err != nil {
+	if err := subjectTmpl.Execute(&subject, d); err != nil {
 		return Email{}, fmt.Errorf("render subject: %w", err)
 	}
 	// A subject is one header line: whatever reached it, no line break survives.
 	d.Subject = strings.Join(strings.FieldsFunc(subject.String(), unicode.IsControl), " ")
-	if err := lang.text.Execute(&text, d); err != nil {
+	if err := textTmpl.Execute(&text, d); err != nil {
 		return Email{}, fmt.Errorf("render text body: %w", err)
 	}
-	if err := lang.html.Execute(&html, d); err != nil {
+	if err := htmlTemplate.Execute(&html, d); err != nil {
 		return Email{}, fmt.Errorf("render HTML body: %w", err)
 	}
-	return Email{To: to, Subject: d.Subject, HTML: html.String(), Text: text.String()}, nil
+	return Email{Subject: d.Subject, HTML: html.String(), Text: text.String(),
+		Tags: delivery.Tags(a.ConnectionID, a.Region, job.Key()), Link: d.RenewURL, ExpiryDate: vars["date"]}, nil
 }
 
 // ValidateAddress accepts one bare address (local@domain) and returns it: no display

@@ -110,7 +110,11 @@ func TestEmailContent(t *testing.T) {
 				t.Fatalf("a part is empty: html %d bytes, text %d bytes", len(e.HTML), len(e.Text))
 			}
 			htmlText := html.UnescapeString(e.HTML)
-			for _, s := range append(tt.inBoth, "Manage Your Apps", "https://sellercentral.amazon.de", "Renew") {
+			action := "Renew"
+			if tt.stage == reminder.StageReconnect {
+				action = "Reconnect" // a removed app is not in Manage Your Apps to renew
+			}
+			for _, s := range append(tt.inBoth, "Manage Your Apps", "https://sellercentral.amazon.de", action) {
 				if !strings.Contains(e.Text, s) {
 					t.Errorf("text part lacks %q:\n%s", s, e.Text)
 				}
@@ -228,15 +232,23 @@ func TestNoHeaderInjection(t *testing.T) {
 	}
 }
 
-func TestUnknownLocaleFallsBackToEnglish(t *testing.T) {
+// TestUnknownLocaleFallsBackToTheMarketplaceThenEnglish: a locale without a catalog
+// takes the marketplace's language, and a marketplace without one takes English.
+func TestUnknownLocaleFallsBackToTheMarketplaceThenEnglish(t *testing.T) {
 	t.Parallel()
-	a := seller("acme-03")
-	a.Locale = "xx-YY"
-	e, err := testRenderer(t, "Keeper").Render(a, job(a, "-3"), expiresAt.AddDate(0, 0, -3))
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct{ marketplace, subject, days string }{
+		{"DE", "Handlungsbedarf: Verlängern Sie bis zum 15. Februar 2027", "in 3 Tagen"},
+		{"NL", "Action needed: renew Keeper", "in 3 days"},
 	}
-	if !strings.HasPrefix(e.Subject, "Action needed: renew Keeper") || !strings.Contains(e.Text, "in 3 days") {
-		t.Fatalf("subject %q, text:\n%s", e.Subject, e.Text)
+	for _, tc := range tests {
+		a := seller("acme-03")
+		a.Locale, a.Marketplace = "xx-YY", tc.marketplace
+		e, err := testRenderer(t, "Keeper").Render(a, job(a, "-3"), expiresAt.AddDate(0, 0, -3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(e.Subject, tc.subject) || !strings.Contains(e.Text, tc.days) {
+			t.Errorf("%s: subject %q, text:\n%s", tc.marketplace, e.Subject, e.Text)
+		}
 	}
 }

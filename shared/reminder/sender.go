@@ -36,9 +36,10 @@ type SES interface {
 
 // SenderConfig tunes the sender.
 type SenderConfig struct {
-	From             string   // SENDER_EMAIL, verified in SES
-	ConfigurationSet string   // SES_CONFIGURATION_SET; empty sends without one
-	Schedule         Schedule // REMINDER_STAGES: a job for another stage is malformed
+	From             string      // SENDER_EMAIL, verified in SES
+	ConfigurationSet string      // SES_CONFIGURATION_SET; empty sends without one
+	AppNotifier      AppNotifier // the Seller Central channel (appnotify.go); nil: off
+	Schedule         Schedule    // REMINDER_STAGES: a job for another stage is malformed
 	// RatePerSecond is this sender's share of SES_MAX_PER_SECOND: the total divided by
 	// the queue's MaximumConcurrency (see PerSenderRate), so that all concurrent
 	// invocations together stay under the account's SES sending rate.
@@ -270,6 +271,7 @@ func (s *Sender) process(ctx context.Context, m events.SQSMessage, stop *atomic.
 	}
 	log.InfoContext(ctx, "reminder sent")
 	s.metrics.Count("RemindersSent", 1)
+	s.notifyApp(ctx, log, claim, a, job, email) // appnotify.go: the Seller Central channel
 	return OutcomeSent, nil
 }
 
@@ -289,6 +291,7 @@ func (s *Sender) input(e Email) *sesv2.SendEmailInput {
 	if s.cfg.ConfigurationSet != "" {
 		in.ConfigurationSetName = aws.String(s.cfg.ConfigurationSet)
 	}
+	in.EmailTags = messageTags(e.Tags) // delivery events find their reminder entry by these
 	return in
 }
 

@@ -98,6 +98,18 @@ type reminderItem struct {
 	SentAt    string `dynamodbav:"sentAt,omitempty"`
 	MessageID string `dynamodbav:"messageId,omitempty"`
 	Error     string `dynamodbav:"error,omitempty"`
+	// What SES's events and the funnel recorded later (see delivery.go).
+	AcceptedAt   string `dynamodbav:"acceptedAt,omitempty"`
+	DeliveredAt  string `dynamodbav:"deliveredAt,omitempty"`
+	BouncedAt    string `dynamodbav:"bouncedAt,omitempty"`
+	SoftBounceAt string `dynamodbav:"softBounceAt,omitempty"`
+	ComplainedAt string `dynamodbav:"complainedAt,omitempty"`
+	DelayedAt    string `dynamodbav:"delayedAt,omitempty"`
+	FailedAt     string `dynamodbav:"failedAt,omitempty"`
+	OpenedAt     string `dynamodbav:"openedAt,omitempty"`
+	Detail       string `dynamodbav:"deliveryDetail,omitempty"`
+	AppNoteID    string `dynamodbav:"appNotificationId,omitempty"`
+	AppNoteError string `dynamodbav:"appNotificationError,omitempty"`
 }
 
 func toAuthItem(a authz.Authorization) authItem {
@@ -142,7 +154,7 @@ func toAuthItem(a authz.Authorization) authItem {
 			SentAt:    formatTime(m.SentAt),
 			MessageID: m.MessageID,
 			Error:     m.Error,
-		}
+		}.withDelivery(m.Delivery)
 	}
 	return it
 }
@@ -193,6 +205,9 @@ func (it authItem) authorization() (authz.Authorization, error) {
 			return a, err
 		}
 		if m.SentAt, err = parseTime("remindersSent."+stage+".sentAt", r.SentAt); err != nil {
+			return a, err
+		}
+		if m.Delivery, err = r.delivery(stage); err != nil {
 			return a, err
 		}
 		a.Reminders[stage] = m
