@@ -76,12 +76,10 @@ var kindTypes = map[authz.EventKind]string{
 // internalKinds are history kinds that record the keeper's own bookkeeping, not a
 // change the vendor's systems act on: a token parked until the vault takes it (its
 // renewal is published when it lands), an operator moving a seller's binding (the
-// records' own events follow), a contact edit. They are not published, and not
-// counted as unknown.
+// records' own events follow). They are not published, and not counted as unknown.
 var internalKinds = map[authz.EventKind]bool{
 	authz.EventTokenParked: true,
 	authz.EventSellerMoved: true,
-	"contact_changed":      true,
 }
 
 // ErrInternalKind is a history kind that is deliberately not a domain event.
