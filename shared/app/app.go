@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
@@ -16,6 +17,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/consent"
+	"github.com/spapi-auth-keeper/keeper/shared/funnel"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/renewal"
@@ -105,5 +107,15 @@ func (d Deps) Renewal(v *vault.Vault, signer *consent.Signer) *renewal.Service {
 		AppID: d.Config.AppID, AppName: d.Config.AppName, Draft: d.Config.AppIsDraft, RedirectURI: d.Config.RedirectURI,
 		SellerCentralOverride: d.Config.SellerCentralURL, StateTTL: d.Config.StateTTL, SelfServiceOnboarding: d.Config.SelfServiceOnboarding,
 	}, renewal.Deps{Store: d.Store(), Vault: v, LWA: d.LWA(clientcreds.New(v, 0)), Accounts: d.Accounts(),
-		Sealer: sealer.New(d.Clients.KMS, d.Config.KMSKeyID), Signer: signer, Clock: d.clock(), Log: d.Log, Metrics: d.Metrics})
+		Sealer: sealer.New(d.Clients.KMS, d.Config.KMSKeyID), Signer: signer, Funnel: funnel.New(d.Store(), d.Log, d.Metrics),
+		Notices: d.notices(), Clock: d.clock(), Log: d.Log, Metrics: d.Metrics})
+}
+
+// notices is the Seller Central channel as the renewal withdraws its notifications,
+// or nil when the channel is off (no APP_NOTIFICATIONS_TEMPLATE_ID).
+func (d Deps) notices() renewal.Notices {
+	if c := d.AppNotifications(os.Getenv); c != nil {
+		return c
+	}
+	return nil
 }

@@ -283,7 +283,23 @@ func (s *Service) store2(ctx context.Context, log *slog.Logger, n newToken, veri
 	}
 	log.InfoContext(ctx, "authorization "+string(kind), "sellingPartnerId", n.sellerID, "expiresAt", updated.ExpiresAt,
 		"version", updated.Version, "storeName", updated.Account.StoreName, "linkGeneration", updated.LinkGeneration)
+	s.afterRenewal(ctx, log, n.a, updated)
 	return Result{Authorization: updated, Kind: kind}, nil
+}
+
+// afterRenewal counts the renewal in the funnel and withdraws the Seller Central
+// reminder notifications, which no longer apply. Neither can fail the renewal.
+func (s *Service) afterRenewal(ctx context.Context, log *slog.Logger, prev, renewed authz.Authorization) {
+	if s.funnel != nil {
+		s.funnel.Renewed(ctx, prev, s.clock.Now())
+	}
+	if s.notices != nil {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+		defer cancel()
+		if err := s.notices.Withdraw(wctx, renewed); err != nil {
+			log.InfoContext(ctx, "Seller Central reminder notifications not withdrawn", "error", err)
+		}
+	}
 }
 
 // putToken writes the token to the vault, retrying with backoff and jitter while the

@@ -62,6 +62,18 @@ type Sealer interface {
 	Open(ctx context.Context, ciphertext []byte, context map[string]string) (secret.Value, error)
 }
 
+// Funnel counts the renewal funnel's steps that happen here (funnel.Recorder).
+type Funnel interface {
+	LinkOpened(ctx context.Context, a authz.Authorization, at time.Time)
+	Renewed(ctx context.Context, prev authz.Authorization, at time.Time)
+}
+
+// Notices withdraws the app's reminder notifications in Seller Central once the
+// seller renewed (appnotify.Channel).
+type Notices interface {
+	Withdraw(ctx context.Context, a authz.Authorization) error
+}
+
 // Signer signs and verifies links and states, and the browser binding of a state.
 type Signer interface {
 	VerifyLink(token string, now time.Time) (consent.Link, error)
@@ -95,6 +107,8 @@ type Service struct {
 	accounts AccountReader
 	sealer   Sealer
 	signer   Signer
+	funnel   Funnel
+	notices  Notices
 	clock    authz.Clock
 	log      *slog.Logger
 	metrics  *metrics.Emitter
@@ -108,6 +122,8 @@ type Deps struct {
 	Accounts AccountReader
 	Sealer   Sealer
 	Signer   Signer
+	Funnel   Funnel  // nil counts nothing
+	Notices  Notices // nil: the Seller Central channel is off
 	Clock    authz.Clock
 	Log      *slog.Logger
 	Metrics  *metrics.Emitter
@@ -128,7 +144,7 @@ func NewService(cfg Config, d Deps) *Service {
 		d.Clock = authz.SystemClock
 	}
 	return &Service{cfg: cfg, store: d.Store, vault: d.Vault, lwa: d.LWA, accounts: d.Accounts, sealer: d.Sealer, signer: d.Signer,
-		clock: d.Clock, log: d.Log, metrics: d.Metrics}
+		funnel: d.Funnel, notices: d.Notices, clock: d.Clock, log: d.Log, metrics: d.Metrics}
 }
 
 // AppName is the name pages show.
@@ -207,6 +223,9 @@ func (s *Service) StartFromLink(ctx context.Context, token string) (Start, error
 	st, err := s.openState(ctx, a, now, false)
 	if err != nil {
 		return Start{}, err
+	}
+	if s.funnel != nil {
+		s.funnel.LinkOpened(ctx, a, now)
 	}
 	central, err := consent.CentralURL(a.AccountType, a.Marketplace, a.Region, s.cfg.SellerCentralOverride)
 	if err != nil {

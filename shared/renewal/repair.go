@@ -108,7 +108,8 @@ func (s *Service) repairOne(ctx context.Context, p store.Parked) (repairOutcome,
 	if err != nil {
 		return repairWaiting, err
 	}
-	if _, _, err := s.renewRecord(ctx, n, secretID); err != nil {
+	renewed, _, err := s.renewRecord(ctx, n, secretID)
+	if err != nil {
 		if errors.Is(err, store.ErrSellerBound) {
 			return s.discard(ctx, p, "its seller is bound to another connection")
 		}
@@ -117,6 +118,7 @@ func (s *Service) repairOne(ctx context.Context, p store.Parked) (repairOutcome,
 	if err := s.store.Unpark(ctx, p.ConnectionID, p.Region, p.ParkedAt); err != nil {
 		return repairWaiting, err
 	}
+	s.afterRenewal(ctx, log, a, renewed)
 	return repairStored, nil
 }
 
