@@ -7,23 +7,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
-	"github.com/spapi-auth-keeper/keeper/infra/emulators"
 	"github.com/spapi-auth-keeper/keeper/infra/localstack"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
-	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 
 // Usage is keeperctl's help.
@@ -70,6 +62,7 @@ type Globals struct {
 // Root is the repository whose .local/stack.json --local reads.
 type CLI struct {
 	Stdout, Stderr io.Writer
+	Stdin          io.Reader // nil: os.Stdin
 	Getenv         func(string) string
 	Root           string
 	Connect        func(ctx context.Context, c *CLI, g Globals) (*Operator, error)
@@ -164,8 +157,15 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 		return fmt.Errorf("no command: want list, show, onboard, link, refresh or forget (keeperctl --help): %w", errUsage)
 	}
 	cmd, rest := lead.Arg(0), lead.Args()[1:]
-	if cmd == "client-secret" {
+	switch cmd {
+	case "client-secret":
 		return c.clientSecret(ctx, g, rest) // clientsecret.go
+	case "import":
+		return c.importCmd(ctx, g, rest) // importcmd.go
+	case "set":
+		return c.setCmd(ctx, g, rest) // edit.go
+	case "export":
+		return c.exportCmd(ctx, g, rest) // export.go
 	}
 	fs := c.flags(cmd, &g)
 	var (
@@ -202,7 +202,7 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 	}
 	var filter Filter
 	if status != "" {
-		if filter.Statuses, err = ParseStatuses(status); err != nil {
+		if filter, err = ParseFilterStatuses(status); err != nil {
 			return err
 		}
 	}
@@ -219,6 +219,7 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 			return fmt.Errorf("--region: %v: %w", err, errUsage)
 		}
 	}
+	filter.Region = region
 	op, err := c.Connect(ctx, c, g)
 	if err != nil {
 		return err
@@ -428,60 +429,12 @@ func truncate(s string, n int) string {
 // and names from .local/stack.json), otherwise against AWS with the default
 // credential chain; the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables apply.
 func Connect(ctx context.Context, c *CLI, g Globals) (*Operator, error) {
-	var (
-		cfg       aws.Config
-		endpoints = map[string]string{}
-	)
-	if g.Local {
-		root := c.Root
-		if root == "" {
-			wd, err := os.Getwd()
-			if err != nil {
-				return nil, err
-			}
-			if root, err = localstack.FindRoot(wd); err != nil {
-				return nil, err
-			}
-		}
-		st, err := localstack.ReadState(root)
-		if err != nil {
-			return nil, err
-		}
-		cfg = localstack.StaticConfig()
-		endpoints = st.Env
-		fill := func(dst *string, key string) {
-			if *dst == "" {
-				*dst = st.Env[key]
-			}
-		}
-		fill(&g.Table, "KEEPER_TABLE")
-		fill(&g.SecretPrefix, "KEEPER_SECRET_PREFIX")
-		fill(&g.BaseURL, "KEEPER_BASE_URL")
-		fill(&g.RefreshFunction, "KEEPER_REFRESH_FUNCTION")
-	} else {
-		var err error
-		if cfg, err = awsconfig.LoadDefaultConfig(ctx); err != nil {
-			return nil, fmt.Errorf("AWS configuration: %w", err)
-		}
-		endpoints[localstack.EnvLambda] = c.Getenv(localstack.EnvLambda)
+	sess, err := c.Session(ctx, g)
+	if err != nil {
+		return nil, err
 	}
-	if g.Table == "" {
-		return nil, fmt.Errorf("%w: --table is required (the stack's TableName output), or --local for the local stack", ErrNotConfigured)
-	}
-	if g.SecretPrefix == "" {
-		g.SecretPrefix = "spapi-keeper" // template.yaml's default SecretPrefix
-	}
-	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if u := endpoints[emulators.EnvDynamoDB]; u != "" {
-			o.BaseEndpoint = aws.String(u)
-		}
-	})
-	sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
-		if u := endpoints[localstack.EnvSecretsManager]; u != "" {
-			o.BaseEndpoint = aws.String(u)
-		}
-	})
-	inv := LambdaInvoker{Config: cfg, Endpoint: endpoints[localstack.EnvLambda]}
+	g = sess.Globals
+	inv := LambdaInvoker{Config: sess.Config, Endpoint: sess.Endpoints[localstack.EnvLambda]}
 	return New(Config{BaseURL: g.BaseURL, RefreshFunction: g.RefreshFunction},
-		store.New(ddb, g.Table), vault.New(sm, g.SecretPrefix, "").WithLogger(slog.New(slog.DiscardHandler)), inv, authz.ClockFunc(c.Now)), nil
+		store.New(sess.DynamoDB(), g.Table), sess.Vault(""), inv, authz.ClockFunc(c.Now)), nil
 }

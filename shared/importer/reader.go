@@ -454,3 +454,12 @@ func (l *lineLimit) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// ValidateLocale checks a locale as the import and keeperctl set accept it: a
+// language tag such as en-US or de-DE.
+func ValidateLocale(l string) error {
+	if len(l) > 35 || !localePattern.MatchString(l) {
+		return fmt.Errorf("locale %q: want a language tag such as en-US or de-DE", clip(l, 20))
+	}
+	return nil
+}
