@@ -34,6 +34,11 @@ type SellerState struct {
 	Expired       bool      `json:"expired"`
 	RefreshTokens int       `json:"refreshTokens"`
 	RevokedTokens int       `json:"revokedTokens"`
+
+	// The account as the Sellers API answers for it (accounts.go).
+	StoreName      string   `json:"storeName,omitempty"`
+	MarketplaceIDs []string `json:"marketplaceIds,omitempty"`
+	AccountType    string   `json:"accountType,omitempty"`
 }
 
 // State is the answer of GET /_sim/state: configuration (never the client secret),
@@ -53,6 +58,10 @@ type State struct {
 	ClientCredentialsGrants int           `json:"clientCredentialsGrants"`
 	PendingFaults           int           `json:"pendingFaults"`
 	Latency                 string        `json:"latency"`
+
+	SignedIn     string `json:"signedIn,omitempty"` // SetSignedIn's account; empty: the first
+	SellersCalls int    `json:"sellersCalls"`       // getMarketplaceParticipations requests
+	FeesCalls    int    `json:"feesCalls"`          // getMyFeesEstimateForASIN requests
 }
 
 // Snapshot returns what GET /_sim/state shows.
@@ -65,7 +74,8 @@ func (s *Sim) Snapshot() State {
 		RedirectURIs: slices.Clone(s.cfg.RedirectURIs), ClientID: s.cfg.ClientID, LoginURI: s.cfg.LoginURI,
 		TokenRequests: s.counters.tokenRequests, Exchanges: s.counters.exchanges,
 		Refreshes: s.counters.refreshes, ClientCredentialsGrants: s.counters.clientCredentials,
-		Latency: s.latency.String(),
+		Latency:  s.latency.String(),
+		SignedIn: s.signedIn, SellersCalls: s.spapi.sellersCalls, FeesCalls: s.spapi.feesCalls,
 	}
 	for _, q := range s.faults {
 		st.PendingFaults += len(q)
@@ -79,9 +89,17 @@ func (s *Sim) Snapshot() State {
 		byID[id] = p
 		return p
 	}
-	for _, sl := range s.cfg.Sellers {
+	for _, sl := range s.accounts {
 		p := get(sl.ID)
 		p.Name, p.Email = sl.Name, sl.Email
+		a := sl.resolve()
+		p.StoreName, p.AccountType = a.storeName, AccountSeller
+		if a.vendor {
+			p.AccountType = AccountVendor
+		}
+		for _, m := range a.participating {
+			p.MarketplaceIDs = append(p.MarketplaceIDs, m.ID)
+		}
 	}
 	for id, a := range s.sellers {
 		p := get(id)
@@ -189,7 +207,8 @@ func (s *Sim) adminFault(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch b.Grant {
-	case AnyGrant, GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials:
+	case AnyGrant, GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials,
+		FaultRotation, FaultSellers, FaultFees: // the SP-API operations' queues
 	default:
 		adminError(w, fmt.Errorf("unknown grant %q", b.Grant))
 		return

@@ -55,7 +55,10 @@ func (s *Sim) consent(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, http.StatusBadRequest, "The authorization link has no state parameter.")
 		return
 	}
-	s.renderConsent(w, consentRequest{state: q.Get("state"), redirectURI: redirectURI, version: q.Get("version")})
+	// signed_in_as is the simulator's own: a test (or a person) picks the account
+	// without a session of its own. Amazon's consent URL has no such parameter.
+	s.renderConsent(w, r, consentRequest{state: q.Get("state"), redirectURI: redirectURI, version: q.Get("version"),
+		sellerID: q.Get("signed_in_as")})
 }
 
 // confirm serves POST /apps/authorize/confirm, the consent page's Confirm and Cancel.
@@ -173,7 +176,7 @@ func (s *Sim) loginCallback(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, http.StatusBadRequest, "The application did not return a state parameter.")
 		return
 	}
-	s.renderConsent(w, consentRequest{
+	s.renderConsent(w, r, consentRequest{
 		state:       q.Get("state"),
 		redirectURI: redirectURI,
 		version:     q.Get("version"),
@@ -187,7 +190,7 @@ func (s *Sim) manage(w http.ResponseWriter, r *http.Request) {
 	var rows []row
 	s.mu.Lock()
 	now := s.clock()
-	for _, sl := range s.cfg.Sellers {
+	for _, sl := range s.accounts {
 		st := "not authorized"
 		if a, ok := s.sellers[sl.ID]; ok {
 			st = "authorized until " + a.authorizedAt.Add(AuthorizationLifetime).UTC().Format("2006-01-02")
@@ -203,11 +206,16 @@ func (s *Sim) manage(w http.ResponseWriter, r *http.Request) {
 		"AppID":    s.cfg.AppID,
 		"HasLogin": s.cfg.LoginURI != "",
 		"Sellers":  rows,
+		"SignedIn": s.signedInFor(r),
 	})
 }
 
-func (s *Sim) renderConsent(w http.ResponseWriter, c consentRequest) {
-	if len(s.cfg.Sellers) == 0 {
+// renderConsent shows the consent page with the account the person is signed in to
+// preselected: the one the Login URI flow started with (or signed_in_as), else the
+// browser's session (SignedInCookie), else SetSignedIn's, else the first.
+func (s *Sim) renderConsent(w http.ResponseWriter, r *http.Request, c consentRequest) {
+	sellers := s.Sellers()
+	if len(sellers) == 0 {
 		s.errorPage(w, http.StatusBadRequest, "No selling account is signed in.")
 		return
 	}
@@ -215,12 +223,12 @@ func (s *Sim) renderConsent(w http.ResponseWriter, c consentRequest) {
 		ID, Label string
 		Selected  bool
 	}
-	chosen := s.cfg.Sellers[0].ID
+	chosen := s.signedInFor(r)
 	if _, ok := s.seller(c.sellerID); ok {
 		chosen = c.sellerID
 	}
 	var opts []option
-	for _, sl := range s.cfg.Sellers {
+	for _, sl := range sellers {
 		label := sl.Name + " (" + sl.ID + ")"
 		if sl.Email != "" {
 			label += " · " + sl.Email
@@ -261,7 +269,9 @@ func (s *Sim) seller(id string) (Seller, bool) {
 	if id == "" {
 		return Seller{}, false
 	}
-	for _, sl := range s.cfg.Sellers {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sl := range s.accounts {
 		if sl.ID == id {
 			return sl, true
 		}
@@ -330,9 +340,11 @@ main{max-width:640px;margin:24px auto;background:#fff;padding:24px;border:1px so
 {{define "manage"}}{{template "head" "Manage Your Apps"}}
 <h1>Manage Your Apps</h1>
 <p>{{.AppName}} ({{.AppID}})</p>
-<table><tr><th>Account</th><th>Authorization</th><th></th></tr>
+<p class="note" id="signed-in">Signed in as {{.SignedIn}}</p>
+<table><tr><th>Account</th><th>Authorization</th><th></th><th></th></tr>
 {{range .Sellers}}<tr><td>{{.Name}} ({{.ID}})</td><td>{{.Status}}</td>
-<td>{{if $.HasLogin}}<a href="/apps/manage/renew?selling_partner_id={{.ID}}">Renew</a>{{end}}</td></tr>
+<td>{{if $.HasLogin}}<a href="/apps/manage/renew?selling_partner_id={{.ID}}">Renew</a>{{end}}</td>
+<td>{{if ne .ID $.SignedIn}}<a href="/apps/sign-in?selling_partner_id={{.ID}}">Sign in as this account</a>{{end}}</td></tr>
 {{end}}</table>
 {{template "foot"}}{{end}}
 `))

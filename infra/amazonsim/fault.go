@@ -14,6 +14,7 @@ type Fault struct {
 	Description string        // error_description
 	RetryAfter  time.Duration // sent as Retry-After (whole seconds, rounded up) when > 0
 	Delay       time.Duration // the answer is held this long, or until the client hangs up
+	Body        string        // sent as is (with Status, 200 if 0) instead of the usual answer: a garbled reply
 }
 
 // WithRetryAfter returns f with a Retry-After header.
@@ -70,9 +71,20 @@ func InvalidRequest() Fault {
 		Description: "The request is missing a required parameter or is otherwise malformed."}
 }
 
+// Malformed answers 200 with a body that is not the JSON the endpoint sends, as a
+// proxy or a truncated answer would.
+func Malformed() Fault {
+	return Fault{Kind: "malformed", Status: 200, Body: `{"payload": [{"marketplace": `}
+}
+
+// Forbidden is HTTP 403 (for SP-API operations: the SP-API's Unauthorized error).
+func Forbidden() Fault {
+	return Fault{Kind: "forbidden", Status: 403}
+}
+
 // FaultKinds names every fault the admin API accepts.
 var FaultKinds = []string{"throttled", "server_error", "temporarily_unavailable", "timeout",
-	"invalid_grant", "invalid_client", "unauthorized_client", "invalid_request"}
+	"invalid_grant", "invalid_client", "unauthorized_client", "invalid_request", "malformed", "forbidden"}
 
 // ParseFault builds the fault named kind; delay is used by "timeout" only.
 func ParseFault(kind string, delay time.Duration) (Fault, error) {
@@ -96,6 +108,10 @@ func ParseFault(kind string, delay time.Duration) (Fault, error) {
 		return UnauthorizedClient(), nil
 	case "invalid_request":
 		return InvalidRequest(), nil
+	case "malformed":
+		return Malformed(), nil
+	case "forbidden":
+		return Forbidden(), nil
 	}
 	return Fault{}, fmt.Errorf("unknown fault kind %q (want one of %v)", kind, FaultKinds)
 }

@@ -36,6 +36,14 @@ type Seller struct {
 	ID    string // selling_partner_id (merchant token), e.g. A1B2C3D4E5F6G7
 	Name  string // the account's display name on the consent page
 	Email string // optional
+
+	// What the Sellers API answers for the account (accounts.go); zero values take
+	// defaults, so a Seller with an id and a name is a complete account.
+	StoreName           string   // storeName; default Name, else "Store " + ID
+	MarketplaceIDs      []string // marketplaces it participates in; with CountryCodes, both; neither: Amazon.com
+	CountryCodes        []string // participating marketplaces by country code (DE, GB, JP, ...)
+	NotParticipatingIDs []string // also listed by the Sellers API, with isParticipating false
+	AccountType         string   // AccountSeller (default) or AccountVendor: a vendor has no Sellers or Product Fees API
 }
 
 // Config describes the one SP-API application the simulator knows.
@@ -49,7 +57,7 @@ type Config struct {
 	LoginURI     string   // the app's OAuth Login URI (Renew and Appstore flows)
 	Sellers      []Seller // accounts that can sign in; the first is signed in by default
 	Hybrid       bool     // a hybrid (SP-API + MWS) app also receives mws_auth_token
-	Roles        []string // what the consent page says the app will access; a default list if empty
+	Roles        []string // what the consent page says the app will access (a default list if empty); fees.go needs RolePricing
 
 	// PublicURL is the simulator's own base URL as browsers reach it, used to build
 	// amazon_callback_uri. Empty: taken from each request's Host.
@@ -86,6 +94,10 @@ type Sim struct {
 	issued        int // access tokens issued since the last prune
 	counters      counters
 	apps          appMgmt // the Application Management API (appmgmt.go)
+
+	accounts []Seller   // the accounts that can sign in: Config.Sellers, then AddSeller
+	signedIn string     // SetSignedIn's account; empty: the first
+	spapi    spapiState // the Sellers and Product Fees APIs (sellers.go, fees.go)
 }
 
 type codeGrant struct {
@@ -138,6 +150,8 @@ func New(cfg Config) *Sim {
 		sellers:       map[string]*sellerAuth{},
 		amazonStates:  map[string]amazonState{},
 		faults:        map[string][]Fault{},
+		accounts:      append([]Seller(nil), cfg.Sellers...),
+		spapi:         spapiState{buckets: map[string]*bucket{}},
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -163,6 +177,7 @@ func New(cfg Config) *Sim {
 	})
 	s.adminRoutes(mux)
 	s.appRoutes(mux)
+	s.sellerRoutes(mux)
 	s.mux = mux
 	return s
 }
