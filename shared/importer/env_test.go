@@ -18,6 +18,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/importer"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
+	"github.com/spapi-auth-keeper/keeper/shared/spapi"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
@@ -40,15 +41,16 @@ func must(t testing.TB, err error) {
 
 // env is a fresh deployment: a table, a secret prefix, and the Amazon simulator.
 type env struct {
-	t      testing.TB
-	ctx    context.Context
-	sim    *amazonsim.Sim
-	lwa    *lwa.Client
-	store  *store.Store
-	vault  *vault.Vault
-	logs   *testenv.Buffer
-	writes *countingWriter
-	clock  *testenv.Clock
+	t        testing.TB
+	ctx      context.Context
+	sim      *amazonsim.Sim
+	lwa      *lwa.Client
+	store    *store.Store
+	vault    *vault.Vault
+	logs     *testenv.Buffer
+	writes   *countingWriter
+	clock    *testenv.Clock
+	accounts importer.AccountReader
 }
 
 func newEnv(t testing.TB) *env {
@@ -60,6 +62,8 @@ func newEnv(t testing.TB) *env {
 	e.lwa = lwa.NewClient(lwa.Config{Endpoint: srv.URL + "/auth/o2/token",
 		Credentials: lwa.StaticCredentials{ClientID: clientID, ClientSecret: secret.Value(clientSecret)},
 		MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond})
+	e.accounts = spapi.NewClient(spapi.Config{Endpoint: srv.URL, SellerIDProbe: true, Clock: e.clock.Now,
+		BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	e.store = store.New(testenv.DynamoDB(t), testenv.NewTable(t))
 	e.vault = vault.New(testenv.SecretsManager(t), testenv.Prefix(t), "").WithLogger(slog.New(slog.DiscardHandler))
 	e.writes = &countingWriter{w: e.vault}
@@ -71,7 +75,7 @@ func (e *env) importer(cfg importer.Config) *importer.Importer {
 		cfg.MaxPerSecond = 1000
 	}
 	return importer.New(cfg, importer.Deps{
-		Ledger: e.store, Tokens: e.vault, Writer: e.writes, LWA: e.lwa, Clock: e.clock,
+		Ledger: e.store, Tokens: e.vault, Writer: e.writes, LWA: e.lwa, Accounts: e.accounts, Clock: e.clock,
 		Log: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 }

@@ -441,9 +441,9 @@ func (ru *run) importRow(ctx context.Context, row Row) (Outcome, string) {
 	if accepted && im.d.Accounts != nil {
 		acct, err = im.d.Accounts.Account(ctx, row.Region, tokens.AccessToken)
 		if err != nil {
-			// The token works; the fingerprint can be taken by a later renewal.
-			im.d.Log.InfoContext(ctx, "import: account fingerprint not taken", "connectionId", row.ConnectionID, "region", string(row.Region), "error", err.Error())
-			acct = authz.Account{}
+			// The token works; what SP-API did answer is kept (a partial fingerprint
+			// has no seller id), and a later renewal takes the rest.
+			im.d.Log.InfoContext(ctx, "import: account fingerprint incomplete", "connectionId", row.ConnectionID, "region", string(row.Region), "error", err.Error())
 		}
 		if acct.SellerIDVerified && acct.SellerID != "" {
 			for _, want := range []string{row.SellingPartnerID, existing.SellingPartnerID} {

@@ -352,3 +352,24 @@ func TestConfirmEmailsArePaced(t *testing.T) {
 		t.Errorf("assumed expiry days = %v, want two a day from import+10 days", perDay)
 	}
 }
+
+func TestAccountFingerprintIsTakenAndChecked(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	mine := e.sim.IssueRefreshToken("A1REALSELLER")
+	theirs := e.sim.IssueRefreshToken("A1SOMEONEELS")
+	rep, err := e.run(importer.Config{}, header+
+		"mine,na,"+mine+",,,,,\n"+
+		"claimed,na,"+theirs+",A1CLAIMEDSEL,,,,\n")
+	must(t, err)
+	if rep.Imported() != 1 || len(rep.Rejected) != 1 || !strings.Contains(rep.Rejected[0].Reason, "belongs to seller A1SOMEONEELS, not A1CLAIMEDSEL") {
+		t.Fatalf("report = %+v", rep)
+	}
+	a := e.get("mine", authz.RegionNA)
+	if a.Account.IsZero() || a.Account.StoreName == "" || !a.Account.SellerIDVerified || a.SellingPartnerID != "A1REALSELLER" {
+		t.Errorf("fingerprint = %+v, seller %q; want SP-API's, with the verified seller id", a.Account, a.SellingPartnerID)
+	}
+	if _, err := e.vault.Get(e.ctx, "claimed", authz.RegionNA); !errors.Is(err, vault.ErrNotFound) {
+		t.Errorf("a token of another seller was stored: %v", err)
+	}
+}
