@@ -306,8 +306,12 @@ func WriteTable(w io.Writer, rows []Row, now time.Time) {
 		if r.DaysLeft != nil {
 			days = fmt.Sprint(*r.DaysLeft)
 		}
+		expires := day(r.ExpiresAt)
+		if !r.ExpiryKnown && !r.ExpiresAt.IsZero() {
+			expires += " (assumed)" // imported without a grant date: the seller is asked to confirm
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ConnectionID, r.Region, dash(r.SellingPartnerID), r.Status,
-			day(r.ExpiresAt), days, ago(r.LastRefreshAt, now), dash(truncate(r.LastRefreshError, 60)))
+			expires, days, ago(r.LastRefreshAt, now), dash(truncate(r.LastRefreshError, 60)))
 	}
 	tw.Flush()
 	if len(rows) == 0 {

@@ -113,7 +113,7 @@ func (c *CLI) importCmd(ctx context.Context, g Globals, args []string) error {
 		st := store.New(sess.DynamoDB(), sess.Globals.Table)
 		deps.Ledger, deps.Tokens, deps.Writer = st, v, v
 		deps.LWA = lwa.NewClient(lwa.Config{Endpoint: endpoint, Credentials: clientcreds.New(v, 0)})
-		deps.Accounts = accountReader(sess)
+		deps.Accounts = c.accountReader(sess)
 	}
 	bar := c.progressPrinter(f.progress, size)
 	deps.Progress = bar.update

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -168,7 +169,7 @@ func (rd *Reader) Format() string {
 }
 
 // BytesRead is how much of the input has been consumed, for progress.
-func (rd *Reader) BytesRead() int64 { return rd.src.n }
+func (rd *Reader) BytesRead() int64 { return rd.src.n.Load() }
 
 // Next returns the next row, or a rejection for a malformed one (the import goes on),
 // or io.EOF at the end. Any other error (a line too long, a read error) ends the file.
@@ -421,14 +422,15 @@ func fileErr(err error) error {
 }
 
 // countingReader counts the bytes read, for progress and ETA.
+// The progress reporter reads the count while the import reads the file.
 type countingReader struct {
 	r io.Reader
-	n int64
+	n atomic.Int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
 
