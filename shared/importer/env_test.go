@@ -119,3 +119,7 @@ func (e *env) noToken(what string, out []byte) {
 		e.t.Fatalf("%s holds a refresh token:\n%s", what, out)
 	}
 }
+
+func testLogger(e *env) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,6 +122,9 @@ type Config struct {
 	// SkipThroughLine resumes an import: rows up to this line are read (for the
 	// duplicate checks) but not processed.
 	SkipThroughLine int
+	// SkipLines are lines after SkipThroughLine that a previous run finished already
+	// (Report.DoneAfter): they are read but not processed either.
+	SkipLines []int
 	// MaxRejections bounds the rejected rows the report lists (counts stay exact).
 	MaxRejections int
 }
@@ -167,7 +171,7 @@ type Deps struct {
 
 // Progress is a snapshot of a running import.
 type Progress struct {
-	Rows            int             `json:"rows"` // rows read so far
+	Rows            int             `json:"rows"` // rows with an outcome so far
 	Counts          map[Outcome]int `json:"counts"`
 	BytesRead       int64           `json:"bytesRead"`
 	LWACalls        int             `json:"lwaCalls"`
@@ -223,6 +227,8 @@ type run struct {
 	report    *Report
 	inFlight  map[int]bool
 	lastLine  int
+	ahead     map[int]bool // finished lines past the watermark (doneThroughLocked)
+	stopped   atomic.Bool  // a row was left undone: the import is being interrupted
 	lwaCalls  atomic.Int64
 	unknownN  atomic.Int64
 	accepted  atomic.Int64
@@ -241,7 +247,7 @@ func (im *Importer) Run(ctx context.Context, r io.Reader) (*Report, error) {
 	}
 	ctx, abort := context.WithCancelCause(ctx)
 	defer abort(nil)
-	ru := &run{im: im, now: started, inFlight: map[int]bool{}, abort: abort,
+	ru := &run{im: im, now: started, inFlight: map[int]bool{}, ahead: map[int]bool{}, abort: abort,
 		report: newReport(im.cfg, rd.Format(), started)}
 
 	rows := make(chan Row, im.cfg.Concurrency)
@@ -250,15 +256,26 @@ func (im *Importer) Run(ctx context.Context, r io.Reader) (*Report, error) {
 		wg.Go(func() {
 			for row := range rows {
 				out, reason := ru.importRow(ctx, row)
+				if out == outcomeInterrupted {
+					// Not done: its line stays in flight, so doneThroughLine stops
+					// before it, and nothing more is started.
+					ru.stopped.Store(true)
+					ru.abort(errStopped)
+					continue
+				}
 				ru.finish(row.Line, row.ConnectionID, out, reason)
 			}
 		})
 	}
 	stopProgress := ru.progressLoop(rd)
 
+	skip := map[int]bool{}
+	for _, l := range im.cfg.SkipLines {
+		skip[l] = true
+	}
 	var fileErr error
 read:
-	for {
+	for ctx.Err() == nil {
 		row, rej, err := rd.Next()
 		if errors.Is(err, io.EOF) {
 			break
@@ -274,10 +291,13 @@ read:
 		if line <= im.cfg.SkipThroughLine {
 			continue
 		}
+		ru.waitLag(ctx, line)
 		ru.mu.Lock()
-		ru.report.Rows++
 		ru.lastLine = line
 		ru.mu.Unlock()
+		if skip[line] {
+			continue
+		}
 		if rej != nil {
 			ru.finish(rej.Line, rej.ConnectionID, OutcomeRejected, rej.Reason)
 			continue
@@ -294,7 +314,6 @@ read:
 		case <-ctx.Done():
 			ru.mu.Lock()
 			delete(ru.inFlight, row.Line)
-			ru.report.Rows--
 			ru.lastLine = line - 1
 			ru.mu.Unlock()
 			break read
@@ -310,7 +329,7 @@ read:
 	case errors.Is(context.Cause(ctx), ErrClientCredentials):
 		rep.Stopped = ErrClientCredentials.Error()
 		return rep, ErrClientCredentials
-	case ctx.Err() != nil:
+	case ctx.Err() != nil || ru.stopped.Load():
 		rep.Interrupted = true
 		rep.Stopped = "interrupted before the end of the file: run the same file again to finish it (imported rows are skipped without calling LWA)"
 	}
@@ -327,6 +346,35 @@ func (ru *run) finish(line int, connectionID string, out Outcome, reason string)
 	defer ru.mu.Unlock()
 	delete(ru.inFlight, line)
 	ru.report.add(line, connectionID, out, reason)
+	ru.ahead[line] = true
+	if len(ru.ahead) > 2*maxAhead {
+		done := ru.doneThroughLocked()
+		for l := range ru.ahead {
+			if l <= done {
+				delete(ru.ahead, l)
+			}
+		}
+	}
+}
+
+// maxAhead bounds how far the reader runs past the oldest unfinished row (rejected
+// rows finish at once, a row waiting on LWA does not), so that the lines finished
+// past the watermark, which a continuation must skip, stay few.
+const maxAhead = 256
+
+// errStopped ends an import whose rows can no longer be done (the deadline is near).
+var errStopped = errors.New("import stopped before the end of the file")
+
+func (ru *run) waitLag(ctx context.Context, line int) {
+	for ctx.Err() == nil {
+		ru.mu.Lock()
+		lag := line - ru.doneThroughLocked()
+		ru.mu.Unlock()
+		if lag <= maxAhead {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // doneThrough is the last line up to which every row is finished.
@@ -346,6 +394,19 @@ func (ru *run) snapshotReport() *Report {
 	rep := ru.report.clone()
 	rep.LWACalls = int(ru.lwaCalls.Load())
 	rep.DoneThroughLine = ru.doneThroughLocked()
+	rep.DoneAfter = nil
+	for l := range ru.ahead {
+		if l > rep.DoneThroughLine {
+			rep.DoneAfter = append(rep.DoneAfter, l)
+		}
+	}
+	for _, l := range ru.im.cfg.SkipLines {
+		if l > rep.DoneThroughLine {
+			rep.DoneAfter = append(rep.DoneAfter, l)
+		}
+	}
+	slices.Sort(rep.DoneAfter)
+	rep.DoneAfter = slices.Compact(rep.DoneAfter)
 	return rep
 }
 
@@ -414,7 +475,8 @@ func (ru *run) importRow(ctx context.Context, row Row) (Outcome, string) {
 	}
 
 	if err := im.limiter.Wait(ctx); err != nil {
-		return ru.failed(ctx, "wait for the LWA budget", err)
+		// Wait fails only for the context: ended, or ending before the next token.
+		return outcomeInterrupted, ""
 	}
 	ru.lwaCalls.Add(1)
 	tokens, lwaErr := im.d.LWA.Refresh(ctx, row.RefreshToken)
@@ -578,10 +640,15 @@ func (ru *run) record(row Row, existing authz.Authorization, found, accepted boo
 	}
 }
 
-// failed turns an error into a failed row; an import that is being stopped says so.
+// outcomeInterrupted: the import was stopped before this row was done. It is not
+// counted, and the next run (or the continuation) does it.
+const outcomeInterrupted Outcome = ""
+
+// failed turns an error into a failed row, or into no outcome when the import is
+// being stopped.
 func (ru *run) failed(ctx context.Context, what string, err error) (Outcome, string) {
-	if ctx.Err() != nil {
-		return OutcomeFailed, what + ": interrupted; run the import again"
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return outcomeInterrupted, ""
 	}
 	return OutcomeFailed, fmt.Sprintf("%s: %s; nothing written for this row, run the import again", what, clip(err.Error(), 200))
 }

@@ -17,13 +17,14 @@ type Report struct {
 	DryRun          bool            `json:"dryRun"`
 	StartedAt       time.Time       `json:"startedAt"`
 	FinishedAt      time.Time       `json:"finishedAt,omitzero"`
-	Rows            int             `json:"rows"`
+	Rows            int             `json:"rows"` // rows with an outcome
 	Counts          map[Outcome]int `json:"counts"`
 	LWACalls        int             `json:"lwaCalls"`
 	Rejected        []Rejection     `json:"rejected,omitempty"` // sorted by line
 	Failed          []Rejection     `json:"failed,omitempty"`   // sorted by line
 	Omitted         int             `json:"omitted,omitempty"`  // rejected or failed rows past MaxRejections
 	DoneThroughLine int             `json:"doneThroughLine"`
+	DoneAfter       []int           `json:"doneAfter,omitempty"` // lines past DoneThroughLine finished too (an interrupted run)
 	SkippedThrough  int             `json:"skippedThroughLine,omitempty"`
 	Interrupted     bool            `json:"interrupted,omitempty"`
 	Stopped         string          `json:"stopped,omitempty"` // why the import ended before the file did
@@ -37,6 +38,7 @@ func newReport(cfg Config, format string, started time.Time) *Report {
 
 func (r *Report) add(line int, connectionID string, out Outcome, reason string) {
 	r.Counts[out]++
+	r.Rows++
 	if out != OutcomeRejected && out != OutcomeFailed {
 		return
 	}
