@@ -20,7 +20,7 @@ NPM_STAMP = infra/node_modules/.installed
 
 .PHONY: test bench build deps java chromium gomod clean run invoke \
 	build-CallbackFunction build-ExpiryScanFunction build-ReminderFunction \
-	build-TokenRefreshFunction build-CredentialsFunction
+	build-TokenRefreshFunction build-CredentialsFunction build-ImporterFunction
 
 test: deps chromium
 	$(GO) vet ./...
@@ -98,6 +98,8 @@ build-TokenRefreshFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/tokenrefresh
 build-CredentialsFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/credentials
+build-ImporterFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/importer
 
 clean:
 	rm -rf bin .local

@@ -1,4 +1,4 @@
-// Command importer is the ImportFunction Lambda: a vendor's file of existing seller
+// Command importer is the ImporterFunction Lambda: a vendor's file of existing seller
 // authorizations, dropped into the stack's import bucket, is imported into the ledger
 // here (S3 ObjectCreated through the import queue, or a direct S3 event), so the
 // refresh tokens never pass through a laptop. An import longer than one invocation
