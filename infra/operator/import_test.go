@@ -6,12 +6,16 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/infra/emulators"
@@ -20,6 +24,10 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/secretsemu"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
+	"github.com/spapi-auth-keeper/keeper/shared/importer"
+	"github.com/spapi-auth-keeper/keeper/shared/lwa"
+	"github.com/spapi-auth-keeper/keeper/shared/queue"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
@@ -29,10 +37,11 @@ import (
 // emulators, the table, the secret prefix and the Amazon simulator, published by this
 // test process (whose PID is alive).
 type stack struct {
-	root  string
-	sim   *amazonsim.Sim
-	store *store.Store
-	vault *vault.Vault
+	root   string
+	lwaURL string
+	sim    *amazonsim.Sim
+	store  *store.Store
+	vault  *vault.Vault
 }
 
 func newStack(t *testing.T) *stack {
@@ -41,6 +50,7 @@ func newStack(t *testing.T) *stack {
 	s.sim = amazonsim.New(amazonsim.Config{ClientID: "amzn1.application-oa2-client.ops", ClientSecret: "ops-secret"})
 	simSrv := httptest.NewServer(s.sim)
 	t.Cleanup(simSrv.Close)
+	s.lwaURL = simSrv.URL + "/auth/o2/token"
 	smSrv := httptest.NewServer(secretsemu.New())
 	t.Cleanup(smSrv.Close)
 	ddb := testenv.DynamoDB(t)
@@ -48,7 +58,8 @@ func newStack(t *testing.T) *stack {
 	prefix := testenv.Prefix(t)
 	st := localstack.State{PID: os.Getpid(), StartedAt: now, Env: map[string]string{
 		emulators.EnvDynamoDB: os.Getenv(emulators.EnvDynamoDB), localstack.EnvSecretsManager: smSrv.URL,
-		"KEEPER_TABLE": table, "KEEPER_SECRET_PREFIX": prefix,
+		operator.S3EndpointEnv: testenv.S3Endpoint(t),
+		"KEEPER_TABLE":         table, "KEEPER_SECRET_PREFIX": prefix,
 	}, Functions: map[string]localstack.FunctionState{
 		localstack.TokenRefreshFunction: {Env: map[string]string{"LWA_ENDPOINT": simSrv.URL + "/auth/o2/token", "REFRESH_MAX_PER_SECOND": "200",
 			"SP_API_ENDPOINT": simSrv.URL}},
@@ -192,5 +203,57 @@ func TestKeeperctlSetAndExport(t *testing.T) {
 	}
 	if strings.Contains(fmt.Sprint(obj), "Atzr") {
 		t.Error("the export holds a token")
+	}
+}
+
+func TestKeeperctlRemoteImport(t *testing.T) {
+	t.Parallel()
+	operator.RemotePollEvery = 20 * time.Millisecond
+	s := newStack(t)
+	s3c := testenv.S3(t)
+	bucket := testenv.NewBucket(t)
+	lwaClient := lwa.NewClient(lwa.Config{Endpoint: s.lwaURL, Credentials: clientcreds.New(s.vault, 0)})
+	remote := &importer.Remote{
+		New: func(c importer.Config) *importer.Importer {
+			return importer.New(c, importer.Deps{Ledger: s.store, Tokens: s.vault, Writer: s.vault, LWA: lwaClient, Clock: authz.ClockFunc(func() time.Time { return now })})
+		},
+		Objects: importer.S3Objects{Client: s3c}, Statuses: s.store, Queue: queue.NewSender(testenv.SQS(t), testenv.NewQueue(t, "imports")),
+		Clock: authz.ClockFunc(func() time.Time { return now }), Log: slog.New(slog.DiscardHandler),
+	}
+	// The stack's side: S3 notifies the import function once the object is there.
+	key := "imports/sellers.csv"
+	go func() {
+		for range 500 {
+			if _, err := s3c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err == nil {
+				ev := fmt.Sprintf(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":%q},"object":{"key":%q}}}]}`, bucket, key)
+				_, _ = remote.Handle(context.Background(), json.RawMessage(ev))
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	tok := s.sim.IssueRefreshToken("A1REMOTESELL")
+	file := filepath.Join(t.TempDir(), "sellers.csv")
+	must(t, os.WriteFile(file, []byte("connectionId,region,refreshToken\nfar-away,fe,"+tok+"\nbad,qq,"+tok+"\n"), 0o600))
+	report := filepath.Join(t.TempDir(), "report.txt")
+
+	code, out, errOut := s.keeperctl(t, "", "import", "--remote", "s3://"+bucket+"/imports/", file, "--report", report, "--confirm-per-day", "100", "--progress", "none")
+	if code != operator.ExitFail || !strings.Contains(out, "imported, active, expiry unknown") || !strings.Contains(out, `line 3 (bad): region "qq"`) ||
+		!strings.Contains(errOut, "uploaded to s3://"+bucket+"/imports/sellers.csv") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if a, err := s.store.Get(context.Background(), "far-away", authz.RegionFE); err != nil || !a.ExpiryUnknown {
+		t.Errorf("far-away = %+v, %v", a, err)
+	}
+	if _, err := s3c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err == nil {
+		t.Error("the uploaded file is still in the bucket")
+	}
+	// A wrong header never leaves the machine; a key outside imports/ is refused.
+	must(t, os.WriteFile(file, []byte("who,what\nx,y\n"), 0o600))
+	if code, _, errOut := s.keeperctl(t, "", "import", "--remote", "s3://"+bucket+"/imports/again.csv", file); code != operator.ExitFail || !strings.Contains(errOut, "import file refused") {
+		t.Errorf("wrong header: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := s.keeperctl(t, "", "import", "--remote", "s3://"+bucket+"/elsewhere/x.csv", file); code != operator.ExitUsage || !strings.Contains(errOut, "only files under imports/") {
+		t.Errorf("outside imports/: exit %d %s", code, errOut)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,7 +32,7 @@ import (
 type Objects interface {
 	// Open streams an object; etag, when set, must still match (the file must not
 	// change between two invocations of one import). ErrNoObject if it is gone.
-	Open(ctx context.Context, bucket, key, etag string) (body io.ReadCloser, gotETag string, err error)
+	Open(ctx context.Context, bucket, key, etag string) (body io.ReadCloser, gotETag string, meta map[string]string, err error)
 	Delete(ctx context.Context, bucket, key string) error
 	PutReport(ctx context.Context, bucket, key string, body []byte) error
 }
@@ -80,8 +81,19 @@ const (
 	StateFailed  = "failed"
 )
 
-// ReportPrefix is where the bucket keeps finished imports' reports.
-const ReportPrefix = "reports/"
+// ImportPrefix is where files to import go; ReportPrefix is where the bucket keeps
+// finished imports' reports.
+const (
+	ImportPrefix = "imports/"
+	ReportPrefix = "reports/"
+)
+
+// Object metadata an upload may carry to tune its import (keeperctl import --remote
+// sets them from its flags): whole days of assumed expiry, confirmation emails a day.
+const (
+	MetaUnknownExpiry = "unknown-expiry-days"
+	MetaConfirmPerDay = "confirm-per-day"
+)
 
 // ImportID names the import of an object: its key (unique in the bucket).
 func ImportID(key string) string { return key }
@@ -162,7 +174,7 @@ func (r *Remote) run(ctx context.Context, c Continuation) error {
 	}
 	st.Bucket, st.Key, st.State, st.UpdatedAt = c.Bucket, c.Key, StateRunning, now
 	st.Invocations++
-	body, etag, err := r.Objects.Open(ctx, c.Bucket, c.Key, c.ETag)
+	body, etag, meta, err := r.Objects.Open(ctx, c.Bucket, c.Key, c.ETag)
 	if errors.Is(err, ErrNoObject) {
 		r.Log.InfoContext(ctx, "import: object gone (already imported or deleted)", "bucket", c.Bucket, "key", c.Key)
 		return nil
@@ -183,6 +195,12 @@ func (r *Remote) run(ctx context.Context, c Continuation) error {
 	cfg := r.Config
 	cfg.Source = "s3://" + c.Bucket + "/" + c.Key
 	cfg.SkipThroughLine, cfg.SkipLines = c.SkipThroughLine, c.SkipLines
+	if n, err := strconv.Atoi(meta[MetaUnknownExpiry]); err == nil && n >= 1 && n <= 365 {
+		cfg.UnknownExpiry = time.Duration(n) * 24 * time.Hour
+	}
+	if n, err := strconv.Atoi(meta[MetaConfirmPerDay]); err == nil && n >= 0 {
+		cfg.ConfirmPerDay = n
+	}
 	im := r.New(cfg)
 	im.d.Progress = func(p Progress) {
 		if p.Done {

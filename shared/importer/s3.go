@@ -21,7 +21,7 @@ type S3Objects struct {
 }
 
 // Open streams an object, checking its ETag when one is given.
-func (o S3Objects) Open(ctx context.Context, bucket, key, etag string) (io.ReadCloser, string, error) {
+func (o S3Objects) Open(ctx context.Context, bucket, key, etag string) (io.ReadCloser, string, map[string]string, error) {
 	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
 	if etag != "" {
 		in.IfMatch = aws.String(`"` + strings.Trim(etag, `"`) + `"`)
@@ -32,13 +32,17 @@ func (o S3Objects) Open(ctx context.Context, bucket, key, etag string) (io.ReadC
 		var api smithy.APIError
 		switch {
 		case errors.As(err, &nsk), errors.As(err, &api) && api.ErrorCode() == "NotFound":
-			return nil, "", ErrNoObject
+			return nil, "", nil, ErrNoObject
 		case errors.As(err, &api) && api.ErrorCode() == "PreconditionFailed":
-			return nil, "", fmt.Errorf("the file was replaced while it was being imported: %w", err)
+			return nil, "", nil, fmt.Errorf("the file was replaced while it was being imported: %w", err)
 		}
-		return nil, "", err
+		return nil, "", nil, err
 	}
-	return out.Body, strings.Trim(aws.ToString(out.ETag), `"`), nil
+	meta := map[string]string{}
+	for k, v := range out.Metadata {
+		meta[strings.ToLower(k)] = v
+	}
+	return out.Body, strings.Trim(aws.ToString(out.ETag), `"`), meta, nil
 }
 
 // Delete removes an object.
