@@ -18,7 +18,7 @@ LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.no
 FUNCTIONS = $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
 NPM_STAMP = infra/node_modules/.installed
 
-.PHONY: test bench build deps java chromium gomod clean run invoke \
+.PHONY: test bench build deps java chromium gomod clean run invoke keeperctl \
 	build-CallbackFunction build-ExpiryScanFunction build-ReminderFunction \
 	build-TokenRefreshFunction build-CredentialsFunction build-ImporterFunction
 
@@ -79,6 +79,12 @@ invoke: deps
 	@mkdir -p .local/bin
 	@$(GO) build -o .local/bin/invoke ./infra/cmd/invoke
 	@.local/bin/invoke -fn '$(FN)' -event '$(EVENT)'
+
+# The operator CLI as a binary for this machine: bin/keeperctl (or
+# `go install ./infra/cmd/keeperctl` to put it on your PATH).
+keeperctl:
+	$(GO) build -o bin/keeperctl ./infra/cmd/keeperctl
+	@echo "built bin/keeperctl: try bin/keeperctl --local list"
 
 # Every function that exists, for linux/arm64, into bin/<function>/bootstrap.
 build:

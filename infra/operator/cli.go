@@ -154,7 +154,7 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%v (keeperctl --help lists the flags): %w", err, errUsage)
 	}
 	if lead.NArg() == 0 {
-		return fmt.Errorf("no command: want list, show, onboard, link, refresh or forget (keeperctl --help): %w", errUsage)
+		return fmt.Errorf("no command: want %s (keeperctl --help): %w", Commands, errUsage)
 	}
 	cmd, rest := lead.Arg(0), lead.Args()[1:]
 	switch cmd {
@@ -170,7 +170,7 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 	fs := c.flags(cmd, &g)
 	var (
 		status, within, email, market string
-		history, vendor               bool
+		history, vendor, yes          bool
 	)
 	want := 1 // positional arguments: the connection
 	switch cmd {
@@ -184,11 +184,13 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 		fs.StringVar(&email, "email", "", "")
 		fs.StringVar(&market, "marketplace", "", "")
 		fs.BoolVar(&vendor, "vendor", false, "")
-	case "link", "refresh", "forget":
+	case "forget":
+		fs.BoolVar(&yes, "yes", false, "")
+	case "link", "refresh":
 	case "help":
 		return flag.ErrHelp
 	default:
-		return fmt.Errorf("unknown command %q: want list, show, onboard, link, refresh or forget: %w", cmd, errUsage)
+		return fmt.Errorf("unknown command %q: want %s (keeperctl --help): %w", cmd, Commands, errUsage)
 	}
 	pos, err := parse(fs, rest)
 	if err != nil {
@@ -276,8 +278,11 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 			return err
 		}
 		writeOutcome(c.Stdout, out)
-		return nil
+		return refreshError(out)
 	case "forget":
+		if err := c.confirmForget(pos[0], region, yes); err != nil {
+			return err
+		}
 		f, err := op.Forget(ctx, pos[0], region)
 		if err != nil {
 			return err
@@ -285,7 +290,7 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 		if g.JSON {
 			return c.printJSON(f)
 		}
-		fmt.Fprintf(c.Stdout, "%s/%s forgotten: record deleted %t, refresh token deleted %t\n", f.ConnectionID, f.Region, f.RecordDeleted, f.SecretDeleted)
+		writeForgotten(c.Stdout, f)
 		return nil
 	}
 	return nil
@@ -334,22 +339,14 @@ func writeDetail(w io.Writer, d Detail) {
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
 	}
-	for stage, m := range d.Reminders {
-		state := "claimed " + stamp(m.ClaimedAt)
-		if !m.SentAt.IsZero() {
-			state = "sent " + stamp(m.SentAt)
-		}
-		if m.Error != "" {
-			state += " (" + m.Error + ")"
-		}
-		fmt.Fprintf(tw, "reminder %s:\t%s\n", stage, state)
-	}
 	tw.Flush()
+	writeReminders(w, d.Reminders) // words.go: a section of its own, so long keys push no column
+
 	if len(d.History) > 0 {
 		fmt.Fprintln(w, "\nhistory (newest first):")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, h := range d.History {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", stamp(h.At), h.Region, h.Kind, h.Detail)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", stamp(h.At), h.Region, describeEvent(h, d.ContactEmail))
 		}
 		tw.Flush()
 	}

@@ -257,3 +257,44 @@ func TestKeeperctlRemoteImport(t *testing.T) {
 		t.Errorf("outside imports/: exit %d %s", code, errOut)
 	}
 }
+
+func TestKeeperctlSaysWhatHappened(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	ctx := context.Background()
+	a, err := s.store.Create(ctx, authz.Authorization{ConnectionID: "acme", Region: authz.RegionEU, AccountType: authz.AccountSeller,
+		ContactEmail: "ops@acme.example", Locale: "en-US", Status: authz.StatusExpiring, Marketplace: "DE",
+		AuthorizedAt: now.Add(-authz.Lifetime + 66*time.Hour), ExpiresAt: now.Add(66 * time.Hour),
+		Reminders: map[string]authz.ReminderMark{"-3": {ClaimedAt: now, SentAt: now, MessageID: "m-1"},
+			"reconnect@2027-02-01T10:00:00Z": {ClaimedAt: now, SentAt: now}}},
+		authz.Event{ConnectionID: "acme", Region: authz.RegionEU, At: now, Kind: authz.EventReminded, Detail: "reminder -3 sent, SES message id m-1"})
+	must(t, err)
+	_ = a
+	// Days left are calendar days in the seller's zone: 2 days 18 hours before a
+	// German expiry is "in 3 days", as the email says.
+	code, out, _ := s.keeperctl(t, "", "show", "acme", "--history")
+	for _, want := range []string{"days left:         3", "3 days before expiry (-3)\n      sent", "reconnect email after the revocation of 2027-02-01T10:00:00Z",
+		"reminder 3 days before expiry (-3) sent to ops@acme.example: SES message id m-1"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
+	if code, out, _ := s.keeperctl(t, "", "list", "--region", "na"); code != 0 || strings.Contains(out, "acme") {
+		t.Errorf("list --region na shows an eu authorization:\n%s", out)
+	}
+	if code, out, _ := s.keeperctl(t, "", "list", "--region", "eu", "--expiring-within", "5d"); code != 0 || !strings.Contains(out, "acme") {
+		t.Errorf("list --expiring-within 5d:\n%s", out)
+	}
+	// forget asks first; typing another id deletes nothing.
+	code, _, errOut := s.keeperctl(t, "other\n", "forget", "acme")
+	if code != operator.ExitUsage || !strings.Contains(errOut, "Type the connection id") {
+		t.Errorf("forget with a wrong confirmation: exit %d %s", code, errOut)
+	}
+	if _, err := s.store.Get(ctx, "acme", authz.RegionEU); err != nil {
+		t.Fatalf("acme was deleted without confirmation: %v", err)
+	}
+	code, out, _ = s.keeperctl(t, "acme\n", "forget", "acme")
+	if code != 0 || !strings.Contains(out, "ledger record:  deleted") || !strings.Contains(out, "history:        kept") {
+		t.Errorf("forget: exit %d\n%s", code, out)
+	}
+}

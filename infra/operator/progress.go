@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/spapi-auth-keeper/keeper/shared/importer"
 )
 
@@ -34,14 +36,11 @@ func (c *CLI) progressPrinter(mode string, size int64) *progressPrinter {
 	return &progressPrinter{w: c.Stderr, mode: mode, size: size, lineEvery: 5 * time.Second, now: time.Now}
 }
 
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
+// isTerminal reports whether w is a terminal (not a file, a pipe or /dev/null,
+// which is a character device too).
+func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func (p *progressPrinter) update(pr importer.Progress) {

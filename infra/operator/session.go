@@ -36,7 +36,7 @@ func (c *CLI) Session(ctx context.Context, g Globals) (*Session, error) {
 			if err != nil {
 				return nil, err
 			}
-			if root, err = localstack.FindRoot(wd); err != nil {
+			if root, err = localstack.RootFrom(wd); err != nil {
 				return nil, err
 			}
 		}
