@@ -33,6 +33,7 @@ type language struct {
 	text    *texttemplate.Template
 	html    *htmltemplate.Template
 	date    func(time.Time) string
+	confirm *language // "confirm your connection" (confirm_*.txt/html), where the language has it
 }
 
 var (
@@ -62,6 +63,16 @@ func mustLoadLanguages() map[string]language {
 			text:    texttemplate.Must(texttemplate.New("body.txt").Funcs(funcs).Option("missingkey=error").ParseFS(templateFiles, dir+"body.txt")),
 			html:    htmltemplate.Must(htmltemplate.New("body.html").Option("missingkey=error").ParseFS(templateFiles, dir+"body.html")),
 			date:    date,
+		}
+		if _, err := fs.Stat(templateFiles, dir+"confirm_subject.txt"); err == nil {
+			l := out[lang]
+			l.confirm = &language{
+				subject: texttemplate.Must(texttemplate.New("confirm_subject.txt").Option("missingkey=error").ParseFS(templateFiles, dir+"confirm_subject.txt")),
+				text:    texttemplate.Must(texttemplate.New("confirm_body.txt").Funcs(funcs).Option("missingkey=error").ParseFS(templateFiles, dir+"confirm_body.txt")),
+				html:    htmltemplate.Must(htmltemplate.New("confirm_body.html").Option("missingkey=error").ParseFS(templateFiles, dir+"confirm_body.html")),
+				date:    date,
+			}
+			out[lang] = l
 		}
 	}
 	if _, ok := out[DefaultLanguage]; !ok {
@@ -168,7 +179,7 @@ func (r *Renderer) Render(a authz.Authorization, job Job, now time.Time) (Email,
 		AppName:     r.cfg.AppName,
 		Reference:   a.ConnectionID,
 		ExpiryDate:  lang.date(a.ExpiresAt),
-		DaysLeft:    int(DayOf(a.ExpiresAt) - DayOf(now)),
+		DaysLeft:    a.CalendarDaysLeft(now), // the seller's calendar, as keeperctl list and show count
 		RenewURL:    r.cfg.BaseURL + "/authorize?t=" + r.signer.SignLink(consent.Link{ConnectionID: a.ConnectionID, Region: a.Region, Expires: linkExpires}),
 		LinkExpiry:  lang.date(linkExpires),
 		CentralName: "Seller Central",
@@ -182,6 +193,9 @@ func (r *Renderer) Render(a authz.Authorization, job Job, now time.Time) (Email,
 		d.Kind = kindReconnect
 	case !now.Before(a.ExpiresAt):
 		d.Kind = kindExpired
+	case a.ExpiryUnknown && lang.confirm != nil:
+		// Imported without a grant date: ask the seller to confirm, which starts a known year.
+		lang = *lang.confirm
 	}
 	var subject, text, html bytes.Buffer
 	if err := lang.subject.Execute(&subject, d); err != nil {
