@@ -43,6 +43,7 @@ func (s *Stack) bindings() Bindings {
 			emulators.EnvSES:              s.endpoints[emulators.EnvSES],
 			emulators.EnvSQS:              s.endpoints[emulators.EnvSQS],
 			EnvSecretsManager:             s.endpoints[EnvSecretsManager],
+			EnvS3:                         s.endpoints[EnvS3],
 		},
 	}
 	for id, q := range s.queues {

@@ -125,6 +125,7 @@ type Stack struct {
 	sim       *amazonsim.Sim
 
 	FrontURL, SellerCentralURL, SecretsURL, LambdaURL, MailURL string
+	S3URL                                                      string // the import bucket's S3 emulator (imports.go)
 	Table, SecretPrefix                                        string
 
 	queues    map[string]queueInfo // by logical id
@@ -214,6 +215,10 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return s, err
 	}
 	s.serve(secretsLn, secretsemu.New())
+	if err := s.startS3(); err != nil { // imports.go
+		frontLn.Close()
+		return s, err
+	}
 	simLn, err := listenLocal(&s.SellerCentralURL)
 	if err != nil {
 		frontLn.Close()
@@ -255,6 +260,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		}(s.emus.Exited())
 	}
 	s.endpoints[EnvSecretsManager] = s.SecretsURL
+	s.endpoints[EnvS3] = s.S3URL
 	s.MailURL = s.endpoints[emulators.EnvSES] + "/"
 	s.clients = clientsFor(s.endpoints)
 

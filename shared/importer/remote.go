@@ -150,7 +150,9 @@ func (r *Remote) message(ctx context.Context, body []byte) error {
 		if strings.HasPrefix(key, ReportPrefix) {
 			continue
 		}
-		errs = append(errs, r.run(ctx, Continuation{Bucket: rec.S3.Bucket.Name, Key: key, ETag: strings.Trim(rec.S3.Object.ETag, `"`)}))
+		// The first invocation reads the object as it is; its continuations pin the ETag
+		// it read, so a file replaced half way is not imported as a mix of two.
+		errs = append(errs, r.run(ctx, Continuation{Bucket: rec.S3.Bucket.Name, Key: key}))
 	}
 	return errors.Join(errs...)
 }

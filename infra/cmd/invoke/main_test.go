@@ -111,6 +111,7 @@ func TestEverySampleEventThroughTheRealBinary(t *testing.T) {
 		"sqs-client-secret-new.json":    {"CredentialsFunction", noBatchFailures},
 		"sqs-client-secret-expiry.json": {"CredentialsFunction", noBatchFailures},
 		"schedule-credentials.json":     {"CredentialsFunction", field("result", "not_due")},
+		"import-object-created.json":    {"ImporterFunction", noBatchFailures},
 	}
 	files, err := filepath.Glob("../../../events/*.json")
 	if err != nil || len(files) == 0 {
