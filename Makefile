@@ -18,11 +18,12 @@ LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.no
 FUNCTIONS = $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
 NPM_STAMP = infra/node_modules/.installed
 
-.PHONY: test bench build deps java chromium gomod clean run invoke keeperctl \
+.PHONY: test bench build deps java chromium pyclients gomod clean run invoke keeperctl \
 	build-CallbackFunction build-ExpiryScanFunction build-ReminderFunction \
-	build-TokenRefreshFunction build-CredentialsFunction build-ImporterFunction
+	build-TokenRefreshFunction build-CredentialsFunction build-ImporterFunction \
+	build-EventPublisherFunction build-WebhookSenderFunction build-TokenServiceFunction
 
-test: deps chromium
+test: deps chromium pyclients
 	$(GO) vet ./...
 	infra/with-emulators.sh $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
@@ -55,6 +56,17 @@ chromium:
 			apt-get update && apt-get install -y chromium; \
 		else \
 			echo "chromium not found: the browser test will be skipped (Debian: sudo apt-get install chromium)" >&2; \
+		fi; \
+	fi
+
+# The README's Python example of the token service runs in the tests with Debian's
+# botocore and requests; without them that example skips and says how to install them.
+pyclients:
+	@if ! python3 -c 'import botocore, requests' 2>/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update && apt-get install -y python3-botocore python3-requests; \
+		else \
+			echo "python3-botocore/python3-requests not found: the Python token example will be skipped (Debian: sudo apt-get install python3-botocore python3-requests)" >&2; \
 		fi; \
 	fi
 
@@ -106,6 +118,12 @@ build-CredentialsFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/credentials
 build-ImporterFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/importer
+build-EventPublisherFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/eventpublisher
+build-WebhookSenderFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/webhooksender
+build-TokenServiceFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/tokenservice
 
 clean:
 	rm -rf bin .local

@@ -61,8 +61,8 @@ func TestSampleEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		var ev events.APIGatewayV2HTTPRequest
-		if err := json.Unmarshal(raw, &ev); err != nil || ev.RouteKey == "" {
-			continue // another function's event
+		if err := json.Unmarshal(raw, &ev); err != nil || ev.RouteKey == "" || ev.RouteKey == "$default" {
+			continue // another function's event ($default: the token service's function URL)
 		}
 		name := filepath.Base(f)
 		want, ok := wantStatus[name]
@@ -89,7 +89,8 @@ func TestSampleEvents(t *testing.T) {
 			sim.IssueCodeValue(demo.Code, demo.SellingPartnerID, demo.BaseURL+"/callback")
 
 			cfg := config.Config{TableName: table, SecretPrefix: prefix, AppID: demo.AppID, AppName: "Demo App", BaseURL: demo.BaseURL,
-				RedirectURI: demo.BaseURL + "/callback", LWAEndpoint: simServer.URL + "/auth/o2/token", StateTTL: 15 * time.Minute}
+				RedirectURI: demo.BaseURL + "/callback", LWAEndpoint: simServer.URL + "/auth/o2/token", StateTTL: 15 * time.Minute,
+				SPAPIEndpoint: simServer.URL}
 			h, err := app.Callback(ctx, app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm}, Log: slog.New(slog.DiscardHandler)})
 			must(t, err)
 			res, err := httpadapter.NewV2(h).ProxyWithContext(ctx, ev)
@@ -123,6 +124,8 @@ func TestWriteSampleEvents(t *testing.T) {
 	tampered := []byte(state)
 	tampered[10] ^= 0x02
 	link := signer.SignLink(consent.Link{ConnectionID: demo.ConnectionID, Region: demo.Region, Expires: demo.Expires})
+	// The browser that opened the renewal link holds the state's binding cookie.
+	cookies := []string{"__Host-keeper-state=" + signer.BrowserBinding(demo.Nonce)}
 	write := func(name, path string, q url.Values) {
 		ev := map[string]any{
 			"version": "2.0", "routeKey": "GET " + path, "rawPath": path, "rawQueryString": q.Encode(),
@@ -140,6 +143,9 @@ func TestWriteSampleEvents(t *testing.T) {
 			qs[k] = q.Get(k)
 		}
 		ev["queryStringParameters"] = qs
+		if name == "callback-good.json" {
+			ev["cookies"] = cookies
+		}
 		b, err := json.MarshalIndent(ev, "", "  ")
 		must(t, err)
 		must(t, os.WriteFile(filepath.Join("../../events", name), append(b, '\n'), 0o644))

@@ -9,11 +9,12 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 )
 
 func main() {
 	ctx := context.Background()
-	d := app.LambdaDeps(ctx, app.CallbackConfigNames...)
+	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager, awsclients.KMS}, app.CallbackConfigNames...)
 	h, err := app.Callback(ctx, d)
 	app.Must(d, err)
 	lambda.Start(httpadapter.NewV2(h).ProxyWithContext)

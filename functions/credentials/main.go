@@ -12,11 +12,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 )
 
 func main() {
 	ctx := context.Background()
-	d := app.LambdaDeps(ctx, app.CredentialsConfigNames...)
+	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager}, app.CredentialsConfigNames...)
 	h, err := app.CredentialsFromEnv(ctx, d)
 	app.Must(d, err)
 	lambda.Start(h)

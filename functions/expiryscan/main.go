@@ -9,11 +9,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 )
 
 func main() {
 	ctx := context.Background()
-	d := app.LambdaDeps(ctx, app.ExpiryScanConfigNames...)
+	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SQS}, app.ExpiryScanConfigNames...)
 	svc, err := app.ExpiryScan(ctx, d)
 	app.Must(d, err)
 	lambda.Start(svc.Handle)

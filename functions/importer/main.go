@@ -12,11 +12,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 )
 
 func main() {
 	ctx := context.Background()
-	d := app.LambdaDeps(ctx, app.ImporterConfigNames...)
+	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager, awsclients.SQS}, app.ImporterConfigNames...)
 	r, err := app.Importer(ctx, d, os.Getenv, app.ImporterOptions{})
 	app.Must(d, err)
 	lambda.Start(r.Handle)

@@ -11,11 +11,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 )
 
 func main() {
 	ctx := context.Background()
-	d := app.LambdaDeps(ctx, app.TokenRefreshConfigNames...)
+	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager, awsclients.SQS, awsclients.KMS}, app.TokenRefreshConfigNames...)
 	h, err := app.TokenRefreshFromEnv(ctx, d)
 	app.Must(d, err)
 	lambda.Start(h)

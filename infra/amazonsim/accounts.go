@@ -74,7 +74,7 @@ func (s *Sim) accountLocked(sellerID string) account {
 // id (its store name, marketplaces, type): a store renamed or a marketplace added
 // between two consents, as sellers do.
 func (s *Sim) AddSeller(sl Seller) error {
-	if err := checkSeller(sl); err != nil {
+	if err := sl.Validate(); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -89,7 +89,9 @@ func (s *Sim) AddSeller(sl Seller) error {
 	return nil
 }
 
-func checkSeller(sl Seller) error {
+// Validate says what is wrong with an account: an id with spaces, an unknown country
+// code or account type.
+func (sl Seller) Validate() error {
 	switch {
 	case sl.ID == "" || strings.ContainsFunc(sl.ID, func(r rune) bool { return r <= ' ' || r == 0x7f }):
 		return errors.New("a seller needs an id without spaces or control characters")

@@ -139,7 +139,8 @@ func (s *Sim) renew(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	v := login.Query()
-	v.Set("amazon_callback_uri", s.baseURL(r)+"/apps/authorize/login-callback")
+	// Amazon's amazon_callback_uri is its consent confirmation path for the app.
+	v.Set("amazon_callback_uri", s.baseURL(r)+"/apps/authorize/confirm/"+url.PathEscape(s.cfg.AppID))
 	v.Set("amazon_state", amzState)
 	v.Set("selling_partner_id", sellerID)
 	if s.cfg.Draft {
@@ -150,11 +151,16 @@ func (s *Sim) renew(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, login.String(), http.StatusFound)
 }
 
-// loginCallback serves GET /apps/authorize/login-callback, the amazon_callback_uri the
-// app's Login URI redirects to with redirect_uri, amazon_state and state.
+// loginCallback serves GET /apps/authorize/confirm/{application id}, the
+// amazon_callback_uri the app's Login URI redirects to with redirect_uri, amazon_state
+// and state (and the older /apps/authorize/login-callback, for the app configured).
 func (s *Sim) loginCallback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	redirectURI, problem := s.checkApp(s.cfg.AppID, q.Get("version"), q.Get("redirect_uri"))
+	app := r.PathValue("app")
+	if app == "" {
+		app = s.cfg.AppID
+	}
+	redirectURI, problem := s.checkApp(app, q.Get("version"), q.Get("redirect_uri"))
 	if problem != "" {
 		s.errorPage(w, http.StatusBadRequest, problem)
 		return

@@ -168,6 +168,7 @@ func New(cfg Config) *Sim {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /apps/authorize/consent", s.consent)
 	mux.HandleFunc("POST /apps/authorize/confirm", s.confirm)
+	mux.HandleFunc("GET /apps/authorize/confirm/{app}", s.loginCallback)
 	mux.HandleFunc("GET /apps/authorize/login-callback", s.loginCallback)
 	mux.HandleFunc("GET /apps/manage", s.manage)
 	mux.HandleFunc("GET /apps/manage/renew", s.renew)
@@ -178,6 +179,7 @@ func New(cfg Config) *Sim {
 	s.adminRoutes(mux)
 	s.appRoutes(mux)
 	s.sellerRoutes(mux)
+	s.tokensRoutes(mux)
 	s.mux = mux
 	return s
 }

@@ -517,7 +517,7 @@ func TestLoginURIFlow(t *testing.T) {
 	if got := p.location.Scheme + "://" + p.location.Host + p.location.Path; got != loginURI {
 		t.Fatalf("renew redirected to %s, want %s", got, loginURI)
 	}
-	if lq.Get("amazon_callback_uri") != e.srv.URL+"/apps/authorize/login-callback" || lq.Get("amazon_state") == "" ||
+	if lq.Get("amazon_callback_uri") != e.srv.URL+"/apps/authorize/confirm/"+appID || lq.Get("amazon_state") == "" ||
 		lq.Get("selling_partner_id") != "A2SELLERTWO" || lq.Get("version") != "beta" {
 		t.Fatalf("login URI query = %v", lq)
 	}

@@ -33,8 +33,9 @@ var (
 	ErrExited   = errors.New("exited unexpectedly") // the process ended on its own
 )
 
-// DefaultStartTimeout bounds Start when ctx has no deadline. DynamoDB Local is a JVM
-// and can take several seconds on a loaded machine (go test runs many binaries at once).
+// DefaultStartTimeout bounds Start when ctx has no deadline, from the moment the
+// DynamoDB Local launcher is compiled (once per machine). DynamoDB Local is a JVM and
+// can take several seconds on a loaded machine (go test runs many binaries at once).
 const DefaultStartTimeout = 90 * time.Second
 
 // stopGrace is how long Stop waits after SIGTERM before it sends SIGKILL.
@@ -64,11 +65,6 @@ type Set struct {
 // returns once each answers a real request. On any failure it stops the ones it started
 // and returns every error, each with the emulator's last lines of output.
 func Start(ctx context.Context, opts Options) (*Set, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultStartTimeout)
-		defer cancel()
-	}
 	infra := opts.InfraDir
 	if infra == "" {
 		wd, err := os.Getwd()
@@ -97,6 +93,13 @@ func Start(ctx context.Context, opts Options) (*Set, error) {
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	// The start's own clock runs from here: preparing the specs may compile the
+	// DynamoDB Local launcher once, which is not the emulators' start.
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultStartTimeout)
+		defer cancel()
 	}
 
 	logw := newLineLog(opts.Log)

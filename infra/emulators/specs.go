@@ -2,6 +2,8 @@ package emulators
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // emulator says how to run one emulator on a given port and how to tell it answers.
@@ -33,6 +36,10 @@ func dynamoDB(infra string) (emulator, error) {
 	if err != nil {
 		return emulator{}, fmt.Errorf("java %w: DynamoDB Local needs a Java 17 runtime on PATH (Debian: apt-get install openjdk-17-jre-headless)", ErrNotFound)
 	}
+	classes, err := loopbackLauncher(infra, dir, java)
+	if err != nil {
+		return emulator{}, err
+	}
 	return emulator{
 		name:   "DynamoDB Local",
 		tag:    "dynamodb",
@@ -41,8 +48,12 @@ func dynamoDB(infra string) (emulator, error) {
 			// -sharedDb: one database whatever the credentials and region, so the AWS CLI
 			// or a browser shell sees the tables the tests made. -disableTelemetry: DynamoDB
 			// Local otherwise phones home, and tests make no calls beyond this machine.
-			cmd := exec.Command(java, "-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
-				"-jar", jar, "-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(port))
+			// DynamoDB Local itself listens on every interface and has no option to
+			// choose: LoopbackDynamoDB starts the same server from the same arguments
+			// bound to 127.0.0.1 only.
+			cp := strings.Join([]string{classes, jar, filepath.Join(dir, "DynamoDBLocal_lib", "*")}, string(os.PathListSeparator))
+			cmd := exec.Command(java, "-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"), "-cp", cp,
+				"LoopbackDynamoDB", "-inMemory", "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(port))
 			cmd.Dir = dir
 			return cmd
 		},
@@ -59,6 +70,45 @@ func dynamoDB(infra string) (emulator, error) {
 			return expect(req, "TableNames")
 		},
 	}, nil
+}
+
+// loopbackLauncher compiles LoopbackDynamoDB.java once per version of its source,
+// with the Java runtime's own compiler module (no JDK needed), into a folder under
+// node_modules (npm ci clears it), and returns that folder. Compiling on every start
+// would cost the JVM as much again as DynamoDB Local's own start.
+func loopbackLauncher(infra, dir, java string) (string, error) {
+	src := filepath.Join(infra, "emulators", "LoopbackDynamoDB.java")
+	code, err := os.ReadFile(src)
+	if err != nil {
+		return "", fmt.Errorf("DynamoDB Local launcher %w (looked for %s)", ErrNotFound, src)
+	}
+	sum := sha256.Sum256(code)
+	out := filepath.Join(infra, "node_modules", ".cache", "loopback-dynamodb-"+hex.EncodeToString(sum[:8]))
+	if _, err := os.Stat(filepath.Join(out, "LoopbackDynamoDB.class")); err == nil {
+		return out, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return "", err
+	}
+	// Compiled into a fresh folder and renamed into place: several test binaries may
+	// start emulators at once.
+	tmp, err := os.MkdirTemp(filepath.Dir(out), "compiling-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cp := filepath.Join(dir, "DynamoDBLocal.jar") + string(os.PathListSeparator) + filepath.Join(dir, "DynamoDBLocal_lib", "*")
+	if b, err := exec.CommandContext(ctx, java, "-m", "jdk.compiler/com.sun.tools.javac.Main", "-cp", cp, "-d", tmp, src).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("compile %s: %v\n%s", src, err, b)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		if _, statErr := os.Stat(filepath.Join(out, "LoopbackDynamoDB.class")); statErr != nil {
+			return "", fmt.Errorf("cache the DynamoDB Local launcher: %w", err)
+		}
+	}
+	return out, nil
 }
 
 func sesV2(infra string) (emulator, error) {

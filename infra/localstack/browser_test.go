@@ -105,36 +105,13 @@ func testBrowserJourney(t *testing.T, s *localstack.Stack, cli func(...string) (
 		t.Fatalf("the reminder's link is %q", link)
 	}
 
-	// Confirm.
-	var consentText, page, renewedAt string
-	must(t, chromedp.Run(browser,
-		chromedp.Navigate(link),
-		chromedp.WaitVisible(`button[value="confirm"]`, chromedp.ByQuery),
-		chromedp.Text("main", &consentText, chromedp.ByQuery),
-		chromedp.SetValue(`#selling_partner_id`, seller.SellingPartnerID, chromedp.ByQuery),
-		shot("02-consent-page"),
-		chromedp.Click(`button[value="confirm"]`, chromedp.ByQuery),
-		landed("/callback"),
-		chromedp.Text("body", &page, chromedp.ByQuery),
-		chromedp.Location(&renewedAt),
-		shot("03-renewed"),
-	))
-	if !strings.Contains(consentText, "Authorize "+localstack.AppName) || !strings.Contains(consentText, seller.Name) {
-		t.Errorf("consent page:\n%s", consentText)
-	}
+	// Cancel first: nothing changes, and the page says so.
 	code, out, _ := cli("show", seller.ConnectionID, "--json")
-	var d operator.Detail
-	if code != 0 || json.Unmarshal([]byte(out), &d) != nil {
+	var before operator.Detail
+	if code != 0 || json.Unmarshal([]byte(out), &before) != nil {
 		t.Fatalf("keeperctl show: exit %d %s", code, out)
 	}
-	if d.Status != authz.StatusActive || d.DaysLeft == nil || *d.DaysLeft < 364 {
-		t.Errorf("ledger after the browser renewal: %+v", d.Row)
-	}
-	if until := d.ExpiresAt.Format("2 January 2006"); !strings.Contains(page, "renewed") || !strings.Contains(page, "until "+until) {
-		t.Errorf("success page does not say renewed until %s:\n%s", until, page)
-	}
-
-	// Cancel: nothing changes, and the page says so.
+	var page string
 	must(t, chromedp.Run(browser,
 		chromedp.Navigate(link),
 		chromedp.WaitVisible(`button[value="cancel"]`, chromedp.ByQuery),
@@ -142,32 +119,90 @@ func testBrowserJourney(t *testing.T, s *localstack.Stack, cli func(...string) (
 		chromedp.Click(`button[value="cancel"]`, chromedp.ByQuery),
 		landed("/callback"),
 		chromedp.Text("body", &page, chromedp.ByQuery),
-		shot("04-cancelled"),
+		shot("02-cancelled"),
 	))
 	if !strings.Contains(page, "Nothing was changed") || looksLikeACrash(page) {
 		t.Errorf("page after Cancel:\n%s", page)
 	}
-	if _, out, _ := cli("show", seller.ConnectionID, "--json"); !strings.Contains(out, `"version": `+itoa(d.Version)) {
-		t.Errorf("Cancel changed the record (was version %d): %s", d.Version, out)
+	if _, out, _ := cli("show", seller.ConnectionID, "--json"); !strings.Contains(out, `"version": `+itoa(before.Version)) {
+		t.Errorf("Cancel changed the record (was version %d): %s", before.Version, out)
 	}
 
-	// The completed redirect opened twice, then the renewal link again.
-	var fresh string
+	// A consent URL forwarded to someone else: opened and confirmed in a second
+	// browser (its own cookies, as another person's), it changes nothing.
+	var forwarded string
+	must(t, chromedp.Run(browser,
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(`button[value="confirm"]`, chromedp.ByQuery),
+		chromedp.Location(&forwarded),
+	))
+	other, closeOther := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	defer closeOther()
+	must(t, chromedp.Run(other,
+		chromedp.Navigate(forwarded),
+		chromedp.WaitVisible(`button[value="confirm"]`, chromedp.ByQuery),
+		chromedp.SetValue(`#selling_partner_id`, seller.SellingPartnerID, chromedp.ByQuery),
+		chromedp.Click(`button[value="confirm"]`, chromedp.ByQuery),
+		landed("/callback"),
+		chromedp.Text("body", &page, chromedp.ByQuery),
+		shot("03-forwarded-consent-in-another-browser"),
+	))
+	if !strings.Contains(page, "started in another browser") || looksLikeACrash(page) {
+		t.Errorf("a forwarded consent URL confirmed in another browser:\n%s", page)
+	}
+	if _, out, _ := cli("show", seller.ConnectionID, "--json"); !strings.Contains(out, `"version": `+itoa(before.Version)) {
+		t.Errorf("the forwarded consent changed the record (was version %d): %s", before.Version, out)
+	}
+
+	// Confirm, in the browser that opened the link.
+	var consentText, renewedAt string
+	must(t, chromedp.Run(browser,
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(`button[value="confirm"]`, chromedp.ByQuery),
+		chromedp.Text("main", &consentText, chromedp.ByQuery),
+		chromedp.SetValue(`#selling_partner_id`, seller.SellingPartnerID, chromedp.ByQuery),
+		shot("04-consent-page"),
+		chromedp.Click(`button[value="confirm"]`, chromedp.ByQuery),
+		landed("/callback"),
+		chromedp.Text("body", &page, chromedp.ByQuery),
+		chromedp.Location(&renewedAt),
+		shot("05-renewed"),
+	))
+	if !strings.Contains(consentText, "Authorize "+localstack.AppName) || !strings.Contains(consentText, seller.Name) {
+		t.Errorf("consent page:\n%s", consentText)
+	}
+	code, out, _ = cli("show", seller.ConnectionID, "--json")
+	var d operator.Detail
+	if code != 0 || json.Unmarshal([]byte(out), &d) != nil {
+		t.Fatalf("keeperctl show: exit %d %s", code, out)
+	}
+	if d.Status != authz.StatusActive || d.DaysLeft == nil || *d.DaysLeft < 364 {
+		t.Errorf("ledger after the browser renewal: %+v", d.Row)
+	}
+	until := d.ExpiresAt.Format("2 January 2006")
+	if !strings.Contains(page, "renewed") || !strings.Contains(page, "until "+until) {
+		t.Errorf("success page does not say renewed until %s:\n%s", until, page)
+	}
+
+	// The completed redirect opened twice, then the renewal link again: it has done
+	// its job and says so.
 	must(t, chromedp.Run(browser,
 		chromedp.Navigate(renewedAt),
 		landed("/callback"),
 		chromedp.Text("body", &page, chromedp.ByQuery),
-		shot("05-already-used"),
-		chromedp.Navigate(link),
-		chromedp.WaitVisible(`button[value="confirm"]`, chromedp.ByQuery),
-		chromedp.Location(&fresh),
-		shot("06-fresh-consent"),
+		shot("06-already-used"),
 	))
 	if !strings.Contains(page, "already used") || looksLikeACrash(page) {
 		t.Errorf("the redirect opened twice:\n%s", page)
 	}
-	if !strings.HasPrefix(fresh, s.SellerCentralURL+"/apps/authorize/consent?") {
-		t.Errorf("the renewal link opened again led to %s", fresh)
+	must(t, chromedp.Run(browser,
+		chromedp.Navigate(link),
+		landed("/authorize"),
+		chromedp.Text("body", &page, chromedp.ByQuery),
+		shot("07-old-link-already-renewed"),
+	))
+	if !strings.Contains(page, "already renewed") || !strings.Contains(page, until) || looksLikeACrash(page) {
+		t.Errorf("the renewal link opened after the renewal:\n%s", page)
 	}
 	t.Logf("screenshots in %s", shots)
 }

@@ -21,15 +21,14 @@ func (s *Stack) bindings() Bindings {
 	b := Bindings{
 		Params: map[string]string{"AppId": demo.AppID, "AppName": AppName, "SenderEmail": SenderEmail, "AppIsDraft": "false",
 			"SecretPrefix": s.SecretPrefix},
-		// No KMS locally: the vault then lets Secrets Manager use its default key.
 		Resources: map[string]string{"Table": s.Table},
 		Overrides: map[string]string{
 			"BASE_URL":           s.FrontURL,
 			"REDIRECT_URI":       s.FrontURL + "/callback",
 			"LWA_ENDPOINT":       s.SellerCentralURL + "/auth/o2/token",
 			"SELLER_CENTRAL_URL": s.SellerCentralURL,
-			"SP_API_ENDPOINT":    s.SellerCentralURL, // rotateApplicationClientSecret
-			"KMS_KEY_ID":         "",
+			"SP_API_ENDPOINT":    s.SellerCentralURL, // Sellers, Product Fees, Application Management
+			"KMS_KEY_ID":         s.KMSKeyID,
 			"AWS_REGION":         Region,
 			"AWS_DEFAULT_REGION": Region,
 			// Static credentials, and no shared config or instance metadata: a local
@@ -44,11 +43,13 @@ func (s *Stack) bindings() Bindings {
 			emulators.EnvSQS:              s.endpoints[emulators.EnvSQS],
 			EnvSecretsManager:             s.endpoints[EnvSecretsManager],
 			EnvS3:                         s.endpoints[EnvS3],
+			EnvKMS:                        s.endpoints[EnvKMS],
 		},
 	}
 	for id, q := range s.queues {
 		b.Resources[id] = q.URL
 	}
+	s.eventBindings(&b)
 	for id, kind := range s.tmpl.kinds {
 		if kind == "AWS::KMS::Key" {
 			b.Resources[id] = ""

@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -37,6 +38,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/infra/demo"
 	"github.com/spapi-auth-keeper/keeper/infra/emulators"
+	"github.com/spapi-auth-keeper/keeper/infra/kmsemu"
 	"github.com/spapi-auth-keeper/keeper/infra/runtimeapi"
 	"github.com/spapi-auth-keeper/keeper/infra/secretsemu"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
@@ -57,6 +59,7 @@ const (
 // publishes for the operator CLI: the SDK's own endpoint variables.
 const (
 	EnvSecretsManager = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+	EnvKMS            = "AWS_ENDPOINT_URL_KMS"
 	EnvLambda         = "AWS_ENDPOINT_URL_LAMBDA"
 )
 
@@ -127,8 +130,11 @@ type Stack struct {
 	FrontURL, SellerCentralURL, SecretsURL, LambdaURL, MailURL string
 	S3URL                                                      string // the import bucket's S3 emulator (imports.go)
 	Table, SecretPrefix                                        string
+	KMSURL, KMSKeyID                                           string // local-kms, and the stack's key in it
+	kms                                                        *kmsemu.Server
 
 	queues    map[string]queueInfo // by logical id
+	ev        eventParts           // domain events, webhooks, token service (events.go)
 	functions map[string]*function
 	pollers   []*poller
 	pollStop  context.CancelFunc
@@ -219,6 +225,16 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		frontLn.Close()
 		return s, err
 	}
+	kmsLn, err := listenLocal(&s.KMSURL)
+	if err != nil {
+		frontLn.Close()
+		return s, err
+	}
+	if s.kms, err = kmsemu.New(); err != nil {
+		frontLn.Close()
+		return s, fmt.Errorf("KMS emulator: %w", err)
+	}
+	s.serve(kmsLn, s.kms)
 	simLn, err := listenLocal(&s.SellerCentralURL)
 	if err != nil {
 		frontLn.Close()
@@ -261,10 +277,15 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	s.endpoints[EnvSecretsManager] = s.SecretsURL
 	s.endpoints[EnvS3] = s.S3URL
+	s.endpoints[EnvKMS] = s.KMSURL
 	s.MailURL = s.endpoints[emulators.EnvSES] + "/"
 	s.clients = clientsFor(s.endpoints)
 
 	if err := s.provision(ctx); err != nil {
+		frontLn.Close()
+		return s, err
+	}
+	if err := s.startEvents(ctx); err != nil {
 		frontLn.Close()
 		return s, err
 	}
@@ -281,6 +302,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	s.serve(frontLn, s.front())
 	if !opts.NoEventSources {
 		s.startPollers()
+		if err := s.startStream(); err != nil {
+			return s, err
+		}
 	}
 	if err := s.seed(ctx); err != nil {
 		return s, err
@@ -342,6 +366,7 @@ func clientsFor(endpoints map[string]string) awsclients.Clients {
 		Secrets:  secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(endpoints[EnvSecretsManager]) }),
 		SES:      sesv2.NewFromConfig(cfg, func(o *sesv2.Options) { o.BaseEndpoint = aws.String(endpoints[emulators.EnvSES]) }),
 		SQS:      sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(endpoints[emulators.EnvSQS]) }),
+		KMS:      kms.NewFromConfig(cfg, func(o *kms.Options) { o.BaseEndpoint = aws.String(endpoints[EnvKMS]) }),
 	}
 }
 
@@ -372,14 +397,19 @@ func (s *Stack) provision(ctx context.Context) error {
 	if err := s.createQueues(ctx); err != nil {
 		return err
 	}
+	key, err := s.clients.KMS.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("the local stack's key: secrets and parked refresh tokens")})
+	if err != nil {
+		return fmt.Errorf("create the stack's KMS key: %w", err)
+	}
+	s.KMSKeyID = aws.ToString(key.KeyMetadata.KeyId)
 	v := vault.New(s.clients.Secrets, s.SecretPrefix, "").WithLogger(s.log)
-	key := secret.Value(demo.StateKey)
+	stateKey := secret.Value(demo.StateKey)
 	if s.opts.Seed != SeedSamples {
 		// Nothing but the sample events needs the published demo key; a fresh one per
 		// run means a link from an earlier run is refused, as after a key rotation.
-		key = secret.Value(rand.Text() + rand.Text())
+		stateKey = secret.Value(rand.Text() + rand.Text())
 	}
-	if err := v.PutStateKey(ctx, key); err != nil {
+	if err := v.PutStateKey(ctx, stateKey); err != nil {
 		return err
 	}
 	expires := time.Now().UTC().AddDate(0, 0, 150)
@@ -471,6 +501,7 @@ func (s *Stack) Stop() error {
 			s.tickStop()
 		}
 		s.tickers.Wait()
+		s.stopEvents()
 		if s.pollStop != nil {
 			s.pollStop()
 		}
@@ -489,6 +520,9 @@ func (s *Stack) Stop() error {
 			if err := srv.Shutdown(ctx); err != nil {
 				errs = append(errs, srv.Close())
 			}
+		}
+		if s.kms != nil {
+			errs = append(errs, s.kms.Close())
 		}
 		if s.emus != nil {
 			errs = append(errs, s.emus.Stop())

@@ -47,11 +47,13 @@ func sellersFor(seed Seed) []amazonsim.Seller {
 	case SeedDemo:
 		var out []amazonsim.Seller
 		for _, d := range DemoSellers {
-			out = append(out, amazonsim.Seller{ID: d.SellingPartnerID, Name: d.Name, Email: d.Email})
+			// The Sellers API answers with the account's store and its marketplace.
+			out = append(out, amazonsim.Seller{ID: d.SellingPartnerID, Name: d.Name, Email: d.Email,
+				StoreName: d.Name, CountryCodes: []string{d.Marketplace}})
 		}
 		return out
 	case SeedSamples:
-		return []amazonsim.Seller{{ID: demo.SellingPartnerID, Name: "Demo Seller"}}
+		return []amazonsim.Seller{{ID: demo.SellingPartnerID, Name: "Demo Seller", CountryCodes: []string{demo.Marketplace}}}
 	}
 	return []amazonsim.Seller{{ID: "A1LOCALSELLER", Name: "Local Seller"}}
 }
@@ -69,7 +71,8 @@ func (s *Stack) seed(ctx context.Context) error {
 // authorize stores what a completed consent leaves behind: a refresh token the
 // simulator knows, in the vault, and the record.
 func (s *Stack) authorize(ctx context.Context, a authz.Authorization, ev authz.Event) error {
-	v := vault.New(s.clients.Secrets, s.SecretPrefix, "").WithLogger(s.log)
+	v := vault.New(s.clients.Secrets, s.SecretPrefix, "").WithLogger(s.log).
+		WithTable(s.clients.DynamoDB, s.Table, vault.LayoutPacked, vault.Packing{}) // the stack's default layout
 	token := s.sim.IssueRefreshToken(a.SellingPartnerID)
 	id, err := v.Put(ctx, a.ConnectionID, a.Region, vault.RefreshToken{Token: secret.Value(token), SellingPartnerID: a.SellingPartnerID,
 		Region: a.Region, AuthorizedAt: a.AuthorizedAt})

@@ -215,7 +215,7 @@ func TestStack(t *testing.T) {
 		healthy := localstack.DemoSellers[2]
 		before := ledger(t)[healthy.ConnectionID]
 		consentURL, form := consentFormAt(t, s.SellerCentralURL+"/apps/manage/renew?selling_partner_id="+healthy.SellingPartnerID,
-			s.SellerCentralURL+"/apps/authorize/login-callback?")
+			s.SellerCentralURL+"/apps/authorize/confirm/")
 		if form.Get("selling_partner_id") != healthy.SellingPartnerID {
 			t.Fatalf("consent page preselects %q, want the renewing seller", form.Get("selling_partner_id"))
 		}

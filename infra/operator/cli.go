@@ -30,9 +30,13 @@ commands:
                                                              a pending authorization and its first link
   link <connection>                                          a fresh renewal link
   refresh <connection>                                       prove it alive now (invokes the token refresh function)
-  forget <connection>                                        delete its refresh token and record, keep an anonymised history event
+  forget <connection> [--purge] [--yes]                      delete its refresh token and record, keep an anonymised history event
+                                                             (--purge: no copy left in its bucket's AWSPREVIOUS either)
+  vault migrate --to packed|per-authorization [--dry-run]    move every refresh token to the other layout (resumable)
   client-secret status                                       the app's LWA client secret: days left, rotation pending, last rotation
   client-secret rotate                                       request a client secret rotation now (invokes the credentials function)
+  webhooks secret <url> | test | replay --since DAY | enable <url>
+                                                             webhook endpoints: signing secret, signed test event, re-send history, re-enable
 
 flags (anywhere on the line):
   --local                   use the stack that ` + "`make run`" + ` started on this machine
@@ -167,10 +171,19 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 	case "export":
 		return c.exportCmd(ctx, g, rest) // export.go
 	}
+	if cmd == "move" {
+		return c.move(ctx, g, rest) // move.go
+	}
+	if cmd == "vault" {
+		return c.vaultCommand(ctx, g, rest) // vaultcmd.go
+	}
+	if cmd == "webhooks" {
+		return c.webhooks(ctx, g, rest) // webhooks.go
+	}
 	fs := c.flags(cmd, &g)
 	var (
 		status, within, email, market string
-		history, vendor, yes          bool
+		history, vendor, yes, purge   bool
 	)
 	want := 1 // positional arguments: the connection
 	switch cmd {
@@ -186,6 +199,7 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 		fs.BoolVar(&vendor, "vendor", false, "")
 	case "forget":
 		fs.BoolVar(&yes, "yes", false, "")
+		fs.BoolVar(&purge, "purge", false, "")
 	case "link", "refresh":
 	case "help":
 		return flag.ErrHelp
@@ -283,7 +297,11 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 		if err := c.confirmForget(pos[0], region, yes); err != nil {
 			return err
 		}
-		f, err := op.Forget(ctx, pos[0], region)
+		forget := op.Forget
+		if purge {
+			forget = op.ForgetPurge
+		}
+		f, err := forget(ctx, pos[0], region)
 		if err != nil {
 			return err
 		}

@@ -390,7 +390,7 @@ func (o *Operator) sign(ctx context.Context, a authz.Authorization) (string, err
 	if err != nil {
 		return "", err
 	}
-	token := signer.SignLink(consent.Link{ConnectionID: a.ConnectionID, Region: a.Region, Expires: o.clock.Now().Add(o.cfg.LinkTTL)})
+	token := signer.SignLink(consent.Link{ConnectionID: a.ConnectionID, Region: a.Region, Expires: o.clock.Now().Add(o.cfg.LinkTTL), Generation: a.LinkGeneration})
 	return strings.TrimRight(o.cfg.BaseURL, "/") + "/authorize?t=" + url.QueryEscape(token), nil
 }
 

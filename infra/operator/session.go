@@ -89,7 +89,8 @@ func (s *Session) Vault(kmsKeyID string) *vault.Vault {
 			o.BaseEndpoint = aws.String(u)
 		}
 	})
-	return vault.New(sm, s.Globals.SecretPrefix, kmsKeyID).WithLogger(slog.New(slog.DiscardHandler))
+	return vault.New(sm, s.Globals.SecretPrefix, kmsKeyID).WithLogger(slog.New(slog.DiscardHandler)).
+		WithTable(s.DynamoDB(), s.Globals.Table, vault.LayoutPacked, vault.Packing{})
 }
 
 // FunctionEnv is a variable of a function of the local stack ("" against AWS).

@@ -13,7 +13,7 @@ import (
 )
 
 // Commands lists every keeperctl command, for the messages that say what is valid.
-const Commands = "list, show, onboard, link, refresh, forget, import, set, export or client-secret"
+const Commands = "list, show, onboard, link, refresh, forget, move, set, export, import, vault, webhooks or client-secret"
 
 // refreshError makes `keeperctl refresh` exit non-zero when the refresh function
 // says the refresh failed or found nothing: scripts must see it.

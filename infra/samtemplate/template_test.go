@@ -1,6 +1,7 @@
 package samtemplate_test
 
 import (
+	"fmt"
 	"go/types"
 	"os"
 	"os/exec"
@@ -8,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/tools/go/callgraph"
@@ -88,8 +90,9 @@ var sdkActions = map[string]map[string][]string{
 		"GetItem": {"dynamodb:GetItem"}, "PutItem": {"dynamodb:PutItem"}, "UpdateItem": {"dynamodb:UpdateItem"},
 		"DeleteItem": {"dynamodb:DeleteItem"}, "Query": {"dynamodb:Query"}, "Scan": {"dynamodb:Scan"},
 		"BatchWriteItem": {"dynamodb:BatchWriteItem"}, "BatchGetItem": {"dynamodb:BatchGetItem"},
-		// A transaction needs the action of each item kind it carries.
-		"TransactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"},
+		// A transaction needs the action of each item kind it carries: txItemActions,
+		// from the TransactWriteItem fields the code fills in.
+		"TransactWriteItems": {},
 		"CreateTable":        {"dynamodb:CreateTable"}, "UpdateTimeToLive": {"dynamodb:UpdateTimeToLive"},
 	},
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager": {
@@ -105,10 +108,17 @@ var sdkActions = map[string]map[string][]string{
 	"github.com/aws/aws-sdk-go-v2/service/s3": {
 		"GetObject": {"s3:GetObject"}, "DeleteObject": {"s3:DeleteObject"}, "PutObject": {"s3:PutObject"},
 	},
+	"github.com/aws/aws-sdk-go-v2/service/kms": {
+		"Encrypt": {"kms:Encrypt"}, "Decrypt": {"kms:Decrypt"},
+	},
 	"github.com/aws/aws-sdk-go-v2/service/sqs": {
 		"SendMessage": {"sqs:SendMessage"}, "SendMessageBatch": {"sqs:SendMessage"},
 		"ReceiveMessage": {"sqs:ReceiveMessage"}, "DeleteMessage": {"sqs:DeleteMessage"},
 		"DeleteMessageBatch": {"sqs:DeleteMessage"}, "GetQueueAttributes": {"sqs:GetQueueAttributes"},
+		"ChangeMessageVisibility": {"sqs:ChangeMessageVisibility"},
+	},
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge": {
+		"PutEvents": {"events:PutEvents"},
 	},
 }
 
@@ -128,6 +138,74 @@ var impliedByOp = map[string][]string{
 
 const module = "github.com/spapi-auth-keeper/keeper/"
 
+// txItemType is the element of TransactWriteItems' TransactItems; txItemActions maps
+// each of its fields to the action DynamoDB authorizes that item kind with.
+const txItemType = "github.com/aws/aws-sdk-go-v2/service/dynamodb/types.TransactWriteItem"
+
+var txItemActions = map[string]string{
+	"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem", "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+
+// txItemField returns the TransactWriteItem field a FieldAddr instruction writes
+// through, or "".
+func txItemField(fa *ssa.FieldAddr) string {
+	ptr, ok := fa.X.Type().Underlying().(*types.Pointer)
+	if !ok {
+		return ""
+	}
+	named, ok := ptr.Elem().(*types.Named)
+	if !ok || named.Obj().Pkg() == nil || named.Obj().Pkg().Path()+"."+named.Obj().Name() != txItemType {
+		return ""
+	}
+	st, ok := named.Underlying().(*types.Struct)
+	if !ok {
+		return ""
+	}
+	for _, ref := range *fa.Referrers() {
+		if store, ok := ref.(*ssa.Store); ok && store.Addr == fa {
+			return st.Field(fa.Field).Name()
+		}
+	}
+	return ""
+}
+
+// used is what one function's code reaches: each IAM action, and the functions of
+// ours that call an operation needing it (for conditions that rely on who calls).
+type used struct {
+	actions map[string]bool
+	callers map[string]map[string]bool // action → caller function names
+	clients map[string]bool            // SDK service packages whose client the code calls
+}
+
+var (
+	usedOnce   sync.Once
+	usedByFunc map[string]used
+	usedErr    string
+)
+
+// usedActionsOnce runs the whole-program analysis once for every test that needs it.
+func usedActionsOnce(t *testing.T, root string) map[string]used {
+	t.Helper()
+	usedOnce.Do(func() {
+		defer func() {
+			if r := recover(); r != nil {
+				usedErr = fmt.Sprint(r)
+			}
+		}()
+		usedByFunc = usedActions(&onceT{t}, root)
+	})
+	if usedErr != "" {
+		t.Fatal(usedErr)
+	}
+	return usedByFunc
+}
+
+// onceT turns a fatal error inside the shared analysis into a panic that every test
+// using it reports, not only the first.
+type onceT struct{ *testing.T }
+
+func (o *onceT) Fatal(args ...any) { panic(fmt.Sprint(args...)) }
+
 // clientType maps an SDK client type to its service package in sdkActions.
 func clientService(recv string) (string, bool) {
 	svc, ok := strings.CutSuffix(strings.TrimPrefix(recv, "*"), ".Client")
@@ -142,7 +220,10 @@ func clientService(recv string) (string, bool) {
 // reachable from its main: calls through our own interfaces (queue.API, say) count
 // for the concrete client they are given, and code a function links but never calls
 // (the store's CreateTable, the vault's Delete) does not.
-func usedActions(t *testing.T, root string) map[string]map[string]bool {
+func usedActions(t interface {
+	Helper()
+	Fatal(...any)
+}, root string) map[string]used {
 	t.Helper()
 	cfg := &packages.Config{
 		// Syntax (and so SSA bodies) for our own packages only; the SDK and the standard
@@ -172,7 +253,7 @@ func usedActions(t *testing.T, root string) map[string]map[string]bool {
 		}
 	}
 	chaGraph := cha.CallGraph(prog)
-	out := map[string]map[string]bool{}
+	out := map[string]used{}
 	for _, p := range ssaPkgs {
 		if p == nil || p.Pkg.Name() != "main" {
 			continue
@@ -203,14 +284,28 @@ func usedActions(t *testing.T, root string) map[string]map[string]bool {
 			roots = append(roots, more...)
 		}
 		need := map[string]bool{}
+		clients := map[string]bool{}
+		callers := map[string]map[string]bool{}
+		txKinds := map[string]map[string]bool{} // action → functions that fill that item kind
+		transacts := false
+		var caller *ssa.Function
+		note := func(a string, fn *ssa.Function) {
+			need[a] = true
+			if callers[a] == nil {
+				callers[a] = map[string]bool{}
+			}
+			callers[a][fn.String()] = true
+		}
 		record := func(svc, op string) {
-			for i, a := range sdkActions[svc][op] {
-				if i == 0 || op != "TransactWriteItems" {
-					need[a] = true
-				}
+			clients[svc] = true
+			if op == "TransactWriteItems" {
+				transacts = true
+			}
+			for _, a := range sdkActions[svc][op] {
+				note(a, caller)
 			}
 			for _, a := range impliedByOp[op] {
-				need[a] = true
+				note(a, caller)
 			}
 		}
 		// Only call sites in our own reachable code count: the SDK's own code (its
@@ -220,8 +315,18 @@ func usedActions(t *testing.T, root string) map[string]map[string]bool {
 			if fn.Pkg == nil || !strings.HasPrefix(fn.Pkg.Pkg.Path(), module) {
 				continue
 			}
+			caller = fn
 			for _, b := range fn.Blocks {
 				for _, instr := range b.Instrs {
+					if fa, ok := instr.(*ssa.FieldAddr); ok {
+						if a := txItemActions[txItemField(fa)]; a != "" {
+							if txKinds[a] == nil {
+								txKinds[a] = map[string]bool{}
+							}
+							txKinds[a][fn.String()] = true
+						}
+						continue
+					}
 					call, ok := instr.(ssa.CallInstruction)
 					if !ok {
 						continue
@@ -255,7 +360,19 @@ func usedActions(t *testing.T, root string) map[string]map[string]bool {
 				}
 			}
 		}
-		out[filepath.Base(p.Pkg.Path())] = need
+		// The item kinds count only where a transaction is sent at all.
+		if transacts {
+			for a, fns := range txKinds {
+				for fn := range fns {
+					need[a] = true
+					if callers[a] == nil {
+						callers[a] = map[string]bool{}
+					}
+					callers[a][fn] = true
+				}
+			}
+		}
+		out[filepath.Base(p.Pkg.Path())] = used{actions: need, callers: callers, clients: clients}
 	}
 	return out
 }
@@ -339,19 +456,21 @@ func reach(cg *callgraph.Graph, roots []*ssa.Function) map[*ssa.Function]bool {
 }
 
 // TestPoliciesNameOnlyTheActionsUsed keeps least privilege honest both ways: every
-// action a function's code calls is granted, and nothing else is.
+// action a function's code calls is granted, and nothing else is: a transaction's
+// item kinds count only where the code builds them.
 func TestPoliciesNameOnlyTheActionsUsed(t *testing.T) {
 	root := repoRoot(t)
-	used := usedActions(t, root)
+	used := usedActionsOnce(t, root)
 	for id, f := range load(t).Functions {
-		need, ok := used[folderOf(id)]
+		u, ok := used[folderOf(id)]
 		if !ok {
 			continue // reported by the build test
 		}
+		need := u.actions
 		granted := map[string]bool{}
 		for _, a := range f.Actions {
 			granted[a] = true
-			if !need[a] && !optional(a, need) {
+			if !need[a] {
 				t.Errorf("%s: template grants %s, which its code never calls", id, a)
 			}
 		}
@@ -361,12 +480,4 @@ func TestPoliciesNameOnlyTheActionsUsed(t *testing.T) {
 			}
 		}
 	}
-}
-
-// optional tells actions a transaction may need beside the one it always needs.
-func optional(action string, need map[string]bool) bool {
-	if !need["dynamodb:PutItem"] {
-		return false
-	}
-	return action == "dynamodb:UpdateItem" || action == "dynamodb:ConditionCheckItem" || action == "dynamodb:DeleteItem"
 }

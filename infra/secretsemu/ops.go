@@ -334,6 +334,9 @@ func (s *Server) putSecretValue(body []byte) (any, *apiError) {
 		labels = []string{StageCurrent}
 	}
 	now := s.now()
+	if e := r.versionQuota(now); e != nil {
+		return nil, e
+	}
 	r.addVersion(now, token, in.SecretString, in.SecretBinary, labels)
 	r.lastChanged = now
 	return putSecretValueOutput{ARN: r.arn, Name: r.name, VersionId: token, VersionStages: r.stagesOf(token)}, nil

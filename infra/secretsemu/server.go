@@ -48,6 +48,8 @@ type Server struct {
 	secrets map[string]*secretRecord // by name
 	calls   map[string]int
 	faults  map[string][]fault
+	delays  map[string][]time.Duration
+	landed  map[string]int // requests that ran after an injected delay
 }
 
 type fault struct {
@@ -62,6 +64,8 @@ func New(opts ...Option) *Server {
 		secrets: make(map[string]*secretRecord),
 		calls:   make(map[string]int),
 		faults:  make(map[string][]fault),
+		delays:  make(map[string][]time.Duration),
+		landed:  make(map[string]int),
 	}
 	for _, o := range opts {
 		o(s)
@@ -82,6 +86,23 @@ func (s *Server) FailNext(operation string, n int, errType string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[operation] = append(s.faults[operation], fault{errType: errType, remaining: n})
+}
+
+// DelayNext makes the next request of operation wait d before it runs, and run even
+// if the client has given up meanwhile: a request AWS received is carried out whether
+// or not anyone still waits for the answer. Tests use it for writes that land late,
+// after the writer's lease has expired.
+func (s *Server) DelayNext(operation string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delays[operation] = append(s.delays[operation], d)
+}
+
+// Landed is how many delayed requests of operation have run.
+func (s *Server) Landed(operation string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.landed[operation]
 }
 
 // Calls is how many requests for operation reached the server, injected faults and
@@ -167,6 +188,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, newError("SerializationException", "request body unreadable or larger than 1 MiB"))
 		return
+	}
+
+	s.mu.Lock()
+	var delay time.Duration
+	if q := s.delays[op]; len(q) > 0 {
+		delay, s.delays[op] = q[0], q[1:]
+	}
+	s.mu.Unlock()
+	if delay > 0 {
+		time.Sleep(delay)
+		defer func() { s.mu.Lock(); s.landed[op]++; s.mu.Unlock() }()
 	}
 
 	s.mu.Lock()

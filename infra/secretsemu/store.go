@@ -130,6 +130,24 @@ func (r *secretRecord) addVersion(now time.Time, id string, str *string, bin []b
 	r.pruneVersions(now)
 }
 
+// versionQuota refuses a new version while the secret already holds versionsKept
+// versions created within the last 24 hours: Secrets Manager removes only deprecated
+// versions older than that, so a secret written more often than about once every 14
+// minutes reaches the quota on secret versions, and PutSecretValue answers
+// LimitExceededException until the oldest of those versions turns 24 hours old.
+func (r *secretRecord) versionQuota(now time.Time) *apiError {
+	recent := 0
+	for _, v := range r.versions {
+		if now.Sub(v.created) < deprecatedMinAge {
+			recent++
+		}
+	}
+	if recent >= versionsKept {
+		return newError("LimitExceededException", "The request failed because it would exceed the quota of secret versions: this secret already has 100 versions created in the last 24 hours.")
+	}
+	return nil
+}
+
 // pruneVersions removes the oldest deprecated versions older than 24 hours while the
 // secret holds more than 100 versions.
 func (r *secretRecord) pruneVersions(now time.Time) {

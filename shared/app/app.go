@@ -19,6 +19,8 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/renewal"
+	"github.com/spapi-auth-keeper/keeper/shared/sealer"
+	"github.com/spapi-auth-keeper/keeper/shared/spapi"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
@@ -31,6 +33,8 @@ type Deps struct {
 	Metrics *metrics.Emitter // nil discards
 	Clock   authz.Clock      // nil = the system clock
 	HTTP    *http.Client     // for LWA; nil = the LWA client's default
+	// SPAPIHTTP is for SP-API calls; nil = the SP-API client's default.
+	SPAPIHTTP *http.Client
 }
 
 func (d Deps) clock() authz.Clock {
@@ -40,9 +44,18 @@ func (d Deps) clock() authz.Clock {
 	return d.Clock
 }
 
-// Vault is the token vault of this deployment.
+// Vault is the token vault of this deployment: refresh tokens in the layout
+// VAULT_LAYOUT names, its bookkeeping in the keeper's table.
 func (d Deps) Vault() *vault.Vault {
-	return vault.New(d.Clients.Secrets, d.Config.SecretPrefix, d.Config.KMSKeyID).WithLogger(d.Log)
+	v := vault.New(d.Clients.Secrets, d.Config.SecretPrefix, d.Config.KMSKeyID).WithLogger(d.Log)
+	if d.Config.TableName == "" || d.Clients.DynamoDB == nil {
+		return v
+	}
+	layout, err := vault.ParseLayout(d.Config.VaultLayout)
+	if err != nil {
+		layout = vault.LayoutPacked // config.Load has refused anything else
+	}
+	return v.WithTable(d.Clients.DynamoDB, d.Config.TableName, layout, vault.Packing{WritesPerSecond: int(d.Config.VaultWritesPerSecond)})
 }
 
 // Store is the ledger of this deployment.
@@ -72,9 +85,22 @@ func Callback(ctx context.Context, d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := renewal.NewService(renewal.Config{
+	svc := d.Renewal(v, signer)
+	return callback.Handler(svc, d.Log, d.Metrics), nil
+}
+
+// Accounts is the SP-API client that takes an account's fingerprint with its access token.
+func (d Deps) Accounts() *spapi.Client {
+	return spapi.NewClient(spapi.Config{Endpoint: d.Config.SPAPIEndpoint, HTTPClient: d.SPAPIHTTP, SellerIDProbe: d.Config.VerifySellerID,
+		Clock: d.clock().Now, Logger: d.Log})
+}
+
+// Renewal is the renewal round trip of this deployment; the callback serves it and
+// the refresh sweep repairs its parked tokens.
+func (d Deps) Renewal(v *vault.Vault, signer *consent.Signer) *renewal.Service {
+	return renewal.NewService(renewal.Config{
 		AppID: d.Config.AppID, AppName: d.Config.AppName, Draft: d.Config.AppIsDraft, RedirectURI: d.Config.RedirectURI,
 		SellerCentralOverride: d.Config.SellerCentralURL, StateTTL: d.Config.StateTTL, SelfServiceOnboarding: d.Config.SelfServiceOnboarding,
-	}, d.Store(), v, d.LWA(clientcreds.New(v, 0)), signer, d.clock(), d.Log, d.Metrics)
-	return callback.Handler(svc, d.Log, d.Metrics), nil
+	}, renewal.Deps{Store: d.Store(), Vault: v, LWA: d.LWA(clientcreds.New(v, 0)), Accounts: d.Accounts(),
+		Sealer: sealer.New(d.Clients.KMS, d.Config.KMSKeyID), Signer: signer, Clock: d.clock(), Log: d.Log, Metrics: d.Metrics})
 }

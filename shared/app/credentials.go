@@ -17,7 +17,8 @@ import (
 
 // CredentialsConfigNames are the variables the credentials function cannot start
 // without.
-var CredentialsConfigNames = []string{"TABLE_NAME", "SECRET_PREFIX"}
+// APP_ID tells this application's notifications from another's on a shared queue.
+var CredentialsConfigNames = []string{"TABLE_NAME", "SECRET_PREFIX", "APP_ID"}
 
 // The credentials function's own variables.
 const (
@@ -89,6 +90,9 @@ func Credentials(ctx context.Context, d Deps, o CredentialsOptions) (*rotation.H
 		MaxAttempts: o.LWAMaxAttempts, BaseDelay: o.LWABaseDelay, MaxDelay: o.LWAMaxDelay, AttemptTimeout: o.LWAAttemptTimeout,
 	}
 	verify := rotation.LWAVerifier{Config: lwaCfg}
+	if o.Rotation.AppID == "" {
+		o.Rotation.AppID = d.Config.AppID
+	}
 	lwaCfg.Credentials = creds
 	rotator := appmgmt.New(appmgmt.Config{Endpoint: o.SPAPIEndpoint, Tokens: lwa.NewClient(lwaCfg), HTTPClient: d.HTTP,
 		Clock: d.clock().Now, Logger: d.Log})

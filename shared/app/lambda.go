@@ -15,11 +15,17 @@ import (
 // JSON log handler (it adds the request id to each line), the configuration with the
 // variables in names required, the SDK clients from the role's credentials, and EMF
 // metrics on stdout. A configuration or client error ends the process during init,
-// where Lambda reports it, not on the first event.
+// where Lambda reports it, not on the first event. It builds all four clients; a
+// function that names the ones it uses calls LambdaDepsWith instead.
 func LambdaDeps(ctx context.Context, names ...string) Deps {
+	return LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager, awsclients.SESv2, awsclients.SQS}, names...)
+}
+
+// LambdaDepsWith is LambdaDeps with only the clients of services built (and linked).
+func LambdaDepsWith(ctx context.Context, services []awsclients.Service, names ...string) Deps {
 	log := lambdacontext.NewLogger()
 	cfg := config.MustLoad(names...)
-	clients, err := awsclients.Load(ctx)
+	clients, err := awsclients.Load(ctx, services...)
 	d := Deps{Config: cfg, Clients: clients, Log: log, Metrics: metrics.New(os.Stdout)}
 	Must(d, err)
 	return d

@@ -84,6 +84,8 @@ func TokenRefresh(ctx context.Context, d Deps, o RefreshOptions) (*refresh.Handl
 		RefreshQueue:  queue.NewSender(d.Clients.SQS, d.Config.RefreshQueueURL),
 		ReminderQueue: queue.NewSender(d.Clients.SQS, d.Config.ReminderQueueURL),
 		Clock:         d.clock(), Log: d.Log, Metrics: d.Metrics,
+		// Repairs need no state signer: they only finish round trips already started.
+		RepairParked: func(ctx context.Context) (any, error) { return d.Renewal(v, nil).RepairParked(ctx) },
 	})
 	return refresh.NewHandler(svc), svc, nil
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -184,7 +185,11 @@ func TestRemindersEndToEnd(t *testing.T) {
 		t.Fatal("no renewal link in the after-expiry email")
 	}
 	clock.Advance(3 * time.Hour)
-	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	jar, err := cookiejar.New(nil) // the state is bound to the browser that opened the link
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	consentPage := follow(t, browser, http.MethodGet, renewalLink, nil, http.StatusFound)
 	if !strings.HasPrefix(consentPage, simServer.URL+"/apps/authorize/consent?") {
 		t.Fatalf("/authorize redirected to %s, want the consent page", consentPage)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"time"
 )
 
@@ -125,6 +126,40 @@ type Account struct {
 	TakenAt          time.Time
 }
 
+// SameAs tells whether evidence, freshly taken from SP-API, shows the same account as
+// a (the one on record), and why not. Seller ids decide where both were verified;
+// otherwise the store name must be the same and at least one marketplace shared (a
+// store renamed since is accepted only where the seller ids are verified). An account
+// with nothing on record cannot be compared: the caller decides.
+func (a Account) SameAs(evidence Account) (bool, string) {
+	if a.SellerIDVerified && evidence.SellerIDVerified {
+		if a.SellerID == evidence.SellerID {
+			return true, ""
+		}
+		return false, "seller id differs"
+	}
+	common := false
+	for _, m := range evidence.MarketplaceIDs {
+		for _, n := range a.MarketplaceIDs {
+			if m == n {
+				common = true
+			}
+		}
+	}
+	switch {
+	case !common:
+		return false, "no marketplace in common"
+	case normalizeStoreName(a.StoreName) != normalizeStoreName(evidence.StoreName):
+		return false, "store name differs"
+	}
+	return true, ""
+}
+
+// normalizeStoreName ignores case and runs of spaces, which sellers change freely.
+func normalizeStoreName(s string) string {
+	return strings.Join(strings.Fields(strings.ToLower(s)), " ")
+}
+
 // IsZero reports whether no fingerprint was taken.
 func (a Account) IsZero() bool {
 	return a.TakenAt.IsZero() && a.StoreName == "" && len(a.MarketplaceIDs) == 0 && a.SellerID == ""
@@ -224,6 +259,9 @@ const (
 	EventAccountMismatch  EventKind = "account_mismatch"
 	EventImported         EventKind = "imported"
 	EventReminderBounced  EventKind = "reminder_bounced"
+	EventSellerConflict   EventKind = "seller_conflict" // a seller bound to another connection tried to bind here
+	EventSellerMoved      EventKind = "seller_moved"    // the operator moved a seller's binding
+	EventTokenParked      EventKind = "token_parked"    // a new token waits, encrypted, for the vault
 )
 
 // Event is one line of an authorization's history. Detail never holds a secret.
@@ -233,6 +271,14 @@ type Event struct {
 	At           time.Time
 	Kind         EventKind
 	Detail       string
+
+	// What the record looked like around the event, for the domain events (the store
+	// fills StatusAfter, SellingPartnerID and ExpiresAt from the record it writes in
+	// the same transaction; StatusBefore is set by the code that changed the status).
+	StatusBefore     Status
+	StatusAfter      Status
+	SellingPartnerID string
+	ExpiresAt        time.Time
 }
 
 // Clock tells the time; tests pass a fixed one.

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
@@ -23,8 +24,8 @@ import (
 // Renewer is the round trip as the handler uses it.
 type Renewer interface {
 	AppName() string
-	StartFromLink(ctx context.Context, token string) (string, error)
-	StartFromLogin(ctx context.Context, r renewal.LoginRequest) (string, error)
+	StartFromLink(ctx context.Context, token string) (renewal.Start, error)
+	StartFromLogin(ctx context.Context, r renewal.LoginRequest) (renewal.Start, error)
 	Complete(ctx context.Context, r renewal.CallbackRequest) (renewal.Result, error)
 }
 
@@ -37,7 +38,16 @@ func Handler(svc Renewer, log *slog.Logger, m *metrics.Emitter) http.Handler {
 	mux.HandleFunc("GET /callback", withRedirectURI(h.callback))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("/", h.notFound)
-	return mux
+	return strictTransport(mux)
+}
+
+// strictTransport adds HSTS to every answer: the pages carry states and renewal
+// links, which must never travel over plain HTTP.
+func strictTransport(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		next.ServeHTTP(w, r)
+	})
 }
 
 type handler struct {
@@ -49,25 +59,27 @@ type handler struct {
 func (h *handler) authorize(w http.ResponseWriter, r *http.Request) {
 	ref := newRef()
 	ctx := r.Context()
-	to, err := h.svc.StartFromLink(ctx, r.URL.Query().Get("t"))
+	start, err := h.svc.StartFromLink(ctx, r.URL.Query().Get("t"))
 	if err != nil {
 		h.fail(w, r, ref, "authorize", err)
 		return
 	}
-	redirect(w, to)
+	bindBrowser(w, r, start.Binding)
+	redirect(w, start.URL)
 }
 
 func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	ref := newRef()
 	q := r.URL.Query()
-	to, err := h.svc.StartFromLogin(r.Context(), renewal.LoginRequest{
+	start, err := h.svc.StartFromLogin(r.Context(), renewal.LoginRequest{
 		CallbackURI: q.Get("amazon_callback_uri"), AmazonState: q.Get("amazon_state"), SellingPartnerID: q.Get("selling_partner_id"),
 	})
 	if err != nil {
 		h.fail(w, r, ref, "login", err)
 		return
 	}
-	redirect(w, to)
+	bindBrowser(w, r, start.Binding)
+	redirect(w, start.URL)
 }
 
 func (h *handler) callback(w http.ResponseWriter, r *http.Request) {
@@ -75,7 +87,7 @@ func (h *handler) callback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	res, err := h.svc.Complete(r.Context(), renewal.CallbackRequest{
 		State: q.Get("state"), SellingPartnerID: q.Get("selling_partner_id"), Code: q.Get("spapi_oauth_code"),
-		Error: q.Get("error"), ErrorDescription: q.Get("error_description"),
+		Error: q.Get("error"), ErrorDescription: q.Get("error_description"), BrowserBindings: browserBindings(r),
 	})
 	if err != nil {
 		h.fail(w, r, ref, "callback", err)
@@ -87,9 +99,13 @@ func (h *handler) callback(w http.ResponseWriter, r *http.Request) {
 	if res.Kind == authz.EventAuthorized {
 		title = "Your Amazon account is connected"
 	}
+	account := res.Authorization.SellingPartnerID
+	if name := res.Authorization.Account.StoreName; name != "" {
+		account = name + ", " + account
+	}
 	pages.Render(w, pages.Page{
 		Tone: pages.ToneOK, AppName: h.svc.AppName(), Title: title,
-		Lead: h.svc.AppName() + " can use your Amazon account (" + res.Authorization.SellingPartnerID + ") until " + until + ".",
+		Lead: h.svc.AppName() + " can use your Amazon account (" + account + ") until " + until + ".",
 		Details: []string{
 			"Nothing else is needed: orders, inventory and prices keep flowing.",
 			"We will remind you before " + until + ", when Amazon asks for the yearly renewal again. You can close this page.",
@@ -112,6 +128,12 @@ func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
 // vendor should see, and logs the decision with the page's reference id.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, ref, route string, err error) {
 	p, reason := h.pageFor(err)
+	if route == "callback" && reason == "unavailable" {
+		// The state was given back (Amazon had not redeemed the code): the same
+		// address works again once the service answers.
+		p.Details = append(p.Details, "Your authorization from Amazon is still valid for a few minutes: press Try again in a moment.")
+		p.ActionURL, p.ActionLabel = r.URL.RequestURI(), "Try again"
+	}
 	p.Reference = ref
 	p.AppName = h.svc.AppName()
 	level := slog.LevelInfo
@@ -139,6 +161,34 @@ func (h *handler) pageFor(err error) (pages.Page, string) {
 		}
 		p.Steps = pages.ManualRenewalSteps(central, app)
 		return p, "link_expired"
+	case errors.As(err, &le) && errors.Is(err, renewal.ErrLinkSuperseded):
+		p := pages.Page{Status: http.StatusOK, Tone: pages.ToneOK, Title: "Your Amazon connection is already renewed",
+			Lead:    "This link was for a renewal that has since been completed. There is nothing else to do.",
+			Details: []string{"We will remind you again before the next yearly renewal."}}
+		if !le.ExpiresAt.IsZero() {
+			p.Lead = "This link was for a renewal that has since been completed: " + app + " can use your Amazon account until " +
+				le.ExpiresAt.Format("2 January 2006") + ". There is nothing else to do."
+		}
+		return p, "link_superseded"
+	case errors.Is(err, renewal.ErrBrowserMismatch):
+		return pages.Page{Status: http.StatusBadRequest, Tone: pages.ToneError, Title: "Please start again from the link in your email",
+			Lead:    "This authorization was started in another browser, so we cannot accept it here. Nothing was changed.",
+			Details: []string{"Open the renewal link from our email in this browser and confirm on Amazon's page again. If someone sent you an Amazon authorization link, do not use it."}}, "browser_mismatch"
+	case errors.Is(err, renewal.ErrAccountMismatch):
+		return pages.Page{Status: http.StatusConflict, Tone: pages.ToneError, Title: "This Amazon account is not the one connected here",
+			Lead:    "You signed in to Amazon with a different seller account than the one connected to " + app + ". Nothing was changed and your existing connection keeps working.",
+			Details: []string{"Sign out of Seller Central, sign in with the account that uses " + app + ", and open the renewal link from our email again."}}, "account_mismatch"
+	case errors.Is(err, renewal.ErrAccountUnverified):
+		return pages.Page{Status: http.StatusConflict, Tone: pages.ToneInfo, Title: "Please renew from the link in our email",
+			Lead:    "We could not confirm from Amazon which account this renewal is for, so nothing was changed. Your connection keeps working.",
+			Details: []string{"Use the renewal link in the most recent email from " + app + ": it confirms the renewal in this browser."}}, "account_unverified"
+	case errors.Is(err, renewal.ErrSellerBound):
+		return pages.Page{Status: http.StatusConflict, Tone: pages.ToneError, Title: "This Amazon account is already connected",
+			Lead:    "The Amazon seller account you signed in with is already connected to another " + app + " account. Nothing was changed.",
+			Details: []string{"Sign in to Amazon with the seller account that belongs to this " + app + " account, or contact " + app + " support to move the connection."}}, "seller_bound"
+	case errors.Is(err, renewal.ErrParked):
+		return pages.Page{Status: http.StatusAccepted, Tone: pages.ToneInfo, Title: "Your renewal is being completed",
+			Lead: "Amazon confirmed your authorization and we have kept it safely. We are finishing the renewal in the background; there is nothing else to do."}, "parked"
 	case errors.Is(err, renewal.ErrLinkInvalid):
 		return pages.Page{Status: http.StatusBadRequest, Tone: pages.ToneError, Title: "This renewal link is not valid",
 			Lead: "The link may have been cut short when it was copied. Open it again from the email, or copy the whole address."}, "link_invalid"
@@ -193,13 +243,7 @@ func (h *handler) pageFor(err error) (pages.Page, string) {
 // reached it; the renewal service prefers a configured REDIRECT_URI.
 func withRedirectURI(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		scheme := "https" // API Gateway serves HTTPS only
-		if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
-			scheme = p
-		} else if r.TLS == nil && r.Header.Get("X-Forwarded-Proto") == "" && isLoopback(r.Host) {
-			scheme = "http"
-		}
-		uri := scheme + "://" + r.Host + "/callback"
+		uri := requestScheme(r) + "://" + r.Host + "/callback"
 		next(w, r.WithContext(renewal.WithRedirectURI(r.Context(), uri)))
 	}
 }
@@ -226,4 +270,61 @@ func newRef() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return time.Now().UTC().Format("20060102") + "-" + hex.EncodeToString(b)
+}
+
+// The browser binding cookie: __Host- (Secure, path /, no Domain) wherever the pages
+// are served over HTTPS, as API Gateway always does; a plain name on a loopback HTTP
+// address (the local stack), where a browser would refuse a Secure cookie. It holds
+// the keyed hashes of the last few states started in this browser, so two tabs can
+// each finish their own round trip.
+const (
+	bindingCookie       = "__Host-keeper-state"
+	bindingCookieLocal  = "keeper-state"
+	maxBindings         = 4
+	bindingCookieMaxAge = 30 * 60 // seconds; longer than STATE_TTL's default
+)
+
+func bindBrowser(w http.ResponseWriter, r *http.Request, binding string) {
+	if binding == "" {
+		return
+	}
+	values := []string{binding}
+	for _, v := range browserBindings(r) {
+		if len(values) < maxBindings && v != binding {
+			values = append(values, v)
+		}
+	}
+	secure := requestScheme(r) == "https"
+	name := bindingCookie
+	if !secure {
+		name = bindingCookieLocal
+	}
+	http.SetCookie(w, &http.Cookie{Name: name, Value: strings.Join(values, "."), Path: "/", MaxAge: bindingCookieMaxAge,
+		Secure: secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+}
+
+// browserBindings are the bindings this browser presented (untrusted: each is only
+// compared, in constant time, with the one the state's nonce gives).
+func browserBindings(r *http.Request) []string {
+	var out []string
+	for _, name := range []string{bindingCookie, bindingCookieLocal} {
+		c, err := r.Cookie(name)
+		if err != nil || len(c.Value) > 512 {
+			continue
+		}
+		out = append(out, strings.Split(c.Value, ".")...)
+	}
+	return out
+}
+
+// requestScheme is the scheme the browser used: API Gateway serves HTTPS only; a
+// plain HTTP request is accepted as such only on a loopback address.
+func requestScheme(r *http.Request) string {
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
+		return p
+	}
+	if r.TLS == nil && isLoopback(r.Host) {
+		return "http"
+	}
+	return "https"
 }

@@ -2,6 +2,7 @@ package callback_test
 
 import (
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"strings"
@@ -94,7 +95,7 @@ func TestRenewalStartedInSellerCentral(t *testing.T) {
 	toAmazon := e.get(login.location).want(http.StatusFound)
 	back, err := url.Parse(toAmazon.location)
 	must(t, err)
-	if !strings.HasPrefix(toAmazon.location, e.simURL+"/apps/authorize/login-callback?") || back.Query().Get("state") == "" ||
+	if !strings.HasPrefix(toAmazon.location, e.simURL+"/apps/authorize/confirm/") || back.Query().Get("state") == "" ||
 		back.Query().Get("amazon_state") == "" || back.Query().Get("redirect_uri") != e.server.URL+"/callback" || back.Query().Get("version") != "beta" {
 		t.Fatalf("Login URI redirected to %s", toAmazon.location)
 	}
@@ -171,6 +172,11 @@ func TestBadInputChangesNothing(t *testing.T) {
 				s.e.clock.Advance(16 * time.Minute)
 				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
 			}},
+		{name: "state opened in another browser", wantStatus: 400, wantPage: "started in another browser", nonceKept: true,
+			request: func(s setup) string {
+				s.e.browser.Jar, _ = cookiejar.New(nil)
+				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
+			}},
 		{name: "seller declined", wantStatus: 200, wantPage: "Nothing was changed", nonceKept: true,
 			request: func(s setup) string {
 				return s.e.callbackURL(url.Values{"state": {s.state}, "error": {"access_denied"}, "error_description": {"The selling partner declined"}})
@@ -184,12 +190,12 @@ func TestBadInputChangesNothing(t *testing.T) {
 				s.e.sim.InjectFault(amazonsim.GrantAuthorizationCode, amazonsim.InvalidGrant())
 				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
 			}},
-		{name: "LWA unavailable after retries", wantStatus: 503, wantPage: "try again in a few minutes", exchanges: 4,
+		{name: "LWA unavailable after retries", wantStatus: 503, wantPage: "Try again", exchanges: 4, nonceKept: true,
 			request: func(s setup) string {
 				s.e.sim.InjectFaults(amazonsim.GrantAuthorizationCode, amazonsim.ServerError(), 10)
 				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
 			}},
-		{name: "Secrets Manager fails after the exchange", wantStatus: 503, wantPage: "try again in a few minutes", exchanges: 1,
+		{name: "Secrets Manager fails after the exchange", wantStatus: 202, wantPage: "being completed", exchanges: 1, events: 1,
 			request: func(s setup) string {
 				for _, op := range []string{"CreateSecret", "PutSecretValue"} {
 					s.e.secrets.FailNext(op, 20, "InternalServiceError")

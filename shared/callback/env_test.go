@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -59,6 +60,7 @@ type env struct {
 	metrics *testenv.Buffer
 	cfg     config.Config
 	browser *http.Client
+	deps    app.Deps
 }
 
 func newEnv(t testing.TB, tweak ...func(*config.Config)) *env {
@@ -72,8 +74,11 @@ func newEnv(t testing.TB, tweak ...func(*config.Config)) *env {
 		AppID: appID, AppName: "Keeper Test App", Draft: true,
 		RedirectURIs: []string{e.server.URL + "/callback"}, ClientID: clientID, ClientSecret: clientSecret,
 		LoginURI: e.server.URL + "/login",
-		Sellers:  []amazonsim.Seller{{ID: seller, Name: "Acme Outdoor"}, {ID: otherSeller, Name: "Other Shop"}},
-		Clock:    e.clock.Now,
+		Sellers: []amazonsim.Seller{
+			{ID: seller, Name: "Acme Outdoor", CountryCodes: []string{"DE", "FR"}},
+			{ID: otherSeller, Name: "Other Shop", CountryCodes: []string{"DE"}},
+		},
+		Clock: e.clock.Now,
 	})
 	simServer := httptest.NewServer(e.sim)
 	t.Cleanup(simServer.Close)
@@ -82,18 +87,19 @@ func newEnv(t testing.TB, tweak ...func(*config.Config)) *env {
 	e.ddb = testenv.DynamoDB(t)
 	e.table = testenv.NewTable(t)
 	sm, emu := testenv.SecretsManagerInProcess(t)
+	kmsClient, kmsKey := testenv.KMS(t)
 	e.secrets = emu
 	prefix := testenv.Prefix(t)
 	e.cfg = config.Config{
 		TableName: e.table, SecretPrefix: prefix, AppID: appID, AppName: "Keeper Test App", AppIsDraft: true,
 		RedirectURI: e.server.URL + "/callback", BaseURL: e.server.URL, LWAEndpoint: simServer.URL + "/auth/o2/token",
-		SellerCentralURL: simServer.URL, StateTTL: 15 * time.Minute,
+		SellerCentralURL: simServer.URL, StateTTL: 15 * time.Minute, SPAPIEndpoint: simServer.URL, KMSKeyID: kmsKey,
 	}
 	for _, f := range tweak {
 		f(&e.cfg)
 	}
 	e.store = store.New(e.ddb, e.table)
-	e.vault = vault.New(sm, prefix, "")
+	e.vault = app.Deps{Config: e.cfg, Clients: awsclients.Clients{DynamoDB: e.ddb, Secrets: sm}, Log: slog.New(slog.DiscardHandler)}.Vault() // the deployment's layout
 	must(t, e.vault.PutStateKey(e.ctx, secret.Value(stateKey)))
 	must(t, e.vault.PutClientCredentials(e.ctx, vault.ClientCredentials{ClientID: clientID, ClientSecret: secret.Value(clientSecret), ClientSecretExpiresAt: e.clock.Now().AddDate(0, 5, 0)}))
 	var err error
@@ -101,14 +107,23 @@ func newEnv(t testing.TB, tweak ...func(*config.Config)) *env {
 	must(t, err)
 
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	handler, err = app.Callback(e.ctx, app.Deps{
-		Config: e.cfg, Clients: awsclients.Clients{DynamoDB: e.ddb, Secrets: sm}, Log: logger,
+	e.deps = app.Deps{
+		Config: e.cfg, Clients: awsclients.Clients{DynamoDB: e.ddb, Secrets: sm, KMS: kmsClient}, Log: logger,
 		Metrics: metrics.New(e.metrics), Clock: e.clock,
-	})
+	}
+	handler, err = app.Callback(e.ctx, e.deps)
 	must(t, err)
 	// The seller's browser: it follows no redirect by itself, so each hop is checked.
-	e.browser = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	e.browser = newBrowser(t)
 	return e
+}
+
+// newBrowser is a seller's browser: it keeps cookies, and follows no redirect by
+// itself, so each hop is checked.
+func newBrowser(t testing.TB) *http.Client {
+	jar, err := cookiejar.New(nil)
+	must(t, err)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 func must(t testing.TB, err error) {
@@ -135,8 +150,14 @@ func (e *env) onboard(connID string, sellingPartnerID string, expiresInDays int)
 	return created
 }
 
+// link is a renewal link as the latest reminder email carries it: for the record's
+// current link generation.
 func (e *env) link(connID string, ttl time.Duration) string {
-	return e.server.URL + "/authorize?t=" + e.signer.SignLink(consent.Link{ConnectionID: connID, Region: authz.RegionEU, Expires: e.clock.Now().Add(ttl)})
+	gen := 0
+	if a, err := e.store.Get(e.ctx, connID, authz.RegionEU); err == nil {
+		gen = a.LinkGeneration
+	}
+	return e.server.URL + "/authorize?t=" + e.signer.SignLink(consent.Link{ConnectionID: connID, Region: authz.RegionEU, Expires: e.clock.Now().Add(ttl), Generation: gen})
 }
 
 // response is one answer the browser saw.
@@ -218,7 +239,9 @@ func (e *env) snapshot(connID string) snapshot {
 	must(e.t, err)
 	h, err := e.store.History(e.ctx, connID, 100)
 	must(e.t, err)
-	return snapshot{record: a, versions: e.secrets.Versions(e.vault.SecretName(connID, authz.RegionEU)), events: len(h)}
+	// The token's secret in either layout: its own, or the first bucket (the only one a test fills).
+	versions := e.secrets.Versions(e.vault.SecretName(connID, authz.RegionEU)) + e.secrets.Versions(e.vault.BucketName(1))
+	return snapshot{record: a, versions: versions, events: len(h)}
 }
 
 func (e *env) wantUnchanged(connID string, before snapshot) {

@@ -18,7 +18,9 @@ import (
 type Config struct {
 	TableName             string        // TABLE_NAME
 	SecretPrefix          string        // SECRET_PREFIX
-	KMSKeyID              string        // KMS_KEY_ID: encrypts the per-authorization secrets
+	KMSKeyID              string        // KMS_KEY_ID: encrypts the secrets holding refresh tokens
+	VaultLayout           string        // VAULT_LAYOUT: packed (default) or per-authorization
+	VaultWritesPerSecond  float64       // VAULT_WRITES_PER_SECOND: stack-wide Secrets Manager write budget
 	AppID                 string        // APP_ID: the SP-API application id
 	AppName               string        // APP_NAME: shown to sellers in pages and emails
 	AppIsDraft            bool          // APP_IS_DRAFT: adds version=beta to consent URLs
@@ -37,6 +39,8 @@ type Config struct {
 	SelfServiceOnboarding bool          // SELF_SERVICE_ONBOARDING: unknown sellers at the Login URI get a pending record
 	LWAEndpoint           string        // LWA_ENDPOINT: the simulator in local runs
 	SellerCentralURL      string        // SELLER_CENTRAL_URL: the simulator in local runs
+	SPAPIEndpoint         string        // SP_API_ENDPOINT: overrides every region's SP-API endpoint (the simulator)
+	VerifySellerID        bool          // VERIFY_SELLER_ID: learn the seller id from a Product Fees estimate (needs the Pricing role)
 	LogLevel              string        // AWS_LAMBDA_LOG_LEVEL is read by the log handler itself
 }
 
@@ -55,6 +59,7 @@ func Load(getenv func(string) string) (Config, error) {
 		TableName:           getenv("TABLE_NAME"),
 		SecretPrefix:        strings.TrimRight(getenv("SECRET_PREFIX"), "/"),
 		KMSKeyID:            getenv("KMS_KEY_ID"),
+		VaultLayout:         or(getenv("VAULT_LAYOUT"), "packed"),
 		AppID:               getenv("APP_ID"),
 		AppName:             or(getenv("APP_NAME"), "our app"),
 		RedirectURI:         getenv("REDIRECT_URI"),
@@ -66,6 +71,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ReminderStages:      or(getenv("REMINDER_STAGES"), DefaultReminderStages),
 		LWAEndpoint:         or(getenv("LWA_ENDPOINT"), DefaultLWAEndpoint),
 		SellerCentralURL:    strings.TrimRight(getenv("SELLER_CENTRAL_URL"), "/"),
+		SPAPIEndpoint:       strings.TrimRight(getenv("SP_API_ENDPOINT"), "/"),
 	}
 	var errs []error
 	boolean := func(name string, dst *bool) {
@@ -99,12 +105,20 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	boolean("APP_IS_DRAFT", &c.AppIsDraft)
 	boolean("SELF_SERVICE_ONBOARDING", &c.SelfServiceOnboarding)
+	boolean("VERIFY_SELLER_ID", &c.VerifySellerID)
 	number("SES_MAX_PER_SECOND", 1, &c.SESMaxPerSecond)
 	number("REFRESH_MAX_PER_SECOND", 20, &c.RefreshMaxPerSecond)
+	number("VAULT_WRITES_PER_SECOND", 40, &c.VaultWritesPerSecond)
+	if c.VaultWritesPerSecond > 50 {
+		errs = append(errs, fmt.Errorf("VAULT_WRITES_PER_SECOND=%v: Secrets Manager allows 50 writes per second per region", c.VaultWritesPerSecond))
+	}
+	if c.VaultLayout != "packed" && c.VaultLayout != "per-authorization" {
+		errs = append(errs, fmt.Errorf("VAULT_LAYOUT=%q: want packed or per-authorization", c.VaultLayout))
+	}
 	duration("REFRESH_INTERVAL", DefaultRefreshInterval, time.Hour, &c.RefreshInterval)
 	duration("LINK_TTL", DefaultLinkTTL, time.Hour, &c.LinkTTL)
 	duration("STATE_TTL", DefaultStateTTL, time.Minute, &c.StateTTL)
-	for name, v := range map[string]string{"BASE_URL": c.BaseURL, "REDIRECT_URI": c.RedirectURI, "LWA_ENDPOINT": c.LWAEndpoint, "SELLER_CENTRAL_URL": c.SellerCentralURL} {
+	for name, v := range map[string]string{"BASE_URL": c.BaseURL, "REDIRECT_URI": c.RedirectURI, "LWA_ENDPOINT": c.LWAEndpoint, "SELLER_CENTRAL_URL": c.SellerCentralURL, "SP_API_ENDPOINT": c.SPAPIEndpoint} {
 		if v == "" {
 			continue
 		}

@@ -23,6 +23,9 @@ func TestLoad(t *testing.T) {
 		c.LinkTTL != 30*24*time.Hour || c.SESMaxPerSecond != 14 || c.LWAEndpoint != config.DefaultLWAEndpoint || c.StateTTL != 15*time.Minute {
 		t.Fatalf("got %+v", c)
 	}
+	if c.VaultLayout != "packed" || c.VaultWritesPerSecond != 40 {
+		t.Fatalf("vault defaults: layout %q, %v writes/s; want packed, 40", c.VaultLayout, c.VaultWritesPerSecond)
+	}
 	if err := c.Require("TABLE_NAME", "SECRET_PREFIX", "APP_ID", "SENDER_EMAIL"); err == nil || !strings.Contains(err.Error(), "APP_ID, SENDER_EMAIL") {
 		t.Fatalf("Require = %v", err)
 	}
@@ -36,6 +39,8 @@ func TestLoadRejects(t *testing.T) {
 		"negative rate": {"SES_MAX_PER_SECOND": "-1"},
 		"relative url":  {"BASE_URL": "keeper.example"},
 		"bad day count": {"LINK_TTL": "xd"},
+		"vault layout":  {"VAULT_LAYOUT": "sharded"},
+		"vault writes":  {"VAULT_WRITES_PER_SECOND": "51"},
 	} {
 		if _, err := config.Load(env(m)); err == nil {
 			t.Errorf("%s: accepted %v", name, m)

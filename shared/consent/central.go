@@ -3,6 +3,7 @@ package consent
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
@@ -95,26 +96,59 @@ var centralHosts = func() map[string]bool {
 	return hosts
 }()
 
-// CheckCallbackURI accepts the amazon_callback_uri of a Login URI call only if it
-// points at a Seller Central or Vendor Central host over HTTPS (or at the configured
-// override, the local simulator). Anything else would make /login an open redirect.
+// confirmPath is the only path of amazon_callback_uri that Amazon's Login URI flow
+// uses: {Seller or Vendor Central}/apps/authorize/confirm/{application id}, as in the
+// SP-API "Selling Partner Appstore authorization workflow" (step 2: Amazon loads the
+// Login URI with amazon_callback_uri=https://…/apps/authorize/confirm/amzn1.sp.solution…).
+// One path segment follows, starting with a letter or digit, so no "..", no encoded
+// slash and no second path can ride along. A trailing slash is tolerated: it changes
+// nothing at Amazon and some integrations add one.
+var confirmPath = regexp.MustCompile(`^/apps/authorize/confirm/[A-Za-z0-9][A-Za-z0-9._-]{0,199}/?$`)
+
+// CheckCallbackURI accepts the amazon_callback_uri of a Login URI call only if it is
+// Amazon's consent confirmation path (confirmPath) on a Seller Central or Vendor
+// Central host over HTTPS, or on the configured override (the local simulator, which
+// serves the same path). Anything else would make /login an open redirect: a
+// /gp/redirect.html?location=… on an Amazon host is one too. The URL returned carries
+// no query: amazon_callback_uri has none in Amazon's flow, and a parameter smuggled in
+// (a second redirect_uri, say) must not travel on to Amazon under our name.
 func CheckCallbackURI(raw, override string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || raw == "" {
 		return nil, fmt.Errorf("amazon_callback_uri is not a URL")
 	}
-	if u.User != nil || u.Fragment != "" {
+	if u.User != nil || u.Fragment != "" || strings.Contains(raw, "#") {
 		return nil, fmt.Errorf("amazon_callback_uri has user info or a fragment")
 	}
-	if override != "" {
-		if o, err := url.Parse(override); err == nil && o.Scheme == u.Scheme && o.Host == u.Host {
-			return u, nil
+	if u.Opaque != "" || u.Host == "" {
+		return nil, fmt.Errorf("amazon_callback_uri is not an absolute URL")
+	}
+	if !isOverride(u, override) {
+		if u.Scheme != "https" || !centralHosts[strings.ToLower(u.Host)] {
+			return nil, fmt.Errorf("amazon_callback_uri host %q is not an Amazon Seller Central or Vendor Central host", u.Host)
 		}
 	}
-	if u.Scheme != "https" || !centralHosts[strings.ToLower(u.Host)] {
-		return nil, fmt.Errorf("amazon_callback_uri host %q is not an Amazon Seller Central or Vendor Central host", u.Host)
+	if !confirmPath.MatchString(u.EscapedPath()) {
+		return nil, fmt.Errorf("amazon_callback_uri path %q is not Amazon's consent confirmation path /apps/authorize/confirm/{application id}",
+			truncate(u.EscapedPath(), 80))
 	}
-	return u, nil
+	return &url.URL{Scheme: strings.ToLower(u.Scheme), Host: strings.ToLower(u.Host), Path: u.Path, RawPath: u.RawPath}, nil
+}
+
+// isOverride says whether u is on SELLER_CENTRAL_URL's scheme and host.
+func isOverride(u *url.URL, override string) bool {
+	if override == "" {
+		return false
+	}
+	o, err := url.Parse(override)
+	return err == nil && o.Host != "" && strings.EqualFold(o.Scheme, u.Scheme) && strings.EqualFold(o.Host, u.Host)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
 
 // ConsentRequest is what the consent URL carries.
@@ -141,10 +175,12 @@ func ConsentURL(r ConsentRequest) string {
 }
 
 // LoginReturnURL builds the redirect back to Amazon from the Login URI:
-// amazon_callback_uri?redirect_uri=..&amazon_state=..&state=..[&version=beta].
+// amazon_callback_uri?redirect_uri=..&amazon_state=..&state=..[&version=beta]. The
+// query is built from these alone: whatever query callback carried is dropped.
 func LoginReturnURL(callback *url.URL, redirectURI, amazonState, state string, draft bool) string {
 	u := *callback
-	q := u.Query()
+	u.ForceQuery, u.Fragment, u.RawFragment = false, "", ""
+	q := url.Values{}
 	if redirectURI != "" {
 		q.Set("redirect_uri", redirectURI)
 	}

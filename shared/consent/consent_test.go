@@ -176,8 +176,9 @@ func TestCheckCallbackURI(t *testing.T) {
 		{"//evil.example/x", "", false},
 		{"javascript:alert(1)", "", false},
 		{"", "", false},
-		{"http://127.0.0.1:9000/apps/authorize/login-callback", "http://127.0.0.1:9000", true},
-		{"http://127.0.0.1:9001/apps/authorize/login-callback", "http://127.0.0.1:9000", false},
+		{"http://127.0.0.1:9000/apps/authorize/confirm/amzn1.sp.solution.x", "http://127.0.0.1:9000", true},
+		{"http://127.0.0.1:9001/apps/authorize/confirm/amzn1.sp.solution.x", "http://127.0.0.1:9000", false},
+		{"http://127.0.0.1:9000/apps/authorize/login-callback", "http://127.0.0.1:9000", false},
 	}
 	for _, tt := range tests {
 		_, err := consent.CheckCallbackURI(tt.raw, tt.override)
@@ -193,7 +194,7 @@ func TestLoginReturnURL(t *testing.T) {
 	got := consent.LoginReturnURL(cb, "https://keeper.example/callback", "AMZ", "ST", true)
 	u, _ := url.Parse(got)
 	q := u.Query()
-	if u.Host != "sellercentral.amazon.com" || q.Get("x") != "1" || q.Get("amazon_state") != "AMZ" || q.Get("state") != "ST" ||
+	if u.Host != "sellercentral.amazon.com" || q.Has("x") || q.Get("amazon_state") != "AMZ" || q.Get("state") != "ST" ||
 		q.Get("redirect_uri") != "https://keeper.example/callback" || q.Get("version") != "beta" {
 		t.Fatalf("got %s", got)
 	}

@@ -72,6 +72,9 @@ type Link struct {
 	ConnectionID string
 	Region       authz.Region
 	Expires      time.Time
+	// Generation is the record's link generation when the link was made: a renewal
+	// advances the record's, so an older link ends on "already renewed".
+	Generation int
 }
 
 // State is the OAuth state sent to Seller Central: a single-use nonce (stored in the
@@ -81,6 +84,10 @@ type State struct {
 	ConnectionID string
 	Region       authz.Region
 	Expires      time.Time
+	// SellerCentral marks a round trip started at the Login URI for a connection that
+	// is healthy: anyone can call the Login URI with a seller's id, so its callback is
+	// accepted only if SP-API's account evidence matches the account on record.
+	SellerCentral bool
 }
 
 type payload struct {
@@ -89,23 +96,25 @@ type payload struct {
 	Region       string `json:"r"`
 	Nonce        string `json:"n,omitempty"`
 	Expires      int64  `json:"e"`
+	Generation   int    `json:"g,omitempty"`
+	LoginURI     bool   `json:"l,omitempty"`
 }
 
 // SignLink returns the token of a renewal link: base64url(payload) "." base64url(HMAC-SHA256).
 func (s *Signer) SignLink(l Link) string {
-	return s.sign(payload{Purpose: purposeLink, ConnectionID: l.ConnectionID, Region: string(l.Region), Expires: l.Expires.Unix()})
+	return s.sign(payload{Purpose: purposeLink, ConnectionID: l.ConnectionID, Region: string(l.Region), Expires: l.Expires.Unix(), Generation: l.Generation})
 }
 
 // SignState returns the state value for the consent URL.
 func (s *Signer) SignState(st State) string {
-	return s.sign(payload{Purpose: purposeState, ConnectionID: st.ConnectionID, Region: string(st.Region), Nonce: st.Nonce, Expires: st.Expires.Unix()})
+	return s.sign(payload{Purpose: purposeState, ConnectionID: st.ConnectionID, Region: string(st.Region), Nonce: st.Nonce, Expires: st.Expires.Unix(), LoginURI: st.SellerCentral})
 }
 
 // VerifyLink checks a renewal link's token. An expired link still returns its
 // contents with ErrExpired, so the page can name the authorization.
 func (s *Signer) VerifyLink(token string, now time.Time) (Link, error) {
 	p, err := s.verify(token, purposeLink, now)
-	l := Link{ConnectionID: p.ConnectionID, Region: authz.Region(p.Region), Expires: time.Unix(p.Expires, 0).UTC()}
+	l := Link{ConnectionID: p.ConnectionID, Region: authz.Region(p.Region), Expires: time.Unix(p.Expires, 0).UTC(), Generation: p.Generation}
 	return l, err
 }
 
@@ -113,11 +122,35 @@ func (s *Signer) VerifyLink(token string, now time.Time) (Link, error) {
 // with a conditional delete, so that a replay fails.
 func (s *Signer) VerifyState(token string, now time.Time) (State, error) {
 	p, err := s.verify(token, purposeState, now)
-	st := State{Nonce: p.Nonce, ConnectionID: p.ConnectionID, Region: authz.Region(p.Region), Expires: time.Unix(p.Expires, 0).UTC()}
+	st := State{Nonce: p.Nonce, ConnectionID: p.ConnectionID, Region: authz.Region(p.Region), Expires: time.Unix(p.Expires, 0).UTC(), SellerCentral: p.LoginURI}
 	if err == nil && p.Nonce == "" {
 		return State{}, fmt.Errorf("%w: state without nonce", ErrMalformed)
 	}
 	return st, err
+}
+
+// BrowserBinding is the keyed hash of a state's nonce that the browser starting the
+// round trip keeps in a cookie (RFC 9700 §4.7, login CSRF): the callback requires it,
+// so a consent URL forwarded to, or planted in, another browser cannot complete. The
+// nonce itself never goes into the cookie.
+func (s *Signer) BrowserBinding(nonce string) string {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte("browser-binding\x00"))
+	m.Write([]byte(nonce))
+	return b64.EncodeToString(m.Sum(nil)[:18])
+}
+
+// CheckBrowserBinding reports whether one of the bindings a browser presented is the
+// one for nonce, in constant time for each.
+func (s *Signer) CheckBrowserBinding(nonce string, presented []string) bool {
+	want := []byte(s.BrowserBinding(nonce))
+	ok := false
+	for _, p := range presented {
+		if hmac.Equal([]byte(p), want) {
+			ok = true
+		}
+	}
+	return ok
 }
 
 func (s *Signer) sign(p payload) string {

@@ -282,8 +282,12 @@ func (s *Service) moveStatus(ctx context.Context, a authz.Authorization, now tim
 		a.Status = want
 		var evs []authz.Event
 		if want == authz.StatusExpired {
-			evs = append(evs, authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: now, Kind: authz.EventExpired,
+			evs = append(evs, authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: now, Kind: authz.EventExpired, StatusBefore: from,
 				Detail: "authorization expired on " + a.ExpiresAt.UTC().Format(time.RFC3339) + "; renewing restores access"})
+		} else {
+			// The domain event "Authorization Expiring" needs a history item to come from.
+			evs = append(evs, authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: now, Kind: authz.EventExpiring, StatusBefore: from,
+				Detail: "entered the reminder window; expires on " + a.ExpiresAt.UTC().Format(time.RFC3339)})
 		}
 		updated, err := s.store.Update(ctx, a, evs...)
 		if err == nil {

@@ -80,8 +80,9 @@ func (s *Sender) sendChunk(ctx context.Context, bodies []string) (int, error) {
 
 // Handle runs fn on every record and reports the ones that failed, for an event
 // source mapping with ReportBatchItemFailures. fn returns nil for a message that is
-// done, including a malformed one it has logged and wants removed; an error sends that
-// message back to the queue, and after maxReceiveCount to the dead-letter queue.
+// done; an error sends that message back to the queue, and after maxReceiveCount to
+// the dead-letter queue. A malformed message is an error too: deleting it would lose
+// it unread, while the dead-letter queue keeps it for a person and alarms.
 func Handle(ctx context.Context, ev events.SQSEvent, fn func(ctx context.Context, m events.SQSMessage) error) events.SQSEventResponse {
 	var resp events.SQSEventResponse
 	for _, m := range ev.Records {

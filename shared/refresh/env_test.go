@@ -106,7 +106,8 @@ func newEnv(t testing.TB, tweak ...func(*options)) *env {
 	}
 	e.clients = awsclients.Clients{DynamoDB: ddb, Secrets: sm, SQS: e.sqs}
 	e.store = store.New(ddb, table)
-	e.vault = vault.New(sm, prefix, "").WithLogger(slog.New(slog.DiscardHandler)) // the seeding's own lines
+	// The deployment's vault (its layout, its table), with the seeding's own lines discarded.
+	e.vault = app.Deps{Config: e.cfg, Clients: e.clients, Log: slog.New(slog.DiscardHandler)}.Vault()
 	must(t, e.vault.PutClientCredentials(e.ctx, vault.ClientCredentials{
 		ClientID: clientID, ClientSecret: secret.Value(clientSecret), ClientSecretExpiresAt: e.clock.Now().AddDate(0, 0, 100),
 	}))

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 )
 
 // Handler is the token refresh function: one binary that tells apart the three events
@@ -79,11 +81,16 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 // or every message of the batch, done or not, is delivered again.
 const ReturnMargin = 5 * time.Second
 
+// ReasonMalformed is RefreshFailed's reason for a queue message that names no
+// authorization. The message goes to the dead-letter queue, whose alarm calls a person.
+const ReasonMalformed = "malformed"
+
 // HandleSQS refreshes each message of a batch, Config.Concurrency at a time, and
 // returns the messages to deliver again: transient failures, so that the queue's
 // redrive policy moves an authorization that keeps failing to the dead-letter queue,
 // and the messages left when the invocation's time runs out. A message that names no
-// authorization is logged and dropped.
+// authorization is logged, counted (RefreshFailed{Reason=malformed}) and handed back
+// too, so that it ends in the dead-letter queue for a person instead of being deleted.
 func (h *Handler) HandleSQS(ctx context.Context, ev events.SQSEvent) events.SQSEventResponse {
 	work := ctx
 	if deadline, ok := ctx.Deadline(); ok {
@@ -113,7 +120,9 @@ func (h *Handler) HandleSQS(ctx context.Context, ev events.SQSEvent) events.SQSE
 			defer func() { <-sem }()
 			req, err := ParseRequest([]byte(m.Body))
 			if err != nil {
-				h.svc.log.ErrorContext(ctx, "refresh message dropped", "messageId", m.MessageId, "error", err)
+				h.svc.log.ErrorContext(ctx, "refresh message malformed; left for the dead-letter queue", "messageId", m.MessageId, "error", err)
+				h.svc.metrics.Count(MetricFailed, 1, metrics.Dim{Name: "Reason", Value: ReasonMalformed})
+				retry(m)
 				return
 			}
 			if o := h.svc.Refresh(work, req); o.Retry {

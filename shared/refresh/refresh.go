@@ -151,6 +151,9 @@ type Deps struct {
 	Clock         authz.Clock
 	Log           *slog.Logger
 	Metrics       *metrics.Emitter // nil discards
+	// RepairParked finishes renewals whose refresh token the callback had to park
+	// (Secrets Manager did not take it in time); each sweep runs it first. nil skips.
+	RepairParked func(ctx context.Context) (any, error)
 }
 
 // Service sweeps refresh slots and refreshes authorizations.
@@ -166,6 +169,7 @@ type Service struct {
 	log       *slog.Logger
 	metrics   *metrics.Emitter
 	limiter   *rate.Limiter
+	repair    func(ctx context.Context) (any, error)
 
 	mu         sync.Mutex
 	clientDown time.Time // refreshes fail fast until then
@@ -176,10 +180,13 @@ func New(cfg Config, d Deps) *Service {
 	cfg = cfg.withDefaults()
 	s := &Service{
 		cfg: cfg, store: d.Store, vault: d.Vault, lwa: d.LWA, creds: d.Credentials,
-		refreshQ: d.RefreshQueue, reminderQ: d.ReminderQueue, clock: d.Clock, log: d.Log, metrics: d.Metrics,
+		refreshQ: d.RefreshQueue, reminderQ: d.ReminderQueue, clock: d.Clock, log: d.Log, metrics: d.Metrics, repair: d.RepairParked,
 		// A burst of one keeps every second within the budget: the token bucket never
-		// saves up calls while a worker waits on LWA.
-		limiter: rate.NewLimiter(rate.Limit(cfg.MaxPerSecond), 1),
+		// saves up calls while a worker waits on LWA. The bucket starts empty, so that
+		// N workers starting together do not each spend a saved call at once, and it
+		// runs paceMargin under the share, so that the calls' varying way to LWA
+		// (up to 30 ms at 1/s) does not squeeze one more into a second there.
+		limiter: emptyLimiter(cfg.MaxPerSecond * (1 - paceMargin)),
 	}
 	if s.clock == nil {
 		s.clock = authz.SystemClock
@@ -192,3 +199,13 @@ func New(cfg Config, d Deps) *Service {
 
 // Config returns the configuration in effect, defaults filled in.
 func (s *Service) Config() Config { return s.cfg }
+
+// paceMargin is the share of the LWA budget left unused as a guard against jitter
+// between the limiter and LWA's clock.
+const paceMargin = 0.03
+
+func emptyLimiter(perSecond float64) *rate.Limiter {
+	l := rate.NewLimiter(rate.Limit(perSecond), 1)
+	l.Allow() // spend the token the bucket starts with
+	return l
+}

@@ -261,7 +261,9 @@ func TestConcurrentCallbackWins(t *testing.T) {
 			if oldTokenRefused {
 				e.sim.Revoke(s.token)
 			}
-			e.sim.SetLatency(300 * time.Millisecond)
+			// Long enough for the callback's vault write and record update to land while
+			// LWA answers, on a loaded machine too (a packed write takes a lease first).
+			e.sim.SetLatency(1500 * time.Millisecond)
 			done := make(chan refresh.Outcome)
 			go func() { done <- e.refresh("conn-1") }()
 			waitFor(t, func() bool { return e.sim.Refreshes() == 1 }) // the refresh has read the record and the secret
@@ -491,8 +493,14 @@ func TestInvalidClientRereadsCredentials(t *testing.T) {
 	if got := e.sim.Refreshes(); got != 3 {
 		t.Fatalf("LWA refreshes %d, want 3 (one refused with the old secret)", got)
 	}
-	if got := e.secrets.Calls("GetSecretValue") - reads; got != 2 {
-		t.Fatalf("secret reads %d, want 2 (the token, the re-read client credentials)", got)
+	// The token, and the re-read client credentials; in the packed layout conn-2's
+	// token comes from the bucket read for conn-1, kept in memory.
+	want := 2
+	if e.vault.Layout() == vault.LayoutPacked {
+		want = 1
+	}
+	if got := e.secrets.Calls("GetSecretValue") - reads; got != want {
+		t.Fatalf("secret reads %d, want %d (the token unless its bucket is in memory, the re-read client credentials)", got, want)
 	}
 	if got := e.metricCount(refresh.MetricFailed, refresh.ReasonClient); got != 0 {
 		t.Fatalf("RefreshFailed{client} = %v, want 0: nobody is paged for a rotation", got)
@@ -715,8 +723,8 @@ func TestHandlerTellsEventsApart(t *testing.T) {
 		{"sqs with a malformed message", `{"Records":[{"messageId":"m1","body":"not json","eventSource":"aws:sqs"}]}`,
 			func(t *testing.T, out []byte, err error) {
 				must(t, err)
-				if string(out) != `{"batchItemFailures":null}` && string(out) != `{"batchItemFailures":[]}` {
-					t.Fatalf("a malformed message must be dropped, not retried: %s", out)
+				if string(out) != `{"batchItemFailures":[{"itemIdentifier":"m1"}]}` {
+					t.Fatalf("a malformed message must be handed back for the dead-letter queue, not deleted: %s", out)
 				}
 			}},
 		{"unknown", `{"hello":"world"}`, func(t *testing.T, _ []byte, err error) {

@@ -27,6 +27,7 @@ type SweepResult struct {
 	Canary               *Outcome  `json:"canary,omitempty"`  // the refresh done inline before queueing
 	Stopped              string    `json:"stopped,omitempty"` // why the sweep stopped early
 	ClientSecretDaysLeft *int      `json:"clientSecretDaysLeft,omitempty"`
+	Parked               any       `json:"parked,omitempty"` // what the repair of parked tokens did
 }
 
 // errStop ends a slot query early.
@@ -62,6 +63,14 @@ func (s *Service) Sweep(ctx context.Context, at time.Time) (SweepResult, error) 
 	res := SweepResult{At: at.UTC().Truncate(time.Hour), Slots: s.SlotsAt(at)}
 	log := s.log.With("sweepAt", res.At, "slots", res.Slots)
 	res.ClientSecretDaysLeft = s.checkClientSecret(ctx, now)
+	if s.repair != nil {
+		// A failure here must not cost the slot its proofs of life: logged, then on.
+		parked, err := s.repair(ctx)
+		if err != nil {
+			log.ErrorContext(ctx, "repair of parked refresh tokens failed; retried next sweep", "error", err)
+		}
+		res.Parked = parked
+	}
 
 	chunks := make(chan []string)
 	var (

@@ -272,8 +272,9 @@ func (s *Service) write(ctx context.Context, req Request, out Outcome, a authz.A
 // apply returns the record as the observation leaves it, the history events to write
 // with it, the result, and whether it turned the record revoked.
 func (s *Service) apply(a authz.Authorization, rt vault.RefreshToken, obs observation, cause error, now time.Time) (authz.Authorization, []authz.Event, string, bool) {
+	before := a.Status
 	event := func(kind authz.EventKind, detail string) authz.Event {
-		return authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: now, Kind: kind, Detail: detail}
+		return authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: now, Kind: kind, Detail: detail, StatusBefore: before}
 	}
 	var events []authz.Event
 	result := ResultRefreshed
@@ -281,7 +282,9 @@ func (s *Service) apply(a authz.Authorization, rt vault.RefreshToken, obs observ
 		// A callback stored this authorization's secret, then failed to write the
 		// record (DESIGN.md: secret first, then the record). Bring the record up to date.
 		kind := a.Renew(rt.AuthorizedAt, rt.SellingPartnerID)
-		if a.SecretID == "" {
+		if rt.SecretID != "" {
+			a.SecretID = rt.SecretID // its own secret or its bucket
+		} else if a.SecretID == "" {
 			a.SecretID = s.vault.SecretName(a.ConnectionID, a.Region)
 		}
 		a.RefreshSlot = authz.SlotFor(a.ConnectionID, a.Region, s.cfg.Slots)

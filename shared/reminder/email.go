@@ -180,7 +180,7 @@ func (r *Renderer) Render(a authz.Authorization, job Job, now time.Time) (Email,
 		Reference:   a.ConnectionID,
 		ExpiryDate:  lang.date(a.ExpiresAt),
 		DaysLeft:    a.CalendarDaysLeft(now), // the seller's calendar, as keeperctl list and show count
-		RenewURL:    r.cfg.BaseURL + "/authorize?t=" + r.signer.SignLink(consent.Link{ConnectionID: a.ConnectionID, Region: a.Region, Expires: linkExpires}),
+		RenewURL:    r.cfg.BaseURL + "/authorize?t=" + r.signer.SignLink(consent.Link{ConnectionID: a.ConnectionID, Region: a.Region, Expires: linkExpires, Generation: a.LinkGeneration}),
 		LinkExpiry:  lang.date(linkExpires),
 		CentralName: "Seller Central",
 		Steps:       pages.ManualRenewalSteps(central, r.cfg.AppName),

@@ -29,7 +29,8 @@ type Job struct {
 	RevokedAt    time.Time    `json:"revokedAt,omitzero"` // StageReconnect only
 }
 
-// ErrBadJob says a queue message is not a job: it is logged, counted and removed.
+// ErrBadJob says a queue message is not a job: it is logged, counted and handed back
+// to the queue, whose redrive policy moves it to the dead-letter queue.
 var ErrBadJob = errors.New("malformed reminder job")
 
 // Key is the job's key in the record's remindersSent map.

@@ -124,7 +124,7 @@ const (
 	OutcomeDuplicate Outcome = "duplicate" // the stage was already sent or rejected: nothing done
 	OutcomeStale     Outcome = "stale"     // the authorization was renewed since the job was queued
 	OutcomeRejected  Outcome = "rejected"  // permanent: recorded on the authorization, not retried
-	OutcomeMalformed Outcome = "malformed" // not a job we can act on: removed, nothing written
+	OutcomeMalformed Outcome = "malformed" // not a job we can act on: nothing written; Handle hands one that is not a job (ErrBadJob) back, for the DLQ
 	OutcomeRetry     Outcome = "retry"     // back to the queue (throttled, busy, unavailable)
 )
 
@@ -146,14 +146,17 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 			defer wg.Done()
 			for m := range next {
 				out := OutcomeRetry
+				var err error
 				if !throttled.Load() {
-					var err error
 					out, err = s.process(ctx, m, &throttled)
 					if errors.Is(err, ErrThrottled) {
 						throttled.Store(true)
 					}
 				}
-				if out == OutcomeRetry {
+				// A message that is not a job goes back too: after the queue's receives it
+				// waits in the dead-letter queue (and its alarm) rather than being deleted
+				// unread. A job for a connection that no longer exists is just removed.
+				if out == OutcomeRetry || (out == OutcomeMalformed && errors.Is(err, ErrBadJob)) {
 					mu.Lock()
 					resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
 					mu.Unlock()
@@ -187,8 +190,9 @@ func (s *Sender) process(ctx context.Context, m events.SQSMessage, stop *atomic.
 		}
 	}
 	if err != nil {
-		// A message that can never succeed is removed, not retried into a poison loop.
-		log.WarnContext(ctx, "reminder job malformed, removed", "error", err)
+		// A message that can never succeed writes nothing; Handle reports it as failed so
+		// that the redrive policy parks it in the dead-letter queue after maxReceiveCount.
+		log.WarnContext(ctx, "reminder job malformed; left for the dead-letter queue", "error", err)
 		s.failed(ReasonMalformed)
 		return OutcomeMalformed, err
 	}

@@ -373,9 +373,10 @@ func TestPermanentRejectionIsRecordedNotRetried(t *testing.T) {
 	}
 }
 
-// TestMalformedMessagesAreRemovedAndCounted: bad JSON, an unknown connection, a stage
-// not in the schedule: logged with the message id, counted, removed, nothing written.
-func TestMalformedMessagesAreRemovedAndCounted(t *testing.T) {
+// TestMalformedMessagesAreHandedBackAndCounted: bad JSON, a stage not in the schedule:
+// logged with the message id, counted, handed back for the dead-letter queue (see
+// TestMalformedJobsWaitInTheDLQ), nothing written; an unknown connection is removed.
+func TestMalformedMessagesAreHandedBackAndCounted(t *testing.T) {
 	t.Parallel()
 	e := newSenderEnv(t)
 	a := e.seed("known")
@@ -396,8 +397,10 @@ func TestMalformedMessagesAreRemovedAndCounted(t *testing.T) {
 		bodies = append(bodies, tt.body)
 	}
 	retry, msgs := e.deliver(e.sender, bodies...)
-	if len(retry) != 0 {
-		t.Fatalf("malformed messages retried: %v (a poison loop)", retry)
+	for i, tt := range tests {
+		if want := tt.reason == reminder.ReasonMalformed; retry[msgs[i].MessageId] != want {
+			t.Errorf("%s: handed back %v, want %v (malformed messages go to the DLQ, never deleted unread)", tt.name, retry[msgs[i].MessageId], want)
+		}
 	}
 	for i, tt := range tests {
 		if !strings.Contains(e.logs.String(), msgs[i].MessageId) {

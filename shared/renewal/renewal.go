@@ -18,6 +18,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/consent"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
+	"github.com/spapi-auth-keeper/keeper/shared/secret"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
@@ -26,28 +27,48 @@ import (
 type Store interface {
 	Get(ctx context.Context, connectionID string, region authz.Region) (authz.Authorization, error)
 	Create(ctx context.Context, a authz.Authorization, events ...authz.Event) (authz.Authorization, error)
-	Update(ctx context.Context, a authz.Authorization, events ...authz.Event) (authz.Authorization, error)
+	UpdateBound(ctx context.Context, a authz.Authorization, at time.Time, events ...authz.Event) (authz.Authorization, error)
 	FindBySeller(ctx context.Context, sellingPartnerID string) ([]authz.Authorization, error)
+	SellerBinding(ctx context.Context, region authz.Region, sellingPartnerID string) (string, error)
 	AddEvent(ctx context.Context, e authz.Event) error
 	PutNonce(ctx context.Context, nonce, connectionID string, region authz.Region, expiresAt time.Time) error
 	ConsumeNonce(ctx context.Context, nonce string, now time.Time) (string, authz.Region, error)
+	Park(ctx context.Context, p store.Parked) error
+	ParkedTokens(ctx context.Context) ([]store.Parked, error)
+	Unpark(ctx context.Context, connectionID string, region authz.Region, parkedAt time.Time) error
 }
 
 // Vault stores refresh tokens.
 type Vault interface {
+	Get(ctx context.Context, connectionID string, region authz.Region) (vault.RefreshToken, error)
 	Put(ctx context.Context, connectionID string, region authz.Region, rt vault.RefreshToken) (string, error)
 }
 
-// Exchanger trades Amazon's spapi_oauth_code for tokens at LWA.
+// Exchanger trades Amazon's spapi_oauth_code for tokens at LWA, and mints access
+// tokens from refresh tokens.
 type Exchanger interface {
 	ExchangeCode(ctx context.Context, code, redirectURI string) (lwa.Tokens, error)
+	Refresh(ctx context.Context, refreshToken secret.Value) (lwa.Tokens, error)
 }
 
-// Signer signs and verifies links and states.
+// AccountReader asks SP-API, with an access token, which account the token is for.
+type AccountReader interface {
+	Account(ctx context.Context, region authz.Region, accessToken secret.Value) (authz.Account, error)
+}
+
+// Sealer encrypts a token that must wait outside the vault (KMS).
+type Sealer interface {
+	Seal(ctx context.Context, plaintext secret.Value, context map[string]string) ([]byte, error)
+	Open(ctx context.Context, ciphertext []byte, context map[string]string) (secret.Value, error)
+}
+
+// Signer signs and verifies links and states, and the browser binding of a state.
 type Signer interface {
 	VerifyLink(token string, now time.Time) (consent.Link, error)
 	SignState(st consent.State) string
 	VerifyState(token string, now time.Time) (consent.State, error)
+	BrowserBinding(nonce string) string
+	CheckBrowserBinding(nonce string, presented []string) bool
 }
 
 // Config is what the round trip needs to know about the vendor's app.
@@ -60,29 +81,54 @@ type Config struct {
 	StateTTL              time.Duration
 	RefreshSlots          int
 	SelfServiceOnboarding bool
+	// VaultBudget is how long the callback keeps retrying a refresh token's write to
+	// Secrets Manager before it parks the token instead (default 5 s).
+	VaultBudget time.Duration
 }
 
 // Service runs the round trip.
 type Service struct {
-	cfg     Config
-	store   Store
-	vault   Vault
-	lwa     Exchanger
-	signer  Signer
-	clock   authz.Clock
-	log     *slog.Logger
-	metrics *metrics.Emitter
+	cfg      Config
+	store    Store
+	vault    Vault
+	lwa      Exchanger
+	accounts AccountReader
+	sealer   Sealer
+	signer   Signer
+	clock    authz.Clock
+	log      *slog.Logger
+	metrics  *metrics.Emitter
 }
 
-// NewService wires the round trip. m may be nil.
-func NewService(cfg Config, s Store, v Vault, x Exchanger, sg Signer, clock authz.Clock, log *slog.Logger, m *metrics.Emitter) *Service {
+// Deps are the service's collaborators. Metrics may be nil.
+type Deps struct {
+	Store    Store
+	Vault    Vault
+	LWA      Exchanger
+	Accounts AccountReader
+	Sealer   Sealer
+	Signer   Signer
+	Clock    authz.Clock
+	Log      *slog.Logger
+	Metrics  *metrics.Emitter
+}
+
+// NewService wires the round trip.
+func NewService(cfg Config, d Deps) *Service {
 	if cfg.StateTTL <= 0 {
 		cfg.StateTTL = 15 * time.Minute
 	}
 	if cfg.AppName == "" {
 		cfg.AppName = "our app"
 	}
-	return &Service{cfg: cfg, store: s, vault: v, lwa: x, signer: sg, clock: clock, log: log, metrics: m}
+	if cfg.VaultBudget <= 0 {
+		cfg.VaultBudget = 5 * time.Second
+	}
+	if d.Clock == nil {
+		d.Clock = authz.SystemClock
+	}
+	return &Service{cfg: cfg, store: d.Store, vault: d.Vault, lwa: d.LWA, accounts: d.Accounts, sealer: d.Sealer, signer: d.Signer,
+		clock: d.Clock, log: d.Log, metrics: d.Metrics}
 }
 
 // AppName is the name pages show.
@@ -104,13 +150,27 @@ var (
 	ErrBadCallbackURI    = errors.New("amazon_callback_uri is not an Amazon host")
 	ErrUnknownSeller     = errors.New("no authorization for this selling partner")
 	ErrRecordPending     = errors.New("the refresh token is stored but the record update failed")
+	ErrLinkSuperseded    = errors.New("renewal link is older than the last renewal")
+	ErrBrowserMismatch   = errors.New("the round trip was started in another browser")
+	ErrAccountMismatch   = errors.New("SP-API shows a different Amazon account than the one on record")
+	ErrAccountUnverified = errors.New("the Amazon account behind the new token could not be verified")
+	ErrSellerBound       = errors.New("this selling partner is connected to another connection in this region")
+	ErrParked            = errors.New("the refresh token is kept encrypted until the vault takes it")
 )
+
+// Start is where a started round trip sends the browser, and the binding the browser
+// must keep (a cookie) for the callback to accept the state.
+type Start struct {
+	URL     string
+	Binding string
+}
 
 // LinkError carries what the page for a rejected link needs.
 type LinkError struct {
 	Err        error
 	Link       consent.Link
-	CentralURL string // for the manual steps
+	CentralURL string    // for the manual steps
+	ExpiresAt  time.Time // the authorization's expiry, for a superseded link
 }
 
 func (e *LinkError) Error() string { return e.Err.Error() }
@@ -118,9 +178,9 @@ func (e *LinkError) Unwrap() error { return e.Err }
 
 // StartFromLink verifies a renewal link, opens a single-use state for it, and returns
 // the Seller Central (or Vendor Central) consent URL to redirect the seller to.
-func (s *Service) StartFromLink(ctx context.Context, token string) (string, error) {
+func (s *Service) StartFromLink(ctx context.Context, token string) (Start, error) {
 	if token == "" {
-		return "", fmt.Errorf("%w: t", ErrMissingParameter)
+		return Start{}, fmt.Errorf("%w: t", ErrMissingParameter)
 	}
 	now := s.clock.Now()
 	link, err := s.signer.VerifyLink(token, now)
@@ -128,26 +188,33 @@ func (s *Service) StartFromLink(ctx context.Context, token string) (string, erro
 	case errors.Is(err, consent.ErrExpired):
 		le := &LinkError{Err: ErrLinkExpired, Link: link}
 		if a, gerr := s.store.Get(ctx, link.ConnectionID, link.Region); gerr == nil {
-			le.CentralURL, _ = consent.CentralURL(a.AccountType, a.Marketplace, a.Region, "")
+			le.CentralURL, _ = consent.CentralURL(a.AccountType, a.Marketplace, a.Region, s.cfg.SellerCentralOverride)
 		}
-		return "", le
+		return Start{}, le
 	case err != nil:
-		return "", fmt.Errorf("%w: %v", ErrLinkInvalid, err)
+		return Start{}, fmt.Errorf("%w: %v", ErrLinkInvalid, err)
 	}
 	a, err := s.store.Get(ctx, link.ConnectionID, link.Region)
 	if err != nil {
-		return "", s.storeErr(err, "read authorization")
+		return Start{}, s.storeErr(err, "read authorization")
 	}
-	st, err := s.openState(ctx, a, now)
+	if link.Generation < a.LinkGeneration {
+		// A renewal happened since this link was made: it has done its job.
+		s.log.InfoContext(ctx, "renewal link superseded by a later renewal", "connectionId", a.ConnectionID, "region", a.Region,
+			"linkGeneration", link.Generation, "recordGeneration", a.LinkGeneration)
+		return Start{}, &LinkError{Err: ErrLinkSuperseded, Link: link, ExpiresAt: a.ExpiresAt}
+	}
+	st, err := s.openState(ctx, a, now, false)
 	if err != nil {
-		return "", err
+		return Start{}, err
 	}
 	central, err := consent.CentralURL(a.AccountType, a.Marketplace, a.Region, s.cfg.SellerCentralOverride)
 	if err != nil {
-		return "", fmt.Errorf("consent host for %s: %w", a.Key(), err)
+		return Start{}, fmt.Errorf("consent host for %s: %w", a.Key(), err)
 	}
 	s.log.InfoContext(ctx, "renewal link accepted; redirecting to consent", "connectionId", a.ConnectionID, "region", a.Region, "status", a.Status)
-	return consent.ConsentURL(consent.ConsentRequest{CentralURL: central, AppID: s.cfg.AppID, State: st, Draft: s.cfg.Draft, RedirectURI: s.redirectURI(ctx)}), nil
+	st.URL = consent.ConsentURL(consent.ConsentRequest{CentralURL: central, AppID: s.cfg.AppID, State: st.URL, Draft: s.cfg.Draft, RedirectURI: s.redirectURI(ctx)})
+	return st, nil
 }
 
 // LoginRequest is what Amazon sends to the app's Login URI.
@@ -160,26 +227,26 @@ type LoginRequest struct {
 // StartFromLogin handles the Login URI: renewals started in Seller Central (Manage
 // Your Apps → Renew) and Appstore installs arrive here with the seller's id. It
 // returns the URL to send the seller back to Amazon with.
-func (s *Service) StartFromLogin(ctx context.Context, r LoginRequest) (string, error) {
+func (s *Service) StartFromLogin(ctx context.Context, r LoginRequest) (Start, error) {
 	switch {
 	case r.CallbackURI == "":
-		return "", fmt.Errorf("%w: amazon_callback_uri", ErrMissingParameter)
+		return Start{}, fmt.Errorf("%w: amazon_callback_uri", ErrMissingParameter)
 	case r.AmazonState == "":
-		return "", fmt.Errorf("%w: amazon_state", ErrMissingParameter)
+		return Start{}, fmt.Errorf("%w: amazon_state", ErrMissingParameter)
 	case r.SellingPartnerID == "":
-		return "", fmt.Errorf("%w: selling_partner_id", ErrMissingParameter)
+		return Start{}, fmt.Errorf("%w: selling_partner_id", ErrMissingParameter)
 	}
 	// Checked before anything else: never an open redirect, whatever else is wrong.
 	cb, err := consent.CheckCallbackURI(r.CallbackURI, s.cfg.SellerCentralOverride)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadCallbackURI, err)
+		return Start{}, fmt.Errorf("%w: %v", ErrBadCallbackURI, err)
 	}
 	if len(r.SellingPartnerID) > 64 || len(r.AmazonState) > 2048 {
-		return "", fmt.Errorf("%w: parameter too long", ErrMissingParameter)
+		return Start{}, fmt.Errorf("%w: parameter too long", ErrMissingParameter)
 	}
 	found, err := s.store.FindBySeller(ctx, r.SellingPartnerID)
 	if err != nil {
-		return "", s.storeErr(err, "find seller")
+		return Start{}, s.storeErr(err, "find seller")
 	}
 	region := regionOfHost(cb)
 	var a authz.Authorization
@@ -189,18 +256,31 @@ func (s *Service) StartFromLogin(ctx context.Context, r LoginRequest) (string, e
 	case s.cfg.SelfServiceOnboarding && region != "":
 		a, err = s.onboard(ctx, r.SellingPartnerID, region)
 		if err != nil {
-			return "", err
+			return Start{}, err
 		}
 	default:
 		s.log.InfoContext(ctx, "login URI call for an unknown seller", "sellingPartnerId", r.SellingPartnerID)
-		return "", ErrUnknownSeller
+		return Start{}, ErrUnknownSeller
 	}
-	st, err := s.openState(ctx, a, s.clock.Now())
+	// Anyone can call the Login URI with any seller's id. For a connection whose token
+	// works, the round trip is marked: its callback must prove with SP-API that the new
+	// token is the same account's, or nothing is stored.
+	healthy := healthy(a, s.clock.Now())
+	st, err := s.openState(ctx, a, s.clock.Now(), healthy)
 	if err != nil {
-		return "", err
+		return Start{}, err
 	}
-	s.log.InfoContext(ctx, "login URI accepted; returning to Amazon", "connectionId", a.ConnectionID, "region", a.Region, "callbackHost", cb.Host)
-	return consent.LoginReturnURL(cb, s.redirectURI(ctx), r.AmazonState, st, s.cfg.Draft), nil
+	s.log.InfoContext(ctx, "login URI accepted; returning to Amazon", "connectionId", a.ConnectionID, "region", a.Region,
+		"callbackHost", cb.Host, "sellerCentralRenewal", healthy)
+	st.URL = consent.LoginReturnURL(cb, s.redirectURI(ctx), r.AmazonState, st.URL, s.cfg.Draft)
+	return st, nil
+}
+
+// healthy reports whether a's stored token is known to work: authorized, within its
+// year, and its last proof of life passed.
+func healthy(a authz.Authorization, now time.Time) bool {
+	return (a.Status == authz.StatusActive || a.Status == authz.StatusExpiring) && now.Before(a.ExpiresAt) &&
+		a.RefreshFailures == 0 && a.LastRefreshError == ""
 }
 
 // onboard creates a pending authorization for a seller who installed the app from the
@@ -224,144 +304,19 @@ func (s *Service) onboard(ctx context.Context, sellingPartnerID string, region a
 	return created, nil
 }
 
-func (s *Service) openState(ctx context.Context, a authz.Authorization, now time.Time) (string, error) {
+// openState stores a fresh nonce and returns the signed state (in Start.URL, for the
+// caller to place) and the browser binding of its nonce.
+func (s *Service) openState(ctx context.Context, a authz.Authorization, now time.Time, sellerCentral bool) (Start, error) {
 	nonce, err := newNonce()
 	if err != nil {
-		return "", err
+		return Start{}, err
 	}
 	exp := now.Add(s.cfg.StateTTL)
 	if err := s.store.PutNonce(ctx, nonce, a.ConnectionID, a.Region, exp); err != nil {
-		return "", s.storeErr(err, "store state nonce")
+		return Start{}, s.storeErr(err, "store state nonce")
 	}
-	return s.signer.SignState(consent.State{Nonce: nonce, ConnectionID: a.ConnectionID, Region: a.Region, Expires: exp}), nil
-}
-
-// CallbackRequest is what Amazon's redirect to the redirect URI carries.
-type CallbackRequest struct {
-	State            string
-	SellingPartnerID string
-	Code             string // spapi_oauth_code: valid five minutes, single use
-	Error            string // set when the seller declined or Amazon failed
-	ErrorDescription string
-}
-
-// Result is a completed round trip.
-type Result struct {
-	Authorization authz.Authorization
-	Kind          authz.EventKind // authorized or renewed
-}
-
-// Complete finishes the round trip. Order matters: the state is verified and its nonce
-// consumed (a replay fails before LWA is called), the seller is checked against the
-// record, the code is exchanged, the refresh token is written to the vault, and only
-// then is the record updated. If the record write fails the token is already safe.
-func (s *Service) Complete(ctx context.Context, r CallbackRequest) (Result, error) {
-	if r.Error != "" {
-		s.log.InfoContext(ctx, "seller did not authorize", "amazonError", truncate(r.Error, 64), "description", truncate(r.ErrorDescription, 200))
-		return Result{}, ErrDeclined
-	}
-	switch {
-	case r.State == "":
-		return Result{}, fmt.Errorf("%w: state", ErrMissingParameter)
-	case r.Code == "":
-		return Result{}, fmt.Errorf("%w: spapi_oauth_code", ErrMissingParameter)
-	case r.SellingPartnerID == "":
-		return Result{}, fmt.Errorf("%w: selling_partner_id", ErrMissingParameter)
-	case len(r.SellingPartnerID) > 64 || len(r.Code) > 1024:
-		return Result{}, fmt.Errorf("%w: parameter too long", ErrStateInvalid)
-	}
-	now := s.clock.Now()
-	st, err := s.signer.VerifyState(r.State, now)
-	switch {
-	case errors.Is(err, consent.ErrExpired):
-		return Result{}, ErrStateExpired
-	case err != nil:
-		return Result{}, fmt.Errorf("%w: %v", ErrStateInvalid, err)
-	}
-	log := s.log.With("connectionId", st.ConnectionID, "region", st.Region)
-	connID, region, err := s.store.ConsumeNonce(ctx, st.Nonce, now)
-	switch {
-	case errors.Is(err, store.ErrNonceNotFound):
-		return Result{}, ErrStateReplayed
-	case errors.Is(err, store.ErrNonceExpired):
-		return Result{}, ErrStateExpired
-	case err != nil:
-		return Result{}, s.storeErr(err, "consume state nonce")
-	case connID != st.ConnectionID || region != st.Region:
-		// A signed state and a stored nonce disagree: only a bug or a forged key does this.
-		return Result{}, fmt.Errorf("%w: nonce bound to another authorization", ErrStateInvalid)
-	}
-	a, err := s.store.Get(ctx, st.ConnectionID, st.Region)
-	if err != nil {
-		return Result{}, s.storeErr(err, "read authorization")
-	}
-	if a.SellingPartnerID != "" && a.SellingPartnerID != r.SellingPartnerID {
-		// A forwarded renewal link must not bind another seller's account to this record.
-		ev := authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: now, Kind: authz.EventMismatchedSeller,
-			Detail: fmt.Sprintf("callback from selling partner %s; record belongs to %s; nothing exchanged", r.SellingPartnerID, a.SellingPartnerID)}
-		if err := s.store.AddEvent(ctx, ev); err != nil {
-			log.ErrorContext(ctx, "could not record mismatched seller event", "error", err)
-		}
-		log.WarnContext(ctx, "callback from a different selling partner than on record", "sellingPartnerId", r.SellingPartnerID, "recordSellingPartnerId", a.SellingPartnerID)
-		return Result{}, ErrSellerMismatch
-	}
-	tokens, err := s.lwa.ExchangeCode(ctx, r.Code, s.redirectURI(ctx))
-	switch {
-	case errors.Is(err, lwa.ErrInvalidGrant):
-		log.WarnContext(ctx, "LWA rejected the authorization code", "error", err)
-		return Result{}, ErrCodeRejected
-	case errors.Is(err, lwa.ErrClient):
-		log.ErrorContext(ctx, "LWA rejected our client credentials", "error", err)
-		return Result{}, ErrVendorCredentials
-	case err != nil:
-		log.ErrorContext(ctx, "LWA code exchange failed", "error", err)
-		return Result{}, fmt.Errorf("%w: LWA: %v", ErrUnavailable, err)
-	case tokens.RefreshToken.IsZero():
-		log.ErrorContext(ctx, "LWA answered the code grant without a refresh token")
-		return Result{}, fmt.Errorf("%w: LWA answered without a refresh token", ErrUnavailable)
-	}
-	secretID, err := s.vault.Put(ctx, a.ConnectionID, a.Region, vault.RefreshToken{
-		Token: tokens.RefreshToken, SellingPartnerID: r.SellingPartnerID, Region: a.Region, AuthorizedAt: now,
-	})
-	if err != nil {
-		log.ErrorContext(ctx, "could not store the refresh token; record left unchanged", "error", err)
-		return Result{}, fmt.Errorf("%w: vault: %v", ErrUnavailable, err)
-	}
-	updated, kind, err := s.renewRecord(ctx, a, r.SellingPartnerID, secretID, now)
-	if err != nil {
-		log.ErrorContext(ctx, "refresh token stored but the record update failed; the next refresh repairs it", "error", err, "secretId", secretID)
-		return Result{}, fmt.Errorf("%w: %v", ErrRecordPending, err)
-	}
-	log.InfoContext(ctx, "authorization "+string(kind), "sellingPartnerId", r.SellingPartnerID, "expiresAt", updated.ExpiresAt, "version", updated.Version)
-	return Result{Authorization: updated, Kind: kind}, nil
-}
-
-// renewRecord writes the renewal, re-reading and re-applying it if a concurrent writer
-// (a refresh, a reminder claim) moved the version on: the renewal always wins.
-func (s *Service) renewRecord(ctx context.Context, a authz.Authorization, sellingPartnerID, secretID string, now time.Time) (authz.Authorization, authz.EventKind, error) {
-	const attempts = 5
-	var err error
-	for i := 0; i < attempts; i++ {
-		if i > 0 {
-			if a, err = s.store.Get(ctx, a.ConnectionID, a.Region); err != nil {
-				return authz.Authorization{}, "", err
-			}
-		}
-		kind := a.Renew(now, sellingPartnerID)
-		a.SecretID = secretID
-		a.RefreshSlot = authz.SlotFor(a.ConnectionID, a.Region, s.cfg.RefreshSlots)
-		ev := authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: now, Kind: kind,
-			Detail: "by selling partner " + sellingPartnerID + "; valid until " + a.ExpiresAt.Format(authz.DayLayout)}
-		updated, uerr := s.store.Update(ctx, a, ev)
-		if uerr == nil {
-			return updated, kind, nil
-		}
-		if !errors.Is(uerr, authz.ErrVersionConflict) {
-			return authz.Authorization{}, "", uerr
-		}
-		err = uerr
-	}
-	return authz.Authorization{}, "", err
+	st := s.signer.SignState(consent.State{Nonce: nonce, ConnectionID: a.ConnectionID, Region: a.Region, Expires: exp, SellerCentral: sellerCentral})
+	return Start{URL: st, Binding: s.signer.BrowserBinding(nonce)}, nil
 }
 
 type redirectKey struct{}

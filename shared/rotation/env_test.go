@@ -89,7 +89,7 @@ func newEnv(t testing.TB, expiresIn time.Duration) *env {
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var err error
 	e.handler, e.svc, err = app.Credentials(e.ctx, app.Deps{
-		Config:  config.Config{TableName: table, SecretPrefix: e.prefix, LWAEndpoint: srv.URL + "/auth/o2/token"},
+		Config:  config.Config{TableName: table, SecretPrefix: e.prefix, AppID: appID, LWAEndpoint: srv.URL + "/auth/o2/token"},
 		Clients: awsclients.Clients{DynamoDB: ddb, Secrets: e.sm, SQS: e.sqs}, Log: logger,
 		Metrics: metrics.New(e.metrics).WithClock(e.clock.Now), Clock: e.clock,
 	}, app.CredentialsOptions{SPAPIEndpoint: srv.URL, LWAMaxAttempts: 2, LWABaseDelay: time.Millisecond, LWAMaxDelay: time.Millisecond})

@@ -33,7 +33,15 @@ func (s *Service) HandleMessage(ctx context.Context, messageID string, body []by
 	case errors.Is(err, ErrUnknownType):
 		r = s.reject(ctx, r, ReasonUnknownType, err.Error()+"; this queue is for "+TypeNewSecret+" and "+TypeSecretExpiry, now)
 	case err != nil:
+		// Reported as a failure: after the queue's receives it waits in the dead-letter
+		// queue for a person (it may hold a secret) instead of being deleted unread.
 		r = s.reject(ctx, r, ReasonMalformed, fmt.Sprintf("message %s: %v", messageID, err), now)
+		r.Retry = true
+	case s.cfg.AppID != "" && n.ApplicationID != "" && n.ApplicationID != s.cfg.AppID:
+		// Another application's notification on a queue it shares with this one: not
+		// ours to apply, and nothing a person must do. Nothing is read or written.
+		r.Result, r.Reason = ResultIgnored, ReasonOtherApplication
+		r.Error = "notification for application " + truncate(n.ApplicationID, 80) + "; this deployment's is " + s.cfg.AppID
 	case n.NewSecret != nil:
 		r = s.newSecret(ctx, r, n, now)
 	default:

@@ -120,6 +120,9 @@ const (
 	MetricRotated   = "ClientSecretRotated"
 	MetricFailed    = "ClientSecretRotationFailed" // dimension Reason
 	MetricDaysLeft  = "ClientSecretDaysLeft"
+	// MetricIgnored counts notifications meant for another application (dimension
+	// Reason); no alarm watches it: a queue shared by several apps is normal.
+	MetricIgnored = "ClientSecretNotificationIgnored"
 
 	// A notification that changes nothing.
 	ReasonMalformed   = "malformed"    // not the JSON of an SP-API notification
@@ -138,6 +141,8 @@ const (
 	ReasonNoNotification = "no_notification" // no new secret arrived within PendingTimeout
 	// Our own storage.
 	ReasonStore = "store" // Secrets Manager or DynamoDB failed: retried
+	// A notification for another application (MetricIgnored, never alarmed).
+	ReasonOtherApplication = "other_application"
 )
 
 // AlarmReasons are the failures a person must look at. template.yaml's
@@ -162,6 +167,11 @@ type Config struct {
 	// PendingTimeout is how long a requested rotation waits for its new secret before
 	// another may be requested. Well under the seven days the old secret lives on.
 	PendingTimeout time.Duration
+	// AppID is APP_ID: a notification whose notificationMetadata.applicationId names
+	// another application is dropped (MetricIgnored) before anything is read. Empty:
+	// not checked. A notification without an applicationId goes on to the client id
+	// check, which alarms on a mismatch.
+	AppID string
 }
 
 func (c Config) withDefaults() Config {
@@ -225,6 +235,7 @@ const (
 	ResultRecorded      = "recorded"       // the new secret was already stored; its record is now complete
 	ResultSuperseded    = "superseded"     // an expiry notice about a secret already replaced
 	ResultRejected      = "rejected"       // a notification that changes nothing (see Reason)
+	ResultIgnored       = "ignored"        // a notification for another application: dropped, not alarmed
 	ResultFailed        = "failed"         // see Reason; Retry says whether to try again
 )
 
@@ -272,6 +283,8 @@ func (s *Service) report(ctx context.Context, r Result, attrs ...slog.Attr) {
 	switch {
 	case alarmed(r.Reason) || r.Result == ResultUnknownExpiry:
 		level = slog.LevelError
+	case r.Result == ResultIgnored:
+		level = slog.LevelInfo
 	case r.Reason != "":
 		level = slog.LevelWarn
 	}
@@ -282,7 +295,10 @@ func (s *Service) report(ctx context.Context, r Result, attrs ...slog.Attr) {
 	case r.Result == ResultRotated || r.Result == ResultRecorded:
 		s.metrics.Count(MetricRotated, 1)
 	}
-	if r.Reason != "" {
+	switch {
+	case r.Result == ResultIgnored:
+		s.metrics.Count(MetricIgnored, 1, metrics.Dim{Name: "Reason", Value: r.Reason})
+	case r.Reason != "":
 		s.metrics.Count(MetricFailed, 1, metrics.Dim{Name: "Reason", Value: r.Reason})
 	}
 }

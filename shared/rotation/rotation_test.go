@@ -250,13 +250,13 @@ func TestNotificationsThatChangeNothing(t *testing.T) {
 	}{
 		{name: "not JSON", body: func(*env) string {
 			return `{"notificationType": "APPLICATION_OAUTH_CLIENT_NEW_SECRET", "payload": {` + bogus
-		}, reason: rotation.ReasonMalformed},
+		}, reason: rotation.ReasonMalformed, retry: true},
 		{name: "new secret without payload", body: func(*env) string {
 			return `{"notificationVersion":"1.0","notificationType":"APPLICATION_OAUTH_CLIENT_NEW_SECRET","payload":{}}`
-		}, reason: rotation.ReasonMalformed},
+		}, reason: rotation.ReasonMalformed, retry: true},
 		{name: "new secret of the wrong type", body: func(*env) string {
 			return `{"notificationType":"APPLICATION_OAUTH_CLIENT_NEW_SECRET","payload":{"applicationOAuthClientNewSecret":{"clientId":"x","newClientSecret":42}}}`
-		}, reason: rotation.ReasonMalformed},
+		}, reason: rotation.ReasonMalformed, retry: true},
 		{name: "an unknown notification type", body: func(*env) string {
 			return `{"notificationVersion":"1.0","notificationType":"ORDER_CHANGE","payload":{"orderChangeNotification":{}}}`
 		}, reason: rotation.ReasonUnknownType},
@@ -274,6 +274,7 @@ func TestNotificationsThatChangeNothing(t *testing.T) {
 			return newSecretBody(clientID, bogus, e.stored().ClientSecretExpiresAt.Add(-day), e.clock.Now(), "n-old")
 		}, reason: rotation.ReasonDuplicate},
 		// Kept until the DLQ: the secret in it is never lost, and a person is alarmed.
+		// Malformed messages above go there too rather than being deleted unread.
 		{name: "a secret LWA refuses", body: func(e *env) string {
 			return newSecretBody(clientID, bogus, e.clock.Now().Add(180*day), e.clock.Now().Add(7*day), "n-bogus")
 		}, reason: rotation.ReasonUnverified, retry: true},

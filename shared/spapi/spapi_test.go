@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +52,7 @@ type env struct {
 // accounts: an EU seller in two marketplaces (and listed, not participating, in a
 // third), a US seller, and a vendor. roles nil: the simulator's defaults, Pricing
 // among them.
-func start(t *testing.T, roles []string) *env {
+func start(t testing.TB, roles []string) *env {
 	t.Helper()
 	clock := testenv.NewClock(takenAt)
 	sim := amazonsim.New(amazonsim.Config{
@@ -71,7 +72,7 @@ func start(t *testing.T, roles []string) *env {
 }
 
 // accessToken mints an access token of seller's refresh token, as the keeper does.
-func (e *env) accessToken(t *testing.T, seller string) secret.Value {
+func (e *env) accessToken(t testing.TB, seller string) secret.Value {
 	t.Helper()
 	tok, err := e.lwa.Refresh(context.Background(), secret.Value(e.sim.IssueRefreshToken(seller)))
 	if err != nil {
@@ -316,5 +317,41 @@ func TestAccountRefusesBadArguments(t *testing.T) {
 	}
 	if _, err := c.Account(context.Background(), authz.RegionNA, ""); err == nil {
 		t.Errorf("empty token: no error")
+	}
+}
+
+// BenchmarkAccount measures one fingerprint against the in-process simulator: the
+// client's own cost plus a loopback round trip per operation. Each iteration uses
+// another seller's token, as the callback does, so no usage plan is hit.
+func BenchmarkAccount(b *testing.B) {
+	for _, probe := range []bool{false, true} {
+		name := "participations"
+		if probe {
+			name = "participations+fees"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := start(b, nil)
+			c := e.client(func(c *spapi.Config) {
+				c.SellerIDProbe = probe
+				c.Logger = slog.New(slog.DiscardHandler)
+			})
+			tokens := make([]secret.Value, b.N)
+			for i := range tokens {
+				tok, err := e.lwa.Refresh(context.Background(), secret.Value(e.sim.IssueRefreshToken("A"+strconv.Itoa(100000+i)+"BENCH")))
+				if err != nil {
+					b.Fatal(err)
+				}
+				tokens[i] = tok.AccessToken
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				if _, err := c.Account(context.Background(), authz.RegionNA, tokens[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			calls := float64(e.sim.SellersCalls() + e.sim.FeesCalls())
+			b.ReportMetric(calls/float64(b.N), "requests/op")
+		})
 	}
 }

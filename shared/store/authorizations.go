@@ -72,12 +72,15 @@ func (s *Store) Update(ctx context.Context, a authz.Authorization, events ...aut
 	return stored, nil
 }
 
-// writeAuth puts the record (on cond) and the events in one TransactWriteItems. The
-// SDK fills its ClientRequestToken, so a retried transaction that had in fact
-// succeeded is not mistaken for a conflict. onFailed explains a failed cond, given the
-// item as it was stored (nil when there was none).
+// writeAuth writes the record on cond, and the events with it. A record change that
+// records no event is one conditional PutItem: a transaction costs twice the write
+// units of the same writes, and a refresh (the most frequent write by far) records
+// none. With events, the record and the events go in one TransactWriteItems, whose
+// ClientRequestToken (the SDK fills it) makes a retried transaction that had in fact
+// succeeded no conflict. onFailed explains a failed cond, given the item as it was
+// stored (nil when there was none).
 func (s *Store) writeAuth(ctx context.Context, a authz.Authorization, cond expression.ConditionBuilder, events []authz.Event,
-	onFailed func(old map[string]types.AttributeValue) error) (authz.Authorization, error) {
+	onFailed func(old map[string]types.AttributeValue) error, extra ...types.TransactWriteItem) (authz.Authorization, error) {
 	it := toAuthItem(a)
 	av, err := attributevalue.MarshalMap(it)
 	if err != nil {
@@ -87,6 +90,27 @@ func (s *Store) writeAuth(ctx context.Context, a authz.Authorization, cond expre
 	if err != nil {
 		return authz.Authorization{}, fmt.Errorf("build condition: %w", err)
 	}
+	if len(events) == 0 && len(extra) == 0 {
+		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName:                           aws.String(s.table),
+			Item:                                av,
+			ConditionExpression:                 expr.Condition(),
+			ExpressionAttributeNames:            expr.Names(),
+			ExpressionAttributeValues:           expr.Values(),
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		})
+		var failed *types.ConditionalCheckFailedException
+		switch {
+		case errors.As(err, &failed) && sameItem(failed.Item, av):
+			// The SDK retried a put whose first answer was lost: the item stored is
+			// this very write, so it succeeded.
+		case errors.As(err, &failed):
+			return authz.Authorization{}, onFailed(failed.Item)
+		case err != nil:
+			return authz.Authorization{}, unavailable(err)
+		}
+		return it.authorization()
+	}
 	items := []types.TransactWriteItem{{Put: &types.Put{
 		TableName:                           aws.String(s.table),
 		Item:                                av,
@@ -95,13 +119,14 @@ func (s *Store) writeAuth(ctx context.Context, a authz.Authorization, cond expre
 		ExpressionAttributeValues:           expr.Values(),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}}}
-	for _, e := range events {
+	for _, e := range authz.EventsWith(a, events) {
 		put, err := s.eventPut(e)
 		if err != nil {
 			return authz.Authorization{}, err
 		}
 		items = append(items, types.TransactWriteItem{Put: put})
 	}
+	items = append(items, extra...)
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err != nil {
 		return authz.Authorization{}, transactionError(err, onFailed)
@@ -178,13 +203,14 @@ func (s *Store) Delete(ctx context.Context, connectionID string, region authz.Re
 
 // FindBySeller returns the authorizations of one selling partner (one per region it
 // authorized), through the by-seller index. Renewals started in Seller Central arrive
-// with the seller's id, not the vendor's connection id.
+// with the seller's id, not the vendor's connection id. The index holds keys only;
+// the records are read from the table, strongly consistent.
 func (s *Store) FindBySeller(ctx context.Context, sellingPartnerID string) ([]authz.Authorization, error) {
 	var found []authz.Authorization
-	err := s.queryIndex(ctx, IndexBySeller, expression.Key(attrSeller).Equal(expression.Value(sellingPartnerID)), func(a authz.Authorization) error {
+	err := s.queryIndex(ctx, IndexBySeller, expression.Key(attrSeller).Equal(expression.Value(sellingPartnerID)), s.reread(ctx, func(a authz.Authorization) error {
 		found = append(found, a)
 		return nil
-	})
+	}))
 	if err != nil {
 		return nil, fmt.Errorf("find authorizations of seller %s: %w", sellingPartnerID, err)
 	}
@@ -192,20 +218,43 @@ func (s *Store) FindBySeller(ctx context.Context, sellingPartnerID string) ([]au
 }
 
 // ByExpiryDay calls fn for every authorization expiring on day (YYYY-MM-DD, UTC),
-// reading only that day's partition of the by-expiry index, page by page. An error
-// from fn stops the walk and is returned as it is.
+// reading only that day's partition of the by-expiry index, page by page. The index
+// holds keys only: each page's records are then read from the table (BatchGetItem,
+// strongly consistent), so fn gets whole records. A record deleted in between is
+// skipped. An error from fn stops the walk and is returned as it is.
 func (s *Store) ByExpiryDay(ctx context.Context, day string, fn func(authz.Authorization) error) error {
-	return s.queryIndex(ctx, IndexByExpiry, expression.Key(attrExpiryDay).Equal(expression.Value(day)), fn)
+	return s.queryIndex(ctx, IndexByExpiry, expression.Key(attrExpiryDay).Equal(expression.Value(day)), s.reread(ctx, fn))
 }
 
 // BySlot calls fn for every authorization in refresh slot slot, reading only that
 // partition of the by-slot index, page by page. An error from fn stops the walk and is
 // returned as it is.
+//
+// The records are partial: the index carries ConnectionID, Region, Status and
+// RefreshFailures (SlotIndexAttributes) and RefreshSlot, nothing else; read the
+// record (Get) for more. Their Version is 0, which no stored record has, so an Update
+// of a partial record fails with authz.ErrVersionConflict instead of wiping the rest.
 func (s *Store) BySlot(ctx context.Context, slot int, fn func(authz.Authorization) error) error {
-	return s.queryIndex(ctx, IndexBySlot, expression.Key(attrRefreshSlot).Equal(expression.Value(slot)), fn)
+	return s.queryIndex(ctx, IndexBySlot, expression.Key(attrRefreshSlot).Equal(expression.Value(slot)), func(items []map[string]types.AttributeValue) error {
+		return each(items, fn)
+	})
 }
 
-func (s *Store) queryIndex(ctx context.Context, index string, key expression.KeyConditionBuilder, fn func(authz.Authorization) error) error {
+// reread is the page walker of a keys-only index: it reads each page's records from
+// the table and calls fn with each. (A walker of its own, so that a function that
+// only reads by-slot is not granted BatchGetItem: infra/samtemplate follows calls.)
+func (s *Store) reread(ctx context.Context, fn func(authz.Authorization) error) func([]map[string]types.AttributeValue) error {
+	return func(keys []map[string]types.AttributeValue) error {
+		items, err := s.batchGet(ctx, keys)
+		if err != nil {
+			return fmt.Errorf("read the records: %w", err)
+		}
+		return each(items, fn)
+	}
+}
+
+// queryIndex walks one partition of index and hands each page's items to page.
+func (s *Store) queryIndex(ctx context.Context, index string, key expression.KeyConditionBuilder, page func([]map[string]types.AttributeValue) error) error {
 	expr, err := expression.NewBuilder().WithKeyCondition(key).Build()
 	if err != nil {
 		return fmt.Errorf("query %s: build key condition: %w", index, err)
@@ -218,11 +267,11 @@ func (s *Store) queryIndex(ctx context.Context, index string, key expression.Key
 		ExpressionAttributeValues: expr.Values(),
 	})
 	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+		out, err := pages.NextPage(ctx)
 		if err != nil {
 			return fmt.Errorf("query %s: %w", index, unavailable(err))
 		}
-		if err := each(page.Items, fn); err != nil {
+		if err := page(out.Items); err != nil {
 			return err
 		}
 	}

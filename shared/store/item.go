@@ -225,6 +225,13 @@ type eventItem struct {
 	Kind         string `dynamodbav:"kind"`
 	Detail       string `dynamodbav:"detail,omitempty"`
 	TTL          int64  `dynamodbav:"ttl"` // epoch seconds, DynamoDB TTL
+	// The record's state around the event, read by the domain event publisher from the
+	// stream. The seller id is not stored as sellingPartnerId: that is the by-seller
+	// GSI key, and a history item must not appear in that index.
+	StatusBefore string `dynamodbav:"statusBefore,omitempty"`
+	StatusAfter  string `dynamodbav:"statusAfter,omitempty"`
+	PartnerID    string `dynamodbav:"partnerId,omitempty"`
+	ExpiresAt    string `dynamodbav:"expiresAt,omitempty"`
 }
 
 func toEventItem(e authz.Event) eventItem {
@@ -237,6 +244,10 @@ func toEventItem(e authz.Event) eventItem {
 		Kind:         string(e.Kind),
 		Detail:       e.Detail,
 		TTL:          e.At.AddDate(historyTTLYears, 0, 0).Unix(),
+		StatusBefore: string(e.StatusBefore),
+		StatusAfter:  string(e.StatusAfter),
+		PartnerID:    e.SellingPartnerID,
+		ExpiresAt:    formatTime(e.ExpiresAt),
 	}
 }
 
@@ -245,7 +256,12 @@ func (it eventItem) event() (authz.Event, error) {
 	if err != nil {
 		return authz.Event{}, err
 	}
-	return authz.Event{ConnectionID: it.ConnectionID, Region: authz.Region(it.Region), At: at, Kind: authz.EventKind(it.Kind), Detail: it.Detail}, nil
+	expires, err := parseTime("expiresAt", it.ExpiresAt)
+	if err != nil {
+		return authz.Event{}, err
+	}
+	return authz.Event{ConnectionID: it.ConnectionID, Region: authz.Region(it.Region), At: at, Kind: authz.EventKind(it.Kind), Detail: it.Detail,
+		StatusBefore: authz.Status(it.StatusBefore), StatusAfter: authz.Status(it.StatusAfter), SellingPartnerID: it.PartnerID, ExpiresAt: expires}, nil
 }
 
 // nonceItem is a state nonce waiting for its callback. ttl lets DynamoDB sweep unused

@@ -26,22 +26,46 @@ const (
 	IndexBySlot   = "by-slot"
 )
 
-// CreateTable creates the ledger table: on-demand capacity, the three GSIs (each sorted
-// by pk and projecting every attribute, so a query needs no second read), then TTL on
-// "ttl" once the table is ACTIVE (UpdateTimeToLive is refused before). It returns when
-// the table and its indexes are ACTIVE. Tests and the local stack use it; template.yaml
-// creates the same table on AWS.
-func CreateTable(ctx context.Context, client *dynamodb.Client, table string) error {
-	gsi := func(name, partition string) types.GlobalSecondaryIndex {
+// SlotIndexAttributes are the attributes the by-slot index carries besides the keys:
+// what the hourly sweep needs to queue a record and choose its canary. A refresh
+// changes none of them (only lastRefreshAt and version), so it writes no index copy.
+var SlotIndexAttributes = []string{"connectionId", "region", "status", "refreshFailures"}
+
+// Indexes are the table's global secondary indexes, each sorted by pk and projecting
+// only what its reader needs, so that a record update that leaves an index's
+// attributes alone writes the table item and no index copy:
+//   - by-expiry, KEYS_ONLY: the daily scan reads the keys of the due days and then the
+//     records themselves (BatchGetItem), a few percent of the table a day;
+//   - by-seller, KEYS_ONLY: the Login URI reads the keys of a seller's authorizations
+//     (one per region) and then the records;
+//   - by-slot, INCLUDE SlotIndexAttributes: the sweep reads every record once a day
+//     and needs no more, and the worker reads the record it refreshes anyway.
+//
+// template.yaml declares the same indexes (infra/samtemplate checks it).
+func Indexes() []types.GlobalSecondaryIndex {
+	gsi := func(name, partition string, p types.Projection) types.GlobalSecondaryIndex {
 		return types.GlobalSecondaryIndex{
 			IndexName: aws.String(name),
 			KeySchema: []types.KeySchemaElement{
 				{AttributeName: aws.String(partition), KeyType: types.KeyTypeHash},
 				{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeRange},
 			},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+			Projection: &p,
 		}
 	}
+	keysOnly := types.Projection{ProjectionType: types.ProjectionTypeKeysOnly}
+	return []types.GlobalSecondaryIndex{
+		gsi(IndexByExpiry, attrExpiryDay, keysOnly),
+		gsi(IndexBySeller, attrSeller, keysOnly),
+		gsi(IndexBySlot, attrRefreshSlot, types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: append([]string(nil), SlotIndexAttributes...)}),
+	}
+}
+
+// CreateTable creates the ledger table: on-demand capacity, the three GSIs (Indexes),
+// then TTL on "ttl" once the table is ACTIVE (UpdateTimeToLive is refused before). It
+// returns when the table and its indexes are ACTIVE. Tests and the local stack use it;
+// template.yaml creates the same table on AWS.
+func CreateTable(ctx context.Context, client *dynamodb.Client, table string) error {
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:   aws.String(table),
 		BillingMode: types.BillingModePayPerRequest,
@@ -56,11 +80,9 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, table string) err
 			{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
 			{AttributeName: aws.String(attrSK), KeyType: types.KeyTypeRange},
 		},
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
-			gsi(IndexByExpiry, attrExpiryDay),
-			gsi(IndexBySeller, attrSeller),
-			gsi(IndexBySlot, attrRefreshSlot),
-		},
+		GlobalSecondaryIndexes: Indexes(),
+		// The history items reach the domain event publisher through the stream.
+		StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewImage},
 	})
 	var inUse *types.ResourceInUseException
 	if errors.As(err, &inUse) {

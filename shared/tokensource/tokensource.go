@@ -10,6 +10,7 @@
 package tokensource
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -42,19 +43,34 @@ type Option func(*Cache)
 // WithEarly sets how long before its expiry an access token is replaced.
 func WithEarly(d time.Duration) Option { return func(c *Cache) { c.early = d } }
 
+// DefaultMaxEntries bounds the cache of a process that serves many sellers: about
+// 1 KiB per authorization (two tokens and bookkeeping), so about 10 MiB at most.
+const DefaultMaxEntries = 10_000
+
+// WithMaxEntries bounds how many authorizations the cache holds (n < 1 means 1). Past
+// it, the least recently used authorization is dropped; its next Token reads its
+// secret again.
+func WithMaxEntries(n int) Option { return func(c *Cache) { c.max = max(n, 1) } }
+
 // WithClock sets the time source (tests).
 func WithClock(now func() time.Time) Option { return func(c *Cache) { c.now = now } }
 
 // Cache hands out access tokens for any number of authorizations. It is safe for
-// concurrent use; concurrent callers for one authorization share one LWA call.
+// concurrent use; concurrent callers for one authorization share one LWA call. Its
+// memory is bounded: it holds at most WithMaxEntries authorizations, least recently
+// used first out, and drops authorizations whose access token has expired when it
+// takes in a new one, so a long-running consumer does not grow with every seller it
+// ever served.
 type Cache struct {
 	secrets SecretReader
 	lwa     Refresher
 	early   time.Duration
 	now     func() time.Time
+	max     int
 
 	mu      sync.Mutex
-	entries map[key]*entry
+	entries map[key]*list.Element // of *entry
+	lru     list.List             // front: most recently used
 }
 
 type key struct {
@@ -65,6 +81,9 @@ type key struct {
 // entry is one authorization's cached tokens; its mutex makes callers for the same
 // authorization wait for one another instead of each calling LWA.
 type entry struct {
+	key   key
+	users int // callers inside Token, guarded by Cache.mu: an entry in use is not pruned
+
 	mu      sync.Mutex
 	refresh secret.Value // as last read from the vault, or as LWA last returned it
 	access  secret.Value
@@ -74,7 +93,7 @@ type entry struct {
 // New returns a cache reading refresh tokens from secrets and minting access tokens
 // with refresher.
 func New(secrets SecretReader, refresher Refresher, opts ...Option) *Cache {
-	c := &Cache{secrets: secrets, lwa: refresher, early: DefaultEarly, now: time.Now, entries: map[key]*entry{}}
+	c := &Cache{secrets: secrets, lwa: refresher, early: DefaultEarly, now: time.Now, max: DefaultMaxEntries, entries: map[key]*list.Element{}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -92,6 +111,7 @@ func New(secrets SecretReader, refresher Refresher, opts ...Option) *Cache {
 // vault.ErrUnavailable, when trying again later may succeed.
 func (c *Cache) Token(ctx context.Context, connectionID string, region authz.Region) (secret.Value, error) {
 	e := c.entry(key{connectionID, region})
+	defer c.release(e)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.access.IsZero() && c.now().Before(e.expires) {
@@ -131,19 +151,70 @@ func (c *Cache) Token(ctx context.Context, connectionID string, region authz.Reg
 // secret again: call it when SP-API answers 401/403 for a token this cache gave.
 func (c *Cache) Forget(connectionID string, region authz.Region) {
 	c.mu.Lock()
-	delete(c.entries, key{connectionID, region})
+	if el, ok := c.entries[key{connectionID, region}]; ok {
+		c.remove(el)
+	}
 	c.mu.Unlock()
 }
 
+// Len is how many authorizations the cache holds.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+// entry returns k's entry, most recently used now, counted as in use until release.
+// A new entry first makes room: expired entries are dropped from the least recently
+// used end, then the least recently used ones until the cache is under its bound.
 func (c *Cache) entry(k key) *entry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.entries[k]
-	if !ok {
-		e = &entry{}
-		c.entries[k] = e
+	if el, ok := c.entries[k]; ok {
+		c.lru.MoveToFront(el)
+		e := el.Value.(*entry)
+		e.users++
+		return e
 	}
+	c.pruneExpired()
+	for len(c.entries) >= c.max {
+		// An entry in use is dropped all the same: its caller still gets its token,
+		// it is just not kept.
+		c.remove(c.lru.Back())
+	}
+	e := &entry{key: k, users: 1}
+	c.entries[k] = c.lru.PushFront(e)
 	return e
+}
+
+// pruneExpired drops, from the least recently used end, the entries that no caller is
+// using and whose access token has expired, stopping at the first one that is still
+// valid or in use. Least recently used comes close to earliest expiry, and the size
+// bound holds whatever this leaves.
+func (c *Cache) pruneExpired() {
+	now := c.now()
+	for el := c.lru.Back(); el != nil; {
+		e := el.Value.(*entry)
+		// users == 0 means the last caller's writes to e happened before its release,
+		// which took c.mu: e.expires can be read here.
+		if e.users > 0 || now.Before(e.expires) {
+			return
+		}
+		prev := el.Prev()
+		c.remove(el)
+		el = prev
+	}
+}
+
+func (c *Cache) remove(el *list.Element) {
+	delete(c.entries, el.Value.(*entry).key)
+	c.lru.Remove(el)
+}
+
+func (c *Cache) release(e *entry) {
+	c.mu.Lock()
+	e.users--
+	c.mu.Unlock()
 }
 
 func (c *Cache) read(ctx context.Context, e *entry, connectionID string, region authz.Region) error {

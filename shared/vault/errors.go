@@ -23,8 +23,11 @@ var unavailableCodes = map[string]bool{
 	"TooManyRequestsException": true,
 	"RequestLimitExceeded":     true,
 	"RequestThrottled":         true,
-	"RequestTimeout":           true,
-	"RequestTimeoutException":  true,
+	// DynamoDB's, for the packed layout's bookkeeping.
+	"ProvisionedThroughputExceededException": true,
+	"ThrottlingError":                        true,
+	"RequestTimeout":                         true,
+	"RequestTimeoutException":                true,
 }
 
 // classify turns an SDK error into the vault's kinds, keeping the SDK error wrapped

@@ -1,13 +1,12 @@
-// Package vault keeps the keeper's secrets in AWS Secrets Manager: one secret per seller
-// authorization holding its LWA refresh token, the vendor's LWA client credentials, and
-// the HMAC key that signs state and renewal links. It classifies Secrets Manager errors
-// once, here, into ErrNotFound and ErrUnavailable, and never lets a secret value reach
-// a log line or an error message.
+// Package vault keeps the keeper's secrets in AWS Secrets Manager: the sellers' LWA
+// refresh tokens (packed many to a bucket secret, or one secret per authorization; see
+// Layout), the vendor's LWA client credentials, and the HMAC key that signs state and
+// renewal links. It classifies Secrets Manager errors once, here, into ErrNotFound and
+// ErrUnavailable, and never lets a secret value reach a log line or an error message.
 package vault
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
@@ -42,28 +42,37 @@ var (
 // HMAC-SHA256 output (RFC 2104 advises keys no shorter than the hash output).
 const MinStateKeyLen = 32
 
-// Staging labels Secrets Manager moves on every write.
-const (
-	stageCurrent = "AWSCURRENT"
-)
-
 // Vault reads and writes the keeper's secrets under one name prefix.
 type Vault struct {
 	client   *secretsmanager.Client
 	prefix   string
 	kmsKeyID string
 	log      *slog.Logger
+
+	// The packed layout's bookkeeping and the write pace live in the keeper's table;
+	// without one, the vault keeps one secret per authorization, unpaced.
+	layout Layout
+	db     *dynamodb.Client
+	table  string
+	pack   Packing
+	now    func() time.Time
+	cache  *bucketCache
+	stats  *counters
 }
 
 // New returns a Vault that names its secrets under prefix and encrypts the secrets it
-// creates with kmsKeyID ("" for the account's default aws/secretsmanager key). It logs
-// to slog.Default; see WithLogger.
+// creates with kmsKeyID ("" for the account's default aws/secretsmanager key). It keeps
+// one secret per authorization until WithTable gives it the keeper's table. It logs to
+// slog.Default; see WithLogger.
 func New(client *secretsmanager.Client, prefix string, kmsKeyID string) *Vault {
 	return &Vault{
 		client:   client,
 		prefix:   strings.TrimRight(prefix, "/"),
 		kmsKeyID: kmsKeyID,
 		log:      slog.Default(),
+		layout:   LayoutPerAuthorization,
+		now:      time.Now,
+		stats:    &counters{},
 	}
 }
 
@@ -81,6 +90,9 @@ type RefreshToken struct {
 	SellingPartnerID string
 	Region           authz.Region
 	AuthorizedAt     time.Time
+	// SecretID is the ARN of the secret Get read it from (its own, or its bucket);
+	// Put ignores it.
+	SecretID string
 }
 
 // tokenDocument is the secret's JSON. Token is a plain string here, and only here,
@@ -115,13 +127,36 @@ func (v *Vault) tokenSecretName(connectionID string, region authz.Region) (strin
 	return v.SecretName(connectionID, region), nil
 }
 
-// Get reads the current refresh token of an authorization.
+// Get reads the current refresh token of an authorization. It looks in the layout the
+// vault writes first, then in the other one, so that readers work throughout a
+// migration between layouts.
 func (v *Vault) Get(ctx context.Context, connectionID string, region authz.Region) (RefreshToken, error) {
 	name, err := v.tokenSecretName(connectionID, region)
 	if err != nil {
 		return RefreshToken{}, err
 	}
-	raw, err := v.read(ctx, name)
+	if v.db == nil {
+		return v.getOwn(ctx, name, region)
+	}
+	if v.packed() {
+		rt, found, err := v.getPacked(ctx, connectionID, region)
+		if err != nil || found {
+			return rt, err
+		}
+		return v.getOwn(ctx, name, region)
+	}
+	rt, err := v.getOwn(ctx, name, region)
+	if errors.Is(err, ErrNotFound) {
+		if prt, found, perr := v.getPacked(ctx, connectionID, region); perr == nil && found {
+			return prt, nil
+		}
+	}
+	return rt, err
+}
+
+// getOwn reads an authorization's own secret (the per-authorization layout).
+func (v *Vault) getOwn(ctx context.Context, name string, region authz.Region) (RefreshToken, error) {
+	raw, arn, err := v.readARN(ctx, name)
 	if err != nil {
 		return RefreshToken{}, err
 	}
@@ -144,13 +179,14 @@ func (v *Vault) Get(ctx context.Context, connectionID string, region authz.Regio
 		SellingPartnerID: doc.SellingPartnerID,
 		Region:           region,
 		AuthorizedAt:     at,
+		SecretID:         arn,
 	}, nil
 }
 
-// Put stores an authorization's refresh token and returns the secret's ARN. It creates
-// the secret (encrypted with the vault's KMS key, tagged with connectionId and region)
-// the first time, and adds a version afterwards; the version it replaces stays
-// readable as AWSPREVIOUS. A retried Put with the same token writes no second version.
+// Put stores an authorization's refresh token and returns the ARN of the secret that
+// holds it: its bucket in the packed layout (an entry keeps its bucket for good), its
+// own secret in the per-authorization layout. The version it replaces stays readable
+// as AWSPREVIOUS. A retried Put with the same token writes no second version.
 func (v *Vault) Put(ctx context.Context, connectionID string, region authz.Region, rt RefreshToken) (secretID string, err error) {
 	name, err := v.tokenSecretName(connectionID, region)
 	if err != nil {
@@ -161,6 +197,9 @@ func (v *Vault) Put(ctx context.Context, connectionID string, region authz.Regio
 	}
 	if rt.Region != "" && rt.Region != region {
 		return "", fmt.Errorf("vault: put %s: token is for region %q", name, rt.Region)
+	}
+	if v.packed() {
+		return v.putPacked(ctx, connectionID, region, rt)
 	}
 	body, err := json.Marshal(tokenDocument{
 		RefreshToken:     rt.Token.Reveal(),
@@ -178,14 +217,38 @@ func (v *Vault) Put(ctx context.Context, connectionID string, region authz.Regio
 	})
 }
 
-// Delete removes an authorization's secret at once, without the recovery window: the
-// operator's "forget" must leave no token behind. A missing secret is not an error.
+// Delete removes an authorization's refresh token, wherever it is, and leaves no copy
+// in AWSCURRENT: its own secret is deleted at once, without the recovery window; its
+// bucket entry is removed (and the bucket secret deleted, every version with it, when
+// that was its last entry). The bucket's AWSPREVIOUS still holds the token until the
+// bucket's next write; Purge writes twice so that it does not. A missing token is not
+// an error.
 func (v *Vault) Delete(ctx context.Context, connectionID string, region authz.Region) error {
+	return v.forget(ctx, connectionID, region, false)
+}
+
+// Purge is Delete that also writes the bucket a second time, so that neither
+// AWSCURRENT nor AWSPREVIOUS holds the token. Older, unlabelled versions stay readable
+// by their VersionId until Secrets Manager removes them (see the README).
+func (v *Vault) Purge(ctx context.Context, connectionID string, region authz.Region) error {
+	return v.forget(ctx, connectionID, region, true)
+}
+
+func (v *Vault) forget(ctx context.Context, connectionID string, region authz.Region, purge bool) error {
 	name, err := v.tokenSecretName(connectionID, region)
 	if err != nil {
 		return err
 	}
-	_, err = v.client.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{
+	if v.db != nil {
+		if _, err := v.deletePacked(ctx, connectionID, region, purge); err != nil {
+			return err
+		}
+	}
+	return v.deleteOwn(ctx, name, connectionID, region)
+}
+
+func (v *Vault) deleteOwn(ctx context.Context, name, connectionID string, region authz.Region) error {
+	_, err := v.client.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{
 		SecretId:                   aws.String(name),
 		ForceDeleteWithoutRecovery: aws.Bool(true),
 	})
@@ -293,17 +356,24 @@ func (v *Vault) PutStateKey(ctx context.Context, key secret.Value) error {
 
 // read returns the AWSCURRENT string of a secret.
 func (v *Vault) read(ctx context.Context, name string) (string, error) {
+	raw, _, err := v.readARN(ctx, name)
+	return raw, err
+}
+
+// readARN returns the AWSCURRENT string of a secret and the secret's ARN.
+func (v *Vault) readARN(ctx context.Context, name string) (string, string, error) {
 	out, err := v.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
+	v.stats.secretReads.Add(1)
 	if err != nil {
 		if v.scheduledForDeletion(ctx, name, err) {
-			return "", fmt.Errorf("vault: read secret %s: scheduled for deletion: %w: %w", name, ErrNotFound, err)
+			return "", "", fmt.Errorf("vault: read secret %s: scheduled for deletion: %w: %w", name, ErrNotFound, err)
 		}
-		return "", fmt.Errorf("vault: read secret %s: %w", name, classify(err))
+		return "", "", fmt.Errorf("vault: read secret %s: %w", name, classify(err))
 	}
 	if out.SecretString == nil {
-		return "", fmt.Errorf("vault: secret %s holds binary data, not a string: %w", name, ErrMalformed)
+		return "", "", fmt.Errorf("vault: secret %s holds binary data, not a string: %w", name, ErrMalformed)
 	}
-	return *out.SecretString, nil
+	return *out.SecretString, aws.ToString(out.ARN), nil
 }
 
 // creation is what a secret gets when the vault creates it.
@@ -315,38 +385,37 @@ type creation struct {
 
 // write stores body as the AWSCURRENT version of secret name and returns its ARN.
 //
-// The ClientRequestToken is derived from the name and the content, so a retried write
-// (by the SDK after a lost response, or by a caller after a timeout) names the version
-// that already exists, and Secrets Manager ignores a PutSecretValue whose token and
-// value match an existing version. That keeps versions down: AWS advises at most one
-// update per secret every 10 minutes and PutSecretValue shares a 50 requests/s quota.
+// It compares before it writes: a secret that already holds body gets no new version
+// (a retried write, by a caller after a timeout, or the same token stored again). That
+// keeps versions down: AWS advises at most one update per secret every 10 minutes,
+// refuses a secret's 101st version within 24 hours, and PutSecretValue shares a 50
+// requests/s quota. The ClientRequestToken is random, one per logical write (the SDK's
+// own retries reuse it): a token derived from the content would let anyone allowed to
+// list versions see which secrets hold the same value.
 //
-// The usual case, a renewal, costs one PutSecretValue. A first write costs a
-// PutSecretValue that finds nothing and a CreateSecret; if another writer creates the
+// A renewal costs a GetSecretValue and a PutSecretValue; a first write a
+// GetSecretValue that finds nothing and a CreateSecret. If another writer creates the
 // secret in between, CreateSecret answers ResourceExistsException and the write
-// becomes a PutSecretValue again.
+// becomes a PutSecretValue.
 func (v *Vault) write(ctx context.Context, name, body string, c creation) (string, error) {
-	token := requestToken(name, body)
-	out, err := v.putValue(ctx, name, body, token)
-	if err == nil {
-		return v.ensureCurrent(ctx, name, out, c)
-	}
+	cur, err := v.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
+	v.stats.secretReads.Add(1)
 	var notFound *types.ResourceNotFoundException
 	switch {
+	case err == nil && cur.SecretString != nil && *cur.SecretString == body:
+		v.log.InfoContext(ctx, "secret already holds this value; no new version", append([]any{"secretName", name}, c.logAttrs...)...)
+		return aws.ToString(cur.ARN), nil
+	case err == nil:
 	case errors.As(err, &notFound):
-		arn, created, cerr := v.create(ctx, name, body, token, c)
-		if cerr != nil {
-			return "", cerr
+		if err := v.pace(ctx); err != nil {
+			return "", err
 		}
-		if created {
-			return arn, nil
+		arn, created, cerr := v.create(ctx, name, body, newRequestToken(), c)
+		if cerr != nil || created {
+			return arn, cerr
 		}
 		// Another writer created the secret first.
 		v.log.InfoContext(ctx, "secret created concurrently, adding a version", append([]any{"secretName", name}, c.logAttrs...)...)
-		if out, err = v.putValue(ctx, name, body, token); err != nil {
-			return "", fmt.Errorf("vault: write secret %s: %w", name, classify(err))
-		}
-		return v.ensureCurrent(ctx, name, out, c)
 	case v.scheduledForDeletion(ctx, name, err):
 		// Someone scheduled the secret for deletion (the console's Delete). The value
 		// being written is newer than anything in it, and a refresh token once received
@@ -355,15 +424,22 @@ func (v *Vault) write(ctx context.Context, name, body string, c creation) (strin
 			return "", fmt.Errorf("vault: restore secret %s scheduled for deletion: %w", name, classify(rerr))
 		}
 		v.log.WarnContext(ctx, "secret was scheduled for deletion; restored it to write a new value", append([]any{"secretName", name}, c.logAttrs...)...)
-		if out, err = v.putValue(ctx, name, body, token); err != nil {
-			return "", fmt.Errorf("vault: write secret %s: %w", name, classify(err))
-		}
-		return v.ensureCurrent(ctx, name, out, c)
+	default:
+		return "", fmt.Errorf("vault: read secret %s before writing it: %w", name, classify(err))
 	}
-	return "", fmt.Errorf("vault: write secret %s: %w", name, classify(err))
+	if err := v.pace(ctx); err != nil {
+		return "", err
+	}
+	out, err := v.putValue(ctx, name, body, newRequestToken())
+	if err != nil {
+		return "", fmt.Errorf("vault: write secret %s: %w", name, classify(err))
+	}
+	v.log.InfoContext(ctx, "secret version written", append([]any{"secretName", name, "versionId", aws.ToString(out.VersionId)}, c.logAttrs...)...)
+	return aws.ToString(out.ARN), nil
 }
 
 func (v *Vault) putValue(ctx context.Context, name, body, token string) (*secretsmanager.PutSecretValueOutput, error) {
+	v.stats.secretWrites.Add(1)
 	return v.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
 		SecretId:           aws.String(name),
 		SecretString:       aws.String(body),
@@ -391,6 +467,7 @@ func (v *Vault) create(ctx context.Context, name, body, token string, c creation
 	for _, k := range keys {
 		in.Tags = append(in.Tags, types.Tag{Key: aws.String(k), Value: aws.String(c.tags[k])})
 	}
+	v.stats.secretWrites.Add(1)
 	out, err := v.client.CreateSecret(ctx, in)
 	if err != nil {
 		var exists *types.ResourceExistsException
@@ -403,38 +480,6 @@ func (v *Vault) create(ctx context.Context, name, body, token string, c creation
 	return aws.ToString(out.ARN), true, nil
 }
 
-// ensureCurrent makes the version a PutSecretValue answered AWSCURRENT. It is already,
-// unless the token named an older version with the same content (the value went A, B,
-// and now A again): Secrets Manager then ignores the write, and the vault moves
-// AWSCURRENT back to that version itself (AWSPREVIOUS follows, as AWS documents).
-func (v *Vault) ensureCurrent(ctx context.Context, name string, out *secretsmanager.PutSecretValueOutput, c creation) (string, error) {
-	versionID := aws.ToString(out.VersionId)
-	attrs := append([]any{"secretName", name, "versionId", versionID}, c.logAttrs...)
-	if slices.Contains(out.VersionStages, stageCurrent) {
-		v.log.InfoContext(ctx, "secret version written", attrs...)
-		return aws.ToString(out.ARN), nil
-	}
-	desc, err := v.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
-	if err != nil {
-		return "", fmt.Errorf("vault: describe secret %s: %w", name, classify(err))
-	}
-	in := &secretsmanager.UpdateSecretVersionStageInput{
-		SecretId:        aws.String(name),
-		VersionStage:    aws.String(stageCurrent),
-		MoveToVersionId: aws.String(versionID),
-	}
-	for id, stages := range desc.VersionIdsToStages {
-		if slices.Contains(stages, stageCurrent) {
-			in.RemoveFromVersionId = aws.String(id)
-		}
-	}
-	if _, err := v.client.UpdateSecretVersionStage(ctx, in); err != nil {
-		return "", fmt.Errorf("vault: make version %s of secret %s current: %w", versionID, name, classify(err))
-	}
-	v.log.InfoContext(ctx, "secret version made current again", attrs...)
-	return aws.ToString(out.ARN), nil
-}
-
 // scheduledForDeletion tells whether err is Secrets Manager refusing to touch a secret
 // scheduled for deletion: it answers InvalidRequestException, which has other causes
 // too, so the vault asks DescribeSecret, which still works on such a secret.
@@ -445,20 +490,6 @@ func (v *Vault) scheduledForDeletion(ctx context.Context, name string, err error
 	}
 	desc, derr := v.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
 	return derr == nil && desc.DeletedDate != nil
-}
-
-// requestToken derives the ClientRequestToken of a write from the secret's name and
-// content: SHA-256, shaped as a UUID (version 8, the RFC 9562 custom layout) because
-// Secrets Manager recommends UUID-type tokens of 32 to 64 characters.
-func requestToken(name, body string) string {
-	h := sha256.New()
-	h.Write([]byte(name))
-	h.Write([]byte{0})
-	h.Write([]byte(body))
-	b := h.Sum(nil)[:16]
-	b[6] = b[6]&0x0f | 0x80
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // unmarshal decodes a secret's JSON without ever quoting it: encoding/json's syntax

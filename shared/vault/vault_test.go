@@ -161,6 +161,35 @@ func TestRetriedPutWritesOneVersion(t *testing.T) {
 	}
 }
 
+// TestVersionIDsTellNothingOfTheContent: the ClientRequestToken (the version id) is
+// random, so two secrets holding the same token, or a token stored again, cannot be
+// told apart by their version ids (a content hash would show it to anyone allowed to
+// list versions).
+func TestVersionIDsTellNothingOfTheContent(t *testing.T) {
+	t.Parallel()
+	v, c, _ := own(t, "")
+	rt := refreshToken(t, "same", authz.RegionNA)
+	b := refreshToken(t, "other", authz.RegionNA)
+	ids := map[string]string{}
+	for _, step := range []struct {
+		conn string
+		rt   vault.RefreshToken
+	}{{"one", rt}, {"two", rt}, {"one", b}, {"one", rt}} {
+		if _, err := v.Put(ctx, step.conn, authz.RegionNA, step.rt); err != nil {
+			t.Fatal(err)
+		}
+		out, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(v.SecretName(step.conn, authz.RegionNA))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := aws.ToString(out.VersionId)
+		if prev, seen := ids[id]; seen {
+			t.Errorf("version id %s of %s repeats the one of %s", id, step.conn, prev)
+		}
+		ids[id] = step.conn
+	}
+}
+
 func TestPutOfAnEarlierValueMakesItCurrentAgain(t *testing.T) {
 	t.Parallel()
 	v, _, emu := own(t, "")
@@ -177,8 +206,8 @@ func TestPutOfAnEarlierValueMakesItCurrentAgain(t *testing.T) {
 	if got.Token.Reveal() != a.Token.Reveal() {
 		t.Error("after puts a, b, a the current token is not a")
 	}
-	if n := emu.Versions(v.SecretName("acme", authz.RegionEU)); n != 2 {
-		t.Errorf("Versions = %d, want 2 (a's version reused)", n)
+	if n := emu.Versions(v.SecretName("acme", authz.RegionEU)); n != 3 {
+		t.Errorf("Versions = %d, want 3 (one per change of value)", n)
 	}
 }
 
@@ -358,16 +387,16 @@ func TestCreateRaceFallsBackToPutSecretValue(t *testing.T) {
 	if _, err := v.Put(ctx, "acme", authz.RegionEU, refreshToken(t, "other-writer", authz.RegionEU)); err != nil {
 		t.Fatal(err)
 	}
-	// As if the secret did not exist yet when this writer looked: its PutSecretValue
-	// finds nothing, and its CreateSecret then meets the other writer's secret.
-	emu.FailNext("PutSecretValue", 1, "ResourceNotFoundException")
+	// As if the secret did not exist yet when this writer looked: its read finds
+	// nothing, and its CreateSecret then meets the other writer's secret.
+	emu.FailNext("GetSecretValue", 1, "ResourceNotFoundException")
 	putsBefore, createsBefore := emu.Calls("PutSecretValue"), emu.Calls("CreateSecret")
 	mine := refreshToken(t, "mine", authz.RegionEU)
 	if _, err := v.Put(ctx, "acme", authz.RegionEU, mine); err != nil {
 		t.Fatalf("Put that lost the create race: %v", err)
 	}
-	if p, c := emu.Calls("PutSecretValue")-putsBefore, emu.Calls("CreateSecret")-createsBefore; p != 2 || c != 1 {
-		t.Errorf("PutSecretValue %d, CreateSecret %d calls; want 2 and 1", p, c)
+	if p, c := emu.Calls("PutSecretValue")-putsBefore, emu.Calls("CreateSecret")-createsBefore; p != 1 || c != 1 {
+		t.Errorf("PutSecretValue %d, CreateSecret %d calls; want 1 and 1", p, c)
 	}
 	got, err := v.Get(ctx, "acme", authz.RegionEU)
 	if err != nil {

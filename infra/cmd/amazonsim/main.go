@@ -52,9 +52,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		publicURL    = fs.String("public-url", "", "base URL browsers use to reach the simulator (default: the request's host)")
 		redirects    listFlag
 		sellers      listFlag
+		roles        listFlag
 	)
 	fs.Var(&redirects, "redirect-uri", "registered OAuth redirect URI (repeatable; the first is the default)")
-	fs.Var(&sellers, "seller", "selling account that can sign in, as ID=Name (repeatable)")
+	fs.Var(&sellers, "seller", "selling account that can sign in, as ID=Name, optionally followed by "+
+		"|store=STORE NAME|countries=DE,FR|type=vendor (repeatable)")
+	fs.Var(&roles, "role", "a role of the app, e.g. Pricing (repeatable; default: the simulator's list, Pricing among them)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,15 +70,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := amazonsim.Config{
 		AppID: *appID, AppName: *appName, Draft: *draft, Hybrid: *hybrid,
 		RedirectURIs: redirects, ClientID: *clientID, ClientSecret: *clientSecret,
-		LoginURI: *loginURI, PublicURL: *publicURL,
+		LoginURI: *loginURI, PublicURL: *publicURL, Roles: roles,
 		Logger: slog.New(slog.NewJSONHandler(stderr, nil)),
 	}
 	for _, s := range sellers {
-		id, name, ok := strings.Cut(s, "=")
-		if !ok || id == "" || name == "" {
-			return fmt.Errorf("-seller %q: want ID=Name", s)
+		sl, err := parseSeller(s)
+		if err != nil {
+			return err
 		}
-		cfg.Sellers = append(cfg.Sellers, amazonsim.Seller{ID: id, Name: name})
+		cfg.Sellers = append(cfg.Sellers, sl)
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -99,4 +102,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return srv.Close()
 	}
 	return nil
+}
+
+// parseSeller reads -seller: ID=Name, then optional |store=..., |countries=DE,FR and
+// |type=seller or vendor, the account as the Sellers API answers for it.
+func parseSeller(v string) (amazonsim.Seller, error) {
+	fields := strings.Split(v, "|")
+	id, name, ok := strings.Cut(fields[0], "=")
+	if !ok || id == "" || name == "" {
+		return amazonsim.Seller{}, fmt.Errorf("-seller %q: want ID=Name", v)
+	}
+	sl := amazonsim.Seller{ID: id, Name: name}
+	for _, f := range fields[1:] {
+		key, val, _ := strings.Cut(f, "=")
+		switch key {
+		case "store":
+			sl.StoreName = val
+		case "countries":
+			sl.CountryCodes = strings.Split(val, ",")
+		case "type":
+			sl.AccountType = val
+		default:
+			return amazonsim.Seller{}, fmt.Errorf("-seller %q: unknown field %q (want store, countries or type)", v, key)
+		}
+	}
+	if err := sl.Validate(); err != nil {
+		return amazonsim.Seller{}, fmt.Errorf("-seller %q: %w", v, err)
+	}
+	return sl, nil
 }

@@ -69,11 +69,25 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		{[]string{"-client-secret", "cs"}, "-redirect-uri"},
 		{[]string{"-client-secret", "cs", "-redirect-uri", "https://a/cb", "-seller", "A1"}, "ID=Name"},
 		{[]string{"-client-secret", "cs", "-redirect-uri", "https://a/cb", "-addr", "256.0.0.1:x"}, "listen"},
+		{[]string{"-client-secret", "cs", "-redirect-uri", "https://a/cb", "-seller", "A1=Acme|countries=XX"}, "country code"},
+		{[]string{"-client-secret", "cs", "-redirect-uri", "https://a/cb", "-seller", "A1=Acme|type=admin"}, "account type"},
+		{[]string{"-client-secret", "cs", "-redirect-uri", "https://a/cb", "-seller", "A1=Acme|colour=red"}, "unknown field"},
 	}
 	for _, tt := range tests {
 		err := run(context.Background(), tt.args, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("run(%v) = %v, want an error about %s", tt.args, err, tt.want)
 		}
+	}
+}
+
+func TestParseSeller(t *testing.T) {
+	t.Parallel()
+	sl, err := parseSeller("A1VENDOR=Vendor Co|store=Vendor Store|countries=DE,FR|type=vendor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sl.ID != "A1VENDOR" || sl.Name != "Vendor Co" || sl.StoreName != "Vendor Store" || strings.Join(sl.CountryCodes, ",") != "DE,FR" || sl.AccountType != "vendor" {
+		t.Errorf("parseSeller = %+v", sl)
 	}
 }

@@ -86,6 +86,20 @@ func TestEverySampleEventThroughTheRealBinary(t *testing.T) {
 			t.Fatalf("want an SQSEventResponse without failures, got %s", out)
 		}
 	}
+	noStreamFailures := func(t *testing.T, out []byte) {
+		var r events.DynamoDBEventResponse
+		if err := json.Unmarshal(out, &r); err != nil || len(r.BatchItemFailures) != 0 {
+			t.Fatalf("want a DynamoDBEventResponse without failures, got %s", out)
+		}
+	}
+	// The sample's endpoint (port 9 of this machine) answers nothing: the delivery is
+	// reported for a retry.
+	oneBatchFailure := func(t *testing.T, out []byte) {
+		var r events.SQSEventResponse
+		if err := json.Unmarshal(out, &r); err != nil || len(r.BatchItemFailures) != 1 {
+			t.Fatalf("want one batch item failure (the endpoint is down), got %s", out)
+		}
+	}
 	field := func(name, want string) check {
 		return func(t *testing.T, out []byte) {
 			var m map[string]any
@@ -112,6 +126,9 @@ func TestEverySampleEventThroughTheRealBinary(t *testing.T) {
 		"sqs-client-secret-expiry.json": {"CredentialsFunction", noBatchFailures},
 		"schedule-credentials.json":     {"CredentialsFunction", field("result", "not_due")},
 		"import-object-created.json":    {"ImporterFunction", noBatchFailures},
+		"dynamodb-stream-history.json":  {"EventPublisherFunction", noStreamFailures},
+		"sqs-webhook.json":              {"WebhookSenderFunction", oneBatchFailure},
+		"function-url-token.json":       {"TokenServiceFunction", httpResp(200, "accessToken")},
 	}
 	files, err := filepath.Glob("../../../events/*.json")
 	if err != nil || len(files) == 0 {
@@ -166,7 +183,7 @@ func TestBadInput(t *testing.T) {
 		usage bool
 		want  string
 	}{
-		{[]string{"-fn", "NoSuchFunction", "-event", "events/schedule.json"}, false, `no function "NoSuchFunction" in template.yaml (it has CallbackFunction, CredentialsFunction, ExpiryScanFunction`},
+		{[]string{"-fn", "NoSuchFunction", "-event", "events/schedule.json"}, false, `no function "NoSuchFunction" in template.yaml (it has CallbackFunction, CredentialsFunction, `},
 		{[]string{"-fn", "ExpiryScanFunction", "-event", "events/nope.json"}, false, "event file events/nope.json does not exist"},
 		{[]string{"-fn", "ExpiryScanFunction", "-event", bad}, false, "is not valid JSON"},
 		{[]string{"-fn", "ExpiryScanFunction"}, true, "FN and EVENT are both required"},

@@ -137,6 +137,7 @@ ready in %s
   Type scan or sweep and Enter to run a schedule now. Logs: %s
   Ctrl-C stops everything.
 `, time.Since(started).Round(100*time.Millisecond), s.MailURL, s.SellerCentralURL, s.FrontURL, s.LambdaURL, logPath)
+	fmt.Fprint(stdout, s.EventsBanner())
 
 	lines := make(chan string)
 	go func() {

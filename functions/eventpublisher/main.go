@@ -1,0 +1,21 @@
+// Command eventpublisher is the EventPublisherFunction Lambda: it reads the history
+// items from the table's DynamoDB stream, puts the domain events on the stack's
+// EventBridge bus and queues their webhooks.
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
+)
+
+func main() {
+	ctx := context.Background()
+	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.SQS})
+	pub, err := app.EventPublisher(d, nil)
+	app.Must(d, err)
+	lambda.Start(pub.Handle)
+}

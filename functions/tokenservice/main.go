@@ -1,0 +1,22 @@
+// Command tokenservice is the TokenServiceFunction Lambda: POST /tokens and POST
+// /tokens/restricted behind a function URL with AuthType AWS_IAM (payload format 2.0,
+// the HTTP API's, so the same adapter serves it).
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
+)
+
+func main() {
+	ctx := context.Background()
+	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager}, app.TokenServiceConfigNames...)
+	svc, err := app.TokenService(ctx, d, nil)
+	app.Must(d, err)
+	lambda.Start(httpadapter.NewV2(svc.Handler()).ProxyWithContext)
+}

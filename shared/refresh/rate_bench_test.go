@@ -1,0 +1,115 @@
+package refresh_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/refresh"
+)
+
+// BenchmarkLWARateTable measures the refresh workers' LWA budget where LWA sees it:
+// for a total of 5 and 20 calls a second shared by 1 to 4 workers (each its own
+// Service and limiter at total/workers, as each Lambda instance is), every token
+// request's arrival at the simulator is timed. It prints the achieved rate over the
+// budget (goal ≥ 0.95) and the busiest one-second window over the budget (goal ≤ 1).
+//
+//	go test -run '^$' -bench LWARateTable -benchtime 1x ./shared/refresh
+func BenchmarkLWARateTable(b *testing.B) {
+	seconds := float64(envInt("RATE_BENCH_SECONDS", 4))
+	e := newEnv(b)
+	var mu sync.Mutex
+	var arrivals []time.Time
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/auth/o2/token") {
+			mu.Lock()
+			arrivals = append(arrivals, time.Now())
+			mu.Unlock()
+		}
+		e.sim.ServeHTTP(w, r)
+	}))
+	b.Cleanup(proxy.Close)
+	type row struct {
+		total          float64
+		workers, calls int
+		achieved, peak float64
+	}
+	var rows []row
+	next := 0
+	for _, total := range []float64{5, 20} {
+		for workers := 1; workers <= 4; workers++ {
+			n := int(total * seconds)
+			ids := make([][]string, workers)
+			var all []string
+			for i := range n {
+				id := fmt.Sprintf("rate-%06d", next)
+				next++
+				ids[i%workers] = append(ids[i%workers], id)
+				all = append(all, id)
+			}
+			parallel(b, all, 8, func(id string) { e.seed(id, authz.StatusActive, 30*day) })
+			svcs := make([]*refresh.Service, workers)
+			for w := range svcs {
+				svcs[w], _ = e.build(options{service: refresh.Config{MaxPerSecond: total / float64(workers)}, lwaEndpoint: proxy.URL + "/auth/o2/token",
+					reminderURL: e.reminderURL, attemptLimit: 10 * time.Second})
+			}
+			mu.Lock()
+			arrivals = nil
+			mu.Unlock()
+			var wg sync.WaitGroup
+			for w, svc := range svcs {
+				// Four refreshes at a time in each worker, as the handler runs them.
+				work := make(chan string)
+				for range 4 {
+					wg.Go(func() {
+						for id := range work {
+							svc.Refresh(e.ctx, refresh.Request{ConnectionID: id, Region: authz.RegionEU})
+						}
+					})
+				}
+				wg.Go(func() {
+					for _, id := range ids[w] {
+						work <- id
+					}
+					close(work)
+				})
+			}
+			wg.Wait()
+			mu.Lock()
+			got := append([]time.Time(nil), arrivals...)
+			mu.Unlock()
+			sort.Slice(got, func(i, j int) bool { return got[i].Before(got[j]) })
+			r := row{total: total, workers: workers, calls: len(got)}
+			if len(got) > 1 {
+				span := got[len(got)-1].Sub(got[0]).Seconds()
+				r.achieved = float64(len(got)-1) / span / total
+				r.peak = float64(busiest(got, time.Second)) / total
+			}
+			rows = append(rows, r)
+		}
+	}
+	var out strings.Builder
+	out.WriteString("\n| LWA budget/s | workers | calls | achieved / budget | busiest second / budget |\n|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&out, "| %.0f | %d | %d | %.3f | %.2f |\n", r.total, r.workers, r.calls, r.achieved, r.peak)
+	}
+	fmt.Print(out.String()) // b.Log keeps only ten lines of a benchmark's output
+}
+
+// busiest is the most arrivals in any half-open window [t, t+w) of sorted times.
+func busiest(times []time.Time, w time.Duration) int {
+	best, j := 0, 0
+	for i := range times {
+		for times[i].Sub(times[j]) >= w {
+			j++
+		}
+		best = max(best, i-j+1)
+	}
+	return best
+}

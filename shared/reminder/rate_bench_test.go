@@ -1,0 +1,109 @@
+package reminder
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
+)
+
+// BenchmarkSESRateTable measures the senders' gates where SES sees them: for
+// SES_MAX_PER_SECOND of 1, 3, 14 and 50 shared by 1 to 4 senders (each its own gate at
+// PerSenderRate, as each Lambda invocation has), every SendEmail's arrival at
+// aws-ses-v2-local is timed by a proxy in front of it. It prints the achieved rate over
+// the configured one (goal ≥ 0.95) and the busiest one-second window over it (goal ≤ 1).
+//
+//	go test -run '^$' -bench SESRateTable -benchtime 1x ./shared/reminder
+func BenchmarkSESRateTable(b *testing.B) {
+	ses, _ := testenv.SESv2(b)
+	emu, err := url.Parse(aws.ToString(ses.Options().BaseEndpoint))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	var arrivals []time.Time
+	proxy := httputil.NewSingleHostReverseProxy(emu)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		arrivals = append(arrivals, time.Now())
+		mu.Unlock()
+		proxy.ServeHTTP(w, r)
+	}))
+	b.Cleanup(srv.Close)
+	client := sesv2.New(ses.Options(), func(o *sesv2.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	to := testenv.NewRecipient(b)
+	var out strings.Builder
+	out.WriteString("\n| SES rate/s | senders | sends | achieved / rate | busiest second / rate |\n|---:|---:|---:|---:|---:|\n")
+	for _, total := range []float64{1, 3, 14, 50} {
+		seconds := math.Max(4, 8/total)
+		for senders := 1; senders <= 4; senders++ {
+			share := PerSenderRate(total, senders)
+			each := int(math.Ceil(share * seconds))
+			mu.Lock()
+			arrivals = nil
+			mu.Unlock()
+			var wg sync.WaitGroup
+			for range senders {
+				g := newGate(share)
+				// Ten sends in flight at a time, as one SQS batch is sent.
+				jobs := make(chan int)
+				for range 10 {
+					wg.Go(func() {
+						for range jobs {
+							sent, err := g.wait(context.Background())
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							_, err = client.SendEmail(context.Background(), &sesv2.SendEmailInput{
+								FromEmailAddress: aws.String("keeper@example.com"),
+								Destination:      &sestypes.Destination{ToAddresses: []string{to}},
+								Content: &sestypes.EmailContent{Simple: &sestypes.Message{
+									Subject: &sestypes.Content{Data: aws.String("rate")},
+									Body:    &sestypes.Body{Text: &sestypes.Content{Data: aws.String("rate")}},
+								}},
+							})
+							sent()
+							if err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				}
+				wg.Go(func() {
+					for i := range each {
+						jobs <- i
+					}
+					close(jobs)
+				})
+			}
+			wg.Wait()
+			mu.Lock()
+			got := append([]time.Time(nil), arrivals...)
+			mu.Unlock()
+			sort.Slice(got, func(i, j int) bool { return got[i].Before(got[j]) })
+			achieved, peak := 0.0, 0.0
+			if len(got) > 1 {
+				achieved = float64(len(got)-1) / got[len(got)-1].Sub(got[0]).Seconds() / total
+				peak = float64(maxInWindow(got, time.Second)) / total
+			}
+			fmt.Fprintf(&out, "| %.0f | %d | %d | %.3f | %.2f |\n", total, senders, len(got), achieved, peak)
+		}
+	}
+	fmt.Print(out.String()) // b.Log keeps only ten lines of a benchmark's output
+}

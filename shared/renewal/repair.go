@@ -1,0 +1,130 @@
+package renewal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/lwa"
+	"github.com/spapi-auth-keeper/keeper/shared/secret"
+	"github.com/spapi-auth-keeper/keeper/shared/store"
+)
+
+// RepairResult is what one pass over the parked tokens did.
+type RepairResult struct {
+	Parked    int `json:"parked"`    // parked tokens found
+	Stored    int `json:"stored"`    // moved into the vault, record renewed
+	Discarded int `json:"discarded"` // dead at LWA, another account, or their record gone
+	Waiting   int `json:"waiting"`   // left for the next pass (a dependency still failing)
+}
+
+// RepairParked finishes the renewals whose token was parked: it opens each token,
+// verifies its account where the callback could not, writes it to the vault, renews
+// the record and removes the parked copy. The refresh sweep runs it every hour. A
+// token that still cannot be stored stays parked; one that LWA refuses, or that SP-API
+// shows belongs to another account, is discarded with a history event.
+func (s *Service) RepairParked(ctx context.Context) (RepairResult, error) {
+	parked, err := s.store.ParkedTokens(ctx)
+	if err != nil {
+		return RepairResult{}, err
+	}
+	res := RepairResult{Parked: len(parked)}
+	for _, p := range parked {
+		outcome, err := s.repairOne(ctx, p)
+		log := s.log.With("connectionId", p.ConnectionID, "region", p.Region, "parkedAt", p.ParkedAt)
+		switch outcome {
+		case repairStored:
+			res.Stored++
+			log.InfoContext(ctx, "parked refresh token stored; authorization renewed")
+		case repairDiscarded:
+			res.Discarded++
+			log.WarnContext(ctx, "parked refresh token discarded", "reason", err)
+		default:
+			res.Waiting++
+			log.WarnContext(ctx, "parked refresh token still waiting", "error", err)
+		}
+	}
+	s.metrics.Count("ParkedTokensWaiting", float64(res.Waiting))
+	return res, nil
+}
+
+type repairOutcome int
+
+const (
+	repairWaiting repairOutcome = iota
+	repairStored
+	repairDiscarded
+)
+
+func (s *Service) repairOne(ctx context.Context, p store.Parked) (repairOutcome, error) {
+	log := s.log.With("connectionId", p.ConnectionID, "region", p.Region)
+	a, err := s.store.Get(ctx, p.ConnectionID, p.Region)
+	if errors.Is(err, authz.ErrNotFound) {
+		return s.discard(ctx, p, "its authorization no longer exists")
+	}
+	if err != nil {
+		return repairWaiting, err
+	}
+	plain, err := s.sealer.Open(ctx, p.Ciphertext, sealContext(p.ConnectionID, p.Region))
+	if err != nil {
+		return repairWaiting, err
+	}
+	var doc parkedToken
+	if err := json.Unmarshal([]byte(plain.Reveal()), &doc); err != nil || doc.RefreshToken == "" {
+		return s.discard(ctx, p, "its sealed document is unreadable")
+	}
+	n := newToken{a: a, sellerID: p.SellingPartnerID, token: secret.Value(doc.RefreshToken), at: p.AuthorizedAt, account: p.Account}
+	if !p.Verified {
+		expected, err := s.expectedAccount(ctx, log, a)
+		if err != nil {
+			return repairWaiting, err
+		}
+		tokens, err := s.lwa.Refresh(ctx, n.token)
+		switch {
+		case errors.Is(err, lwa.ErrInvalidGrant):
+			return s.discard(ctx, p, "LWA refuses it (revoked or replaced since)")
+		case err != nil:
+			return repairWaiting, err
+		}
+		if n.account, err = s.takeEvidence(ctx, a, tokens.AccessToken); err != nil {
+			return repairWaiting, err
+		}
+		if n.account.IsZero() && a.AccountType != authz.AccountVendor {
+			return repairWaiting, fmt.Errorf("no account evidence yet")
+		}
+		if err := s.verify(ctx, log, n, expected); err != nil {
+			if uerr := s.store.Unpark(ctx, p.ConnectionID, p.Region, p.ParkedAt); uerr != nil {
+				return repairWaiting, uerr
+			}
+			return repairDiscarded, err
+		}
+		if n.account.SellerIDVerified {
+			n.sellerID = n.account.SellerID
+		}
+	}
+	secretID, err := s.putToken(ctx, n)
+	if err != nil {
+		return repairWaiting, err
+	}
+	if _, _, err := s.renewRecord(ctx, n, secretID); err != nil {
+		if errors.Is(err, store.ErrSellerBound) {
+			return s.discard(ctx, p, "its seller is bound to another connection")
+		}
+		return repairWaiting, err
+	}
+	if err := s.store.Unpark(ctx, p.ConnectionID, p.Region, p.ParkedAt); err != nil {
+		return repairWaiting, err
+	}
+	return repairStored, nil
+}
+
+func (s *Service) discard(ctx context.Context, p store.Parked, why string) (repairOutcome, error) {
+	if err := s.store.Unpark(ctx, p.ConnectionID, p.Region, p.ParkedAt); err != nil {
+		return repairWaiting, err
+	}
+	s.event(ctx, s.log, authz.Event{ConnectionID: p.ConnectionID, Region: p.Region, At: s.clock.Now(), Kind: authz.EventTokenParked,
+		Detail: "parked token discarded: " + why})
+	return repairDiscarded, errors.New(why)
+}

@@ -1,0 +1,173 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/spapi-auth-keeper/keeper/shared/authz"
+)
+
+// One selling partner is bound to at most one connection per region. The by-seller
+// index cannot enforce that (an index has no unique keys), so a binding item
+// `pk=SELLER#{region}#{sellingPartnerId}, sk=BINDING` names the connection, and every
+// write that binds a seller puts it in the same transaction as the record, on the
+// condition that it is absent or already names that connection.
+const (
+	sellerPrefix = "SELLER#"
+	bindingSK    = "BINDING"
+)
+
+// ErrSellerBound: the selling partner is bound to another connection in that region.
+var ErrSellerBound = errors.New("selling partner is bound to another connection in this region")
+
+// SellerBoundError names the connection that holds the binding, for logs and history;
+// pages must not show it (it is another customer).
+type SellerBoundError struct {
+	SellingPartnerID string
+	Region           authz.Region
+	ConnectionID     string // the connection that holds it
+}
+
+func (e *SellerBoundError) Error() string {
+	return fmt.Sprintf("selling partner %s in %s is bound to connection %s", e.SellingPartnerID, e.Region, e.ConnectionID)
+}
+func (e *SellerBoundError) Unwrap() error { return ErrSellerBound }
+
+func bindingKey(region authz.Region, sellingPartnerID string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrPK: &types.AttributeValueMemberS{Value: sellerPrefix + string(region) + "#" + sellingPartnerID},
+		attrSK: &types.AttributeValueMemberS{Value: bindingSK},
+	}
+}
+
+type bindingItem struct {
+	PK           string `dynamodbav:"pk"`
+	SK           string `dynamodbav:"sk"`
+	ConnectionID string `dynamodbav:"connectionId"`
+	BoundAt      string `dynamodbav:"boundAt"`
+}
+
+// SellerBinding returns the connection a selling partner is bound to in region, or
+// "" when none is. Records bound before binding items existed are found through the
+// by-seller index.
+func (s *Store) SellerBinding(ctx context.Context, region authz.Region, sellingPartnerID string) (string, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), Key: bindingKey(region, sellingPartnerID), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return "", fmt.Errorf("read binding of %s/%s: %w", sellingPartnerID, region, unavailable(err))
+	}
+	if out.Item != nil {
+		var it bindingItem
+		if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+			return "", fmt.Errorf("decode binding of %s/%s: %w", sellingPartnerID, region, err)
+		}
+		return it.ConnectionID, nil
+	}
+	found, err := s.FindBySeller(ctx, sellingPartnerID)
+	if err != nil {
+		return "", err
+	}
+	for _, a := range found {
+		if a.Region == region {
+			return a.ConnectionID, nil
+		}
+	}
+	return "", nil
+}
+
+// UpdateBound is Update that also binds a.SellingPartnerID to a's connection in a's
+// region, in the same transaction: if the seller is bound to another connection,
+// nothing is written and the error is a *SellerBoundError.
+func (s *Store) UpdateBound(ctx context.Context, a authz.Authorization, at time.Time, events ...authz.Event) (authz.Authorization, error) {
+	if err := validKey(a.ConnectionID, a.Region); err != nil {
+		return authz.Authorization{}, fmt.Errorf("update authorization: %w", err)
+	}
+	if a.SellingPartnerID == "" {
+		return authz.Authorization{}, fmt.Errorf("update authorization %s: no selling partner to bind", a.Key())
+	}
+	bind, err := s.bindingPut(a, at)
+	if err != nil {
+		return authz.Authorization{}, err
+	}
+	cond := expression.Name(attrVersion).Equal(expression.Value(a.Version))
+	a.Version++
+	// transactionError hands onFailed the item whose condition failed: the binding item
+	// says the seller is bound elsewhere; anything else is the record's version.
+	onFailed := func(old map[string]types.AttributeValue) error {
+		if sk, ok := old[attrSK].(*types.AttributeValueMemberS); ok && sk.Value == bindingSK {
+			var it bindingItem
+			_ = attributevalue.UnmarshalMap(old, &it)
+			return &SellerBoundError{SellingPartnerID: a.SellingPartnerID, Region: a.Region, ConnectionID: it.ConnectionID}
+		}
+		return versionMoved(old)
+	}
+	stored, err := s.writeAuth(ctx, a, cond, events, onFailed, types.TransactWriteItem{Put: bind})
+	if err != nil {
+		return authz.Authorization{}, fmt.Errorf("update authorization %s at version %d: %w", a.Key(), a.Version-1, err)
+	}
+	return stored, nil
+}
+
+func (s *Store) bindingPut(a authz.Authorization, at time.Time) (*types.Put, error) {
+	av, err := attributevalue.MarshalMap(bindingItem{
+		PK: sellerPrefix + string(a.Region) + "#" + a.SellingPartnerID, SK: bindingSK, ConnectionID: a.ConnectionID, BoundAt: formatTime(at),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode binding: %w", err)
+	}
+	expr, err := expression.NewBuilder().WithCondition(
+		expression.AttributeNotExists(expression.Name(attrPK)).Or(expression.Name("connectionId").Equal(expression.Value(a.ConnectionID))),
+	).Build()
+	if err != nil {
+		return nil, fmt.Errorf("build binding condition: %w", err)
+	}
+	return &types.Put{
+		TableName: aws.String(s.table), Item: av,
+		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}, nil
+}
+
+// MoveBinding rebinds a selling partner from one connection to another in region: the
+// operator's deliberate move. The old record loses the seller (it becomes pending and
+// must be authorized again), the binding names the new connection, and both histories
+// record the move, all in one transaction. The new record is not touched: its next
+// authorization by that seller is then accepted.
+func (s *Store) MoveBinding(ctx context.Context, from authz.Authorization, toConnectionID string, at time.Time, reason string) error {
+	if from.SellingPartnerID == "" {
+		return fmt.Errorf("move binding: %s has no selling partner", from.Key())
+	}
+	if err := authz.ValidateConnectionID(toConnectionID); err != nil {
+		return fmt.Errorf("move binding: %w", err)
+	}
+	seller := from.SellingPartnerID
+	bindAV, err := attributevalue.MarshalMap(bindingItem{PK: sellerPrefix + string(from.Region) + "#" + seller, SK: bindingSK, ConnectionID: toConnectionID, BoundAt: formatTime(at)})
+	if err != nil {
+		return fmt.Errorf("move binding: encode: %w", err)
+	}
+	moved := from
+	moved.SellingPartnerID = ""
+	moved.Status = authz.StatusPending
+	moved.Account = authz.Account{}
+	detail := fmt.Sprintf("selling partner %s moved by the operator from %s to %s: %s", seller, from.ConnectionID, toConnectionID, reason)
+	events := []authz.Event{
+		{ConnectionID: from.ConnectionID, Region: from.Region, At: at, Kind: authz.EventSellerMoved, Detail: detail},
+		{ConnectionID: toConnectionID, Region: from.Region, At: at, Kind: authz.EventSellerMoved, Detail: detail},
+	}
+	cond := expression.Name(attrVersion).Equal(expression.Value(from.Version))
+	moved.Version++
+	_, err = s.writeAuth(ctx, moved, cond, events, versionMoved, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: bindAV}})
+	if err != nil {
+		return fmt.Errorf("move binding of %s: %w", seller, err)
+	}
+	return nil
+}

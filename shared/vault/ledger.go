@@ -1,0 +1,385 @@
+package vault
+
+// The packed layout's bookkeeping, in the keeper's DynamoDB table (DESIGN.md, "Secrets
+// Manager"): which bucket holds an entry, which bucket is open for new entries, the
+// lease that serializes writes to one bucket, and the stack-wide pace of Secrets
+// Manager writes. None of these items holds a token; none has a GSI key attribute, so
+// no index copies them.
+//
+//	pk=VAULT#entry#{connectionId}/{region}  sk=ENTRY   bucket, secretName, writtenAt
+//	pk=VAULT#bucket#{bucket:06d}            sk=BUCKET  bucket, secretName, secretArn, entries, bytes,
+//	                                                   committed, retired, leaseOwner, leaseUntil, updatedAt
+//	pk=VAULT#open                           sk=OPEN    bucket
+//	pk=VAULT#pace#{unix second}             sk=PACE    n, ttl
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+const (
+	attrPK = "pk"
+	attrSK = "sk"
+
+	entryPrefix  = "VAULT#entry#"
+	bucketPrefix = "VAULT#bucket#"
+	openPK       = "VAULT#open"
+	pacePrefix   = "VAULT#pace#"
+)
+
+// errLeaseLost: the bucket's lease expired during a write and another writer took it.
+// The write may have landed after the other writer's: the next write to the bucket
+// finds AWSCURRENT differing from the committed version and merges the two.
+var errLeaseLost = errors.New("bucket lease lost during the write")
+
+// errBusy: the bucket stayed leased by other writers for the caller's whole budget.
+var errBusy = errors.New("bucket leased by other writers")
+
+// indexItem says where an entry lives and which write of it is the latest.
+type indexItem struct {
+	Bucket     int
+	SecretName string
+	WrittenAt  int64 // unix nanoseconds of the entry's latest write
+}
+
+// bucketItem is a bucket's bookkeeping.
+type bucketItem struct {
+	Bucket     int
+	SecretName string
+	SecretARN  string
+	Entries    int
+	Bytes      int
+	Committed  string // VersionId of the last write that committed under the lease
+	Retired    bool   // emptied and deleted: never written again
+	LeaseOwner string
+	LeaseUntil time.Time
+}
+
+func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+func num(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: str(pk), attrSK: str(sk)}
+}
+
+func entryKey(entry string) map[string]types.AttributeValue { return key(entryPrefix+entry, "ENTRY") }
+func bucketKey(n int) map[string]types.AttributeValue {
+	return key(fmt.Sprintf("%s%06d", bucketPrefix, n), "BUCKET")
+}
+
+func getS(item map[string]types.AttributeValue, name string) string {
+	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func getN(item map[string]types.AttributeValue, name string) int64 {
+	if v, ok := item[name].(*types.AttributeValueMemberN); ok {
+		n, _ := strconv.ParseInt(v.Value, 10, 64)
+		return n
+	}
+	return 0
+}
+
+func getBool(item map[string]types.AttributeValue, name string) bool {
+	v, ok := item[name].(*types.AttributeValueMemberBOOL)
+	return ok && v.Value
+}
+
+func conditionFailed(err error) bool {
+	var failed *types.ConditionalCheckFailedException
+	return errors.As(err, &failed)
+}
+
+func (v *Vault) ddbErr(what string, err error) error {
+	return fmt.Errorf("vault: %s: %w", what, classify(err))
+}
+
+// readIndex reads where an entry lives (a strongly consistent read: a renewal that
+// just placed the entry must be found by the next reader).
+func (v *Vault) readIndex(ctx context.Context, entry string) (indexItem, bool, error) {
+	out, err := v.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(v.table), Key: entryKey(entry), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return indexItem{}, false, v.ddbErr("read the vault index of "+entry, err)
+	}
+	if out.Item == nil || getN(out.Item, "bucket") == 0 {
+		return indexItem{}, false, nil
+	}
+	return indexItem{Bucket: int(getN(out.Item, "bucket")), SecretName: getS(out.Item, "secretName"), WrittenAt: getN(out.Item, "writtenAt")}, true, nil
+}
+
+// placeIndex records that entry lives in bucket n, unless it already lives in another
+// bucket (a concurrent first write of the same entry placed it elsewhere): then it
+// answers false.
+func (v *Vault) placeIndex(ctx context.Context, entry string, n int, secretName string, writtenAt int64) (bool, error) {
+	item := entryKey(entry)
+	item["bucket"] = num(int64(n))
+	item["secretName"] = str(secretName)
+	item["writtenAt"] = num(writtenAt)
+	_, err := v.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(v.table),
+		Item:                      item,
+		ConditionExpression:       aws.String("attribute_not_exists(#pk) OR attribute_not_exists(#b) OR #b = :b"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#b": "bucket"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":b": num(int64(n))},
+	})
+	switch {
+	case conditionFailed(err):
+		return false, nil
+	case err != nil:
+		return false, v.ddbErr("write the vault index of "+entry, err)
+	}
+	return true, nil
+}
+
+// unplaceIndex forgets that entry lived in bucket n, a retired bucket, so that the
+// next write places it anew. (An update, not a delete: writers never delete.)
+func (v *Vault) unplaceIndex(ctx context.Context, entry string, n int) error {
+	_, err := v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(v.table),
+		Key:                       entryKey(entry),
+		UpdateExpression:          aws.String("REMOVE #b"),
+		ConditionExpression:       aws.String("#b = :b"),
+		ExpressionAttributeNames:  map[string]string{"#b": "bucket"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":b": num(int64(n))},
+	})
+	if err != nil && !conditionFailed(err) {
+		return v.ddbErr("update the vault index of "+entry, err)
+	}
+	return nil
+}
+
+// dropIndex removes an entry's index item if it still names bucket n.
+func (v *Vault) dropIndex(ctx context.Context, entry string, n int) error {
+	_, err := v.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(v.table),
+		Key:                       entryKey(entry),
+		ConditionExpression:       aws.String("#b = :b"),
+		ExpressionAttributeNames:  map[string]string{"#b": "bucket"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":b": num(int64(n))},
+	})
+	if err != nil && !conditionFailed(err) {
+		return v.ddbErr("delete the vault index of "+entry, err)
+	}
+	return nil
+}
+
+func decodeBucket(item map[string]types.AttributeValue) bucketItem {
+	b := bucketItem{
+		Bucket: int(getN(item, "bucket")), SecretName: getS(item, "secretName"), SecretARN: getS(item, "secretArn"),
+		Entries: int(getN(item, "entries")), Bytes: int(getN(item, "bytes")), Committed: getS(item, "committed"),
+		Retired: getBool(item, "retired"), LeaseOwner: getS(item, "leaseOwner"),
+	}
+	if ms := getN(item, "leaseUntil"); ms > 0 {
+		b.LeaseUntil = time.UnixMilli(ms)
+	}
+	return b
+}
+
+// readBucket reads a bucket's bookkeeping; a bucket never written reads as its zero
+// value with its number and secret name.
+func (v *Vault) readBucket(ctx context.Context, n int) (bucketItem, error) {
+	out, err := v.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(v.table), Key: bucketKey(n), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return bucketItem{}, v.ddbErr(fmt.Sprintf("read vault bucket %d", n), err)
+	}
+	if out.Item == nil {
+		return bucketItem{Bucket: n, SecretName: v.BucketName(n)}, nil
+	}
+	return decodeBucket(out.Item), nil
+}
+
+// lease takes bucket n's lease: a conditional write that succeeds only when no other
+// writer holds an unexpired lease. A writer that finds it taken waits (with jitter,
+// growing to a quarter of a second) and tries again until ctx ends. A writer that
+// crashes holding the lease leaves the bucket as it was; the lease expires after
+// LeaseTTL.
+func (v *Vault) lease(ctx context.Context, n int) (bucketItem, string, error) {
+	owner := randomID()
+	wait := 10 * time.Millisecond
+	for {
+		now := v.now()
+		out, err := v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:           aws.String(v.table),
+			Key:                 bucketKey(n),
+			UpdateExpression:    aws.String("SET #owner = :owner, #until = :until, #b = :b, #name = if_not_exists(#name, :name)"),
+			ConditionExpression: aws.String("attribute_not_exists(#until) OR #until < :now"),
+			ExpressionAttributeNames: map[string]string{
+				"#owner": "leaseOwner", "#until": "leaseUntil", "#b": "bucket", "#name": "secretName",
+			},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":owner": str(owner), ":until": num(now.Add(v.pack.LeaseTTL).UnixMilli()), ":now": num(now.UnixMilli()),
+				":b": num(int64(n)), ":name": str(v.BucketName(n)),
+			},
+			ReturnValues: types.ReturnValueAllNew,
+		})
+		if err == nil {
+			v.stats.leases.Add(1)
+			return decodeBucket(out.Attributes), owner, nil
+		}
+		if !conditionFailed(err) {
+			return bucketItem{}, "", v.ddbErr(fmt.Sprintf("lease vault bucket %d", n), err)
+		}
+		v.stats.leaseWaits.Add(1)
+		d := wait/2 + rand.N(wait)
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+			return bucketItem{}, "", fmt.Errorf("vault: bucket %d: %w: %w", n, errBusy, ErrUnavailable)
+		}
+		select {
+		case <-ctx.Done():
+			return bucketItem{}, "", fmt.Errorf("vault: bucket %d: %w: %w", n, errBusy, ctx.Err())
+		case <-time.After(d):
+		}
+		wait = min(wait*2, 250*time.Millisecond)
+	}
+}
+
+// release gives the lease back without a write. A lease already lost is not an error.
+func (v *Vault) release(n int, owner string) {
+	// The caller's context may be spent: release on a short context of its own, so the
+	// next writer need not wait for the lease to expire.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(v.table),
+		Key:                       bucketKey(n),
+		UpdateExpression:          aws.String("REMOVE #owner, #until"),
+		ConditionExpression:       aws.String("#owner = :owner"),
+		ExpressionAttributeNames:  map[string]string{"#owner": "leaseOwner", "#until": "leaseUntil"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":owner": str(owner)},
+	})
+	if err != nil && !conditionFailed(err) {
+		v.log.Warn("could not release a vault bucket lease; it expires by itself", "bucket", n, "error", err)
+	}
+}
+
+// commit records a write made under the lease and gives the lease back, on condition
+// that the lease is still this writer's. errLeaseLost otherwise.
+func (v *Vault) commit(ctx context.Context, n int, owner string, b bucketItem) error {
+	names := map[string]string{
+		"#owner": "leaseOwner", "#until": "leaseUntil", "#committed": "committed", "#entries": "entries",
+		"#bytes": "bytes", "#arn": "secretArn", "#updated": "updatedAt", "#retired": "retired",
+	}
+	values := map[string]types.AttributeValue{
+		":owner": str(owner), ":committed": str(b.Committed), ":entries": num(int64(b.Entries)), ":bytes": num(int64(b.Bytes)),
+		":arn": str(b.SecretARN), ":updated": str(v.now().UTC().Format(time.RFC3339Nano)), ":retired": &types.AttributeValueMemberBOOL{Value: b.Retired},
+	}
+	_, err := v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(v.table),
+		Key:                       bucketKey(n),
+		UpdateExpression:          aws.String("SET #committed = :committed, #entries = :entries, #bytes = :bytes, #arn = :arn, #updated = :updated, #retired = :retired REMOVE #owner, #until"),
+		ConditionExpression:       aws.String("#owner = :owner"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	})
+	switch {
+	case conditionFailed(err):
+		return fmt.Errorf("vault: bucket %d: %w", n, errLeaseLost)
+	case err != nil:
+		return v.ddbErr(fmt.Sprintf("commit vault bucket %d", n), err)
+	}
+	return nil
+}
+
+// openBucket is the bucket new entries go to (1 before anything was written).
+func (v *Vault) openBucket(ctx context.Context) (int, error) {
+	out, err := v.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(v.table), Key: key(openPK, "OPEN"), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return 0, v.ddbErr("read the open vault bucket", err)
+	}
+	if n := getN(out.Item, "bucket"); n > 0 {
+		return int(n), nil
+	}
+	return 1, nil
+}
+
+// advanceOpen moves the open bucket from full to the next number, unless another
+// writer already moved it.
+func (v *Vault) advanceOpen(ctx context.Context, full int) error {
+	_, err := v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(v.table),
+		Key:                       key(openPK, "OPEN"),
+		UpdateExpression:          aws.String("SET #b = :next"),
+		ConditionExpression:       aws.String("(attribute_not_exists(#b) AND :full = :one) OR #b = :full"),
+		ExpressionAttributeNames:  map[string]string{"#b": "bucket"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":next": num(int64(full + 1)), ":full": num(int64(full)), ":one": num(1)},
+	})
+	if err != nil && !conditionFailed(err) {
+		return v.ddbErr("open the next vault bucket", err)
+	}
+	if err == nil {
+		v.log.InfoContext(ctx, "vault bucket full; opened the next one", "bucket", full+1)
+	}
+	return nil
+}
+
+// pace waits for a slot in the stack-wide budget of Secrets Manager writes: one
+// counter item per second, incremented on condition that it is below the budget.
+// PutSecretValue, UpdateSecretVersionStage and their kin share 50 requests per second
+// per region (not adjustable); the default budget of 40 leaves room for the writes
+// that do not pass through here (client-credential rotation, the console).
+func (v *Vault) pace(ctx context.Context) error {
+	if v.pack.WritesPerSecond <= 0 || v.db == nil {
+		return nil
+	}
+	for {
+		now := time.Now()
+		sec := now.Unix()
+		_, err := v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(v.table),
+			Key:                       key(pacePrefix+strconv.FormatInt(sec, 10), "PACE"),
+			UpdateExpression:          aws.String("ADD #n :one SET #ttl = :ttl"),
+			ConditionExpression:       aws.String("attribute_not_exists(#n) OR #n < :max"),
+			ExpressionAttributeNames:  map[string]string{"#n": "n", "#ttl": "ttl"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":max": num(int64(v.pack.WritesPerSecond)), ":ttl": num(sec + 3600)},
+		})
+		if err == nil {
+			return nil
+		}
+		if !conditionFailed(err) {
+			return v.ddbErr("take a Secrets Manager write slot", err)
+		}
+		v.stats.paceWaits.Add(1)
+		d := time.Unix(sec+1, 0).Sub(now) + time.Duration(rand.N(int64(20*time.Millisecond)))
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+			return fmt.Errorf("vault: Secrets Manager write budget of %d/s spent for this second: %w", v.pack.WritesPerSecond, ErrUnavailable)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+		}
+	}
+}
+
+// randomID is 128 random bits in hex: lease owners.
+func randomID() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// newRequestToken is a random version 4 UUID: the ClientRequestToken of one logical
+// write, kept across the SDK's retries of it. It is random, not derived from the
+// secret's content: a content hash would tell anyone who may list versions that two
+// secrets, or two versions, hold the same token.
+func newRequestToken() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

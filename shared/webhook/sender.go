@@ -1,0 +1,272 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/spapi-auth-keeper/keeper/shared/metrics"
+	"github.com/spapi-auth-keeper/keeper/shared/queue"
+	"github.com/spapi-auth-keeper/keeper/shared/secret"
+	"github.com/spapi-auth-keeper/keeper/shared/store"
+)
+
+// Schedule is the delay before each retry, after the first attempt: Standard
+// Webhooks' example schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), 27.6 hours in
+// all. The queue's maxReceiveCount (8: the first attempt and these 7) ends it in the
+// DLQ; its retention (4 days) outlasts it.
+var Schedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
+
+// maxVisibility is SQS's limit of a message's visibility timeout (12 hours).
+const maxVisibility = 12 * time.Hour
+
+// Timeout bounds one delivery attempt; a slow endpoint is retried later.
+const Timeout = 10 * time.Second
+
+// Visibility is the API the sender uses to delay a message's next receive.
+type Visibility interface {
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+}
+
+// Endpoints records endpoints disabled by a 410 (the store).
+type Endpoints interface {
+	EndpointDisabled(ctx context.Context, endpointID string) (store.DisabledEndpoint, bool, error)
+	DisableEndpoint(ctx context.Context, d store.DisabledEndpoint) error
+}
+
+// KeySource returns the stack's webhook key (from Secrets Manager, cached).
+type KeySource func(ctx context.Context) (secret.Value, error)
+
+// Outcome is how one delivery attempt ended.
+type Outcome string
+
+const (
+	Delivered Outcome = "delivered" // 2xx
+	Rejected  Outcome = "rejected"  // 4xx other than 408/429 (and 3xx): not retried
+	Disabled  Outcome = "disabled"  // 410, or the endpoint was disabled before
+	Retry     Outcome = "retry"     // 408, 429, 5xx, timeout, network or TLS error
+)
+
+// Result is one attempt's outcome.
+type Result struct {
+	Outcome    Outcome
+	Status     int
+	RetryAfter time.Duration // from a 429's or 503's Retry-After
+	Reason     string        // metric reason of a failure: status, timeout, network, tls
+	Err        error
+}
+
+// Sender delivers queued messages.
+type Sender struct {
+	http      *http.Client
+	key       KeySource
+	endpoints Endpoints
+	sqs       Visibility
+	queueURL  string
+	now       func() time.Time
+	timeout   time.Duration
+	log       *slog.Logger
+	metrics   *metrics.Emitter
+}
+
+// NewSender returns a sender. client nil: an HTTP client with Timeout that follows no
+// redirect (Standard Webhooks counts a redirect as a failure, and following one would
+// let an endpoint send the signed payload elsewhere).
+func NewSender(client *http.Client, key KeySource, endpoints Endpoints, vis Visibility, queueURL string, log *slog.Logger, m *metrics.Emitter) *Sender {
+	if client == nil {
+		client = &http.Client{Timeout: Timeout}
+	}
+	c := *client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Sender{http: &c, key: key, endpoints: endpoints, sqs: vis, queueURL: queueURL, now: time.Now, timeout: Timeout, log: log, metrics: m}
+}
+
+// WithClock sets the time source (tests).
+func (s *Sender) WithClock(now func() time.Time) *Sender { s.now = now; return s }
+
+// WithTimeout sets the time one attempt may take (tests).
+func (s *Sender) WithTimeout(d time.Duration) *Sender { s.timeout = d; return s }
+
+// CachedKey reads the webhook key once per execution environment through get.
+func CachedKey(get func(ctx context.Context) (secret.Value, error)) KeySource {
+	var mu sync.Mutex
+	var key secret.Value
+	return func(ctx context.Context) (secret.Value, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if key.IsZero() {
+			k, err := get(ctx)
+			if err != nil {
+				return "", err
+			}
+			key = k
+		}
+		return key, nil
+	}
+}
+
+// Send makes one attempt to deliver m, signed now.
+func (s *Sender) Send(ctx context.Context, m Message) Result {
+	if d, off, err := s.endpoints.EndpointDisabled(ctx, m.EndpointID); err != nil {
+		return Result{Outcome: Retry, Reason: "ledger", Err: err}
+	} else if off {
+		return Result{Outcome: Disabled, Reason: "disabled", Err: fmt.Errorf("endpoint %s disabled since %s: %s", d.URL, d.At.Format(time.RFC3339), d.Reason)}
+	}
+	key, err := s.key(ctx)
+	if err != nil {
+		return Result{Outcome: Retry, Reason: "key", Err: fmt.Errorf("read webhook key: %w", err)}
+	}
+	now := s.now()
+	sig, err := Sign(SigningSecret(key, m.EndpointURL), m.EventID, now, m.Body)
+	if err != nil {
+		return Result{Outcome: Retry, Reason: "key", Err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.EndpointURL, bytes.NewReader(m.Body))
+	if err != nil {
+		return Result{Outcome: Rejected, Reason: "config", Err: fmt.Errorf("webhook request to %s: %w", m.EndpointURL, err)}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "spapi-keeper-webhooks/1")
+	req.Header.Set("webhook-id", m.EventID)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set("webhook-signature", sig)
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return classifyError(m.EndpointURL, err, s.timeout)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	r := Result{Status: resp.StatusCode, Reason: strconv.Itoa(resp.StatusCode)}
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+		r.Outcome = Delivered
+	case code == http.StatusGone:
+		r.Outcome = Disabled
+		r.Err = fmt.Errorf("%s answered 410 Gone: endpoint disabled", m.EndpointURL)
+	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
+		r.Outcome = Retry
+		r.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), now)
+		r.Err = fmt.Errorf("%s answered %d", m.EndpointURL, code)
+	default:
+		r.Outcome = Rejected
+		r.Err = fmt.Errorf("%s answered %d: not retried", m.EndpointURL, code)
+	}
+	return r
+}
+
+// classifyError tells a TLS configuration error (a certificate the sender does not
+// trust, a host name it does not cover) from a timeout or a network error. All are
+// retried: a receiver may fix its certificate within the 24 hours; the TLS reason has
+// its own alarm, so a wrong endpoint is seen at the first send.
+func classifyError(u string, err error, timeout time.Duration) Result {
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	var recordHeader tls.RecordHeaderError
+	switch {
+	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verify), errors.As(err, &recordHeader):
+		return Result{Outcome: Retry, Reason: "tls", Err: fmt.Errorf("configuration error: TLS with %s failed (%v): the endpoint needs a certificate from a public CA for its host name", u, err)}
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		return Result{Outcome: Retry, Reason: "timeout", Err: fmt.Errorf("%s did not answer within %s", u, timeout)}
+	}
+	return Result{Outcome: Retry, Reason: "network", Err: fmt.Errorf("post to %s: %w", u, err)}
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// retryAfter reads a Retry-After header: seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// NextDelay is how long the message waits before its next attempt, after attempt
+// number receiveCount (1 for the first) failed: the schedule's delay, or longer when
+// the endpoint asked for it with Retry-After, at most SQS's 12 hours.
+func NextDelay(receiveCount int, retryAfter time.Duration) time.Duration {
+	i := min(max(receiveCount, 1), len(Schedule)) - 1
+	return min(max(Schedule[i], retryAfter), maxVisibility)
+}
+
+// Handle delivers an SQS batch and reports the messages to retry. A retried message
+// gets the visibility timeout of its next delay, so SQS itself holds it until then.
+func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	return queue.Handle(ctx, ev, s.handleOne), nil
+}
+
+func (s *Sender) handleOne(ctx context.Context, sm events.SQSMessage) error {
+	m, err := ParseMessage(sm.Body)
+	if err != nil {
+		s.metrics.Count("WebhookFailed", 1, metrics.Dim{Name: "Reason", Value: "malformed"})
+		s.log.ErrorContext(ctx, "malformed webhook message dropped", "error", err, "messageId", sm.MessageId)
+		return nil
+	}
+	log := s.log.With("eventId", m.EventID, "endpointId", m.EndpointID, "detailType", m.DetailType)
+	r := s.Send(ctx, m)
+	switch r.Outcome {
+	case Delivered:
+		s.metrics.Count("WebhookDelivered", 1)
+		log.InfoContext(ctx, "webhook delivered", "status", r.Status)
+		return nil
+	case Rejected:
+		s.metrics.Count("WebhookRejected", 1, metrics.Dim{Name: "Reason", Value: r.Reason})
+		log.WarnContext(ctx, "webhook rejected by the endpoint; not retried", "error", r.Err)
+		return nil
+	case Disabled:
+		if r.Status == http.StatusGone {
+			if err := s.endpoints.DisableEndpoint(ctx, store.DisabledEndpoint{EndpointID: m.EndpointID, URL: m.EndpointURL,
+				Reason: "answered 410 Gone", At: s.now()}); err != nil {
+				log.ErrorContext(ctx, "record disabled webhook endpoint", "error", err)
+				return err
+			}
+			s.metrics.Count("WebhookEndpointDisabled", 1)
+			log.ErrorContext(ctx, "webhook endpoint answered 410 Gone: disabled", "url", m.EndpointURL)
+		} else {
+			s.metrics.Count("WebhookRejected", 1, metrics.Dim{Name: "Reason", Value: "disabled"})
+			log.InfoContext(ctx, "webhook endpoint disabled: message dropped", "error", r.Err)
+		}
+		return nil
+	}
+	receives, _ := strconv.Atoi(sm.Attributes["ApproximateReceiveCount"])
+	delay := NextDelay(receives, r.RetryAfter)
+	s.metrics.Count("WebhookFailed", 1, metrics.Dim{Name: "Reason", Value: r.Reason})
+	if r.Reason == "tls" {
+		log.ErrorContext(ctx, "webhook endpoint misconfigured", "error", r.Err, "attempt", receives, "nextIn", delay.String())
+	} else {
+		log.WarnContext(ctx, "webhook attempt failed; retrying", "error", r.Err, "attempt", receives, "nextIn", delay.String())
+	}
+	if s.sqs != nil && sm.ReceiptHandle != "" {
+		if _, err := s.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(s.queueURL),
+			ReceiptHandle: aws.String(sm.ReceiptHandle), VisibilityTimeout: int32(delay / time.Second)}); err != nil {
+			log.WarnContext(ctx, "set the retry delay", "error", err)
+		}
+	}
+	return r.Err
+}
