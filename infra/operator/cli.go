@@ -32,6 +32,13 @@ commands:
   refresh <connection>                                       prove it alive now (invokes the token refresh function)
   forget <connection> [--purge] [--yes]                      delete its refresh token and record, keep an anonymised history event
                                                              (--purge: no copy left in its bucket's AWSPREVIOUS either)
+  move <seller-id> --to <connection> --region eu --confirm <seller-id>
+                                                             bind a seller to another connection
+  set <connection> [--email a@b.example] [--locale de-DE] [--marketplace de] [--display-name "…"]
+                                                             change a seller's contact details
+  export [--format csv|jsonl] [--output FILE] [--status …]   the ledger as CSV or JSON Lines (never a token)
+  import sellers.csv [--dry-run] [--confirm-per-day 500] [--report FILE] [--remote s3://bucket/key]
+                                                             bring existing authorizations in from a file
   vault migrate --to packed|per-authorization [--dry-run]    move every refresh token to the other layout (resumable)
   client-secret status                                       the app's LWA client secret: days left, rotation pending, last rotation
   client-secret rotate                                       request a client secret rotation now (invokes the credentials function)

@@ -66,7 +66,7 @@ func newStack(t *testing.T) *stack {
 	}}
 	must(t, localstack.WriteState(s.root, st))
 	s.store = store.New(ddb, table)
-	sess := &operator.Session{Config: testenv.Config(), Endpoints: st.Env, Globals: operator.Globals{SecretPrefix: prefix}}
+	sess := &operator.Session{Config: testenv.Config(), Endpoints: st.Env, Globals: operator.Globals{Table: table, SecretPrefix: prefix}}
 	s.vault = sess.Vault("")
 	must(t, s.vault.PutClientCredentials(context.Background(), vault.ClientCredentials{ClientID: "amzn1.application-oa2-client.ops",
 		ClientSecret: secret.Value("ops-secret"), ClientSecretExpiresAt: now.AddDate(0, 3, 0)}))

@@ -303,7 +303,7 @@ func TestCLI(t *testing.T) {
 		{[]string{"onboard", "x", "--region", "eu"}, 2, "", "--email"},
 		{[]string{"forget"}, 2, "", "forget needs a connection id"},
 		{[]string{"forget", "acme"}, 2, "", "not confirmed: nothing was deleted"},
-		{[]string{"frobnicate"}, 2, "", "import, set, export or client-secret"},
+		{[]string{"frobnicate"}, 2, "", "list, show, onboard, link, refresh, forget, move, set, export, import, vault, webhooks or client-secret"},
 	}
 	for _, tc := range tests {
 		code, out, errOut := run(tc.args...)

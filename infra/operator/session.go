@@ -82,15 +82,19 @@ func (s *Session) DynamoDB() *dynamodb.Client {
 	})
 }
 
-// Vault is the deployment's vault; kmsKeyID encrypts the secrets it creates.
+// Vault is the deployment's vault, packed as the functions' is; kmsKeyID encrypts the
+// secrets it creates.
 func (s *Session) Vault(kmsKeyID string) *vault.Vault {
 	sm := secretsmanager.NewFromConfig(s.Config, func(o *secretsmanager.Options) {
 		if u := s.Endpoints[localstack.EnvSecretsManager]; u != "" {
 			o.BaseEndpoint = aws.String(u)
 		}
 	})
-	return vault.New(sm, s.Globals.SecretPrefix, kmsKeyID).WithLogger(slog.New(slog.DiscardHandler)).
-		WithTable(s.DynamoDB(), s.Globals.Table, vault.LayoutPacked, vault.Packing{})
+	v := vault.New(sm, s.Globals.SecretPrefix, kmsKeyID).WithLogger(slog.New(slog.DiscardHandler))
+	if s.Globals.Table == "" {
+		return v // no ledger to keep the packed layout's index in: one secret per authorization
+	}
+	return v.WithTable(s.DynamoDB(), s.Globals.Table, vault.LayoutPacked, vault.Packing{})
 }
 
 // FunctionEnv is a variable of a function of the local stack ("" against AWS).
