@@ -136,7 +136,11 @@ func testBrowserJourney(t *testing.T, s *localstack.Stack, cli func(...string) (
 		chromedp.WaitVisible(`button[value="confirm"]`, chromedp.ByQuery),
 		chromedp.Location(&forwarded),
 	))
-	other, closeOther := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	// Another person's browser: a Chromium of its own, with its own profile.
+	otherAlloc, cancelOtherAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.WindowSize(1200, 1000), chromedp.Flag("disable-dev-shm-usage", true))...)
+	defer cancelOtherAlloc()
+	other, closeOther := chromedp.NewContext(otherAlloc)
 	defer closeOther()
 	must(t, chromedp.Run(other,
 		chromedp.Navigate(forwarded),

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -200,15 +201,19 @@ func TestStack(t *testing.T) {
 			t.Skip("the renewal did not complete")
 		}
 		// The same Amazon redirect again (a reload, the back button): already used.
-		res, err := http.Get(replay)
+		res, err := sellerBrowser.Get(replay)
 		must(t, err)
 		body := readBody(t, res)
 		if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "already used") || looksLikeACrash(body) {
 			t.Fatalf("replayed callback: %d\n%s", res.StatusCode, body)
 		}
-		// The email's renewal link again: a fresh consent.
+		// The email's renewal link again: it has done its job.
 		link := renewalLink(t, mailTo(t, s, localstack.DemoSellers[0].Email), s.FrontURL)
-		consentForm(t, link, s.SellerCentralURL)
+		res, err = sellerBrowser.Get(link)
+		must(t, err)
+		if body := readBody(t, res); res.StatusCode != http.StatusOK || !strings.Contains(body, "already renewed") || looksLikeACrash(body) {
+			t.Fatalf("the renewal link after the renewal: %d\n%s", res.StatusCode, body)
+		}
 	})
 
 	t.Run("renewal started in Seller Central goes through the Login URI", func(t *testing.T) {
@@ -481,7 +486,7 @@ func consentForm(t *testing.T, link, sellerCentral string) (string, url.Values) 
 // beginning with want.
 func consentFormAt(t *testing.T, start, want string) (string, url.Values) {
 	t.Helper()
-	res, err := http.Get(start)
+	res, err := sellerBrowser.Get(start)
 	must(t, err)
 	body := readBody(t, res)
 	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Request.URL.String(), want) {
@@ -507,10 +512,20 @@ func submit(t *testing.T, consentURL string, form url.Values, action string) (st
 	t.Helper()
 	form.Set("action", action)
 	u, _ := url.Parse(consentURL)
-	res, err := http.PostForm(u.Scheme+"://"+u.Host+"/apps/authorize/confirm", form)
+	res, err := sellerBrowser.PostForm(u.Scheme+"://"+u.Host+"/apps/authorize/confirm", form)
 	must(t, err)
 	return res.Request.URL.String(), res.StatusCode, readBody(t, res)
 }
+
+// sellerBrowser is the seller's browser: it keeps the cookie that binds a round trip
+// to the browser that started it.
+var sellerBrowser = func() *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		panic(err)
+	}
+	return &http.Client{Jar: jar}
+}()
 
 func readBody(t *testing.T, res *http.Response) string {
 	t.Helper()

@@ -70,6 +70,7 @@ func BenchmarkStartup(b *testing.B) {
 		{"expiryscan", "./functions/expiryscan"},
 		{"reminder", "./functions/reminder"},
 		{"tokenrefresh", "./functions/tokenrefresh"},
+		{"tokenservice", "./functions/tokenservice"},
 	}
 	sizes := map[string]int64{}
 	bins := map[string]string{}

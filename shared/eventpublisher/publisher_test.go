@@ -19,6 +19,8 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/domainevent"
 	"github.com/spapi-auth-keeper/keeper/shared/eventpublisher"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
+	"github.com/spapi-auth-keeper/keeper/shared/rotation"
+	"github.com/spapi-auth-keeper/keeper/shared/rotation/ledger"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
 )
 
@@ -239,5 +241,37 @@ func TestEventIDIsStableAcrossDeliveries(t *testing.T) {
 	c, _ := domainevent.FromHistory(pk2, sk2, h)
 	if a.ID() != b.ID() || a.ID() == c.ID() {
 		t.Errorf("ids %s %s %s: want the first two equal and the third different", a.ID(), b.ID(), c.ID())
+	}
+}
+
+// TestClientSecretRotationBecomesAnEvent: the rotation's own history (the app's, under
+// META#client-secret) publishes "Client Secret Rotated" and "Client Secret Rotation
+// Failed"; its other steps are not domain events.
+func TestClientSecretRotationBecomesAnEvent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	l := ledger.New(testenv.DynamoDB(t), e.store.Table())
+	at := time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC)
+	for i, k := range []rotation.EventKind{rotation.EventRequested, rotation.EventRotated, rotation.EventRejected, rotation.EventFailed} {
+		if err := l.AddEvent(ctx, rotation.Event{At: at.Add(time.Duration(i) * time.Minute), Kind: k, Detail: "step"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := e.drain(t, 2)
+	time.Sleep(300 * time.Millisecond)
+	got = e.drain(t, 2)
+	if len(got) != 2 || got[0].DetailType != domainevent.TypeClientSecretRotated || got[1].DetailType != domainevent.TypeClientSecretRotationFailed {
+		t.Fatalf("events = %+v, want Client Secret Rotated then Client Secret Rotation Failed", got)
+	}
+	var d domainevent.Detail
+	if err := json.Unmarshal(got[0].Detail, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.ConnectionID != "" || d.Kind != "client_secret_rotated" || !strings.HasPrefix(d.EventID, "evt_") || strings.Contains(string(got[0].Detail), "step") {
+		t.Fatalf("detail = %s", got[0].Detail)
+	}
+	if strings.Contains(e.emf.String(), "unknown_kind") {
+		t.Errorf("a rotation step was skipped as an unknown kind: %s", e.emf.String())
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -19,6 +20,32 @@ func HistoryKey(e authz.Event) (pk, sk string) {
 // IsHistoryKey reports whether a table key is a history event's.
 func IsHistoryKey(pk, sk string) bool {
 	return len(pk) > len(connPrefix) && pk[:len(connPrefix)] == connPrefix && len(sk) > len(eventPrefix) && sk[:len(eventPrefix)] == eventPrefix
+}
+
+// ClientSecretHistoryPK is where the client secret rotation keeps its history (the
+// rotation ledger's items): the app's, not a connection's.
+const ClientSecretHistoryPK = "META#client-secret"
+
+// clientSecretKinds are the rotation's history kinds that are domain events, and the
+// kinds they are published as; its other steps (requested, a notification refused)
+// are not.
+var clientSecretKinds = map[string]authz.EventKind{
+	"rotated":         "client_secret_rotated",
+	"rotation_failed": "client_secret_rotation_failed",
+}
+
+// clientSecretHistory is a rotation history item as a history event with no
+// connection.
+func clientSecretHistory(it eventItem) (string, string, authz.Event, error) {
+	kind, ok := clientSecretKinds[it.Kind]
+	if !ok {
+		return it.PK, it.SK, authz.Event{}, ErrNotHistory
+	}
+	at, err := parseTime("at", it.At)
+	if err != nil || at.IsZero() {
+		return it.PK, it.SK, authz.Event{}, fmt.Errorf("history image %s %s: at: %v", it.PK, it.SK, err)
+	}
+	return it.PK, it.SK, authz.Event{At: at, Kind: kind, Detail: it.Detail}, nil
 }
 
 // ErrNotHistory is a stream record of an item that is not a history event.
@@ -46,6 +73,9 @@ func HistoryFromImage(img map[string]events.DynamoDBAttributeValue) (pk, sk stri
 		if *dst, err = str(name); err != nil {
 			return "", "", authz.Event{}, fmt.Errorf("history image: %w", err)
 		}
+	}
+	if it.PK == ClientSecretHistoryPK && strings.HasPrefix(it.SK, eventPrefix) {
+		return clientSecretHistory(it)
 	}
 	if !IsHistoryKey(it.PK, it.SK) {
 		return it.PK, it.SK, authz.Event{}, ErrNotHistory
