@@ -315,7 +315,7 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 		if g.JSON {
 			return c.printJSON(f)
 		}
-		writeForgotten(c.Stdout, f)
+		writeForgotten(c.Stdout, f, purge)
 		return nil
 	}
 	return nil

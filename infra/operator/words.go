@@ -59,10 +59,14 @@ func (c *CLI) confirmForget(connectionID string, region authz.Region, yes bool) 
 	return nil
 }
 
-func writeForgotten(w io.Writer, f Forgotten) {
+func writeForgotten(w io.Writer, f Forgotten, purged bool) {
 	fmt.Fprintf(w, "%s/%s forgotten:\n", f.ConnectionID, f.Region)
 	fmt.Fprintf(w, "  ledger record:  %s\n", map[bool]string{true: "deleted", false: "none was left"}[f.RecordDeleted])
-	fmt.Fprintf(w, "  refresh token:  %s\n", map[bool]string{true: "deleted from Secrets Manager, no recovery window", false: "not deleted"}[f.SecretDeleted])
+	token := map[bool]string{true: "deleted, no recovery window", false: "not deleted"}[f.SecretDeleted]
+	if f.SecretDeleted && purged {
+		token += ", no copy left in its bucket's previous version either"
+	}
+	fmt.Fprintf(w, "  refresh token:  %s\n", token)
 	fmt.Fprintln(w, "  history:        kept until its TTL (2 years), with a \"forgotten\" event that names neither the seller nor the contact")
 }
 
