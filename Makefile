@@ -18,9 +18,9 @@ LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.no
 FUNCTIONS = $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
 NPM_STAMP = infra/node_modules/.installed
 
-.PHONY: test bench build deps java chromium pyclients gomod clean run invoke \
+.PHONY: test bench build deps java chromium pyclients gomod clean run invoke keeperctl \
 	build-CallbackFunction build-ExpiryScanFunction build-ReminderFunction \
-	build-TokenRefreshFunction build-CredentialsFunction \
+	build-TokenRefreshFunction build-CredentialsFunction build-ImporterFunction \
 	build-DeliveryFunction \
 	build-EventPublisherFunction build-WebhookSenderFunction build-TokenServiceFunction
 
@@ -93,6 +93,12 @@ invoke: deps
 	@$(GO) build -o .local/bin/invoke ./infra/cmd/invoke
 	@.local/bin/invoke -fn '$(FN)' -event '$(EVENT)'
 
+# The operator CLI as a binary for this machine: bin/keeperctl (or
+# `go install ./infra/cmd/keeperctl` to put it on your PATH).
+keeperctl:
+	$(GO) build -o bin/keeperctl ./infra/cmd/keeperctl
+	@echo "built bin/keeperctl: try bin/keeperctl --local list"
+
 # Every function that exists, for linux/arm64, into bin/<function>/bootstrap.
 build:
 	@for fn in $(FUNCTIONS); do \
@@ -113,6 +119,8 @@ build-CredentialsFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/credentials
 build-DeliveryFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/delivery
+build-ImporterFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/importer
 build-EventPublisherFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/eventpublisher
 build-WebhookSenderFunction:

@@ -45,6 +45,7 @@ func (s *Stack) bindings() Bindings {
 			"SES_CONFIGURATION_SET": s.ConfigurationSetName(),
 			emulators.EnvSQS:        s.endpoints[emulators.EnvSQS],
 			EnvSecretsManager:       s.endpoints[EnvSecretsManager],
+			EnvS3:                   s.endpoints[EnvS3],
 			EnvKMS:                  s.endpoints[EnvKMS],
 		},
 	}

@@ -129,6 +129,7 @@ type Stack struct {
 	sim       *amazonsim.Sim
 
 	FrontURL, SellerCentralURL, SecretsURL, LambdaURL, MailURL string
+	S3URL                                                      string // the import bucket's S3 emulator (imports.go)
 	Table, SecretPrefix                                        string
 	SESEventsURL                                               string // the SES event simulator the functions send through
 	sesEvents                                                  *sesevents.Simulator
@@ -223,6 +224,10 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return s, err
 	}
 	s.serve(secretsLn, secretsemu.New())
+	if err := s.startS3(); err != nil { // imports.go
+		frontLn.Close()
+		return s, err
+	}
 	kmsLn, err := listenLocal(&s.KMSURL)
 	if err != nil {
 		frontLn.Close()
@@ -274,6 +279,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		}(s.emus.Exited())
 	}
 	s.endpoints[EnvSecretsManager] = s.SecretsURL
+	s.endpoints[EnvS3] = s.S3URL
 	s.endpoints[EnvKMS] = s.KMSURL
 	s.MailURL = s.endpoints[emulators.EnvSES] + "/"
 	s.clients = clientsFor(s.endpoints)

@@ -150,5 +150,5 @@ func (s *Stack) seedSamples(ctx context.Context) error {
 		return fmt.Errorf("seed sample nonce: %w", err)
 	}
 	s.sim.IssueCodeValue(demo.Code, demo.SellingPartnerID, s.FrontURL+"/callback")
-	return nil
+	return s.seedImport(ctx) // imports.go: the file events/import-object-created.json names
 }

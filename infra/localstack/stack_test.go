@@ -409,7 +409,7 @@ func testOperatorCLI(t *testing.T, s *localstack.Stack, cli func(...string) (int
 	if code, out, _ = cli("link", "demo-healthy"); code != 0 || !strings.HasPrefix(out, s.FrontURL+"/authorize?t=") {
 		t.Errorf("link: exit %d %q", code, out)
 	}
-	if code, out, _ = cli("forget", "newshop"); code != 0 || !strings.Contains(out, "forgotten") {
+	if code, out, _ = cli("forget", "newshop", "--yes"); code != 0 || !strings.Contains(out, "forgotten") {
 		t.Errorf("forget: exit %d %q", code, out)
 	}
 	// Bad input: one line on stderr, a non-zero exit.

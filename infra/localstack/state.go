@@ -57,6 +57,7 @@ func WriteState(root string, st State) error {
 	if err := writeAtomic(StatePath(root), b); err != nil {
 		return err
 	}
+	writePointer(root) // pointer.go: keeperctl --local from any directory
 	var env strings.Builder
 	for _, k := range slices.Sorted(maps.Keys(st.Env)) {
 		fmt.Fprintf(&env, "%s=%s\n", k, st.Env[k])
@@ -66,6 +67,7 @@ func WriteState(root string, st State) error {
 
 // RemoveState deletes what WriteState wrote.
 func RemoveState(root string) error {
+	removePointer(root)
 	var errs []error
 	for _, p := range []string{StatePath(root), EnvPath(root)} {
 		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {

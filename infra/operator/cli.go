@@ -7,23 +7,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
-	"github.com/spapi-auth-keeper/keeper/infra/emulators"
 	"github.com/spapi-auth-keeper/keeper/infra/localstack"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
-	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 
 // Usage is keeperctl's help.
@@ -38,8 +30,15 @@ commands:
                                                              a pending authorization and its first link
   link <connection>                                          a fresh renewal link
   refresh <connection>                                       prove it alive now (invokes the token refresh function)
-  forget <connection> [--purge]                              delete its refresh token and record, keep an anonymised history event
+  forget <connection> [--purge] [--yes]                      delete its refresh token and record, keep an anonymised history event
                                                              (--purge: no copy left in its bucket's AWSPREVIOUS either)
+  move <seller-id> --to <connection> --region eu --confirm <seller-id>
+                                                             bind a seller to another connection
+  set <connection> [--email a@b.example] [--locale de-DE] [--marketplace de] [--display-name "…"]
+                                                             change a seller's contact details
+  export [--format csv|jsonl] [--output FILE] [--status …]   the ledger as CSV or JSON Lines (never a token)
+  import sellers.csv [--dry-run] [--confirm-per-day 500] [--report FILE] [--remote s3://bucket/key]
+                                                             bring existing authorizations in from a file
   vault migrate --to packed|per-authorization [--dry-run]    move every refresh token to the other layout (resumable)
   list --bouncing                                            the authorizations whose contact bounced or complained
   report [--since 30d]                                       the renewal funnel per reminder stage, from per-day counters
@@ -76,6 +75,7 @@ type Globals struct {
 // Root is the repository whose .local/stack.json --local reads.
 type CLI struct {
 	Stdout, Stderr io.Writer
+	Stdin          io.Reader // nil: os.Stdin
 	Getenv         func(string) string
 	Root           string
 	Connect        func(ctx context.Context, c *CLI, g Globals) (*Operator, error)
@@ -167,11 +167,18 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%v (keeperctl --help lists the flags): %w", err, errUsage)
 	}
 	if lead.NArg() == 0 {
-		return fmt.Errorf("no command: want list, show, onboard, link, refresh or forget (keeperctl --help): %w", errUsage)
+		return fmt.Errorf("no command: want %s (keeperctl --help): %w", Commands, errUsage)
 	}
 	cmd, rest := lead.Arg(0), lead.Args()[1:]
-	if cmd == "client-secret" {
+	switch cmd {
+	case "client-secret":
 		return c.clientSecret(ctx, g, rest) // clientsecret.go
+	case "import":
+		return c.importCmd(ctx, g, rest) // importcmd.go
+	case "set":
+		return c.setCmd(ctx, g, rest) // edit.go
+	case "export":
+		return c.exportCmd(ctx, g, rest) // export.go
 	}
 	if cmd == "move" {
 		return c.move(ctx, g, rest) // move.go
@@ -191,7 +198,7 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 	fs := c.flags(cmd, &g)
 	var (
 		status, within, email, market string
-		history, vendor, purge        bool
+		history, vendor, yes, purge   bool
 	)
 	want := 1 // positional arguments: the connection
 	switch cmd {
@@ -206,12 +213,13 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 		fs.StringVar(&market, "marketplace", "", "")
 		fs.BoolVar(&vendor, "vendor", false, "")
 	case "forget":
+		fs.BoolVar(&yes, "yes", false, "")
 		fs.BoolVar(&purge, "purge", false, "")
 	case "link", "refresh":
 	case "help":
 		return flag.ErrHelp
 	default:
-		return fmt.Errorf("unknown command %q: want list, show, onboard, link, refresh or forget: %w", cmd, errUsage)
+		return fmt.Errorf("unknown command %q: want %s (keeperctl --help): %w", cmd, Commands, errUsage)
 	}
 	pos, err := parse(fs, rest)
 	if err != nil {
@@ -225,7 +233,7 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 	}
 	var filter Filter
 	if status != "" {
-		if filter.Statuses, err = ParseStatuses(status); err != nil {
+		if filter, err = ParseFilterStatuses(status); err != nil {
 			return err
 		}
 	}
@@ -242,6 +250,7 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 			return fmt.Errorf("--region: %v: %w", err, errUsage)
 		}
 	}
+	filter.Region = region
 	op, err := c.Connect(ctx, c, g)
 	if err != nil {
 		return err
@@ -298,8 +307,11 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 			return err
 		}
 		writeOutcome(c.Stdout, out)
-		return nil
+		return refreshError(out)
 	case "forget":
+		if err := c.confirmForget(pos[0], region, yes); err != nil {
+			return err
+		}
 		forget := op.Forget
 		if purge {
 			forget = op.ForgetPurge
@@ -311,7 +323,7 @@ func (c *CLI) run(ctx context.Context, args []string) error {
 		if g.JSON {
 			return c.printJSON(f)
 		}
-		fmt.Fprintf(c.Stdout, "%s/%s forgotten: record deleted %t, refresh token deleted %t\n", f.ConnectionID, f.Region, f.RecordDeleted, f.SecretDeleted)
+		writeForgotten(c.Stdout, f, purge)
 		return nil
 	}
 	return nil
@@ -332,8 +344,12 @@ func WriteTable(w io.Writer, rows []Row, now time.Time) {
 		if r.DaysLeft != nil {
 			days = fmt.Sprint(*r.DaysLeft)
 		}
+		expires := day(r.ExpiresAt)
+		if !r.ExpiryKnown && !r.ExpiresAt.IsZero() {
+			expires += " (assumed)" // imported without a grant date: the seller is asked to confirm
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ConnectionID, r.Region, dash(r.SellingPartnerID), r.Status,
-			day(r.ExpiresAt), days, ago(r.LastRefreshAt, now), dash(truncate(r.LastRefreshError, 60)))
+			expires, days, ago(r.LastRefreshAt, now), dash(truncate(r.LastRefreshError, 60)))
 	}
 	tw.Flush()
 	if len(rows) == 0 {
@@ -356,22 +372,14 @@ func writeDetail(w io.Writer, d Detail) {
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
 	}
-	for stage, m := range d.Reminders {
-		state := "claimed " + stamp(m.ClaimedAt)
-		if !m.SentAt.IsZero() {
-			state = "sent " + stamp(m.SentAt)
-		}
-		if m.Error != "" {
-			state += " (" + m.Error + ")"
-		}
-		fmt.Fprintf(tw, "reminder %s:\t%s\n", stage, state)
-	}
 	tw.Flush()
+	writeReminders(w, d.Reminders) // words.go: a section of its own, so long keys push no column
+
 	if len(d.History) > 0 {
 		fmt.Fprintln(w, "\nhistory (newest first):")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, h := range d.History {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", stamp(h.At), h.Region, h.Kind, h.Detail)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", stamp(h.At), h.Region, describeEvent(h, d.ContactEmail))
 		}
 		tw.Flush()
 	}
@@ -455,61 +463,12 @@ func truncate(s string, n int) string {
 // and names from .local/stack.json), otherwise against AWS with the default
 // credential chain; the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables apply.
 func Connect(ctx context.Context, c *CLI, g Globals) (*Operator, error) {
-	var (
-		cfg       aws.Config
-		endpoints = map[string]string{}
-	)
-	if g.Local {
-		root := c.Root
-		if root == "" {
-			wd, err := os.Getwd()
-			if err != nil {
-				return nil, err
-			}
-			if root, err = localstack.FindRoot(wd); err != nil {
-				return nil, err
-			}
-		}
-		st, err := localstack.ReadState(root)
-		if err != nil {
-			return nil, err
-		}
-		cfg = localstack.StaticConfig()
-		endpoints = st.Env
-		fill := func(dst *string, key string) {
-			if *dst == "" {
-				*dst = st.Env[key]
-			}
-		}
-		fill(&g.Table, "KEEPER_TABLE")
-		fill(&g.SecretPrefix, "KEEPER_SECRET_PREFIX")
-		fill(&g.BaseURL, "KEEPER_BASE_URL")
-		fill(&g.RefreshFunction, "KEEPER_REFRESH_FUNCTION")
-	} else {
-		var err error
-		if cfg, err = awsconfig.LoadDefaultConfig(ctx); err != nil {
-			return nil, fmt.Errorf("AWS configuration: %w", err)
-		}
-		endpoints[localstack.EnvLambda] = c.Getenv(localstack.EnvLambda)
+	sess, err := c.Session(ctx, g)
+	if err != nil {
+		return nil, err
 	}
-	if g.Table == "" {
-		return nil, fmt.Errorf("%w: --table is required (the stack's TableName output), or --local for the local stack", ErrNotConfigured)
-	}
-	if g.SecretPrefix == "" {
-		g.SecretPrefix = "spapi-keeper" // template.yaml's default SecretPrefix
-	}
-	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if u := endpoints[emulators.EnvDynamoDB]; u != "" {
-			o.BaseEndpoint = aws.String(u)
-		}
-	})
-	sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
-		if u := endpoints[localstack.EnvSecretsManager]; u != "" {
-			o.BaseEndpoint = aws.String(u)
-		}
-	})
-	inv := LambdaInvoker{Config: cfg, Endpoint: endpoints[localstack.EnvLambda]}
+	g = sess.Globals
+	inv := LambdaInvoker{Config: sess.Config, Endpoint: sess.Endpoints[localstack.EnvLambda]}
 	return New(Config{BaseURL: g.BaseURL, RefreshFunction: g.RefreshFunction},
-		store.New(ddb, g.Table), vault.New(sm, g.SecretPrefix, "").WithLogger(slog.New(slog.DiscardHandler)).
-			WithTable(ddb, g.Table, vault.LayoutPacked, vault.Packing{}), inv, authz.ClockFunc(c.Now)), nil
+		store.New(sess.DynamoDB(), g.Table), sess.Vault(""), inv, authz.ClockFunc(c.Now)), nil
 }

@@ -35,8 +35,10 @@ var (
 type Ledger interface {
 	Get(ctx context.Context, connectionID string, region authz.Region) (authz.Authorization, error)
 	Create(ctx context.Context, a authz.Authorization, events ...authz.Event) (authz.Authorization, error)
+	Update(ctx context.Context, a authz.Authorization, events ...authz.Event) (authz.Authorization, error)
 	Delete(ctx context.Context, connectionID string, region authz.Region, version int64) error
 	List(ctx context.Context, fn func(authz.Authorization) error) error
+	ByExpiryDay(ctx context.Context, day string, fn func(authz.Authorization) error) error
 	History(ctx context.Context, connectionID string, limit int) ([]authz.Event, error)
 	AddEvent(ctx context.Context, e authz.Event) error
 }
@@ -92,6 +94,8 @@ type Row struct {
 	SellingPartnerID string       `json:"sellingPartnerId,omitempty"`
 	ContactEmail     string       `json:"contactEmail,omitempty"`
 	Status           authz.Status `json:"status"`
+	ExpiryKnown      bool         `json:"expiryKnown"`
+	DisplayName      string       `json:"displayName,omitempty"`
 	AuthorizedAt     time.Time    `json:"authorizedAt,omitzero"`
 	ExpiresAt        time.Time    `json:"expiresAt,omitzero"`
 	DaysLeft         *int         `json:"daysLeft,omitempty"`
@@ -105,9 +109,10 @@ func rowOf(a authz.Authorization, now time.Time) Row {
 	r := Row{ConnectionID: a.ConnectionID, Region: a.Region, AccountType: string(a.AccountType), Marketplace: a.Marketplace,
 		SellingPartnerID: a.SellingPartnerID, ContactEmail: a.ContactEmail, Status: a.Status, AuthorizedAt: a.AuthorizedAt,
 		ExpiresAt: a.ExpiresAt, LastRefreshAt: a.LastRefreshAt, LastRefreshError: a.LastRefreshError,
-		RefreshFailures: a.RefreshFailures, Version: a.Version}
+		RefreshFailures: a.RefreshFailures, Version: a.Version, ExpiryKnown: !a.ExpiryUnknown, DisplayName: a.DisplayName}
 	if !a.ExpiresAt.IsZero() {
-		d := a.DaysLeft(now)
+		// Calendar days in the seller's time zone, as the reminder emails count them.
+		d := a.CalendarDaysLeft(now)
 		r.DaysLeft = &d
 	}
 	return r
@@ -116,7 +121,50 @@ func rowOf(a authz.Authorization, now time.Time) Row {
 // Filter narrows list.
 type Filter struct {
 	Statuses       []authz.Status // any of these; empty: all
+	UnknownExpiry  bool           // or (with Statuses) only: imported without a grant date, expiry assumed
+	Region         authz.Region   // "": every region
 	ExpiringWithin time.Duration  // expiring between now and now+d; 0: no limit
+}
+
+// match tells whether a passes f at now.
+func (f Filter) match(a authz.Authorization, now time.Time) bool {
+	if len(f.Statuses) > 0 || f.UnknownExpiry {
+		if !slices.Contains(f.Statuses, a.Status) && !(f.UnknownExpiry && a.ExpiryUnknown) {
+			return false
+		}
+	}
+	if f.Region != "" && a.Region != f.Region {
+		return false
+	}
+	if f.ExpiringWithin > 0 && (a.ExpiresAt.IsZero() || a.ExpiresAt.Before(now) || a.ExpiresAt.After(now.Add(f.ExpiringWithin))) {
+		return false
+	}
+	return true
+}
+
+// StatusUnknownExpiry is the pseudo-status list --status takes for the records whose
+// expiry is assumed (imported without a grant date).
+const StatusUnknownExpiry = "unknown-expiry"
+
+// ParseFilterStatuses reads "active,expiring" or "unknown-expiry" into a filter.
+func ParseFilterStatuses(s string) (Filter, error) {
+	var f Filter
+	var rest []string
+	for _, p := range strings.Split(s, ",") {
+		if strings.EqualFold(strings.TrimSpace(p), StatusUnknownExpiry) {
+			f.UnknownExpiry = true
+			continue
+		}
+		rest = append(rest, p)
+	}
+	if len(rest) > 0 {
+		st, err := ParseStatuses(strings.Join(rest, ","))
+		if err != nil {
+			return Filter{}, fmt.Errorf("%w, or %s", err, StatusUnknownExpiry)
+		}
+		f.Statuses = st
+	}
+	return f, nil
 }
 
 // ParseStatuses reads "active,expiring".
@@ -134,21 +182,28 @@ func ParseStatuses(s string) ([]authz.Status, error) {
 }
 
 // List returns the authorizations that pass f, the soonest expiry first and pending
-// ones (no expiry yet) last. It reads the whole table (a Scan): an operator's tool,
-// never a function's.
+// ones (no expiry yet) last. With ExpiringWithin it reads only the by-expiry index's
+// days in that window; otherwise the whole table (a Scan): an operator's tool, never a
+// function's.
 func (o *Operator) List(ctx context.Context, f Filter) ([]Row, error) {
 	now := o.clock.Now()
 	var rows []Row
-	err := o.ledger.List(ctx, func(a authz.Authorization) error {
-		if len(f.Statuses) > 0 && !slices.Contains(f.Statuses, a.Status) {
-			return nil
+	keep := func(a authz.Authorization) error {
+		if f.match(a, now) {
+			rows = append(rows, rowOf(a, now))
 		}
-		if f.ExpiringWithin > 0 && (a.ExpiresAt.IsZero() || a.ExpiresAt.Before(now) || a.ExpiresAt.After(now.Add(f.ExpiringWithin))) {
-			return nil
-		}
-		rows = append(rows, rowOf(a, now))
 		return nil
-	})
+	}
+	var err error
+	if f.ExpiringWithin > 0 {
+		// ExpiryDay is the UTC day of expiresAt: every day from today's to the window's last.
+		first := now.UTC().Truncate(24 * time.Hour)
+		for d := first; !d.After(now.Add(f.ExpiringWithin)) && err == nil; d = d.Add(24 * time.Hour) {
+			err = o.ledger.ByExpiryDay(ctx, d.Format(authz.DayLayout), keep)
+		}
+	} else {
+		err = o.ledger.List(ctx, keep)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -302,6 +302,8 @@ func TestCLI(t *testing.T) {
 		{[]string{"list", "--status", "happy"}, 2, "", `status "happy"`},
 		{[]string{"onboard", "x", "--region", "eu"}, 2, "", "--email"},
 		{[]string{"forget"}, 2, "", "forget needs a connection id"},
+		{[]string{"forget", "acme"}, 2, "", "not confirmed: nothing was deleted"},
+		{[]string{"frobnicate"}, 2, "", "list, show, onboard, link, refresh, forget, move, set, export, import, vault, webhooks or client-secret"},
 	}
 	for _, tc := range tests {
 		code, out, errOut := run(tc.args...)

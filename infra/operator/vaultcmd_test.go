@@ -56,7 +56,7 @@ func TestVaultMigrateAndPurgeFromTheCommandLine(t *testing.T) {
 		{[]string{"vault", "migrate", "--to", "packed", "--dry-run"}, 0, "2 found, would move 2", ""},
 		{[]string{"vault", "migrate", "--to", "packed"}, 0, "2 found, moved 2, 0 already there, 2 verified, 2 removed", ""},
 		{[]string{"vault", "migrate", "--to", "packed", "--json"}, 0, `"found": 0`, ""},
-		{[]string{"forget", "shop-a", "--purge"}, 0, "shop-a/eu forgotten: record deleted true, refresh token deleted true", ""},
+		{[]string{"forget", "shop-a", "--purge", "--yes"}, 0, "refresh token:  deleted, no recovery window, no copy left in its bucket's previous version either", ""},
 	}
 	for _, tc := range tests {
 		code, out, errOut := run(tc.args...)

@@ -105,6 +105,9 @@ var sdkActions = map[string]map[string][]string{
 	"github.com/aws/aws-sdk-go-v2/service/sesv2": {
 		"SendEmail": {"ses:SendEmail"}, "GetAccount": {"ses:GetAccount"},
 	},
+	"github.com/aws/aws-sdk-go-v2/service/s3": {
+		"GetObject": {"s3:GetObject"}, "DeleteObject": {"s3:DeleteObject"}, "PutObject": {"s3:PutObject"},
+	},
 	"github.com/aws/aws-sdk-go-v2/service/kms": {
 		"Encrypt": {"kms:Encrypt"}, "Decrypt": {"kms:Decrypt"},
 	},
@@ -127,6 +130,10 @@ var impliedByOp = map[string][]string{
 	"GetSecretValue": {"kms:Decrypt"},
 	"PutSecretValue": {"kms:GenerateDataKey", "kms:Decrypt"},
 	"CreateSecret":   {"kms:GenerateDataKey", "kms:Decrypt", "secretsmanager:TagResource"},
+	// Objects of an SSE-KMS bucket: S3 decrypts with the caller's kms:Decrypt and
+	// encrypts with its kms:GenerateDataKey.
+	"GetObject": {"kms:Decrypt"},
+	"PutObject": {"kms:GenerateDataKey"},
 }
 
 const module = "github.com/spapi-auth-keeper/keeper/"

@@ -54,6 +54,7 @@ const (
 	kindBefore    = "before"    // expires today or later
 	kindExpired   = "expired"   // past expiry: access suspended, renewable
 	kindReconnect = "reconnect" // revoked before expiry
+	kindConfirm   = "confirm"   // imported without a grant date: confirm, which starts a known year
 )
 
 // emailData is everything a template may show. Every value is ours or checked: the
@@ -184,6 +185,9 @@ func (r *Renderer) render(a authz.Authorization, job Job, now time.Time, central
 		d.Kind = kindReconnect
 	case !now.Before(a.ExpiresAt):
 		d.Kind = kindExpired
+	case a.ExpiryUnknown:
+		// Imported without a grant date: ask the seller to confirm, which starts a known year.
+		d.Kind = kindConfirm
 	}
 	steps := pages.StepsRenew
 	d.Subject, d.Consequence = m["subject."+d.Kind], m[d.Kind+".consequence"]
@@ -194,6 +198,8 @@ func (r *Renderer) render(a authz.Authorization, job Job, now time.Time, central
 		d.Lead, d.Button, d.TextIntro = m["reconnect.lead"], m["button.reconnect"], m["text.reconnect"]
 	case kindExpired:
 		d.Lead = m["expired.lead"]
+	case kindConfirm:
+		d.Lead, d.Button, d.TextIntro = m["confirm.lead"], m["button.confirm"], m["text.confirm"]
 	default:
 		switch vars["days"] {
 		case "0":

@@ -252,3 +252,28 @@ func TestUnknownLocaleFallsBackToTheMarketplaceThenEnglish(t *testing.T) {
 		}
 	}
 }
+
+func TestImportedWithoutAGrantDateAsksToConfirm(t *testing.T) {
+	t.Parallel()
+	r, err := reminder.NewRenderer(reminder.RenderConfig{AppName: "Shelfwise", BaseURL: "https://keeper.example.com", LinkTTL: 45 * 24 * time.Hour},
+		testSigner(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
+	a := authz.Authorization{ConnectionID: "imported-1", Region: authz.RegionEU, AccountType: authz.AccountSeller, Marketplace: "DE",
+		ContactEmail: "seller@shop.example", Locale: "en-GB", Status: authz.StatusActive, ExpiryUnknown: true, ExpiresAt: now.Add(30 * 24 * time.Hour)}
+	e, err := r.Render(a, reminder.Job{ConnectionID: a.ConnectionID, Region: a.Region, Stage: "-30", ExpiresAt: a.ExpiresAt}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Subject != "Please confirm your Amazon connection to Shelfwise" || !strings.Contains(e.Text, "we do not know when yours was last renewed") ||
+		!strings.Contains(e.HTML, "Confirm your connection") || !strings.Contains(e.Text, "https://keeper.example.com/authorize?t=") {
+		t.Errorf("confirm email:\nsubject %q\n%s", e.Subject, e.Text)
+	}
+	a.ExpiryUnknown = false
+	e, err = r.Render(a, reminder.Job{ConnectionID: a.ConnectionID, Region: a.Region, Stage: "-30", ExpiresAt: a.ExpiresAt}, now)
+	if err != nil || strings.Contains(e.Subject, "confirm") {
+		t.Errorf("a known expiry got the confirm email: %q %v", e.Subject, err)
+	}
+}

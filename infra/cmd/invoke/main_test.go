@@ -125,6 +125,7 @@ func TestEverySampleEventThroughTheRealBinary(t *testing.T) {
 		"sqs-client-secret-new.json":    {"CredentialsFunction", noBatchFailures},
 		"sqs-client-secret-expiry.json": {"CredentialsFunction", noBatchFailures},
 		"schedule-credentials.json":     {"CredentialsFunction", field("result", "not_due")},
+		"import-object-created.json":    {"ImporterFunction", noBatchFailures},
 		"dynamodb-stream-history.json":  {"EventPublisherFunction", noStreamFailures},
 		"sqs-webhook.json":              {"WebhookSenderFunction", oneBatchFailure},
 		"function-url-token.json":       {"TokenServiceFunction", httpResp(200, "accessToken")},

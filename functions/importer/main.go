@@ -1,0 +1,24 @@
+// Command importer is the ImporterFunction Lambda: a vendor's file of existing seller
+// authorizations, dropped into the stack's import bucket, is imported into the ledger
+// here (S3 ObjectCreated through the import queue, or a direct S3 event), so the
+// refresh tokens never pass through a laptop. An import longer than one invocation
+// continues through the queue; the object is deleted when the import ends.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
+)
+
+func main() {
+	ctx := context.Background()
+	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager, awsclients.SQS}, app.ImporterConfigNames...)
+	r, err := app.Importer(ctx, d, os.Getenv, app.ImporterOptions{})
+	app.Must(d, err)
+	lambda.Start(r.Handle)
+}

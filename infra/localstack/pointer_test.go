@@ -1,0 +1,37 @@
+package localstack_test
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/spapi-auth-keeper/keeper/infra/localstack"
+)
+
+// TestLocalFromAnyDirectory: keeperctl --local run outside the repository finds the
+// running stack through the pointer its state write leaves in the user's cache.
+func TestLocalFromAnyDirectory(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	root := t.TempDir()
+	elsewhere := t.TempDir()
+	if _, err := localstack.RootFrom(elsewhere); err == nil {
+		t.Fatal("RootFrom found a stack before any was written")
+	}
+	if err := localstack.WriteState(root, localstack.State{PID: os.Getpid(), StartedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := localstack.RootFrom(elsewhere)
+	if err != nil || got != root {
+		t.Fatalf("RootFrom(elsewhere) = %q, %v; want %q", got, err, root)
+	}
+	if _, err := localstack.ReadState(got); err != nil {
+		t.Fatal(err)
+	}
+	if err := localstack.RemoveState(root); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := localstack.RootFrom(elsewhere); err == nil {
+		t.Error("the pointer outlived the stack")
+	}
+}

@@ -1,0 +1,104 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"golang.org/x/time/rate"
+
+	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
+	"github.com/spapi-auth-keeper/keeper/shared/config"
+	"github.com/spapi-auth-keeper/keeper/shared/importer"
+	"github.com/spapi-auth-keeper/keeper/shared/lwa"
+	"github.com/spapi-auth-keeper/keeper/shared/queue"
+	"github.com/spapi-auth-keeper/keeper/shared/spapi"
+)
+
+// ImporterConfigNames are the variables the import function cannot start without.
+var ImporterConfigNames = []string{"TABLE_NAME", "SECRET_PREFIX"}
+
+// The import function's own variables.
+const (
+	// ImportQueueURLEnv: the import queue, where an invocation near its deadline puts
+	// the continuation of its import.
+	ImportQueueURLEnv = "IMPORT_QUEUE_URL"
+	// ImportUnknownExpiryEnv: the assumed lifetime left of a row without authorizedAt
+	// (default 30d, so that the seller is asked to confirm now).
+	ImportUnknownExpiryEnv = "IMPORT_UNKNOWN_EXPIRY"
+	// ImportConfirmPerDayEnv paces the "confirm your connection" emails (0: no pacing).
+	ImportConfirmPerDayEnv = "IMPORT_CONFIRM_PER_DAY"
+	// ImportConcurrencyEnv is the import queue's MaximumConcurrency: the import's
+	// half of REFRESH_MAX_PER_SECOND is shared by that many invocations.
+	ImportConcurrencyEnv = "IMPORT_CONCURRENCY"
+)
+
+// ImporterOptions tune the import function beyond its environment (tests).
+type ImporterOptions struct {
+	Margin         time.Duration // stop this long before the deadline; default 60s
+	LWAMaxAttempts int
+	LWABaseDelay   time.Duration
+	LWAMaxDelay    time.Duration
+	SPAPIMaxDelay  time.Duration
+	S3             *s3.Client // default: from d.Clients.Config
+	SellerIDProbe  bool
+}
+
+// Importer builds the import function: S3 notifications and continuations in, the
+// importer over the ledger, the vault, LWA and SP-API.
+func Importer(ctx context.Context, d Deps, getenv func(string) string, o ImporterOptions) (*importer.Remote, error) {
+	cfg := importer.Config{UnknownExpiry: importer.DefaultUnknownExpiry}
+	if v := getenv(ImportUnknownExpiryEnv); v != "" {
+		dur, err := config.ParseDuration(v)
+		if err != nil || dur < 24*time.Hour || dur > 365*24*time.Hour {
+			return nil, fmt.Errorf("%s=%q: want 1d to 365d", ImportUnknownExpiryEnv, v)
+		}
+		cfg.UnknownExpiry = dur
+	}
+	if v := getenv(ImportConfirmPerDayEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%s=%q: want a whole number, 0 for no pacing", ImportConfirmPerDayEnv, v)
+		}
+		cfg.ConfirmPerDay = n
+	}
+	workers := 2
+	if v := getenv(ImportConcurrencyEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%s=%q: want a whole number of at least 1", ImportConcurrencyEnv, v)
+		}
+		workers = n
+	}
+	// The proof-of-life refresh keeps half of the LWA budget; the imports share the other.
+	cfg.MaxPerSecond = d.Config.RefreshMaxPerSecond / 2 / float64(workers)
+	v := d.Vault()
+	creds := clientcreds.New(v, 0)
+	client := lwa.NewClient(lwa.Config{Endpoint: d.Config.LWAEndpoint, HTTPClient: d.HTTP, Credentials: creds, Logger: d.Log,
+		MaxAttempts: o.LWAMaxAttempts, BaseDelay: o.LWABaseDelay, MaxDelay: o.LWAMaxDelay})
+	accounts := spapi.NewClient(spapi.Config{Endpoint: getenv(SPAPIEndpointEnv), HTTPClient: d.HTTP, SellerIDProbe: o.SellerIDProbe || getenv("SP_API_SELLER_ID_PROBE") == "true",
+		Clock: d.clock().Now, Logger: d.Log, MaxDelay: o.SPAPIMaxDelay})
+	s3c := o.S3
+	if s3c == nil {
+		s3c = s3.NewFromConfig(d.Clients.Config, func(so *s3.Options) {
+			// An endpoint override is an emulator, which serves buckets by path.
+			so.UsePathStyle = getenv("AWS_ENDPOINT_URL_S3") != ""
+		})
+	}
+	st := d.Store()
+	limiter := rate.NewLimiter(rate.Limit(cfg.MaxPerSecond), 1)
+	margin := o.Margin
+	if margin <= 0 {
+		margin = time.Minute
+	}
+	return &importer.Remote{
+		New: func(c importer.Config) *importer.Importer {
+			return importer.New(c, importer.Deps{Ledger: st, Tokens: v, Writer: v, LWA: client, Accounts: accounts,
+				Clock: d.clock(), Log: d.Log, Limiter: limiter})
+		},
+		Config: cfg, Objects: importer.S3Objects{Client: s3c}, Statuses: st,
+		Queue: queue.NewSender(d.Clients.SQS, getenv(ImportQueueURLEnv)), Clock: d.clock(), Log: d.Log, Margin: margin,
+	}, nil
+}

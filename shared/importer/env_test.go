@@ -1,0 +1,125 @@
+package importer_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
+	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/importer"
+	"github.com/spapi-auth-keeper/keeper/shared/lwa"
+	"github.com/spapi-auth-keeper/keeper/shared/secret"
+	"github.com/spapi-auth-keeper/keeper/shared/spapi"
+	"github.com/spapi-auth-keeper/keeper/shared/store"
+	"github.com/spapi-auth-keeper/keeper/shared/vault"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+const (
+	clientID     = "amzn1.application-oa2-client.import"
+	clientSecret = "import-test-client-secret"
+)
+
+var now = time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// env is a fresh deployment: a table, a secret prefix, and the Amazon simulator.
+type env struct {
+	t        testing.TB
+	ctx      context.Context
+	sim      *amazonsim.Sim
+	lwa      *lwa.Client
+	store    *store.Store
+	vault    *vault.Vault
+	logs     *testenv.Buffer
+	writes   *countingWriter
+	clock    *testenv.Clock
+	accounts importer.AccountReader
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	e := &env{t: t, ctx: context.Background(), logs: &testenv.Buffer{}, clock: testenv.NewClock(now)}
+	e.sim = amazonsim.New(amazonsim.Config{ClientID: clientID, ClientSecret: clientSecret, Clock: e.clock.Now})
+	srv := httptest.NewServer(e.sim)
+	t.Cleanup(srv.Close)
+	e.lwa = lwa.NewClient(lwa.Config{Endpoint: srv.URL + "/auth/o2/token",
+		Credentials: lwa.StaticCredentials{ClientID: clientID, ClientSecret: secret.Value(clientSecret)},
+		MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond})
+	e.accounts = spapi.NewClient(spapi.Config{Endpoint: srv.URL, SellerIDProbe: true, Clock: e.clock.Now,
+		BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	e.store = store.New(testenv.DynamoDB(t), testenv.NewTable(t))
+	e.vault = vault.New(testenv.SecretsManager(t), testenv.Prefix(t), "").WithLogger(slog.New(slog.DiscardHandler))
+	e.writes = &countingWriter{w: e.vault}
+	return e
+}
+
+func (e *env) importer(cfg importer.Config) *importer.Importer {
+	if cfg.MaxPerSecond == 0 {
+		cfg.MaxPerSecond = 1000
+	}
+	return importer.New(cfg, importer.Deps{
+		Ledger: e.store, Tokens: e.vault, Writer: e.writes, LWA: e.lwa, Accounts: e.accounts, Clock: e.clock,
+		Log: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+}
+
+func (e *env) run(cfg importer.Config, file string) (*importer.Report, error) {
+	e.t.Helper()
+	return e.importer(cfg).Run(e.ctx, strings.NewReader(file))
+}
+
+func (e *env) get(id string, region authz.Region) authz.Authorization {
+	e.t.Helper()
+	a, err := e.store.Get(e.ctx, id, region)
+	must(e.t, err)
+	return a
+}
+
+// countingWriter counts Secrets Manager writes.
+type countingWriter struct {
+	w interface {
+		Put(ctx context.Context, connectionID string, region authz.Region, rt vault.RefreshToken) (string, error)
+	}
+	n atomic.Int64
+}
+
+func (c *countingWriter) Put(ctx context.Context, connectionID string, region authz.Region, rt vault.RefreshToken) (string, error) {
+	c.n.Add(1)
+	return c.w.Put(ctx, connectionID, region, rt)
+}
+
+var tokenShape = regexp.MustCompile(`Atz[ra]\|[A-Za-z0-9-]`)
+
+// noToken fails if any issued token appears in out.
+func (e *env) noToken(what string, out []byte) {
+	e.t.Helper()
+	for _, s := range e.sim.IssuedSecrets() {
+		if bytes.Contains(out, []byte(s)) {
+			e.t.Fatalf("%s holds a token or secret issued by the simulator", what)
+		}
+	}
+	if tokenShape.Match(out) {
+		e.t.Fatalf("%s holds a refresh token:\n%s", what, out)
+	}
+}
+
+func testLogger(e *env) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
