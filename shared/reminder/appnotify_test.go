@@ -66,3 +66,44 @@ func TestSellerCentralChannelPostsOncePerStage(t *testing.T) {
 		t.Errorf("%d app notifications after the +7 stage, want still 1", n)
 	}
 }
+
+// TestBouncingContactStillGetsTheSellerCentralNotice: once the contact address
+// bounced, no email goes to it, but the stage's app notification is still posted:
+// Seller Central is then the only place the reminder reaches the seller.
+func TestBouncingContactStillGetsTheSellerCentralNotice(t *testing.T) {
+	t.Parallel()
+	e := newSenderEnv(t)
+	a := e.seed("acme-bouncing")
+	a.ContactStatus = authz.ContactBouncing
+	a, err := e.store.Update(e.ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := amazonsim.New(amazonsim.Config{AppID: "amzn1.sp.solution.test", AppName: "Keeper", ClientID: "cid", ClientSecret: "csecret",
+		RedirectURIs: []string{"https://keeper.example.com/callback"}, Sellers: []amazonsim.Seller{{ID: a.SellingPartnerID, Name: "Acme"}}})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	sim.ApproveNotificationTemplate("RENEW", appnotify.ParamExpiryDate, appnotify.ParamRenewalURL)
+	tokens := refreshTokens{lwa: lwa.NewClient(lwa.Config{Endpoint: srv.URL + "/auth/o2/token", Credentials: lwa.StaticCredentials{ClientID: "cid", ClientSecret: "csecret"}}),
+		rt: sim.IssueRefreshToken(a.SellingPartnerID)}
+	ch := appnotify.NewChannel("RENEW", &appnotify.Client{Endpoint: srv.URL}, tokens, e.clock, nil, nil)
+	emu, mailbox := testenv.SESv2(t)
+	s, err := reminder.NewSender(reminder.SenderConfig{From: "reminders@keeper.example.com", AppNotifier: ch,
+		Schedule: reminder.MustParseSchedule(config.DefaultReminderStages), RatePerSecond: 1000, RetryDelay: time.Millisecond},
+		e.store, emu, testRenderer(t, "Keeper Test App"), e.clock, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.deliver(s, jobFor(a, "-30"))
+	notes := sim.AppNotifications(a.SellingPartnerID)
+	if len(notes) != 1 || notes[0].Parameters[appnotify.ParamRenewalURL] == "" {
+		t.Fatalf("app notifications = %+v, want one with the renewal link", notes)
+	}
+	if got := mailbox.SentTo(t, a.ContactEmail); len(got) != 0 {
+		t.Fatalf("%d emails to a bouncing address", len(got))
+	}
+	m := e.record(a.ConnectionID).Reminders["-30"]
+	if m.Error == "" || m.Delivery.AppNotificationID != notes[0].ID {
+		t.Fatalf("stage = %+v, want the email refused and the notification's id", m)
+	}
+}

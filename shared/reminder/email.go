@@ -131,11 +131,9 @@ func NewRenderer(cfg RenderConfig, signer LinkSigner) (*Renderer, error) {
 
 // Render writes the email for job to the authorization's contact, as of now.
 func (r *Renderer) Render(a authz.Authorization, job Job, now time.Time) (Email, error) {
-	if !a.ContactStatus.Reachable() {
-		return Email{}, fmt.Errorf("%w (contact %s)", ErrContactUnreachable, a.ContactStatus)
-	}
+	unreachable := !a.ContactStatus.Reachable()
 	to, err := ValidateAddress(a.ContactEmail)
-	if err != nil {
+	if err != nil && !unreachable {
 		return Email{}, err
 	}
 	central, err := consent.CentralURL(a.AccountType, a.Marketplace, a.Region, r.cfg.SellerCentralURL)
@@ -145,6 +143,11 @@ func (r *Renderer) Render(a authz.Authorization, job Job, now time.Time) (Email,
 	e, err := r.render(a, job, now, central)
 	if err != nil {
 		return Email{}, err
+	}
+	if unreachable {
+		// No email goes to this address; the rendered link and date still serve the
+		// Seller Central channel, which then is the only one that reaches the seller.
+		return e, fmt.Errorf("%w (contact %s)", ErrContactUnreachable, a.ContactStatus)
 	}
 	e.To = to
 	return e, nil

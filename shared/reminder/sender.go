@@ -224,6 +224,11 @@ func (s *Sender) process(ctx context.Context, m events.SQSMessage, stop *atomic.
 
 	email, err := s.renderer.Render(a, job, s.clock.Now())
 	if err != nil {
+		if errors.Is(err, ErrContactUnreachable) {
+			// The contact bounced or complained: Seller Central is where this seller can
+			// still be reached, before the stage is recorded as not emailed.
+			s.notifyApp(ctx, log, claim, a, job, email)
+		}
 		if errors.Is(err, ErrBadAddress) {
 			return s.reject(ctx, log, claim, ReasonNoAddress, err)
 		}
