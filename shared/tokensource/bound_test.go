@@ -46,6 +46,9 @@ func TestCacheIsBoundedLeastRecentlyUsedFirst(t *testing.T) {
 			for _, id := range []string{"a", "b", "c"} {
 				e.authorizeConn(t, id)
 			}
+			// The vault reads before it writes (compare before write): count only the
+			// reads the token source makes.
+			seeded := e.secrets()
 			c := tokensource.New(e.vault, e.lwa, tokensource.WithClock(e.clock.Now), tokensource.WithMaxEntries(tc.max))
 			for _, id := range tc.calls {
 				tok, err := c.Token(e.ctx, id, authz.RegionEU)
@@ -57,7 +60,7 @@ func TestCacheIsBoundedLeastRecentlyUsedFirst(t *testing.T) {
 			if got := c.Len(); got != tc.wantLen {
 				t.Errorf("Len = %d, want %d", got, tc.wantLen)
 			}
-			if got := e.secrets(); got != tc.wantReads {
+			if got := e.secrets() - seeded; got != tc.wantReads {
 				t.Errorf("secret reads = %d, want %d", got, tc.wantReads)
 			}
 			if got := e.sim.Refreshes(); got != tc.wantRefresh {
