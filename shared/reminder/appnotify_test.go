@@ -26,14 +26,10 @@ func (r refreshTokens) Token(ctx context.Context, _ string, _ authz.Region) (sec
 	return t.AccessToken, err
 }
 
-// TestSellerCentralChannelPostsOncePerStage: with the channel on, a pre-expiry stage
-// posts one app notification under the email's claim and records its id on the
-// stage; a duplicate delivery of the job posts nothing more; after expiry nothing is
-// posted (Amazon refuses calls for a lapsed authorization).
-func TestSellerCentralChannelPostsOncePerStage(t *testing.T) {
-	t.Parallel()
-	e := newSenderEnv(t)
-	a := e.seed("acme-notes")
+// sellerCentralChannel is the Seller Central channel on, against a simulator where
+// a's seller is signed up and the app's template RENEW is approved.
+func (e *senderEnv) sellerCentralChannel(t *testing.T, a authz.Authorization) (*amazonsim.Sim, *appnotify.Channel) {
+	t.Helper()
 	sim := amazonsim.New(amazonsim.Config{AppID: "amzn1.sp.solution.test", AppName: "Keeper", ClientID: "cid", ClientSecret: "csecret",
 		RedirectURIs: []string{"https://keeper.example.com/callback"}, Sellers: []amazonsim.Seller{{ID: a.SellingPartnerID, Name: "Acme"}}})
 	srv := httptest.NewServer(sim)
@@ -42,6 +38,18 @@ func TestSellerCentralChannelPostsOncePerStage(t *testing.T) {
 	tokens := refreshTokens{lwa: lwa.NewClient(lwa.Config{Endpoint: srv.URL + "/auth/o2/token", Credentials: lwa.StaticCredentials{ClientID: "cid", ClientSecret: "csecret"}}),
 		rt: sim.IssueRefreshToken(a.SellingPartnerID)}
 	ch := appnotify.NewChannel("RENEW", &appnotify.Client{Endpoint: srv.URL}, tokens, e.clock, nil, nil)
+	return sim, ch
+}
+
+// TestSellerCentralChannelPostsOncePerStage: with the channel on, a pre-expiry stage
+// posts one app notification under the email's claim and records its id on the
+// stage; a duplicate delivery of the job posts nothing more; after expiry nothing is
+// posted (Amazon refuses calls for a lapsed authorization).
+func TestSellerCentralChannelPostsOncePerStage(t *testing.T) {
+	t.Parallel()
+	e := newSenderEnv(t)
+	a := e.seed("acme-notes")
+	sim, ch := e.sellerCentralChannel(t, a)
 	emu, _ := testenv.SESv2(t)
 	s, err := reminder.NewSender(reminder.SenderConfig{From: "reminders@keeper.example.com", AppNotifier: ch,
 		Schedule: reminder.MustParseSchedule(config.DefaultReminderStages), RatePerSecond: 1000, RetryDelay: time.Millisecond},
@@ -79,14 +87,7 @@ func TestBouncingContactStillGetsTheSellerCentralNotice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim := amazonsim.New(amazonsim.Config{AppID: "amzn1.sp.solution.test", AppName: "Keeper", ClientID: "cid", ClientSecret: "csecret",
-		RedirectURIs: []string{"https://keeper.example.com/callback"}, Sellers: []amazonsim.Seller{{ID: a.SellingPartnerID, Name: "Acme"}}})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	sim.ApproveNotificationTemplate("RENEW", appnotify.ParamExpiryDate, appnotify.ParamRenewalURL)
-	tokens := refreshTokens{lwa: lwa.NewClient(lwa.Config{Endpoint: srv.URL + "/auth/o2/token", Credentials: lwa.StaticCredentials{ClientID: "cid", ClientSecret: "csecret"}}),
-		rt: sim.IssueRefreshToken(a.SellingPartnerID)}
-	ch := appnotify.NewChannel("RENEW", &appnotify.Client{Endpoint: srv.URL}, tokens, e.clock, nil, nil)
+	sim, ch := e.sellerCentralChannel(t, a)
 	emu, mailbox := testenv.SESv2(t)
 	s, err := reminder.NewSender(reminder.SenderConfig{From: "reminders@keeper.example.com", AppNotifier: ch,
 		Schedule: reminder.MustParseSchedule(config.DefaultReminderStages), RatePerSecond: 1000, RetryDelay: time.Millisecond},
