@@ -162,7 +162,7 @@ func (h *handler) pageFor(err error) (pages.Page, string) {
 			Details: []string{"We will remind you again before the next yearly renewal."}}
 		if !le.ExpiresAt.IsZero() {
 			p.Lead = "This link was for a renewal that has since been completed: " + app + " can use your Amazon account until " +
-				le.ExpiresAt.Format("2 January 2006") + ". There is nothing else to do."
+				le.ExpiresAt.In(i18n.Location(le.Marketplace)).Format("2 January 2006") + ". There is nothing else to do."
 		}
 		return p, "link_superseded"
 	case errors.Is(err, renewal.ErrBrowserMismatch):

@@ -183,10 +183,11 @@ type Start struct {
 
 // LinkError carries what the page for a rejected link needs.
 type LinkError struct {
-	Err        error
-	Link       consent.Link
-	CentralURL string    // for the manual steps
-	ExpiresAt  time.Time // the authorization's expiry, for a superseded link
+	Err         error
+	Link        consent.Link
+	CentralURL  string    // for the manual steps
+	ExpiresAt   time.Time // the authorization's expiry, for a superseded link
+	Marketplace string    // whose time zone writes that date
 }
 
 func (e *LinkError) Error() string { return e.Err.Error() }
@@ -218,7 +219,7 @@ func (s *Service) StartFromLink(ctx context.Context, token string) (Start, error
 		// A renewal happened since this link was made: it has done its job.
 		s.log.InfoContext(ctx, "renewal link superseded by a later renewal", "connectionId", a.ConnectionID, "region", a.Region,
 			"linkGeneration", link.Generation, "recordGeneration", a.LinkGeneration)
-		return Start{}, &LinkError{Err: ErrLinkSuperseded, Link: link, ExpiresAt: a.ExpiresAt}
+		return Start{}, &LinkError{Err: ErrLinkSuperseded, Link: link, ExpiresAt: a.ExpiresAt, Marketplace: a.Marketplace}
 	}
 	st, err := s.openState(ctx, a, now, false)
 	if err != nil {
