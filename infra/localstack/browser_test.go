@@ -29,6 +29,12 @@ func chromium() string {
 	return ""
 }
 
+// chromeAllocator starts a headless Chromium of its own (its own profile) at chrome.
+func chromeAllocator(ctx context.Context, chrome string, width, height int) (context.Context, context.CancelFunc) {
+	return chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.WindowSize(width, height), chromedp.Flag("disable-dev-shm-usage", true))...)
+}
+
 // testBrowserJourney is the seller's journey in headless Chromium: the mail page, the
 // reminder, its renewal link, Confirm on the consent page, the success page and the
 // ledger; then Cancel (nothing changes, a clear page), then the same Amazon redirect
@@ -46,8 +52,7 @@ func testBrowserJourney(t *testing.T, s *localstack.Stack, cli func(...string) (
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.WindowSize(1200, 1000), chromedp.Flag("disable-dev-shm-usage", true))...)
+	alloc, cancelAlloc := chromeAllocator(ctx, chrome, 1200, 1000)
 	defer cancelAlloc()
 	browser, closeBrowser := chromedp.NewContext(alloc)
 	defer closeBrowser()
@@ -147,8 +152,7 @@ func testBrowserJourney(t *testing.T, s *localstack.Stack, cli func(...string) (
 		chromedp.Location(&forwarded),
 	))
 	// Another person's browser: a Chromium of its own, with its own profile.
-	otherAlloc, cancelOtherAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.WindowSize(1200, 1000), chromedp.Flag("disable-dev-shm-usage", true))...)
+	otherAlloc, cancelOtherAlloc := chromeAllocator(ctx, chrome, 1200, 1000)
 	defer cancelOtherAlloc()
 	other, closeOther := chromedp.NewContext(otherAlloc)
 	defer closeOther()

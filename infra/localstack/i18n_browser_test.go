@@ -71,8 +71,7 @@ func TestPagesAndEmailsInABrowserInTwoLanguages(t *testing.T) {
 	must(t, os.MkdirAll(shots, 0o755))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.WindowSize(900, 900), chromedp.Flag("disable-dev-shm-usage", true))...)
+	alloc, cancelAlloc := chromeAllocator(ctx, chrome, 900, 900)
 	defer cancelAlloc()
 	browser, closeBrowser := chromedp.NewContext(alloc)
 	defer closeBrowser()
