@@ -58,25 +58,10 @@ func (s *Sim) feesEstimate(w http.ResponseWriter, r *http.Request) {
 		(&spErrorAnswer{status: http.StatusMethodNotAllowed, code: "InvalidInput", message: "The operation accepts POST only."}).write(w)
 		return
 	}
-	acct, refused := s.sellerToken(r.Header.Get("x-amz-access-token"))
-	if refused == nil && (acct.vendor || !slices.Contains(s.cfg.Roles, RolePricing)) {
-		// The app lacks the role, or the account is a vendor's: SP-API answers 403.
-		refused = &spErrorAnswer{status: http.StatusForbidden, code: "Unauthorized", message: msgDenied}
-	}
-	if refused != nil {
-		s.log.Info("product fees api refused", "status", refused.status, "code", refused.code, "selling_partner_id", acct.id)
-		refused.write(w)
-		return
-	}
-	if s.spFault(w, r, FaultFees) {
-		return
-	}
-	s.mu.Lock()
-	ok := s.takeQuotaLocked(FaultFees, acct.id, FeesRate, FeesBurst)
-	s.mu.Unlock()
+	// The app lacks the role, or the account is a vendor's: SP-API answers 403.
+	acct, ok := s.admitSellerCall(w, r, "product fees api", FaultFees, FeesRate, FeesBurst,
+		func(a account) bool { return !a.vendor && slices.Contains(s.cfg.Roles, RolePricing) })
 	if !ok {
-		s.log.Info("product fees api throttled", "selling_partner_id", acct.id)
-		(&spErrorAnswer{status: http.StatusTooManyRequests, code: "QuotaExceeded", message: "You exceeded your quota for the requested resource."}).write(w)
 		return
 	}
 

@@ -169,25 +169,9 @@ func (s *Sim) marketplaceParticipations(w http.ResponseWriter, r *http.Request) 
 		(&spErrorAnswer{status: http.StatusMethodNotAllowed, code: "InvalidInput", message: "The operation accepts GET only."}).write(w)
 		return
 	}
-	acct, refused := s.sellerToken(r.Header.Get("x-amz-access-token"))
-	if refused == nil && acct.vendor {
-		// Vendor Central accounts have no Sellers API.
-		refused = &spErrorAnswer{status: http.StatusForbidden, code: "Unauthorized", message: msgDenied}
-	}
-	if refused != nil {
-		s.log.Info("sellers api refused", "status", refused.status, "code", refused.code, "selling_partner_id", acct.id)
-		refused.write(w)
-		return
-	}
-	if s.spFault(w, r, FaultSellers) {
-		return
-	}
-	s.mu.Lock()
-	ok := s.takeQuotaLocked(FaultSellers, acct.id, SellersRate, SellersBurst)
-	s.mu.Unlock()
+	// Vendor Central accounts have no Sellers API.
+	acct, ok := s.admitSellerCall(w, r, "sellers api", FaultSellers, SellersRate, SellersBurst, func(a account) bool { return !a.vendor })
 	if !ok {
-		s.log.Info("sellers api throttled", "selling_partner_id", acct.id)
-		(&spErrorAnswer{status: http.StatusTooManyRequests, code: "QuotaExceeded", message: "You exceeded your quota for the requested resource."}).write(w)
 		return
 	}
 
@@ -206,4 +190,32 @@ func (s *Sim) marketplaceParticipations(w http.ResponseWriter, r *http.Request) 
 	w.Header().Set("x-amzn-RequestId", requestID())
 	w.Header().Set("x-amzn-RateLimit-Limit", strconv.FormatFloat(SellersRate, 'f', -1, 64))
 	_ = json.NewEncoder(w).Encode(map[string]any{"payload": payload})
+}
+
+// admitSellerCall runs the checks SP-API makes before an operation called with a
+// seller's access token, in Amazon's order: the token (and allowed, e.g. the app's
+// role or the account type: 403 when false), an injected fault of op, then op's usage
+// plan per seller (429). It writes the refusal itself; ok says the call may proceed.
+func (s *Sim) admitSellerCall(w http.ResponseWriter, r *http.Request, api, op string, rate, burst float64, allowed func(account) bool) (account, bool) {
+	acct, refused := s.sellerToken(r.Header.Get("x-amz-access-token"))
+	if refused == nil && !allowed(acct) {
+		refused = &spErrorAnswer{status: http.StatusForbidden, code: "Unauthorized", message: msgDenied}
+	}
+	if refused != nil {
+		s.log.Info(api+" refused", "status", refused.status, "code", refused.code, "selling_partner_id", acct.id)
+		refused.write(w)
+		return acct, false
+	}
+	if s.spFault(w, r, op) {
+		return acct, false
+	}
+	s.mu.Lock()
+	ok := s.takeQuotaLocked(op, acct.id, rate, burst)
+	s.mu.Unlock()
+	if !ok {
+		s.log.Info(api+" throttled", "selling_partner_id", acct.id)
+		(&spErrorAnswer{status: http.StatusTooManyRequests, code: "QuotaExceeded", message: "You exceeded your quota for the requested resource."}).write(w)
+		return acct, false
+	}
+	return acct, true
 }
