@@ -304,7 +304,7 @@ func TestSecretsManagerOutageParksThenRepairs(t *testing.T) {
 	e.clock.Advance(200 * 24 * time.Hour)
 	authorizedAt := e.clock.Now()
 	for _, op := range []string{"CreateSecret", "PutSecretValue"} {
-		e.secrets.FailNext(op, 40, "InternalServiceError")
+		e.secrets.FailNext(op, 1000, "InternalServiceError")
 	}
 	e.get(e.consentAsURL("acme", seller)).want(http.StatusAccepted, "being completed")
 	parked := e.parked(t)

@@ -198,7 +198,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{name: "Secrets Manager fails after the exchange", wantStatus: 202, wantPage: "being completed", exchanges: 1, events: 1,
 			request: func(s setup) string {
 				for _, op := range []string{"CreateSecret", "PutSecretValue"} {
-					s.e.secrets.FailNext(op, 20, "InternalServiceError")
+					s.e.secrets.FailNext(op, 1000, "InternalServiceError") // outlasts the vault budget, however fast its retries
 				}
 				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
 			}},
