@@ -70,6 +70,8 @@ type Pacer struct {
 	tat    time.Time     // the budget's state when db is nil
 	busy   bool          // the last reservation found the budget busy
 	lead   time.Duration // how far ahead of now an idle budget's first time is set
+	turn   chan struct{} // closed when the last caller handed a time has gone (or given up)
+	went   time.Time     // when the last caller of this process went
 	writes int           // reservations written, for tests and benchmarks
 }
 
@@ -166,11 +168,36 @@ func (p *Pacer) Next(ctx context.Context) (time.Time, error) {
 	}
 	at := p.ready[0]
 	p.ready = p.ready[1:]
+	// The callers of one process go in the order of their times, each at least an
+	// interval after the one before actually went: a caller whose timer fired late
+	// (a busy CPU) delays those after it instead of going together with them.
+	before, mine := p.turn, make(chan struct{})
+	p.turn = mine
 	p.mu.Unlock()
+	defer close(mine)
 	if dl, ok := ctx.Deadline(); ok && at.After(dl) {
 		return time.Time{}, fmt.Errorf("%w: next at %s, deadline %s", ErrNoSlot, at.Format(time.RFC3339Nano), dl.Format(time.RFC3339Nano))
 	}
-	return at, p.sleep(ctx, at.Sub(p.now()))
+	if err := p.sleep(ctx, at.Sub(p.now())); err != nil {
+		return time.Time{}, err
+	}
+	if before != nil {
+		select {
+		case <-before:
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		}
+	}
+	p.mu.Lock()
+	last := p.went
+	p.mu.Unlock()
+	if err := p.sleep(ctx, last.Add(p.interval).Sub(p.now())); err != nil {
+		return time.Time{}, err
+	}
+	p.mu.Lock()
+	p.went = p.now()
+	p.mu.Unlock()
+	return at, nil
 }
 
 // dropLate removes the reserved times that passed more than Late ago. p.mu is held.
