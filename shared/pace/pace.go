@@ -70,8 +70,8 @@ type Pacer struct {
 	tat    time.Time     // the budget's state when db is nil
 	busy   bool          // the last reservation found the budget busy
 	lead   time.Duration // how far ahead of now an idle budget's first time is set
-	turn   chan struct{} // closed when the last caller handed a time has gone (or given up)
-	went   time.Time     // when the last caller of this process went
+	missed int           // callers that woke too late for their time
+	want   int           // calls announced by Reserve and not made yet
 	writes int           // reservations written, for tests and benchmarks
 }
 
@@ -120,28 +120,17 @@ func (p *Pacer) Writes() int {
 	return p.writes
 }
 
-// Reserve reserves up to n call times at once (capped at Horizon's worth), for a batch
-// about to be worked through: one table write serves the batch. Times a batch does not
-// use are lost to the budget, never reused late.
+// Reserve announces n calls about to be made (a batch): the next reservation takes
+// times for all of them at once (capped at Horizon's worth), so that one table write
+// serves the batch. It writes nothing itself: the times are taken when the first call
+// asks, so that the work before it (reading the record, rendering the email) does not
+// let them pass unused. Times a batch does not use are lost to the budget, never used
+// late.
 func (p *Pacer) Reserve(ctx context.Context, n int) error {
-	n = min(n, max(1, int(Horizon/p.interval)))
-	if n < 1 {
-		return nil
-	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.dropLate()
-	if len(p.ready) >= n {
-		return nil
-	}
-	return p.reserve(ctx, n-len(p.ready))
-}
-
-// Drop forgets the times reserved and not used (at the end of an invocation).
-func (p *Pacer) Drop() {
-	p.mu.Lock()
-	p.ready = nil
+	p.want = max(n, 0)
 	p.mu.Unlock()
+	return nil
 }
 
 // Wait blocks until the caller's call time: the next reserved one, or a new one.
@@ -152,52 +141,61 @@ func (p *Pacer) Wait(ctx context.Context) error {
 }
 
 // Next is Wait, and says which time on the budget the caller was given.
+//
+// A caller goes within Late of its time or not at all: one that wakes later (a busy
+// CPU) takes a new time instead, since going late would crowd the call another
+// process has at the next time.
 func (p *Pacer) Next(ctx context.Context) (time.Time, error) {
+	for range maxLate {
+		at, err := p.take(ctx)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if dl, ok := ctx.Deadline(); ok && at.After(dl) {
+			return time.Time{}, fmt.Errorf("%w: next at %s, deadline %s", ErrNoSlot, at.Format(time.RFC3339Nano), dl.Format(time.RFC3339Nano))
+		}
+		if err := p.sleep(ctx, at.Sub(p.now())); err != nil {
+			return time.Time{}, err
+		}
+		if p.now().Sub(at) <= Late {
+			return at, nil
+		}
+		p.mu.Lock()
+		p.missed++
+		p.mu.Unlock()
+	}
+	return time.Time{}, fmt.Errorf("pace budget %s: woke too late for %d times in a row", p.name, maxLate)
+}
+
+// maxLate is how many times one caller may wake too late before giving up.
+const maxLate = 10
+
+// take hands out the next reserved time, reserving one if none is left.
+func (p *Pacer) take(ctx context.Context) (time.Time, error) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.dropLate()
 	for try := 0; len(p.ready) == 0; try++ {
 		if try == 3 {
-			p.mu.Unlock()
 			return time.Time{}, fmt.Errorf("pace budget %s: every time reserved had passed when the reservation returned", p.name)
 		}
-		if err := p.reserve(ctx, 1); err != nil {
-			p.mu.Unlock()
+		n := min(max(p.want, 1), max(1, int(Horizon/p.interval)))
+		if err := p.reserve(ctx, n); err != nil {
 			return time.Time{}, err
 		}
 		p.dropLate()
 	}
 	at := p.ready[0]
 	p.ready = p.ready[1:]
-	// The callers of one process go in the order of their times, each at least an
-	// interval after the one before actually went: a caller whose timer fired late
-	// (a busy CPU) delays those after it instead of going together with them.
-	before, mine := p.turn, make(chan struct{})
-	p.turn = mine
-	p.mu.Unlock()
-	defer close(mine)
-	if dl, ok := ctx.Deadline(); ok && at.After(dl) {
-		return time.Time{}, fmt.Errorf("%w: next at %s, deadline %s", ErrNoSlot, at.Format(time.RFC3339Nano), dl.Format(time.RFC3339Nano))
-	}
-	if err := p.sleep(ctx, at.Sub(p.now())); err != nil {
-		return time.Time{}, err
-	}
-	if before != nil {
-		select {
-		case <-before:
-		case <-ctx.Done():
-			return time.Time{}, ctx.Err()
-		}
-	}
-	p.mu.Lock()
-	last := p.went
-	p.mu.Unlock()
-	if err := p.sleep(ctx, last.Add(p.interval).Sub(p.now())); err != nil {
-		return time.Time{}, err
-	}
-	p.mu.Lock()
-	p.went = p.now()
-	p.mu.Unlock()
+	p.want = max(p.want-1, 0)
 	return at, nil
+}
+
+// Missed is how many times callers woke too late for their time and took another.
+func (p *Pacer) Missed() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.missed
 }
 
 // dropLate removes the reserved times that passed more than Late ago. p.mu is held.
