@@ -84,14 +84,15 @@ run: deps
 	.local/bin/localstack $(RUN_FLAGS)
 
 # One function's real binary with one event, through the local Runtime API, against
-# the running local stack or a deployment of its own.
+# the running local stack or a deployment of its own. INVOKE_FLAGS=--yes lets a client
+# secret notification change the running stack's LWA client secret.
 invoke: deps
 	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then \
 		echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json" >&2; exit 2; \
 	fi
 	@mkdir -p .local/bin
 	@$(GO) build -o .local/bin/invoke ./infra/cmd/invoke
-	@.local/bin/invoke -fn '$(FN)' -event '$(EVENT)'
+	@.local/bin/invoke -fn '$(FN)' -event '$(EVENT)' $(INVOKE_FLAGS)
 
 # The operator CLI as a binary for this machine: bin/keeperctl (or
 # `go install ./infra/cmd/keeperctl` to put it on your PATH).
