@@ -138,6 +138,7 @@ type Stack struct {
 
 	queues    map[string]queueInfo // by logical id
 	ev        eventParts           // domain events, webhooks, token service (events.go)
+	metrics   metricTap            // the functions' EMF metrics, summed (metrics.go)
 	functions map[string]*function
 	pollers   []*poller
 	pollStop  context.CancelFunc

@@ -155,11 +155,11 @@ ready in %s
 		case cmd := <-lines:
 			switch cmd {
 			case "scan":
-				if err := runStep(ctx, s, stdout, "expiry scan", func() error { _, err := s.Scan(ctx); return err }); err != nil {
+				if err := runStep(stdout, "expiry scan", func() (localstack.StepReport, error) { return s.ScanReport(ctx) }); err != nil {
 					fmt.Fprintln(stderr, "localstack:", firstLine(err))
 				}
 			case "sweep":
-				if err := runStep(ctx, s, stdout, "refresh cycle", func() error { _, err := s.RefreshCycle(ctx); return err }); err != nil {
+				if err := runStep(stdout, "refresh cycle (24 hourly sweeps)", func() (localstack.StepReport, error) { return s.SweepReport(ctx) }); err != nil {
 					fmt.Fprintln(stderr, "localstack:", firstLine(err))
 				}
 			case "":
@@ -173,20 +173,21 @@ ready in %s
 // scanAndSweep runs what a day of the real schedules would: the expiry scan and one
 // refresh cycle, and waits until the reminders they queued are sent.
 func scanAndSweep(ctx context.Context, s *localstack.Stack, stdout io.Writer) error {
-	if err := runStep(ctx, s, stdout, "expiry scan", func() error { _, err := s.Scan(ctx); return err }); err != nil {
+	if err := runStep(stdout, "expiry scan", func() (localstack.StepReport, error) { return s.ScanReport(ctx) }); err != nil {
 		return err
 	}
-	return runStep(ctx, s, stdout, "refresh cycle (24 hourly sweeps)", func() error { _, err := s.RefreshCycle(ctx); return err })
+	return runStep(stdout, "refresh cycle (24 hourly sweeps)", func() (localstack.StepReport, error) { return s.SweepReport(ctx) })
 }
 
-func runStep(ctx context.Context, s *localstack.Stack, stdout io.Writer, name string, step func() error) error {
+// runStep runs a schedule now and prints what it did once its work is done.
+func runStep(stdout io.Writer, name string, step func() (localstack.StepReport, error)) error {
 	fmt.Fprintf(stdout, "running the %s...\n", name)
-	if err := step(); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+	r, err := step()
+	if err != nil {
+		return err
 	}
-	wctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	return s.WaitIdle(wctx)
+	fmt.Fprintln(stdout, "  "+r.String())
+	return nil
 }
 
 func firstLine(err error) string {
