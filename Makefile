@@ -35,6 +35,7 @@ deps: $(NPM_STAMP) java gomod
 
 # npm ci again whenever the lockfile is newer than the last install.
 $(NPM_STAMP): infra/package-lock.json infra/package.json
+	@echo "npm: installing the emulators' packages into infra/node_modules (first run only)..."
 	npm ci --prefix infra
 	touch $@
 
@@ -72,7 +73,11 @@ pyclients:
 	fi
 
 gomod:
+	@echo "go: downloading the modules go.sum pins (only the first run fetches any)..."
 	$(GO) mod download
+
+# make run's "ready in" counts from when make read this file: npm, Go modules and builds too.
+RUN_STARTED := $(if $(filter run,$(MAKECMDGOALS)),$(shell date +%s))
 
 # The whole keeper on this machine: builds every function for it, starts the
 # emulators, the Amazon simulator and each function's bootstrap behind a local Lambda
@@ -80,8 +85,9 @@ gomod:
 # options, e.g. RUN_FLAGS='-addr 127.0.0.1:8080 -sweep-every 10s'.
 run: deps
 	@mkdir -p .local/bin
+	@echo "go: building the local stack's command..."
 	$(GO) build -o .local/bin/localstack ./infra/cmd/localstack
-	.local/bin/localstack $(RUN_FLAGS)
+	.local/bin/localstack $(if $(RUN_STARTED),-started-at $(RUN_STARTED)) $(RUN_FLAGS)
 
 # One function's real binary with one event, through the local Runtime API, against
 # the running local stack or a deployment of its own. INVOKE_FLAGS=--yes lets a client

@@ -49,6 +49,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	sweepEvery := fs.Duration("sweep-every", 0, "run the hourly refresh sweep on a fast clock, one simulated hour per tick, e.g. 10s (0: on demand only)")
 	verbose := fs.Bool("v", false, "also print every function's and emulator's log lines here")
 	noBuild := fs.Bool("no-build", false, "use the bootstraps already in .local/bin/functions")
+	startedAt := fs.Int64("started-at", 0, "Unix time in seconds the wait began (make run passes when make started, so that \"ready in\" counts npm, Go modules and builds too)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -58,6 +59,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "localstack: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
+	}
+	if t := time.Unix(*startedAt, 0); *startedAt > 0 && t.Before(started) {
+		started = t
 	}
 	if err := localstack.CheckAddr(*addr); err != nil {
 		return err
@@ -93,13 +97,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	if !*noBuild {
-		fmt.Fprintf(stdout, "building %d functions for this machine...\n", len(tmpl.Names()))
-		if err := localstack.Build(ctx, root, binDir, tmpl.Names()); err != nil {
+		if err := buildFunctions(ctx, root, binDir, tmpl.Names(), stdout); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintln(stdout, "starting the emulators, the Amazon simulator and the functions...")
-	s, err := localstack.Start(ctx, localstack.Options{Root: root, BinDir: binDir, FrontAddr: *addr, Seed: localstack.SeedDemo, Log: logw})
+	fmt.Fprintln(stdout, "starting the emulators, the Amazon simulator and the functions:")
+	s, err := localstack.Start(ctx, localstack.Options{Root: root, BinDir: binDir, FrontAddr: *addr, Seed: localstack.SeedDemo, Log: logw, Progress: stdout})
 	if err != nil {
 		if errors.Is(err, localstack.ErrAddrInUse) {
 			return err
@@ -166,6 +169,28 @@ ready in %s
 			default:
 				fmt.Fprintf(stdout, "unknown command %q: type scan or sweep (Ctrl-C stops the stack)\n", cmd)
 			}
+		}
+	}
+}
+
+// buildFunctions builds the functions and says it is still at it every 15 s: the
+// first build compiles the AWS SDK, which takes a minute or more.
+func buildFunctions(ctx context.Context, root, binDir string, names []string, stdout io.Writer) error {
+	fmt.Fprintf(stdout, "building %d functions for this machine (the first build compiles the AWS SDK: a minute or more)...\n", len(names))
+	begin := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- localstack.Build(ctx, root, binDir, names) }()
+	tick := time.NewTicker(15 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err == nil {
+				fmt.Fprintf(stdout, "  built in %s\n", time.Since(begin).Round(100*time.Millisecond))
+			}
+			return err
+		case <-tick.C:
+			fmt.Fprintf(stdout, "  still building (%s)...\n", time.Since(begin).Round(time.Second))
 		}
 	}
 }
