@@ -133,7 +133,7 @@ func (r *remote) ensureSampleAuthorization(ctx context.Context) error {
 		"storeName": "Demo Seller", "countryCodes": []string{demo.Marketplace}}, nil); err != nil {
 		return err
 	}
-	token, err := r.refreshToken(ctx, demo.SellingPartnerID)
+	token, err := r.refreshToken(ctx, demo.SellingPartnerID, a.AuthorizedAt)
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func (r *remote) ensureSampleAuthorization(ctx context.Context) error {
 }
 
 func (r *remote) putSampleImport(ctx context.Context) error {
-	token, err := r.refreshToken(ctx, sampleImportSeller)
+	token, err := r.refreshToken(ctx, sampleImportSeller, time.Time{})
 	if err != nil {
 		return err
 	}
@@ -156,11 +156,17 @@ func (r *remote) putSampleImport(ctx context.Context) error {
 	return putSampleImport(ctx, c, token.Reveal())
 }
 
-func (r *remote) refreshToken(ctx context.Context, sellerID string) (secret.Value, error) {
+// refreshToken has the simulator mint a refresh token for a consent at authorizedAt
+// (zero: now).
+func (r *remote) refreshToken(ctx context.Context, sellerID string, authorizedAt time.Time) (secret.Value, error) {
 	var ans struct {
 		RefreshToken string `json:"refreshToken"`
 	}
-	if err := r.sim(ctx, "/_sim/refresh-token", map[string]string{"sellingPartnerId": sellerID}, &ans); err != nil {
+	body := map[string]any{"sellingPartnerId": sellerID}
+	if !authorizedAt.IsZero() {
+		body["authorizedAt"] = authorizedAt
+	}
+	if err := r.sim(ctx, "/_sim/refresh-token", body, &ans); err != nil {
 		return "", err
 	}
 	return secret.Value(ans.RefreshToken), nil

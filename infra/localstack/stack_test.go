@@ -170,6 +170,7 @@ func TestStack(t *testing.T) {
 		if r := rows["demo-healthy"]; time.Since(r.LastRefreshAt) > time.Minute {
 			t.Errorf("demo-healthy last refreshed %s: the cycle did not prove it alive", r.LastRefreshAt)
 		}
+		checkSellerCentralAgrees(t, s) // sellercentral_test.go
 	})
 
 	var replay string // the callback URL of a completed renewal
@@ -189,6 +190,7 @@ func TestStack(t *testing.T) {
 			t.Fatalf("ledger after the renewal: %+v; page:\n%s", row, body)
 		}
 		replay = final
+		checkSellerCentralAgrees(t, s) // renewed on both sides
 	})
 
 	t.Run("cancel on the consent page changes nothing", func(t *testing.T) {
