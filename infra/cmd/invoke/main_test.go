@@ -144,6 +144,9 @@ func TestEverySampleEventThroughTheRealBinary(t *testing.T) {
 			t.Errorf("events/%s has no case here: every sample event must be invoked through its binary", name)
 			continue
 		}
+		if tc.fn != sampleFunctions[name] { // readme_test.go
+			t.Errorf("events/%s: invoked with %s here, the README gives it to %s", name, tc.fn, sampleFunctions[name])
+		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer

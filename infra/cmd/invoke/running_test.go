@@ -80,6 +80,9 @@ func TestSampleEventsAgainstTheDemoStack(t *testing.T) {
 	covered := map[string]bool{}
 	for i, step := range steps {
 		covered[step.file] = true
+		if step.fn != sampleFunctions[step.file] {
+			t.Errorf("%s: invoked with %s, the README gives it to %s", step.file, step.fn, sampleFunctions[step.file])
+		}
 		ev, err := os.ReadFile(filepath.Join("../../../events", step.file))
 		if err != nil {
 			t.Fatal(err)
