@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -339,4 +340,28 @@ func clientSecretNotification(event []byte) (kind string, newSecret secret.Value
 		}
 	}
 	return kind, newSecret
+}
+
+// FindRunning returns the running stack `make invoke` should use from the repository
+// at root: the one started there, else the one the pointer names (a `make run` in
+// another checkout), with the root it was started from.
+func FindRunning(root string) (State, string, error) {
+	st, err := ReadState(root)
+	if err == nil {
+		return st, root, nil
+	}
+	p, perr := PointerPath()
+	if perr != nil {
+		return State{}, "", err
+	}
+	b, rerr := os.ReadFile(p)
+	other := strings.TrimSpace(string(b))
+	if rerr != nil || other == "" || other == root {
+		return State{}, "", err
+	}
+	st, oerr := ReadState(other)
+	if oerr != nil {
+		return State{}, "", err
+	}
+	return st, other, nil
 }

@@ -116,7 +116,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	if !*standalone {
-		if st, err := localstack.ReadState(root); err == nil {
+		if st, from, err := localstack.FindRunning(root); err == nil {
+			if from != root {
+				fmt.Fprintf(stderr, "invoke: the running local stack was started from %s\n", from)
+			}
 			return invokeRunning(ctx, st, *fn, bins, *eventPath, event, *yes, stdout, stderr)
 		}
 	}
