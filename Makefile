@@ -94,7 +94,7 @@ run: deps
 # secret notification change the running stack's LWA client secret.
 invoke: deps
 	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then \
-		echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json" >&2; exit 2; \
+		echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json [INVOKE_FLAGS=--yes]" >&2; exit 2; \
 	fi
 	@mkdir -p .local/bin
 	@$(GO) build -o .local/bin/invoke ./infra/cmd/invoke
