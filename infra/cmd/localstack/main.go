@@ -137,6 +137,7 @@ ready in %s
 
   The ledger:           go run ./infra/cmd/keeperctl --local list
   Invoke a function:    make invoke FN=ExpiryScanFunction EVENT=events/schedule.json
+                        (every sample in events/ works against this stack: README, Invoke one function)
   Type scan or sweep and Enter to run a schedule now. Logs: %s
   Ctrl-C stops everything.
 `, time.Since(started).Round(100*time.Millisecond), s.MailURL, s.SellerCentralURL, s.FrontURL, s.LambdaURL, logPath)
