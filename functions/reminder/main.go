@@ -14,7 +14,7 @@ import (
 func main() {
 	ctx := context.Background()
 	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager, awsclients.SESv2}, app.ReminderConfigNames...)
-	sender, err := app.ReminderFromEnv(ctx, d)
+	sender, err := app.Reminder(ctx, d)
 	app.Must(d, err)
 	lambda.Start(sender.Handle)
 }

@@ -56,7 +56,7 @@ func TestSampleSQSEvent(t *testing.T) {
 	cfg := config.Config{TableName: table, SecretPrefix: prefix, AppName: "Demo App", BaseURL: demo.BaseURL,
 		SenderEmail: "reminders@keeper.example.com", SESMaxPerSecond: 1, ReminderStages: config.DefaultReminderStages, LinkTTL: config.DefaultLinkTTL}
 	sender, err := app.Reminder(ctx, app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm, SES: ses},
-		Log: slog.New(slog.DiscardHandler), Clock: authz.ClockFunc(func() time.Time { return time.Date(2027, 1, 16, 6, 0, 1, 0, time.UTC) })}, 2)
+		Log: slog.New(slog.DiscardHandler), Clock: authz.ClockFunc(func() time.Time { return time.Date(2027, 1, 16, 6, 0, 1, 0, time.UTC) })})
 	must(t, err)
 	out, err := lambda.NewHandler(sender.Handle).Invoke(ctx, raw)
 	must(t, err)
@@ -68,19 +68,6 @@ func TestSampleSQSEvent(t *testing.T) {
 	sent := mail.SentTo(t, recipient)
 	if len(sent) != 1 || !strings.Contains(sent[0].Subject, "by 15 Feb 2027") || !strings.Contains(sent[0].Text, demo.BaseURL+"/authorize?t=") {
 		t.Fatalf("emails to the demo seller: %+v", sent)
-	}
-}
-
-func TestReminderConcurrencyFromTheEnvironment(t *testing.T) {
-	tests := map[string]struct {
-		want int
-		ok   bool
-	}{"": {1, true}, "2": {2, true}, "10": {10, true}, "0": {0, false}, "-1": {0, false}, "two": {0, false}}
-	for v, tt := range tests {
-		n, err := app.ReminderConcurrency(func(string) string { return v })
-		if (err == nil) != tt.ok || n != tt.want {
-			t.Errorf("REMINDER_CONCURRENCY=%q: %d, %v", v, n, err)
-		}
 	}
 }
 

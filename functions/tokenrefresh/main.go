@@ -17,7 +17,7 @@ import (
 func main() {
 	ctx := context.Background()
 	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager, awsclients.SQS, awsclients.KMS}, app.TokenRefreshConfigNames...)
-	h, err := app.TokenRefreshFromEnv(ctx, d)
+	h, err := app.TokenRefreshHandler(ctx, d)
 	app.Must(d, err)
 	lambda.Start(h)
 }

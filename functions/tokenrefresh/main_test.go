@@ -125,7 +125,7 @@ func deployment(t *testing.T) (*refresh.Handler, *store.Store, func(time.Time) i
 	must(t, err)
 	h, svc, err := app.TokenRefresh(ctx, app.Deps{
 		Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm, SQS: sq}, Log: quiet, Clock: clock,
-	}, app.RefreshOptions{Workers: 2})
+	}, app.RefreshOptions{})
 	must(t, err)
 	return h, st, func(at time.Time) int { return svc.SlotsAt(at)[0] }
 }

@@ -122,11 +122,11 @@ func BenchmarkAuthorizationDay(b *testing.B) {
 		out := logs[fn]
 		return app.Deps{Config: cfg, Clients: clients, Log: slog.New(slog.NewJSONHandler(out, nil)), Metrics: metrics.New(out)}
 	}
-	refreshH, refreshSvc, err := app.TokenRefresh(ctx, deps("tokenrefresh"), app.RefreshOptions{Workers: 1})
+	refreshH, refreshSvc, err := app.TokenRefresh(ctx, deps("tokenrefresh"), app.RefreshOptions{})
 	must(b, err)
 	scan, err := app.ExpiryScan(ctx, deps("expiryscan"))
 	must(b, err)
-	sender, err := app.Reminder(ctx, deps("reminder"), 1)
+	sender, err := app.Reminder(ctx, deps("reminder"))
 	must(b, err)
 	calls.Reset()
 

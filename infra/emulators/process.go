@@ -64,15 +64,32 @@ func launch(ctx context.Context, e emulator, log *lineLog, onExit func(error)) (
 }
 
 // freePort asks the kernel for a free port on 127.0.0.1. It is free when we close the
-// listener, not necessarily when the emulator binds it: launch retries that race.
+// listener, not necessarily when the emulator binds it: launch retries that race. The
+// kernel may hand a closed port out again at once, so a port given to one emulator is
+// never given to another that starts alongside it.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+	for range 20 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("find a free port: %w", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		handedMu.Lock()
+		seen := handedOut[port]
+		handedOut[port] = true
+		handedMu.Unlock()
+		if !seen {
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("find a free port: the kernel kept offering ports already handed out")
 }
+
+var (
+	handedMu  sync.Mutex
+	handedOut = map[int]bool{}
+)
 
 func start(e emulator, port int, log *lineLog, onExit func(error)) (*process, error) {
 	cmd := e.command(port)
@@ -213,7 +230,9 @@ func (o *output) bindFailed() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	s := o.all.String()
-	for _, sign := range []string{"EADDRINUSE", "ddress already in use", "BindException", "Failed to bind"} {
+	// aws-ses-v2-local swallows the bind error and says only that its server has no
+	// address.
+	for _, sign := range []string{"EADDRINUSE", "ddress already in use", "BindException", "Failed to bind", "Server does not have an address"} {
 		if strings.Contains(s, sign) {
 			return true
 		}

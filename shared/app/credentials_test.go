@@ -91,7 +91,7 @@ func TestClientSecretRotationEndToEnd(t *testing.T) {
 		Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Metrics: metrics.New(emf).WithClock(clock.Now), Clock: clock}
 	credentials, _, err := app.Credentials(ctx, deps, app.CredentialsOptions{SPAPIEndpoint: srv.URL})
 	rotMust(t, err)
-	_, refresher, err := app.TokenRefresh(ctx, deps, app.RefreshOptions{Workers: 2})
+	_, refresher, err := app.TokenRefresh(ctx, deps, app.RefreshOptions{})
 	rotMust(t, err)
 	refreshNow := func(when string) {
 		t.Helper()
@@ -136,7 +136,7 @@ func TestClientSecretRotationEndToEnd(t *testing.T) {
 	}
 	refreshNow("after the grace period")
 	// A new Lambda environment reads the new secret from the start.
-	_, fresh, err := app.TokenRefresh(ctx, deps, app.RefreshOptions{Workers: 2})
+	_, fresh, err := app.TokenRefresh(ctx, deps, app.RefreshOptions{})
 	rotMust(t, err)
 	if o := fresh.Refresh(ctx, refresh.Request{ConnectionID: rotConn, Region: authz.RegionEU}); o.Result != refresh.ResultRefreshed {
 		t.Fatalf("a new refresh function: %+v", o)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 
 	"github.com/spapi-auth-keeper/keeper/shared/expiryscan"
 	"github.com/spapi-auth-keeper/keeper/shared/queue"
@@ -26,28 +25,9 @@ func ExpiryScan(ctx context.Context, d Deps) (*expiryscan.Service, error) {
 	return expiryscan.New(expiryscan.Config{Schedule: stages}, d.Store(), queue.NewSender(d.Clients.SQS, d.Config.ReminderQueueURL), d.clock(), d.Log, d.Metrics)
 }
 
-// ReminderConcurrencyEnv names the variable that carries the reminder queue's event
-// source MaximumConcurrency into the function, so that each invocation takes its share
-// of SES_MAX_PER_SECOND (template.yaml sets both from one parameter).
-const ReminderConcurrencyEnv = "REMINDER_CONCURRENCY"
-
-// ReminderConcurrency reads REMINDER_CONCURRENCY through getenv (1 when unset).
-func ReminderConcurrency(getenv func(string) string) (int, error) {
-	v := getenv(ReminderConcurrencyEnv)
-	if v == "" {
-		return 1, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return 0, fmt.Errorf("%s=%q: want a whole number of at least 1", ReminderConcurrencyEnv, v)
-	}
-	return n, nil
-}
-
-// Reminder builds the reminder sender. concurrency is how many invocations may run at
-// once (the event source's MaximumConcurrency): each sends at most
-// SES_MAX_PER_SECOND / concurrency emails a second.
-func Reminder(ctx context.Context, d Deps, concurrency int) (*reminder.Sender, error) {
+// Reminder builds the reminder sender. Every invocation of the stack sends on one
+// budget of SES_MAX_PER_SECOND, however many run at once.
+func Reminder(ctx context.Context, d Deps) (*reminder.Sender, error) {
 	stages, err := reminder.ParseSchedule(d.Config.ReminderStages)
 	if err != nil {
 		return nil, err
@@ -63,21 +43,15 @@ func Reminder(ctx context.Context, d Deps, concurrency int) (*reminder.Sender, e
 	if err != nil {
 		return nil, err
 	}
+	pacer, err := d.Pacer(SESBudget, d.Config.SESMaxPerSecond)
+	if err != nil {
+		return nil, fmt.Errorf("SES_MAX_PER_SECOND: %w", err)
+	}
 	cfg := reminder.SenderConfig{
-		From: d.Config.SenderEmail, ConfigurationSet: d.Config.SESConfigurationSet, Schedule: stages,
-		RatePerSecond: reminder.PerSenderRate(d.Config.SESMaxPerSecond, concurrency),
+		From: d.Config.SenderEmail, ConfigurationSet: d.Config.SESConfigurationSet, Schedule: stages, Pacer: pacer,
 	}
 	if ch := d.AppNotifications(os.Getenv); ch != nil {
 		cfg.AppNotifier = ch
 	}
 	return reminder.NewSender(cfg, d.Store(), d.Clients.SES, r, d.clock(), d.Log, d.Metrics)
-}
-
-// ReminderFromEnv is Reminder with the concurrency read from the environment.
-func ReminderFromEnv(ctx context.Context, d Deps) (*reminder.Sender, error) {
-	n, err := ReminderConcurrency(os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	return Reminder(ctx, d, n)
 }

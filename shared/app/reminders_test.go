@@ -118,7 +118,7 @@ func TestRemindersEndToEnd(t *testing.T) {
 	must(t, err)
 	scan, err := app.ExpiryScan(ctx, deps)
 	must(t, err)
-	sender, err := app.Reminder(ctx, deps, 2)
+	sender, err := app.Reminder(ctx, deps)
 	must(t, err)
 
 	st := store.New(ddb, table)
@@ -340,7 +340,7 @@ func TestThrottledReminderParksInTheDLQ(t *testing.T) {
 		ReminderStages: config.DefaultReminderStages, LinkTTL: config.DefaultLinkTTL},
 		Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm, SES: ses}, Log: slog.New(slog.DiscardHandler),
 		Metrics: metrics.New(writerFunc(func(p []byte) (int, error) { emfMu.Lock(); defer emfMu.Unlock(); return emf.Write(p) })),
-		Clock:   authz.ClockFunc(func() time.Time { return now })}, 2)
+		Clock:   authz.ClockFunc(func() time.Time { return now })})
 	must(t, err)
 	_, err = queue.NewSender(sqsClient, queueURL).Send(ctx, []string{reminder.Job{ConnectionID: a.ConnectionID, Region: a.Region, Stage: "-30", ExpiresAt: exp}.Marshal()})
 	must(t, err)

@@ -69,6 +69,9 @@ type options struct {
 	lwaEndpoint  string // default: the simulator
 	reminderURL  string // default: a fresh queue
 	attemptLimit time.Duration
+	// lwaBudget, when set, is REFRESH_MAX_PER_SECOND paced as deployed: on the stack's
+	// shared budget in the table, not this process alone.
+	lwaBudget float64
 }
 
 func newEnv(t testing.TB, tweak ...func(*options)) *env {
@@ -122,9 +125,13 @@ func (e *env) build(o options) (*refresh.Service, *refresh.Handler) {
 	cfg := e.cfg
 	cfg.LWAEndpoint = o.lwaEndpoint
 	cfg.ReminderQueueURL = o.reminderURL
+	if o.lwaBudget > 0 {
+		cfg.RefreshMaxPerSecond = o.lwaBudget
+		o.service.MaxPerSecond = 0
+	}
 	h, svc, err := app.TokenRefresh(e.ctx, app.Deps{
 		Config: cfg, Clients: e.clients, Log: logger, Metrics: metrics.New(e.metrics).WithClock(e.clock.Now), Clock: e.clock,
-	}, app.RefreshOptions{Workers: 1, LWAMaxAttempts: 3, LWABaseDelay: time.Millisecond, LWAMaxDelay: 2 * time.Millisecond,
+	}, app.RefreshOptions{LWAMaxAttempts: 3, LWABaseDelay: time.Millisecond, LWAMaxDelay: 2 * time.Millisecond,
 		LWAAttemptTimeout: o.attemptLimit, Service: o.service})
 	must(e.t, err)
 	return svc, h

@@ -2,6 +2,8 @@ package refresh_test
 
 import (
 	"fmt"
+
+	"github.com/aws/aws-lambda-go/events"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -16,7 +18,8 @@ import (
 
 // BenchmarkLWARateTable measures the refresh workers' LWA budget where LWA sees it:
 // for a total of 5 and 20 calls a second shared by 1 to 4 workers (each its own
-// Service and limiter at total/workers, as each Lambda instance is), every token
+// Service and pacer on the table's shared LWA budget, as each Lambda instance is,
+// reserving times for each batch of ten as the SQS handler does), every token
 // request's arrival at the simulator is timed. It prints the achieved rate over the
 // budget (goal ≥ 0.95) and the busiest one-second window over the budget (goal ≤ 1).
 //
@@ -54,30 +57,28 @@ func BenchmarkLWARateTable(b *testing.B) {
 				all = append(all, id)
 			}
 			parallel(b, all, 8, func(id string) { e.seed(id, authz.StatusActive, 30*day) })
-			svcs := make([]*refresh.Service, workers)
-			for w := range svcs {
-				svcs[w], _ = e.build(options{service: refresh.Config{MaxPerSecond: total / float64(workers)}, lwaEndpoint: proxy.URL + "/auth/o2/token",
+			handlers := make([]*refresh.Handler, workers)
+			for w := range handlers {
+				_, handlers[w] = e.build(options{lwaBudget: total, lwaEndpoint: proxy.URL + "/auth/o2/token",
 					reminderURL: e.reminderURL, attemptLimit: 10 * time.Second})
 			}
 			mu.Lock()
 			arrivals = nil
 			mu.Unlock()
 			var wg sync.WaitGroup
-			for w, svc := range svcs {
-				// Four refreshes at a time in each worker, as the handler runs them.
-				work := make(chan string)
-				for range 4 {
-					wg.Go(func() {
-						for id := range work {
-							svc.Refresh(e.ctx, refresh.Request{ConnectionID: id, Region: authz.RegionEU})
-						}
-					})
-				}
+			for w, h := range handlers {
+				// Batches of ten, one after another, as one Lambda instance takes them.
 				wg.Go(func() {
-					for _, id := range ids[w] {
-						work <- id
+					for i := 0; i < len(ids[w]); i += 10 {
+						var ev events.SQSEvent
+						for j, id := range ids[w][i:min(i+10, len(ids[w]))] {
+							ev.Records = append(ev.Records, events.SQSMessage{MessageId: fmt.Sprintf("%s-%d", id, j),
+								Body: refresh.Request{ConnectionID: id, Region: authz.RegionEU, QueuedAt: e.clock.Now()}.Marshal()})
+						}
+						if resp := h.HandleSQS(e.ctx, ev); len(resp.BatchItemFailures) > 0 {
+							b.Errorf("%d refreshes failed", len(resp.BatchItemFailures))
+						}
 					}
-					close(work)
 				})
 			}
 			wg.Wait()

@@ -17,11 +17,10 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
+	"github.com/spapi-auth-keeper/keeper/shared/pace"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
@@ -92,9 +91,9 @@ type Config struct {
 	// Slots is how many refresh slots records are spread over (the refreshSlot the
 	// callback and the store write); default authz.DefaultRefreshSlots.
 	Slots int
-	// MaxPerSecond is this process's share of the LWA budget: REFRESH_MAX_PER_SECOND
-	// divided by the refresh queue's MaximumConcurrency, so that all workers together
-	// stay within the budget.
+	// MaxPerSecond is the LWA budget when Deps.Pacer is nil: this process paces
+	// itself alone (tests, one-off tools). The deployed workers share
+	// REFRESH_MAX_PER_SECOND through one pace budget instead.
 	MaxPerSecond float64
 	// Concurrency is how many refreshes one invocation runs at once, so that LWA's
 	// latency does not keep a worker below its rate.
@@ -151,6 +150,9 @@ type Deps struct {
 	Clock         authz.Clock
 	Log           *slog.Logger
 	Metrics       *metrics.Emitter // nil discards
+	// Pacer spaces LWA calls on the budget every worker (and the importer) shares
+	// (shared/pace). nil paces this process alone at Config.MaxPerSecond.
+	Pacer Pacer
 	// RepairParked finishes renewals whose refresh token the callback had to park
 	// (Secrets Manager did not take it in time); each sweep runs it first. nil skips.
 	RepairParked func(ctx context.Context) (any, error)
@@ -168,7 +170,7 @@ type Service struct {
 	clock     authz.Clock
 	log       *slog.Logger
 	metrics   *metrics.Emitter
-	limiter   *rate.Limiter
+	pacer     Pacer
 	repair    func(ctx context.Context) (any, error)
 
 	mu         sync.Mutex
@@ -181,12 +183,14 @@ func New(cfg Config, d Deps) *Service {
 	s := &Service{
 		cfg: cfg, store: d.Store, vault: d.Vault, lwa: d.LWA, creds: d.Credentials,
 		refreshQ: d.RefreshQueue, reminderQ: d.ReminderQueue, clock: d.Clock, log: d.Log, metrics: d.Metrics, repair: d.RepairParked,
-		// A burst of one keeps every second within the budget: the token bucket never
-		// saves up calls while a worker waits on LWA. The bucket starts empty, so that
-		// N workers starting together do not each spend a saved call at once, and it
-		// runs paceMargin under the share, so that the calls' varying way to LWA
-		// (up to 30 ms at 1/s) does not squeeze one more into a second there.
-		limiter: emptyLimiter(cfg.MaxPerSecond * (1 - paceMargin)),
+		pacer: d.Pacer,
+	}
+	if s.pacer == nil {
+		p, err := pace.Local(cfg.MaxPerSecond)
+		if err != nil { // an infinite rate: withDefaults keeps only numbers above 0
+			p, _ = pace.Local(DefaultMaxPerSecond)
+		}
+		s.pacer = p
 	}
 	if s.clock == nil {
 		s.clock = authz.SystemClock
@@ -200,12 +204,11 @@ func New(cfg Config, d Deps) *Service {
 // Config returns the configuration in effect, defaults filled in.
 func (s *Service) Config() Config { return s.cfg }
 
-// paceMargin is the share of the LWA budget left unused as a guard against jitter
-// between the limiter and LWA's clock.
-const paceMargin = 0.03
-
-func emptyLimiter(perSecond float64) *rate.Limiter {
-	l := rate.NewLimiter(rate.Limit(perSecond), 1)
-	l.Allow() // spend the token the bucket starts with
-	return l
+// Pacer hands out call times on the LWA budget (shared/pace.Pacer).
+type Pacer interface {
+	// Reserve reserves times for a batch about to be refreshed, in one go.
+	Reserve(ctx context.Context, n int) error
+	// Wait blocks until the caller's call time; it fails at once when that time is
+	// after ctx's deadline.
+	Wait(ctx context.Context) error
 }

@@ -173,7 +173,7 @@ func (s *Service) refresh(ctx context.Context, req Request) Outcome {
 // more with the lwa-client secret read afresh (a secret rotated a moment ago is picked
 // up before anyone is paged); refused twice, refreshes fail fast for a while.
 func (s *Service) exchange(ctx context.Context, token secret.Value) (lwa.Tokens, error) {
-	if err := s.limiter.Wait(ctx); err != nil {
+	if err := s.pacer.Wait(ctx); err != nil {
 		return lwa.Tokens{}, fmt.Errorf("waiting for the LWA budget: %w", err)
 	}
 	t, err := s.lwa.Refresh(ctx, token)

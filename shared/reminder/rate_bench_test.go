@@ -19,17 +19,20 @@ import (
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
+	"github.com/spapi-auth-keeper/keeper/shared/pace"
 )
 
-// BenchmarkSESRateTable measures the senders' gates where SES sees them: for
-// SES_MAX_PER_SECOND of 1, 3, 14 and 50 shared by 1 to 4 senders (each its own gate at
-// PerSenderRate, as each Lambda invocation has), every SendEmail's arrival at
+// BenchmarkSESRateTable measures the senders' pacing where SES sees it: for
+// SES_MAX_PER_SECOND of 1, 3, 14 and 50 shared by 1 to 4 senders (each its own pacer on
+// one budget in DynamoDB Local, as each Lambda instance has, reserving times for a
+// batch of ten and sending it ten at a time), every SendEmail's arrival at
 // aws-ses-v2-local is timed by a proxy in front of it. It prints the achieved rate over
 // the configured one (goal ≥ 0.95) and the busiest one-second window over it (goal ≤ 1).
 //
 //	go test -run '^$' -bench SESRateTable -benchtime 1x ./shared/reminder
 func BenchmarkSESRateTable(b *testing.B) {
 	ses, _ := testenv.SESv2(b)
+	db, table := testenv.DynamoDB(b), testenv.NewTable(b)
 	emu, err := url.Parse(aws.ToString(ses.Options().BaseEndpoint))
 	if err != nil {
 		b.Fatal(err)
@@ -51,45 +54,50 @@ func BenchmarkSESRateTable(b *testing.B) {
 	for _, total := range []float64{1, 3, 14, 50} {
 		seconds := math.Max(4, 8/total)
 		for senders := 1; senders <= 4; senders++ {
-			share := PerSenderRate(total, senders)
-			each := int(math.Ceil(share * seconds))
+			calls := int(math.Ceil(total * seconds))
 			mu.Lock()
 			arrivals = nil
 			mu.Unlock()
+			budget := fmt.Sprintf("ses-%v-%d", total, senders)
 			var wg sync.WaitGroup
-			for range senders {
-				g := newGate(share)
-				// Ten sends in flight at a time, as one SQS batch is sent.
-				jobs := make(chan int)
-				for range 10 {
-					wg.Go(func() {
-						for range jobs {
-							sent, err := g.wait(context.Background())
-							if err != nil {
-								b.Error(err)
-								return
-							}
-							_, err = client.SendEmail(context.Background(), &sesv2.SendEmailInput{
-								FromEmailAddress: aws.String("keeper@example.com"),
-								Destination:      &sestypes.Destination{ToAddresses: []string{to}},
-								Content: &sestypes.EmailContent{Simple: &sestypes.Message{
-									Subject: &sestypes.Content{Data: aws.String("rate")},
-									Body:    &sestypes.Body{Text: &sestypes.Content{Data: aws.String("rate")}},
-								}},
-							})
-							sent()
-							if err != nil {
-								b.Error(err)
-								return
-							}
-						}
-					})
+			for w := range senders {
+				p, err := pace.New(db, table, budget, total)
+				if err != nil {
+					b.Fatal(err)
+				}
+				mine := calls / senders
+				if w < calls%senders {
+					mine++
 				}
 				wg.Go(func() {
-					for i := range each {
-						jobs <- i
+					for done := 0; done < mine; done += 10 {
+						batch := min(10, mine-done)
+						if err := p.Reserve(context.Background(), batch); err != nil {
+							b.Error(err)
+							return
+						}
+						var inner sync.WaitGroup
+						for range batch {
+							inner.Go(func() {
+								if err := p.Wait(context.Background()); err != nil {
+									b.Error(err)
+									return
+								}
+								_, err := client.SendEmail(context.Background(), &sesv2.SendEmailInput{
+									FromEmailAddress: aws.String("keeper@example.com"),
+									Destination:      &sestypes.Destination{ToAddresses: []string{to}},
+									Content: &sestypes.EmailContent{Simple: &sestypes.Message{
+										Subject: &sestypes.Content{Data: aws.String("rate")},
+										Body:    &sestypes.Body{Text: &sestypes.Content{Data: aws.String("rate")}},
+									}},
+								})
+								if err != nil {
+									b.Error(err)
+								}
+							})
+						}
+						inner.Wait()
 					}
-					close(jobs)
 				})
 			}
 			wg.Wait()

@@ -13,10 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
-	"golang.org/x/time/rate"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
+	"github.com/spapi-auth-keeper/keeper/shared/pace"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
 )
 
@@ -40,9 +40,11 @@ type SenderConfig struct {
 	ConfigurationSet string      // SES_CONFIGURATION_SET; empty sends without one
 	AppNotifier      AppNotifier // the Seller Central channel (appnotify.go); nil: off
 	Schedule         Schedule    // REMINDER_STAGES: a job for another stage is malformed
-	// RatePerSecond is this sender's share of SES_MAX_PER_SECOND: the total divided by
-	// the queue's MaximumConcurrency (see PerSenderRate), so that all concurrent
-	// invocations together stay under the account's SES sending rate.
+	// Pacer spaces the sends of every sender of the stack on one budget,
+	// SES_MAX_PER_SECOND (shared/pace), so that all concurrent invocations together
+	// stay under the account's SES sending rate in every second. nil paces this sender
+	// alone at RatePerSecond (tests, one-off tools).
+	Pacer         Pacer
 	RatePerSecond float64
 	// ClaimTimeout is how old a claim without sentAt must be before another sender
 	// takes it over: longer than the function's timeout, so that a live sender never
@@ -62,13 +64,13 @@ type SenderConfig struct {
 // DefaultClaimTimeout suits a function timeout of up to a minute or two.
 const DefaultClaimTimeout = 5 * time.Minute
 
-// PerSenderRate splits the account-wide budget between the invocations that may run
-// at once (the event source's MaximumConcurrency).
-func PerSenderRate(total float64, concurrency int) float64 {
-	if concurrency < 1 {
-		concurrency = 1
-	}
-	return total / float64(concurrency)
+// Pacer hands out sending times on the SES budget (shared/pace.Pacer).
+type Pacer interface {
+	// Reserve reserves times for a batch about to be sent, in one go.
+	Reserve(ctx context.Context, n int) error
+	// Wait blocks until the caller's sending time; it fails at once when that time is
+	// after ctx's deadline.
+	Wait(ctx context.Context) error
 }
 
 // Sender turns reminder queue messages into emails, each stage at most once.
@@ -81,7 +83,7 @@ type Sender struct {
 	clock    authz.Clock
 	log      *slog.Logger
 	metrics  *metrics.Emitter
-	gate     *gate
+	pacer    Pacer
 }
 
 // NewSender checks cfg and wires the sender. m may be nil.
@@ -93,8 +95,12 @@ func NewSender(cfg SenderConfig, st Store, ses SES, r *Renderer, clock authz.Clo
 	if len(cfg.Schedule) == 0 {
 		return nil, errors.New("reminder sender: empty schedule")
 	}
-	if cfg.RatePerSecond <= 0 {
-		return nil, fmt.Errorf("reminder sender: rate %v per second, want > 0", cfg.RatePerSecond)
+	if cfg.Pacer == nil {
+		p, err := pace.Local(cfg.RatePerSecond)
+		if err != nil {
+			return nil, fmt.Errorf("reminder sender: %w", err)
+		}
+		cfg.Pacer = p
 	}
 	if cfg.ClaimTimeout <= 0 {
 		cfg.ClaimTimeout = DefaultClaimTimeout
@@ -114,7 +120,7 @@ func NewSender(cfg SenderConfig, st Store, ses SES, r *Renderer, clock authz.Clo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Sender{cfg: cfg, from: from, store: st, ses: ses, renderer: r, clock: clock, log: log, metrics: m, gate: newGate(cfg.RatePerSecond)}, nil
+	return &Sender{cfg: cfg, from: from, store: st, ses: ses, renderer: r, clock: clock, log: log, metrics: m, pacer: cfg.Pacer}, nil
 }
 
 // Outcome is what became of one message, for logs and tests.
@@ -141,6 +147,11 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		wg        sync.WaitGroup
 		next      = make(chan events.SQSMessage)
 	)
+	// One reservation on the budget for the batch: the times it does not use (a
+	// duplicate, a stale job) pass unused rather than cost a write per email.
+	if err := s.pacer.Reserve(ctx, len(ev.Records)); err != nil {
+		s.log.WarnContext(ctx, "reserving sending times for the batch failed; each send reserves its own", "error", err)
+	}
 	for range min(s.cfg.Parallel, len(ev.Records)) {
 		wg.Add(1)
 		go func() {
@@ -238,23 +249,20 @@ func (s *Sender) process(ctx context.Context, m events.SQSMessage, stop *atomic.
 		return OutcomeRetry, err
 	}
 
-	// The slot is taken right before the request leaves, so that the rate is measured
+	// The time is taken right before the request leaves, so that the rate is measured
 	// where SES measures it; waiting gives up early enough for the batch to report
 	// before the invocation's deadline.
-	answered, err := s.gate.wait(ctx)
-	if err != nil {
-		log.InfoContext(ctx, "reminder deferred: no sending slot before the deadline", "error", err)
+	if err := s.waitToSend(ctx); err != nil {
+		log.InfoContext(ctx, "reminder deferred: no sending time before the deadline", "error", err)
 		s.release(ctx, log, claim)
-		return OutcomeRetry, fmt.Errorf("wait for a sending slot: %w", err)
+		return OutcomeRetry, fmt.Errorf("wait for a sending time: %w", err)
 	}
 	if stop != nil && stop.Load() {
-		answered()
 		log.InfoContext(ctx, "reminder deferred: SES throttled this batch")
 		s.release(ctx, log, claim)
 		return OutcomeRetry, ErrThrottled
 	}
 	out, err := s.ses.SendEmail(ctx, s.input(email))
-	answered()
 	if err != nil {
 		err = ClassifySES(err)
 		if errors.Is(err, ErrRejected) {
@@ -339,73 +347,17 @@ func (s *Sender) failed(reason string) {
 	s.metrics.Count("ReminderFailed", 1, metrics.Dim{Name: "Reason", Value: reason})
 }
 
-// gate keeps one sender under its rate. A token bucket (golang.org/x/time/rate)
-// spreads the sends over each second, with a small burst so that the pause between
-// two SQS batches does not cost sending slots. A sliding window is the hard cap: a
-// send waits until the send rate-per-second sends before it came back from SES a full
-// second ago. SES counts a send when the request reaches it, somewhere between the
-// moment we send and the moment its answer returns; measuring from the answer means
-// no delay on the way can put more than the rate into any one-second window at SES.
-type gate struct {
-	limiter *rate.Limiter
-	mu      sync.Mutex
-	window  []*slot // ring of the last len(window) sends
-	next    int
-}
-
-// slot is one send: done is closed when SES has answered, at time at.
-type slot struct {
-	done chan struct{}
-	at   time.Time
-}
-
 // deadlineMargin is kept free at the end of an invocation for the claims, sends and
 // records already under way, and the batch response.
 const deadlineMargin = 3 * time.Second
 
-func newGate(perSecond float64) *gate {
-	n := max(int(perSecond), 1)
-	burst := max(1, n/10)
-	return &gate{limiter: rate.NewLimiter(rate.Limit(perSecond), burst), window: make([]*slot, n)}
-}
-
-// wait blocks until a send may start and returns the function to call when SES has
-// answered it (whatever the answer).
-func (g *gate) wait(ctx context.Context) (sent func(), err error) {
+// waitToSend waits for the next sending time on the budget, keeping deadlineMargin
+// free at the end of the invocation.
+func (s *Sender) waitToSend(ctx context.Context) error {
 	if dl, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-deadlineMargin))
 		defer cancel()
 	}
-	if err := g.limiter.Wait(ctx); err != nil {
-		return nil, err
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if oldest := g.window[g.next]; oldest != nil {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-oldest.done:
-		}
-		if d := time.Until(oldest.at.Add(time.Second)); d > 0 {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-t.C:
-			}
-		}
-	}
-	s := &slot{done: make(chan struct{})}
-	g.window[g.next] = s
-	g.next = (g.next + 1) % len(g.window)
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.at = time.Now()
-			close(s.done)
-		})
-	}, nil
+	return s.pacer.Wait(ctx)
 }

@@ -1,0 +1,310 @@
+// Package pace spaces calls to a rate-limited service evenly across every process of
+// the stack that shares one budget: SES's sending rate for the reminder senders, the
+// LWA budget for the refresh workers and the importer.
+//
+// A budget is one small item in the table (pk=META#pace, sk={name}) holding tat, the
+// theoretical arrival time of the next call (the generic cell rate algorithm). A
+// process reserves send times by moving tat forward in one conditional UpdateItem;
+// each time it gets is interval = 1/(rate·(1-Margin)) after the one before, whoever
+// reserved it. Calls made at their times are never closer than the interval, so no
+// one-second window holds more than the rate, however many Lambda instances run and
+// however the budget is shared between them; a per-instance share (the total divided
+// by the event source's MaximumConcurrency) rounds down and wastes what an idle
+// instance does not use.
+//
+// Margin is the guard against the calls' varying way to the service: in a one-second
+// window the rate's calls are spread over 1/(1-Margin) seconds, so a call may reach
+// the service up to about Margin seconds (40 ms) later than the one rate calls
+// before it, and no window holds more than the rate.
+package pace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Margin is the share of the rate left unused (see the package comment).
+const Margin = 0.04
+
+// Late is how long after its time a reserved slot may still be used: a goroutine
+// wakes a little after its timer. A slot older than that is dropped, since a call made
+// at it could crowd the calls reserved after it.
+const Late = 10 * time.Millisecond
+
+// Horizon caps a batch reservation to this much of the rate's time, so that a batch of
+// 50 at 1 call a second does not hold the budget for 50 seconds.
+const Horizon = 2 * time.Second
+
+// PK is the partition of the pace items, outside the authorization key space (no
+// index attribute, so no index writes).
+const PK = "META#pace"
+
+// ErrNoSlot means the next free time is after the caller's deadline.
+var ErrNoSlot = errors.New("no free slot before the deadline")
+
+// DB is the part of the DynamoDB client a Pacer uses.
+type DB interface {
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+}
+
+// Pacer hands out call times on one shared budget. Safe for concurrent use.
+type Pacer struct {
+	db       DB // nil: the budget is this process's alone (tests, one-off tools)
+	table    string
+	name     string
+	interval time.Duration
+	now      func() time.Time
+	sleep    func(ctx context.Context, d time.Duration) error
+
+	mu     sync.Mutex
+	ready  []time.Time   // reserved by this process, not handed out yet, in order
+	tat    time.Time     // the budget's state when db is nil
+	busy   bool          // the last reservation found the budget busy
+	lead   time.Duration // how far ahead of now an idle budget's first time is set
+	missed int           // callers that woke too late for their time
+	want   int           // calls announced by Reserve and not made yet
+	writes int           // reservations written, for tests and benchmarks
+}
+
+// The first time reserved on an idle budget lies a little ahead, by twice the last
+// write's round trip (within these bounds): a time set to the moment of asking would
+// already have passed when the answer arrives, and the call would crowd the next.
+const (
+	minLead     = 5 * time.Millisecond
+	maxLead     = 250 * time.Millisecond
+	initialLead = 50 * time.Millisecond
+)
+
+// New paces calls at perSecond (less Margin) on the budget named name in table.
+func New(db DB, table, name string, perSecond float64) (*Pacer, error) {
+	if db == nil || table == "" || name == "" {
+		return nil, fmt.Errorf("pace %q: a table and a name are needed", name)
+	}
+	p, err := Local(perSecond)
+	if err != nil {
+		return nil, fmt.Errorf("pace %q: %w", name, err)
+	}
+	p.db, p.table, p.name = db, table, name
+	return p, nil
+}
+
+// Local paces calls at perSecond (less Margin) within this process only.
+func Local(perSecond float64) (*Pacer, error) {
+	if !(perSecond > 0) || math.IsInf(perSecond, 0) {
+		return nil, fmt.Errorf("rate %v per second, want > 0", perSecond)
+	}
+	return &Pacer{
+		interval: time.Duration(float64(time.Second) / (perSecond * (1 - Margin))),
+		now:      time.Now,
+		sleep:    sleepCtx,
+		lead:     initialLead,
+	}, nil
+}
+
+// Interval is the time between two calls on this budget.
+func (p *Pacer) Interval() time.Duration { return p.interval }
+
+// Writes is how many reservations this pacer has written to the table.
+func (p *Pacer) Writes() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.writes
+}
+
+// Reserve announces n calls about to be made (a batch): the next reservation takes
+// times for all of them at once (capped at Horizon's worth), so that one table write
+// serves the batch. It writes nothing itself: the times are taken when the first call
+// asks, so that the work before it (reading the record, rendering the email) does not
+// let them pass unused. Times a batch does not use are lost to the budget, never used
+// late.
+func (p *Pacer) Reserve(ctx context.Context, n int) error {
+	p.mu.Lock()
+	p.want = max(n, 0)
+	p.mu.Unlock()
+	return nil
+}
+
+// Wait blocks until the caller's call time: the next reserved one, or a new one.
+// It returns ErrNoSlot at once if that time is after ctx's deadline.
+func (p *Pacer) Wait(ctx context.Context) error {
+	_, err := p.Next(ctx)
+	return err
+}
+
+// Next is Wait, and says which time on the budget the caller was given.
+//
+// A caller goes within Late of its time or not at all: one that wakes later (a busy
+// CPU) takes a new time instead, since going late would crowd the call another
+// process has at the next time.
+func (p *Pacer) Next(ctx context.Context) (time.Time, error) {
+	for range maxLate {
+		at, err := p.take(ctx)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if dl, ok := ctx.Deadline(); ok && at.After(dl) {
+			return time.Time{}, fmt.Errorf("%w: next at %s, deadline %s", ErrNoSlot, at.Format(time.RFC3339Nano), dl.Format(time.RFC3339Nano))
+		}
+		if err := p.sleep(ctx, at.Sub(p.now())); err != nil {
+			return time.Time{}, err
+		}
+		if p.now().Sub(at) <= Late {
+			return at, nil
+		}
+		p.mu.Lock()
+		p.missed++
+		p.mu.Unlock()
+	}
+	return time.Time{}, fmt.Errorf("pace budget %s: woke too late for %d times in a row", p.name, maxLate)
+}
+
+// maxLate is how many times one caller may wake too late before giving up.
+const maxLate = 10
+
+// take hands out the next reserved time, reserving one if none is left.
+func (p *Pacer) take(ctx context.Context) (time.Time, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dropLate()
+	for try := 0; len(p.ready) == 0; try++ {
+		if try == 3 {
+			return time.Time{}, fmt.Errorf("pace budget %s: every time reserved had passed when the reservation returned", p.name)
+		}
+		n := min(max(p.want, 1), max(1, int(Horizon/p.interval)))
+		if err := p.reserve(ctx, n); err != nil {
+			return time.Time{}, err
+		}
+		p.dropLate()
+	}
+	at := p.ready[0]
+	p.ready = p.ready[1:]
+	p.want = max(p.want-1, 0)
+	return at, nil
+}
+
+// Missed is how many times callers woke too late for their time and took another.
+func (p *Pacer) Missed() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.missed
+}
+
+// dropLate removes the reserved times that passed more than Late ago. p.mu is held.
+func (p *Pacer) dropLate() {
+	cut := p.now().Add(-Late)
+	i := 0
+	for i < len(p.ready) && p.ready[i].Before(cut) {
+		i++
+	}
+	p.ready = p.ready[i:]
+}
+
+// reserve appends n call times to p.ready. p.mu is held: one reservation at a time
+// per process, which also merges what concurrent callers would have written.
+func (p *Pacer) reserve(ctx context.Context, n int) error {
+	span := time.Duration(n) * p.interval
+	var start time.Time
+	if p.db == nil {
+		now := p.now()
+		start = p.tat
+		if start.Before(now) {
+			start = now
+		}
+		p.tat = start.Add(span)
+	} else {
+		asked := p.now()
+		var err error
+		if start, err = p.reserveShared(ctx, span); err != nil {
+			return err
+		}
+		p.writes++
+		p.lead = min(max(2*p.now().Sub(asked), minLead), maxLead)
+	}
+	for i := range n {
+		p.ready = append(p.ready, start.Add(time.Duration(i)*p.interval))
+	}
+	return nil
+}
+
+// reserveShared moves the shared tat forward by span and returns where the span
+// starts. Two conditional writes cover the two cases without a read: the budget is
+// busy (tat in the future: add span to it atomically) or idle (tat in the past or
+// absent: set it to now+lead+span). Each one's condition failing means the other case
+// holds, so the loop ends as soon as the budget stays put between two writes.
+func (p *Pacer) reserveShared(ctx context.Context, span time.Duration) (time.Time, error) {
+	key := map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: PK},
+		"sk": &types.AttributeValueMemberS{Value: p.name},
+	}
+	busy := p.busy
+	for range 8 {
+		now := p.now()
+		nowN := num(now.UnixNano())
+		first := now.Add(p.lead)
+		in := &dynamodb.UpdateItemInput{TableName: aws.String(p.table), Key: key}
+		if busy {
+			in.UpdateExpression = aws.String("SET tat = tat + :span")
+			in.ConditionExpression = aws.String("tat > :now")
+			in.ExpressionAttributeValues = map[string]types.AttributeValue{":span": num(int64(span)), ":now": nowN}
+			in.ReturnValues = types.ReturnValueUpdatedNew
+		} else {
+			in.UpdateExpression = aws.String("SET tat = :end")
+			in.ConditionExpression = aws.String("attribute_not_exists(tat) OR tat <= :now")
+			in.ExpressionAttributeValues = map[string]types.AttributeValue{":end": num(first.Add(span).UnixNano()), ":now": nowN}
+		}
+		out, err := p.db.UpdateItem(ctx, in)
+		var failed *types.ConditionalCheckFailedException
+		switch {
+		case errors.As(err, &failed):
+			busy = !busy
+			continue
+		case err != nil:
+			return time.Time{}, fmt.Errorf("reserve %s on pace budget %s: %w", span, p.name, err)
+		}
+		p.busy = busy
+		if !busy {
+			return first, nil
+		}
+		end, err := tatOf(out.Attributes)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("pace budget %s: %w", p.name, err)
+		}
+		return time.Unix(0, end).Add(-span), nil
+	}
+	return time.Time{}, fmt.Errorf("pace budget %s: kept changing under 8 reservations", p.name)
+}
+
+func num(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+
+func tatOf(item map[string]types.AttributeValue) (int64, error) {
+	v, ok := item["tat"].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, errors.New("the update returned no tat")
+	}
+	return strconv.ParseInt(v.Value, 10, 64)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,199 @@
+package pace_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
+	"github.com/spapi-auth-keeper/keeper/shared/pace"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+// busiest is the most times in any half-open window [t, t+w) of sorted times.
+func busiest(times []time.Time, w time.Duration) int {
+	best, j := 0, 0
+	for i := range times {
+		for times[i].Sub(times[j]) >= w {
+			j++
+		}
+		best = max(best, i-j+1)
+	}
+	return best
+}
+
+// TestProcessesSharingABudgetNeverExceedItInAnySecond runs several pacers on one
+// budget in DynamoDB Local, as several Lambda instances do, each with callers at once,
+// and checks the times on the budget they were given: no two closer than the
+// interval, so never more than the rate in a one-second window whichever process made
+// the calls. (How close the calls come to the rate where the service receives them is
+// measured by the rate benchmarks of the reminder sender and the refresh workers.)
+func TestProcessesSharingABudgetNeverExceedItInAnySecond(t *testing.T) {
+	t.Parallel()
+	db := testenv.DynamoDB(t)
+	table := testenv.NewTable(t)
+	cases := []struct {
+		rate      float64
+		processes int
+		batch     int // Reserve before each batch of this many calls; 0 waits one by one
+	}{
+		{rate: 3, processes: 2},
+		{rate: 14, processes: 4},
+		{rate: 20, processes: 3, batch: 10},
+		{rate: 50, processes: 4, batch: 10},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%v/s over %d, batches of %d", c.rate, c.processes, c.batch), func(t *testing.T) {
+			t.Parallel()
+			name := fmt.Sprintf("test-%v-%d-%d", c.rate, c.processes, c.batch)
+			calls := int(c.rate * 2.5)
+			var mu sync.Mutex
+			var times []time.Time
+			var wg sync.WaitGroup
+			for p := range c.processes {
+				pc, err := pace.New(db, table, name, c.rate)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mine := calls / c.processes
+				if p < calls%c.processes {
+					mine++
+				}
+				wg.Go(func() {
+					for done := 0; done < mine; {
+						n := 1
+						if c.batch > 0 {
+							n = min(c.batch, mine-done)
+							if err := pc.Reserve(context.Background(), n); err != nil {
+								t.Error(err)
+								return
+							}
+						}
+						var inner sync.WaitGroup
+						for range n {
+							inner.Go(func() {
+								at, err := pc.Next(context.Background())
+								if err != nil {
+									t.Error(err)
+									return
+								}
+								mu.Lock()
+								times = append(times, at)
+								mu.Unlock()
+							})
+						}
+						inner.Wait()
+						done += n
+					}
+				})
+			}
+			wg.Wait()
+			sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+			if len(times) != calls {
+				t.Fatalf("%d calls let through, want %d", len(times), calls)
+			}
+			interval := time.Duration(float64(time.Second) / (c.rate * (1 - pace.Margin)))
+			for i := 1; i < len(times); i++ {
+				if d := times[i].Sub(times[i-1]); d < interval {
+					t.Fatalf("calls %d and %d given times %s apart, want at least %s", i-1, i, d, interval)
+				}
+			}
+			if n := busiest(times, time.Second); float64(n) > c.rate {
+				t.Errorf("busiest second held %d calls, rate %v", n, c.rate)
+			}
+		})
+	}
+}
+
+// TestBatchReservationWritesOnce: a batch's times cost one table write, however many
+// callers then wait on them.
+func TestBatchReservationWritesOnce(t *testing.T) {
+	t.Parallel()
+	db := testenv.DynamoDB(t)
+	p, err := pace.New(db, testenv.NewTable(t), "batch", 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// The first write to a new table can take a while; the test is about the next ones.
+	if err := p.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Reserve(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if err := p.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One write, or two when the reservation's answer came so late that its first
+	// time had passed and was dropped; one per call is what batching avoids.
+	if got := p.Writes() - 1; got > 3 {
+		t.Errorf("10 calls after one Reserve wrote %d reservations, want 1", got)
+	}
+}
+
+// TestAWaitPastTheDeadlineReturnsAtOnce: a caller whose deadline comes before the
+// budget's next free time is told so without waiting, so that it can hand its message
+// back before the invocation ends.
+func TestAWaitPastTheDeadlineReturnsAtOnce(t *testing.T) {
+	t.Parallel()
+	p, err := pace.New(testenv.DynamoDB(t), testenv.NewTable(t), "deadline", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = p.Wait(ctx)
+	if !errors.Is(err, pace.ErrNoSlot) {
+		t.Fatalf("Wait = %v, want ErrNoSlot", err)
+	}
+	if d := time.Since(start); d > 250*time.Millisecond {
+		t.Errorf("Wait took %s to say there is no slot", d)
+	}
+}
+
+// TestUnusedTimesAreNotUsedLate: a time reserved and left unused while its moment
+// passes is never handed out afterwards (a late call would crowd the ones reserved
+// after it): the next call reserves a time of its own.
+func TestUnusedTimesAreNotUsedLate(t *testing.T) {
+	t.Parallel()
+	p, err := pace.New(testenv.DynamoDB(t), testenv.NewTable(t), "late", 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := p.Reserve(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5*p.Interval() + 2*pace.Late)
+	if err := p.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Writes(); got < 2 {
+		t.Errorf("a call after the reserved times passed made %d reservations in all, want a new one (it used a stale time)", got)
+	}
+}
+
+func TestBadSettingsAreRefused(t *testing.T) {
+	t.Parallel()
+	for _, rate := range []float64{0, -1} {
+		if _, err := pace.Local(rate); err == nil {
+			t.Errorf("Local(%v) accepted", rate)
+		}
+	}
+	if _, err := pace.New(nil, "t", "n", 1); err == nil {
+		t.Error("New without a table client accepted")
+	}
+}
