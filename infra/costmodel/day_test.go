@@ -75,43 +75,58 @@ func BenchmarkAuthorizationDay(b *testing.B) {
 	b.Cleanup(lwaSrv.Close)
 
 	prefix := testenv.Prefix(b)
+	// The budgets are paced as deployed (shared/pace), at rates the workers here keep
+	// ahead of, so that a batch's reserved call times are used as in AWS rather than
+	// passing while a busy worker catches up (which would count extra reservations).
 	cfg := config.Config{
 		TableName: table, SecretPrefix: prefix, RefreshQueueURL: refreshURL, ReminderQueueURL: reminderURL,
-		LWAEndpoint: lwaSrv.URL + "/auth/o2/token", RefreshInterval: 24 * time.Hour, RefreshMaxPerSecond: 1000,
+		LWAEndpoint: lwaSrv.URL + "/auth/o2/token", RefreshInterval: 24 * time.Hour, RefreshMaxPerSecond: 50,
 		ReminderStages: config.DefaultReminderStages, AppName: "Cost Model", BaseURL: "https://keeper.example.com",
-		SenderEmail: "keeper@example.com", SESMaxPerSecond: 1000, LinkTTL: 45 * 24 * time.Hour,
+		SenderEmail: "keeper@example.com", SESMaxPerSecond: 50, LinkTTL: 45 * 24 * time.Hour,
 	}
 	clients := awsclients.Clients{DynamoDB: ddb, Secrets: sm, SQS: sqsc, SES: ses}
 	v := vault.New(smRaw, prefix, "").WithLogger(slog.New(slog.DiscardHandler))
 	must(b, v.PutClientCredentials(ctx, vault.ClientCredentials{ClientID: clientID, ClientSecret: secret.Value(clientSecret), ClientSecretExpiresAt: time.Now().AddDate(0, 3, 0)}))
 	must(b, v.PutStateKey(ctx, secret.Value(demo.StateKey)))
 
-	// n authorizations granted on days spread evenly over the past year.
+	// n authorizations granted on days spread evenly over the past year, their tokens
+	// in the deployment's vault (the packed layout, 50 to a bucket secret), written
+	// as an import writes them: each bucket once.
 	now := time.Now().UTC()
 	st := store.New(testenv.DynamoDB(b), table)
-	seed := func(i int) {
-		id := fmt.Sprintf("cost-%07d", i)
-		seller := fmt.Sprintf("ACOST%07d", i)
-		at := now.Add(-time.Duration(rand.Int64N(int64(365 * 24 * time.Hour))))
-		_, err := v.Put(ctx, id, authz.RegionEU, vault.RefreshToken{Token: secret.Value(sim.IssueRefreshToken(seller)), SellingPartnerID: seller, Region: authz.RegionEU, AuthorizedAt: at})
+	seedVault := app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: testenv.DynamoDB(b), Secrets: smRaw}, Log: slog.New(slog.DiscardHandler)}.Vault()
+	seed := func(first int) {
+		var entries []vault.Entry
+		var records []authz.Authorization
+		for i := first; i < min(first+50, n); i++ {
+			id := fmt.Sprintf("cost-%07d", i)
+			seller := fmt.Sprintf("ACOST%07d", i)
+			at := now.Add(-time.Duration(rand.Int64N(int64(365 * 24 * time.Hour))))
+			entries = append(entries, vault.Entry{ConnectionID: id, Region: authz.RegionEU,
+				Token: vault.RefreshToken{Token: secret.Value(sim.IssueRefreshToken(seller)), SellingPartnerID: seller, Region: authz.RegionEU, AuthorizedAt: at}})
+			records = append(records, authz.Authorization{ConnectionID: id, Region: authz.RegionEU, AccountType: authz.AccountSeller, Marketplace: "DE",
+				SellingPartnerID: seller, ContactEmail: id + "@example.com", Locale: "en-GB", Status: authz.StatusActive,
+				AuthorizedAt: at, ExpiresAt: at.Add(authz.Lifetime), LastRefreshAt: at.Add(-24 * time.Hour),
+				RefreshSlot: authz.SlotFor(id, authz.RegionEU, authz.DefaultRefreshSlots)})
+		}
+		ids, err := seedVault.PutMany(ctx, entries)
 		must(b, err)
-		a := authz.Authorization{ConnectionID: id, Region: authz.RegionEU, AccountType: authz.AccountSeller, Marketplace: "DE",
-			SellingPartnerID: seller, ContactEmail: id + "@example.com", Locale: "en-GB", Status: authz.StatusActive,
-			AuthorizedAt: at, ExpiresAt: at.Add(authz.Lifetime), LastRefreshAt: at.Add(-24 * time.Hour),
-			RefreshSlot: authz.SlotFor(id, authz.RegionEU, authz.DefaultRefreshSlots), SecretID: v.SecretName(id, authz.RegionEU)}
-		_, err = st.Create(ctx, a)
-		must(b, err)
+		for i, a := range records {
+			a.SecretID = ids[i]
+			_, err = st.Create(ctx, a)
+			must(b, err)
+		}
 	}
 	work := make(chan int)
 	var wg sync.WaitGroup
-	for range 16 {
+	for range 4 {
 		wg.Go(func() {
 			for i := range work {
 				seed(i)
 			}
 		})
 	}
-	for i := range n {
+	for i := 0; i < n; i += 50 {
 		work <- i
 	}
 	close(work)
