@@ -35,6 +35,7 @@ deps: $(NPM_STAMP) java gomod
 
 # npm ci again whenever the lockfile is newer than the last install.
 $(NPM_STAMP): infra/package-lock.json infra/package.json
+	@echo "npm: installing the emulators' packages into infra/node_modules (first run only)..."
 	npm ci --prefix infra
 	touch $@
 
@@ -72,7 +73,11 @@ pyclients:
 	fi
 
 gomod:
+	@echo "go: downloading the modules go.sum pins (only the first run fetches any)..."
 	$(GO) mod download
+
+# make run's "ready in" counts from when make read this file: npm, Go modules and builds too.
+RUN_STARTED := $(if $(filter run,$(MAKECMDGOALS)),$(shell date +%s))
 
 # The whole keeper on this machine: builds every function for it, starts the
 # emulators, the Amazon simulator and each function's bootstrap behind a local Lambda
@@ -80,18 +85,20 @@ gomod:
 # options, e.g. RUN_FLAGS='-addr 127.0.0.1:8080 -sweep-every 10s'.
 run: deps
 	@mkdir -p .local/bin
+	@echo "go: building the local stack's command..."
 	$(GO) build -o .local/bin/localstack ./infra/cmd/localstack
-	.local/bin/localstack $(RUN_FLAGS)
+	.local/bin/localstack $(if $(RUN_STARTED),-started-at $(RUN_STARTED)) $(RUN_FLAGS)
 
 # One function's real binary with one event, through the local Runtime API, against
-# the running local stack or a deployment of its own.
+# the running local stack or a deployment of its own. INVOKE_FLAGS=--yes lets a client
+# secret notification change the running stack's LWA client secret.
 invoke: deps
 	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then \
-		echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json" >&2; exit 2; \
+		echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json [INVOKE_FLAGS=--yes]" >&2; exit 2; \
 	fi
 	@mkdir -p .local/bin
 	@$(GO) build -o .local/bin/invoke ./infra/cmd/invoke
-	@.local/bin/invoke -fn '$(FN)' -event '$(EVENT)'
+	@.local/bin/invoke -fn '$(FN)' -event '$(EVENT)' $(INVOKE_FLAGS)
 
 # The operator CLI as a binary for this machine: bin/keeperctl (or
 # `go install ./infra/cmd/keeperctl` to put it on your PATH).

@@ -134,9 +134,10 @@ func (s *Sim) adminState(w http.ResponseWriter, r *http.Request) {
 }
 
 type sellerBody struct {
-	SellerID     string `json:"sellingPartnerId"`
-	RedirectURI  string `json:"redirectUri"`
-	RefreshToken string `json:"refreshToken"`
+	SellerID     string    `json:"sellingPartnerId"`
+	RedirectURI  string    `json:"redirectUri"`
+	RefreshToken string    `json:"refreshToken"`
+	AuthorizedAt time.Time `json:"authorizedAt,omitzero"` // POST /_sim/refresh-token: when the seller consented; default now
 }
 
 func (s *Sim) adminCode(w http.ResponseWriter, r *http.Request) {
@@ -161,6 +162,10 @@ func (s *Sim) adminRefreshToken(w http.ResponseWriter, r *http.Request) {
 	}
 	if b.SellerID == "" {
 		adminError(w, errors.New("sellingPartnerId is required"))
+		return
+	}
+	if !b.AuthorizedAt.IsZero() {
+		writeJSON(w, http.StatusOK, map[string]string{"refreshToken": s.IssueRefreshTokenAt(b.SellerID, b.AuthorizedAt)})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"refreshToken": s.IssueRefreshToken(b.SellerID)})

@@ -192,21 +192,7 @@ func (s *Sim) loginCallback(w http.ResponseWriter, r *http.Request) {
 
 // manage serves GET /apps/manage, a small Manage Your Apps page for a person.
 func (s *Sim) manage(w http.ResponseWriter, r *http.Request) {
-	type row struct{ ID, Name, Status string }
-	var rows []row
-	s.mu.Lock()
-	now := s.clock()
-	for _, sl := range s.accounts {
-		st := "not authorized"
-		if a, ok := s.sellers[sl.ID]; ok {
-			st = "authorized until " + a.authorizedAt.Add(AuthorizationLifetime).UTC().Format("2006-01-02")
-			if a.expired || !now.Before(a.authorizedAt.Add(AuthorizationLifetime)) {
-				st = "expired"
-			}
-		}
-		rows = append(rows, row{ID: sl.ID, Name: sl.Name, Status: st})
-	}
-	s.mu.Unlock()
+	rows := s.ManageRows() // manage.go
 	s.render(w, http.StatusOK, "manage", map[string]any{
 		"AppName":  s.cfg.AppName,
 		"AppID":    s.cfg.AppID,
@@ -347,9 +333,10 @@ main{max-width:640px;margin:24px auto;background:#fff;padding:24px;border:1px so
 <h1>Manage Your Apps</h1>
 <p>{{.AppName}} ({{.AppID}})</p>
 <p class="note" id="signed-in">Signed in as {{.SignedIn}}</p>
-<table><tr><th>Account</th><th>Authorization</th><th></th><th></th></tr>
-{{range .Sellers}}<tr><td>{{.Name}} ({{.ID}})</td><td>{{.Status}}</td>
-<td>{{if $.HasLogin}}<a href="/apps/manage/renew?selling_partner_id={{.ID}}">Renew</a>{{end}}</td>
+<table><tr><th>Account</th><th>Authorization</th><th>Expires</th><th></th><th></th></tr>
+{{range .Sellers}}<tr id="seller-{{.ID}}" data-state="{{.State}}" data-expires="{{.Expires}}"><td>{{.Name}} ({{.ID}})</td><td class="state">{{.State}}</td>
+<td class="expires">{{if .Expires}}{{if eq .State "expired"}}expired on {{else}}on {{end}}{{.Expires}} <span class="note">({{.Zone}})</span>{{end}}</td>
+<td>{{if $.HasLogin}}<a class="action" href="/apps/manage/renew?selling_partner_id={{.ID}}">{{.Action}}</a>{{end}}</td>
 <td>{{if ne .ID $.SignedIn}}<a href="/apps/sign-in?selling_partner_id={{.ID}}">Sign in as this account</a>{{end}}</td></tr>
 {{end}}</table>
 {{template "foot"}}{{end}}

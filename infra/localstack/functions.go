@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"syscall"
 	"time"
@@ -107,7 +108,7 @@ func (s *Stack) startFunctions(ctx context.Context) error {
 
 func (s *Stack) startRuntime(f *function) (*runtimeapi.Runtime, error) {
 	return runtimeapi.Start(runtimeapi.Function{Name: f.spec.LogicalID, Binary: BinaryPath(s.opts.BinDir, f.spec.LogicalID), Env: f.env,
-		Timeout: f.spec.Timeout, Memory: f.spec.Memory, Stdout: s.out.tagged(f.spec.LogicalID)})
+		Timeout: f.spec.Timeout, Memory: f.spec.Memory, Stdout: io.MultiWriter(s.out.tagged(f.spec.LogicalID), s.metrics.writer())})
 }
 
 // invoke hands one event to the function's process. A process that has ended (a

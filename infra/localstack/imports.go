@@ -49,11 +49,17 @@ func (s *Stack) S3Client() *s3.Client {
 // seedImport creates the sample's bucket and puts the file it names: one seller the
 // simulator knows, without a grant date (so it is imported with an unknown expiry).
 func (s *Stack) seedImport(ctx context.Context) error {
-	c := s.S3Client()
-	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(SampleImportBucket)}); err != nil {
-		return fmt.Errorf("seed the import bucket: %w", err)
+	return putSampleImport(ctx, s.S3Client(), s.sim.IssueRefreshToken(sampleImportSeller))
+}
+
+// putSampleImport creates the sample's bucket if it is missing and puts the file,
+// whose one row carries token.
+func putSampleImport(ctx context.Context, c *s3.Client, token string) error {
+	if _, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(SampleImportBucket)}); err != nil {
+		if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(SampleImportBucket)}); err != nil {
+			return fmt.Errorf("seed the import bucket: %w", err)
+		}
 	}
-	token := s.sim.IssueRefreshToken(sampleImportSeller)
 	file := "connectionId,region,refreshToken,contactEmail\n" + SampleImportConnection + ",eu," + token + ",imported@demo-acme.example\n"
 	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(SampleImportBucket), Key: aws.String(SampleImportKey),
 		Body: strings.NewReader(file)}); err != nil {

@@ -112,6 +112,9 @@ type Options struct {
 	// NoEventSources leaves the queues unpolled, as `sam local invoke` runs one
 	// function alone: what it queues stays queued.
 	NoEventSources bool
+	// Progress receives one line per step of the start as it ends, with its duration
+	// (`make run` shows them: the first start can take a minute); nil: none.
+	Progress io.Writer
 }
 
 // Stack is a running local deployment.
@@ -138,6 +141,9 @@ type Stack struct {
 
 	queues    map[string]queueInfo // by logical id
 	ev        eventParts           // domain events, webhooks, token service (events.go)
+	metrics   metricTap            // the functions' EMF metrics, summed (metrics.go)
+	stepName  string               // the start's step under way (Options.Progress)
+	stepAt    time.Time
 	functions map[string]*function
 	pollers   []*poller
 	pollStop  context.CancelFunc
@@ -265,6 +271,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		}
 	}
 	if need.DynamoDB || need.SES || need.SQS {
+		s.progress("starting the emulators (DynamoDB Local, aws-ses-v2-local, fauxqs)")
 		if s.emus, err = emulators.Start(ctx, need); err != nil {
 			frontLn.Close()
 			return s, err
@@ -288,6 +295,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return s, err
 	}
 
+	s.progress("creating the table, queues, secrets and KMS key")
 	if err := s.provision(ctx); err != nil {
 		frontLn.Close()
 		return s, err
@@ -296,6 +304,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		frontLn.Close()
 		return s, err
 	}
+	s.progress(fmt.Sprintf("starting %d functions behind the local Lambda Runtime API", len(s.opts.Functions)))
 	if err := s.startFunctions(ctx); err != nil {
 		frontLn.Close()
 		return s, err
@@ -313,12 +322,30 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 			return s, err
 		}
 	}
+	s.progress("seeding")
 	if err := s.seed(ctx); err != nil {
 		return s, err
 	}
+	s.progress("")
 	s.log.Info("local stack ready", "front", s.FrontURL, "mail", s.MailURL, "sellerCentral", s.SellerCentralURL,
 		"functions", s.opts.Functions, "startup", time.Since(s.start).Round(time.Millisecond).String())
 	return s, nil
+}
+
+// progress ends the step under way (printing its duration) and names the next; ""
+// only ends it.
+func (s *Stack) progress(next string) {
+	if s.opts.Progress == nil {
+		return
+	}
+	now := time.Now()
+	if s.stepName != "" {
+		fmt.Fprintf(s.opts.Progress, "%s\n", now.Sub(s.stepAt).Round(100*time.Millisecond))
+	}
+	if next != "" {
+		fmt.Fprintf(s.opts.Progress, "  %s... ", next)
+	}
+	s.stepName, s.stepAt = next, now
 }
 
 // AppName is the app's name on the consent page and in emails.

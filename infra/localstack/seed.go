@@ -3,11 +3,13 @@ package localstack
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/infra/demo"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/refresh"
 	"github.com/spapi-auth-keeper/keeper/shared/reminder"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
@@ -75,18 +77,24 @@ func (s *Stack) seed(ctx context.Context) error {
 }
 
 // authorize stores what a completed consent leaves behind: a refresh token the
-// simulator knows, in the vault, and the record.
+// simulator knows, granted when the record says (so Seller Central's Manage Your Apps
+// shows the ledger's expiry), in the vault, and the record.
 func (s *Stack) authorize(ctx context.Context, a authz.Authorization, ev authz.Event) error {
-	v := vault.New(s.clients.Secrets, s.SecretPrefix, "").WithLogger(s.log).
-		WithTable(s.clients.DynamoDB, s.Table, vault.LayoutPacked, vault.Packing{}) // the stack's default layout
-	token := s.sim.IssueRefreshToken(a.SellingPartnerID)
+	return putAuthorization(ctx, s.clients, s.Table, s.SecretPrefix, s.log, a, s.sim.IssueRefreshTokenAt(a.SellingPartnerID, a.AuthorizedAt), ev)
+}
+
+// putAuthorization stores token in the vault and then the record, as the callback
+// does, in the deployment the clients, table and secret prefix name.
+func putAuthorization(ctx context.Context, c awsclients.Clients, table, prefix string, log *slog.Logger, a authz.Authorization, token string, ev authz.Event) error {
+	v := vault.New(c.Secrets, prefix, "").WithLogger(log).
+		WithTable(c.DynamoDB, table, vault.LayoutPacked, vault.Packing{}) // the stack's default layout
 	id, err := v.Put(ctx, a.ConnectionID, a.Region, vault.RefreshToken{Token: secret.Value(token), SellingPartnerID: a.SellingPartnerID,
 		Region: a.Region, AuthorizedAt: a.AuthorizedAt})
 	if err != nil {
 		return fmt.Errorf("seed %s: %w", a.Key(), err)
 	}
 	a.SecretID = id
-	if _, err := store.New(s.clients.DynamoDB, s.Table).Create(ctx, a, ev); err != nil {
+	if _, err := store.New(c.DynamoDB, table).Create(ctx, a, ev); err != nil {
 		return fmt.Errorf("seed %s: %w", a.Key(), err)
 	}
 	return nil
@@ -129,20 +137,27 @@ func (s *Stack) seedDemo(ctx context.Context) error {
 // SampleExpiry is the demo authorization's expiry in events/sqs-reminder.json.
 var SampleExpiry = time.Date(2027, 2, 15, 9, 30, 0, 0, time.UTC)
 
-// seedSamples stores what the sample events were made with (infra/demo): the demo
-// authorization (expiring on the date the reminder sample names, in the refresh slot
-// the refresh schedule sample sweeps), its refresh token, the state nonce and the
-// authorization code of callback-good.json.
-func (s *Stack) seedSamples(ctx context.Context) error {
+// sampleAuthorization is the demo authorization the sample events name (expiring on
+// the date the reminder sample names, in the refresh slot the refresh schedule sample
+// sweeps), and the history event of its creation.
+func sampleAuthorization(now time.Time) (authz.Authorization, authz.Event) {
 	sweptAt := time.Date(2027, 1, 16, 9, 0, 0, 0, time.UTC) // events/schedule-refresh.json
 	slot := refresh.New(refresh.Config{}, refresh.Deps{}).SlotsAt(sweptAt)[0]
 	a := authz.Authorization{
 		ConnectionID: demo.ConnectionID, Region: demo.Region, AccountType: authz.AccountSeller, Marketplace: demo.Marketplace,
 		SellingPartnerID: demo.SellingPartnerID, ContactEmail: "seller@demo-acme.example", Locale: "en-US", Status: authz.StatusActive,
-		AuthorizedAt: SampleExpiry.Add(-authz.Lifetime), ExpiresAt: SampleExpiry, LastRefreshAt: time.Now().UTC().Add(-25 * time.Hour),
+		AuthorizedAt: SampleExpiry.Add(-authz.Lifetime), ExpiresAt: SampleExpiry, LastRefreshAt: now.UTC().Add(-25 * time.Hour),
 		RefreshSlot: slot,
 	}
-	ev := authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: a.AuthorizedAt, Kind: authz.EventAuthorized, Detail: "sample event fixture"}
+	return a, authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: a.AuthorizedAt, Kind: authz.EventAuthorized, Detail: "sample event fixture"}
+}
+
+// seedSamples stores what the sample events were made with (infra/demo): the demo
+// authorization (expiring on the date the reminder sample names, in the refresh slot
+// the refresh schedule sample sweeps), its refresh token, the state nonce and the
+// authorization code of callback-good.json.
+func (s *Stack) seedSamples(ctx context.Context) error {
+	a, ev := sampleAuthorization(time.Now())
 	if err := s.authorize(ctx, a, ev); err != nil {
 		return err
 	}

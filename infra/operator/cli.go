@@ -344,7 +344,7 @@ func WriteTable(w io.Writer, rows []Row, now time.Time) {
 		if r.DaysLeft != nil {
 			days = fmt.Sprint(*r.DaysLeft)
 		}
-		expires := day(r.ExpiresAt)
+		expires := sellerDay(r) // the day the emails and Seller Central name
 		if !r.ExpiryKnown && !r.ExpiresAt.IsZero() {
 			expires += " (assumed)" // imported without a grant date: the seller is asked to confirm
 		}
@@ -413,6 +413,15 @@ func writeOutcome(w io.Writer, out []byte) {
 		line += ": " + o.Error
 	}
 	fmt.Fprintln(w, line)
+}
+
+// sellerDay is the row's expiry day in its marketplace's time zone, where its days
+// left are counted.
+func sellerDay(r Row) string {
+	if r.ExpiresAt.IsZero() {
+		return "-"
+	}
+	return r.ExpiresAt.In(authz.Authorization{Marketplace: r.Marketplace, Region: r.Region}.Location()).Format("2006-01-02")
 }
 
 func day(t time.Time) string {

@@ -6,9 +6,15 @@
 // invoke durations).
 //
 // With a local stack running (`make run`), the function runs against that stack, with
-// the environment the stack gives it. Otherwise it gets a deployment of its own: the
+// the environment the stack gives it; a sample event from events/ is readied for it
+// first (localstack.PrepareEvent: the sample's authorization seeded, its link and
+// state signed with the stack's key), and one that would change the stack's LWA client
+// secret is refused without -yes. Otherwise it gets a deployment of its own: the
 // emulators named by AWS_ENDPOINT_URL_* or new ones, seeded with what the sample
 // events in events/ were made with, removed afterwards.
+//
+// It exits non-zero when the function answered with an error, or with
+// batchItemFailures (records the queue or stream would deliver again).
 package main
 
 import (
@@ -48,7 +54,7 @@ func main() {
 
 var errUsage = errors.New("usage")
 
-const usage = "usage: invoke -fn <LogicalId> -event <events/file.json>   (make invoke FN=<LogicalId> EVENT=<file>)"
+const usage = "usage: invoke -fn <LogicalId> -event <events/file.json> [-yes]   (make invoke FN=<LogicalId> EVENT=<file> [INVOKE_FLAGS=--yes])"
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	// The function's log lines and this command's own share stderr.
@@ -59,6 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	eventPath := fs.String("event", "", "the event file, e.g. events/callback-good.json")
 	binDir := fs.String("bin-dir", "", "use the bootstraps already built here (<dir>/<function>/bootstrap) instead of building")
 	standalone := fs.Bool("standalone", false, "use a deployment of its own even if a local stack is running")
+	yes := fs.Bool("yes", false, "let a client secret notification change the running stack's LWA client secret")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stdout, usage)
@@ -109,12 +116,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	if !*standalone {
-		if st, err := localstack.ReadState(root); err == nil {
-			fmt.Fprintf(stderr, "invoke: against the local stack of process %d\n", st.PID)
-			return invokeAgainst(ctx, st, *fn, localstack.BinaryPath(bins, *fn), event, stdout, stderr)
+		if st, from, err := localstack.FindRunning(root); err == nil {
+			if from != root {
+				fmt.Fprintf(stderr, "invoke: the running local stack was started from %s\n", from)
+			}
+			return invokeRunning(ctx, st, *fn, bins, *eventPath, event, *yes, stdout, stderr)
 		}
 	}
 	return invokeStandalone(ctx, root, bins, *fn, event, getenv, stdout, stderr)
+}
+
+// invokeRunning readies event for the running stack st and invokes fn with it there.
+func invokeRunning(ctx context.Context, st localstack.State, fn, bins, eventPath string, event []byte, yes bool, stdout, stderr io.Writer) error {
+	fmt.Fprintf(stderr, "invoke: against the local stack of process %d\n", st.PID)
+	prepared, notes, err := localstack.PrepareEvent(ctx, st, fn, event, yes)
+	if errors.Is(err, localstack.ErrChangesClientSecret) {
+		return fmt.Errorf("%s: %w; to go ahead: make invoke FN=%s EVENT=%s INVOKE_FLAGS=--yes (or stop make run: without a stack it runs in a throw-away deployment)",
+			eventPath, err, fn, eventPath)
+	}
+	if err != nil {
+		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintln(stderr, "invoke:", n)
+	}
+	return invokeAgainst(ctx, st, fn, localstack.BinaryPath(bins, fn), prepared, stdout, stderr)
 }
 
 // invokeAgainst runs a fresh process of the function (a cold start, as sam local
@@ -148,6 +174,9 @@ func invokeStandalone(ctx context.Context, root, bins, fn string, event []byte, 
 			endpoints[k] = v
 		}
 	}
+	if len(endpoints) < 3 {
+		fmt.Fprintln(stderr, "invoke: no local stack is running (make run): starting emulators of its own for a throw-away deployment (10 to 35 s)")
+	}
 	s, err := localstack.Start(ctx, localstack.Options{Root: root, BinDir: bins, Functions: []string{fn}, Endpoints: endpoints,
 		Name: "keeper-invoke-" + strings.ToLower(rand.Text()[:8]), Seed: localstack.SeedSamples, NoEventSources: true, Log: stderr})
 	if err != nil {
@@ -173,8 +202,32 @@ func report(stdout, stderr io.Writer, out []byte, err error, initDur, dur time.D
 		return err
 	}
 	fmt.Fprintln(stdout, strings.TrimSpace(string(out)))
+	if failed := batchItemFailures(out); len(failed) > 0 {
+		fmt.Fprintf(stderr, "REPORT Init: %s Duration: %s Status: %d batch item failures\n", initDur.Round(time.Millisecond), dur.Round(time.Millisecond), len(failed))
+		return fmt.Errorf("the function reported %d of the batch's records as failed (batchItemFailures: %s): its log lines above say why; the queue or stream would deliver them again",
+			len(failed), strings.Join(failed, ", "))
+	}
 	fmt.Fprintf(stderr, "REPORT Init: %s Duration: %s\n", initDur.Round(time.Millisecond), dur.Round(time.Millisecond))
 	return nil
+}
+
+// batchItemFailures returns the item identifiers of an SQS, DynamoDB Streams or
+// Kinesis batch answer's partial failures: the function answered, but asked for
+// these records again.
+func batchItemFailures(out []byte) []string {
+	var r struct {
+		Failures []struct {
+			ID string `json:"itemIdentifier"`
+		} `json:"batchItemFailures"`
+	}
+	if json.Unmarshal(out, &r) != nil {
+		return nil
+	}
+	ids := make([]string, 0, len(r.Failures))
+	for _, f := range r.Failures {
+		ids = append(ids, f.ID)
+	}
+	return ids
 }
 
 type lockedWriter struct {

@@ -49,6 +49,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	sweepEvery := fs.Duration("sweep-every", 0, "run the hourly refresh sweep on a fast clock, one simulated hour per tick, e.g. 10s (0: on demand only)")
 	verbose := fs.Bool("v", false, "also print every function's and emulator's log lines here")
 	noBuild := fs.Bool("no-build", false, "use the bootstraps already in .local/bin/functions")
+	startedAt := fs.Int64("started-at", 0, "Unix time in seconds the wait began (make run passes when make started, so that \"ready in\" counts npm, Go modules and builds too)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -58,6 +59,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "localstack: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
+	}
+	if t := time.Unix(*startedAt, 0); *startedAt > 0 && t.Before(started) {
+		started = t
 	}
 	if err := localstack.CheckAddr(*addr); err != nil {
 		return err
@@ -93,13 +97,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	if !*noBuild {
-		fmt.Fprintf(stdout, "building %d functions for this machine...\n", len(tmpl.Names()))
-		if err := localstack.Build(ctx, root, binDir, tmpl.Names()); err != nil {
+		if err := buildFunctions(ctx, root, binDir, tmpl.Names(), stdout); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintln(stdout, "starting the emulators, the Amazon simulator and the functions...")
-	s, err := localstack.Start(ctx, localstack.Options{Root: root, BinDir: binDir, FrontAddr: *addr, Seed: localstack.SeedDemo, Log: logw})
+	fmt.Fprintln(stdout, "starting the emulators, the Amazon simulator and the functions:")
+	s, err := localstack.Start(ctx, localstack.Options{Root: root, BinDir: binDir, FrontAddr: *addr, Seed: localstack.SeedDemo, Log: logw, Progress: stdout})
 	if err != nil {
 		if errors.Is(err, localstack.ErrAddrInUse) {
 			return err
@@ -134,6 +137,7 @@ ready in %s
 
   The ledger:           go run ./infra/cmd/keeperctl --local list
   Invoke a function:    make invoke FN=ExpiryScanFunction EVENT=events/schedule.json
+                        (every sample in events/ works against this stack: README, Invoke one function)
   Type scan or sweep and Enter to run a schedule now. Logs: %s
   Ctrl-C stops everything.
 `, time.Since(started).Round(100*time.Millisecond), s.MailURL, s.SellerCentralURL, s.FrontURL, s.LambdaURL, logPath)
@@ -155,11 +159,11 @@ ready in %s
 		case cmd := <-lines:
 			switch cmd {
 			case "scan":
-				if err := runStep(ctx, s, stdout, "expiry scan", func() error { _, err := s.Scan(ctx); return err }); err != nil {
+				if err := runStep(stdout, "expiry scan", func() (localstack.StepReport, error) { return s.ScanReport(ctx) }); err != nil {
 					fmt.Fprintln(stderr, "localstack:", firstLine(err))
 				}
 			case "sweep":
-				if err := runStep(ctx, s, stdout, "refresh cycle", func() error { _, err := s.RefreshCycle(ctx); return err }); err != nil {
+				if err := runStep(stdout, "refresh cycle (24 hourly sweeps)", func() (localstack.StepReport, error) { return s.SweepReport(ctx) }); err != nil {
 					fmt.Fprintln(stderr, "localstack:", firstLine(err))
 				}
 			case "":
@@ -170,23 +174,46 @@ ready in %s
 	}
 }
 
+// buildFunctions builds the functions and says it is still at it every 15 s: the
+// first build compiles the AWS SDK, which takes a minute or more.
+func buildFunctions(ctx context.Context, root, binDir string, names []string, stdout io.Writer) error {
+	fmt.Fprintf(stdout, "building %d functions for this machine (the first build compiles the AWS SDK: a minute or more)...\n", len(names))
+	begin := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- localstack.Build(ctx, root, binDir, names) }()
+	tick := time.NewTicker(15 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err == nil {
+				fmt.Fprintf(stdout, "  built in %s\n", time.Since(begin).Round(100*time.Millisecond))
+			}
+			return err
+		case <-tick.C:
+			fmt.Fprintf(stdout, "  still building (%s)...\n", time.Since(begin).Round(time.Second))
+		}
+	}
+}
+
 // scanAndSweep runs what a day of the real schedules would: the expiry scan and one
 // refresh cycle, and waits until the reminders they queued are sent.
 func scanAndSweep(ctx context.Context, s *localstack.Stack, stdout io.Writer) error {
-	if err := runStep(ctx, s, stdout, "expiry scan", func() error { _, err := s.Scan(ctx); return err }); err != nil {
+	if err := runStep(stdout, "expiry scan", func() (localstack.StepReport, error) { return s.ScanReport(ctx) }); err != nil {
 		return err
 	}
-	return runStep(ctx, s, stdout, "refresh cycle (24 hourly sweeps)", func() error { _, err := s.RefreshCycle(ctx); return err })
+	return runStep(stdout, "refresh cycle (24 hourly sweeps)", func() (localstack.StepReport, error) { return s.SweepReport(ctx) })
 }
 
-func runStep(ctx context.Context, s *localstack.Stack, stdout io.Writer, name string, step func() error) error {
+// runStep runs a schedule now and prints what it did once its work is done.
+func runStep(stdout io.Writer, name string, step func() (localstack.StepReport, error)) error {
 	fmt.Fprintf(stdout, "running the %s...\n", name)
-	if err := step(); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+	r, err := step()
+	if err != nil {
+		return err
 	}
-	wctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	return s.WaitIdle(wctx)
+	fmt.Fprintln(stdout, "  "+r.String())
+	return nil
 }
 
 func firstLine(err error) string {
