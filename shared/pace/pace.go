@@ -70,7 +70,7 @@ type Pacer struct {
 	tat    time.Time     // the budget's state when db is nil
 	busy   bool          // the last reservation found the budget busy
 	lead   time.Duration // how far ahead of now an idle budget's first time is set
-	missed int           // callers that woke too late for their time
+	missed int           // reserved times that went unused (see Missed)
 	want   int           // calls announced by Reserve and not made yet
 	writes int           // reservations written, for tests and benchmarks
 }
@@ -80,7 +80,7 @@ type Pacer struct {
 // already have passed when the answer arrives, and the call would crowd the next.
 const (
 	minLead     = 5 * time.Millisecond
-	maxLead     = 250 * time.Millisecond
+	maxLead     = 500 * time.Millisecond
 	initialLead = 50 * time.Millisecond
 )
 
@@ -176,7 +176,7 @@ func (p *Pacer) take(ctx context.Context) (time.Time, error) {
 	defer p.mu.Unlock()
 	p.dropLate()
 	for try := 0; len(p.ready) == 0; try++ {
-		if try == 3 {
+		if try == 5 {
 			return time.Time{}, fmt.Errorf("pace budget %s: every time reserved had passed when the reservation returned", p.name)
 		}
 		n := min(max(p.want, 1), max(1, int(Horizon/p.interval)))
@@ -191,7 +191,8 @@ func (p *Pacer) take(ctx context.Context) (time.Time, error) {
 	return at, nil
 }
 
-// Missed is how many times callers woke too late for their time and took another.
+// Missed is how many reserved times went unused: passed while no caller asked for
+// them, or given to a caller that woke too late for it and took another.
 func (p *Pacer) Missed() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -205,6 +206,7 @@ func (p *Pacer) dropLate() {
 	for i < len(p.ready) && p.ready[i].Before(cut) {
 		i++
 	}
+	p.missed += i
 	p.ready = p.ready[i:]
 }
 
@@ -237,7 +239,7 @@ func (p *Pacer) reserve(ctx context.Context, n int) error {
 
 // reserveShared moves the shared tat forward by span and returns where the span
 // starts. Two conditional writes cover the two cases without a read: the budget is
-// busy (tat in the future: add span to it atomically) or idle (tat in the past or
+// busy (tat beyond now+lead: add span to it atomically) or idle (tat before that or
 // absent: set it to now+lead+span). Each one's condition failing means the other case
 // holds, so the loop ends as soon as the budget stays put between two writes.
 func (p *Pacer) reserveShared(ctx context.Context, span time.Duration) (time.Time, error) {
@@ -247,19 +249,20 @@ func (p *Pacer) reserveShared(ctx context.Context, span time.Duration) (time.Tim
 	}
 	busy := p.busy
 	for range 8 {
-		now := p.now()
-		nowN := num(now.UnixNano())
-		first := now.Add(p.lead)
+		// The first time handed out lies lead ahead of now in both cases, so that it
+		// has not passed when the answer arrives.
+		first := p.now().Add(p.lead)
+		soon := num(first.UnixNano())
 		in := &dynamodb.UpdateItemInput{TableName: aws.String(p.table), Key: key}
 		if busy {
 			in.UpdateExpression = aws.String("SET tat = tat + :span")
-			in.ConditionExpression = aws.String("tat > :now")
-			in.ExpressionAttributeValues = map[string]types.AttributeValue{":span": num(int64(span)), ":now": nowN}
+			in.ConditionExpression = aws.String("tat > :soon")
+			in.ExpressionAttributeValues = map[string]types.AttributeValue{":span": num(int64(span)), ":soon": soon}
 			in.ReturnValues = types.ReturnValueUpdatedNew
 		} else {
 			in.UpdateExpression = aws.String("SET tat = :end")
-			in.ConditionExpression = aws.String("attribute_not_exists(tat) OR tat <= :now")
-			in.ExpressionAttributeValues = map[string]types.AttributeValue{":end": num(first.Add(span).UnixNano()), ":now": nowN}
+			in.ConditionExpression = aws.String("attribute_not_exists(tat) OR tat <= :soon")
+			in.ExpressionAttributeValues = map[string]types.AttributeValue{":end": num(first.Add(span).UnixNano()), ":soon": soon}
 		}
 		out, err := p.db.UpdateItem(ctx, in)
 		var failed *types.ConditionalCheckFailedException

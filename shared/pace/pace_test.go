@@ -133,10 +133,11 @@ func TestBatchReservationWritesOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// One write, or two when the reservation's answer came so late that its first
-	// time had passed and was dropped; one per call is what batching avoids.
-	if got := p.Writes() - 1; got > 3 {
-		t.Errorf("10 calls after one Reserve wrote %d reservations, want 1", got)
+	// One write for the batch; a call that woke too late for its time (a busy
+	// machine) takes a new one, and a reservation whose answer came after its first
+	// time is made again. One write per call is what batching avoids.
+	if got, missed := p.Writes()-1, p.Missed(); got > 2+missed {
+		t.Errorf("10 calls after one Reserve wrote %d reservations with %d missed times, want 1", got, missed)
 	}
 }
 
