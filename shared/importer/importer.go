@@ -257,21 +257,21 @@ func (im *Importer) Config() Config { return im.cfg }
 // run is the state of one import. Its memory is bounded by the rows in flight, never
 // by the file: no index of the rows read is kept (a dry run's duplicate checks aside).
 type run struct {
-	im       *Importer
-	now      time.Time
-	mu       sync.Mutex
-	report   *Report
-	inFlight map[int][]string // line → the ids it holds in keys
-	keys     map[string]int   // connection and seller ids of the rows in flight → line
-	lastLine int
-	ahead    map[int]bool // finished lines past the watermark (doneThroughLocked)
-	maxAhead int
-	stopped  atomic.Bool // a row was left undone: the import is being interrupted
-	lwaCalls atomic.Int64
-	unknownN atomic.Int64
-	accepted atomic.Int64
+	im        *Importer
+	now       time.Time
+	mu        sync.Mutex
+	report    *Report
+	inFlight  map[int][]string // line → the ids it holds in keys
+	keys      map[string]int   // connection and seller ids of the rows in flight → line
+	lastLine  int
+	ahead     map[int]bool // finished lines past the watermark (doneThroughLocked)
+	maxAhead  int
+	stopped   atomic.Bool // a row was left undone: the import is being interrupted
+	lwaCalls  atomic.Int64
+	unknownN  atomic.Int64
+	accepted  atomic.Int64
 	clientErr atomic.Int64
-	abort    context.CancelCauseFunc
+	abort     context.CancelCauseFunc
 }
 
 // proven is a row LWA has answered, waiting for its batch: the token is stored in the
