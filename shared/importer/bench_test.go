@@ -186,41 +186,56 @@ func BenchmarkImport(b *testing.B) {
 }
 
 // BenchmarkImportMemory is the importer's peak live heap against the file's size: a
-// real import (LWA without latency, a high budget, the packed vault) of two sizes, and
-// a dry run of two larger ones. Run with -bench ImportMemory -benchtime 1x.
+// real import (LWA without latency, a high budget) of two sizes with either vault
+// layout, and a dry run of two larger ones. Run with -bench ImportMemory -benchtime 1x.
 func BenchmarkImportMemory(b *testing.B) {
-	for b.Loop() {
-		var peaks []float64
-		sizes := []int{1000, 5000}
-		for _, n := range sizes {
-			e, _ := packedEnv(b)
-			tok := simTokens(e, n)
-			began := time.Now()
-			peak := peakHeap(func() {
-				im := importer.New(importer.Config{MaxPerSecond: 5000}, importer.Deps{
-					Ledger: e.store, Tokens: e.vault, Writer: e.vault, LWA: e.lwa, Clock: e.clock})
-				rep, err := im.Run(context.Background(), syntheticFile(n, tok))
-				must(b, err)
-				if rep.Imported() != n {
-					b.Fatalf("import of %d rows: %v", n, rep.Counts)
+	for _, layout := range []vault.Layout{vault.LayoutPacked, vault.LayoutPerAuthorization} {
+		b.Run(string(layout), func(b *testing.B) {
+			for b.Loop() {
+				var peaks []float64
+				sizes := []int{1000, 5000}
+				for _, n := range sizes {
+					e, _ := packedEnv(b)
+					if layout == vault.LayoutPerAuthorization {
+						e = newEnv(b)
+					}
+					tok := simTokens(e, n)
+					began := time.Now()
+					peak := peakHeap(func() {
+						im := importer.New(importer.Config{MaxPerSecond: 5000}, importer.Deps{
+							Ledger: e.store, Tokens: e.vault, Writer: e.vault, LWA: e.lwa, Clock: e.clock})
+						rep, err := im.Run(context.Background(), syntheticFile(n, tok))
+						must(b, err)
+						if rep.Imported() != n {
+							b.Fatalf("import of %d rows: %v", n, rep.Counts)
+						}
+					})
+					peaks = append(peaks, float64(peak)/(1<<20))
+					b.ReportMetric(float64(peak)/(1<<20), fmt.Sprintf("peak-heap-MiB-%dk-rows", n/1000))
+					b.Logf("%s: import of %d rows in %s: peak live heap %.1f MiB", layout, n, time.Since(began).Round(time.Millisecond), float64(peak)/(1<<20))
 				}
-			})
-			peaks = append(peaks, float64(peak)/(1<<20))
-			b.ReportMetric(float64(peak)/(1<<20), fmt.Sprintf("peak-heap-MiB-%dk-rows", n/1000))
-			b.Logf("import of %d rows in %s: peak live heap %.1f MiB", n, time.Since(began).Round(time.Millisecond), float64(peak)/(1<<20))
-		}
-		b.ReportMetric((peaks[1]-peaks[0])*(1<<20)/float64(sizes[1]-sizes[0]), "heap-B/row")
-		for _, n := range []int{20_000, 200_000} {
-			fake := func(i int) string { return fmt.Sprintf("Atzr|synthetic-token-%020d", i) }
-			peak := peakHeap(func() {
-				rep, err := importer.New(importer.Config{DryRun: true}, importer.Deps{}).Run(context.Background(), syntheticFile(n, fake))
-				must(b, err)
-				if rep.Counts[importer.OutcomeValid] != n {
-					b.Fatalf("dry run of %d rows: %v", n, rep.Counts)
-				}
-			})
-			b.ReportMetric(float64(peak)/(1<<20), fmt.Sprintf("dry-run-peak-heap-MiB-%dk-rows", n/1000))
-			b.Logf("dry run of %d rows: peak live heap %.1f MiB", n, float64(peak)/(1<<20))
-		}
+				b.ReportMetric((peaks[1]-peaks[0])*(1<<20)/float64(sizes[1]-sizes[0]), "heap-B/row")
+			}
+		})
 	}
+	b.Run("dry-run", func(b *testing.B) {
+		for b.Loop() {
+			var peaks []float64
+			sizes := []int{20_000, 200_000}
+			for _, n := range sizes {
+				fake := func(i int) string { return fmt.Sprintf("Atzr|synthetic-token-%020d", i) }
+				peak := peakHeap(func() {
+					rep, err := importer.New(importer.Config{DryRun: true}, importer.Deps{}).Run(context.Background(), syntheticFile(n, fake))
+					must(b, err)
+					if rep.Counts[importer.OutcomeValid] != n {
+						b.Fatalf("dry run of %d rows: %v", n, rep.Counts)
+					}
+				})
+				peaks = append(peaks, float64(peak)/(1<<20))
+				b.ReportMetric(float64(peak)/(1<<20), fmt.Sprintf("peak-heap-MiB-%dk-rows", n/1000))
+				b.Logf("dry run of %d rows: peak live heap %.1f MiB", n, float64(peak)/(1<<20))
+			}
+			b.ReportMetric((peaks[1]-peaks[0])*(1<<20)/float64(sizes[1]-sizes[0]), "heap-B/row")
+		}
+	})
 }

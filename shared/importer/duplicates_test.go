@@ -36,7 +36,9 @@ func gatedFile(head, tail string) (io.Reader, func()) {
 // refuse the row.
 type blindLedger struct{ importer.Ledger }
 
-func (blindLedger) SellerBinding(context.Context, authz.Region, string) (string, error) { return "", nil }
+func (blindLedger) SellerBinding(context.Context, authz.Region, string) (string, error) {
+	return "", nil
+}
 
 // TestDuplicatesInTheFileAreRefused: the importer keeps no index of the rows it read.
 // A row repeating a connection or seller of a row still in flight is rejected from
@@ -89,7 +91,9 @@ func TestDuplicatesInTheFileAreRefused(t *testing.T) {
 			far:  true, blind: true, imported: 1, reason: "line 3 (c2): seller " + one + " is already connected as c1 in region eu", lwaCalls: 2,
 			want: func(k tokens) map[string]string { return map[string]string{"c1": k.one, "c2": ""} }},
 		{name: "one seller in two regions is no duplicate",
-			head: func(k tokens) string { return "c1,eu," + k.one + "," + one + ",,,,\n" + "c1,na," + k.oneAgain + "," + one + ",,,,\n" },
+			head: func(k tokens) string {
+				return "c1,eu," + k.one + "," + one + ",,,,\n" + "c1,na," + k.oneAgain + "," + one + ",,,,\n"
+			},
 			tail: func(tokens) string { return "" }, imported: 2, lwaCalls: 2,
 			want: func(k tokens) map[string]string { return map[string]string{"c1": k.one} }},
 		{name: "two sellers, two connections",

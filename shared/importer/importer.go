@@ -266,7 +266,8 @@ type run struct {
 	lastLine  int
 	ahead     map[int]bool // finished lines past the watermark (doneThroughLocked)
 	maxAhead  int
-	stopped   atomic.Bool // a row was left undone: the import is being interrupted
+	nudge     chan struct{} // the reader waits on the oldest rows: store the batch gathered so far
+	stopped   atomic.Bool   // a row was left undone: the import is being interrupted
 	lwaCalls  atomic.Int64
 	unknownN  atomic.Int64
 	accepted  atomic.Int64
@@ -307,7 +308,7 @@ func (im *Importer) Run(ctx context.Context, r io.Reader) (*Report, error) {
 	ctx, abort := context.WithCancelCause(ctx)
 	defer abort(nil)
 	ru := &run{im: im, now: started, inFlight: map[int][]string{}, keys: map[string]int{}, ahead: map[int]bool{}, abort: abort,
-		report: newReport(im.cfg, rd.Format(), started)}
+		report: newReport(im.cfg, rd.Format(), started), nudge: make(chan struct{}, 1)}
 	// The reader may run this far past the oldest unfinished row: beyond the rows in
 	// flight and the batches being gathered and stored, so that it never waits on a
 	// batch that waits for rows.
@@ -496,12 +497,20 @@ const minAhead = 256
 var errStopped = errors.New("import stopped before the end of the file")
 
 func (ru *run) waitLag(ctx context.Context, line int) {
-	for ctx.Err() == nil {
+	for nudged := false; ctx.Err() == nil; nudged = true {
 		ru.mu.Lock()
 		lag := line - ru.doneThroughLocked()
 		ru.mu.Unlock()
 		if lag <= ru.maxAhead {
 			return
+		}
+		if !nudged {
+			// Many rows finished at once (unchanged, rejected) past one that waits in
+			// a batch: store that batch now rather than when it is full or 5 s old.
+			select {
+			case ru.nudge <- struct{}{}:
+			default:
+			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -714,6 +723,8 @@ func (ru *run) writer(ctx context.Context, in <-chan *proven) (wait func()) {
 					send()
 				}
 			case <-timer.C:
+				send()
+			case <-ru.nudge:
 				send()
 			}
 		}
