@@ -26,7 +26,7 @@ import (
 //	keeperctl import --remote s3://bucket/sellers.csv sellers.csv   (the import runs in the stack)
 //
 // The import streams the file in flat memory; --dry-run, which has no ledger to find
-// repeated connection and seller ids in, remembers them (~80 bytes a row).
+// repeated connection and seller ids in, remembers them (~50 bytes a row).
 
 // ErrImportIncomplete: the import ran, but some rows were rejected or failed.
 var ErrImportIncomplete = errors.New("import finished with rows not imported")

@@ -163,7 +163,7 @@ func checkHeader(header []string) error {
 }
 
 // TrackDuplicates makes the reader reject a row whose connection (or seller, in the
-// same region) an earlier row named. It keeps two 64-bit hashes a row, about 80 bytes
+// same region) an earlier row named. It keeps two 64-bit hashes a row, about 50 bytes
 // with the map's overhead: the only memory that grows with the file, so only a dry
 // run uses it (an import leaves duplicates to the ledger, which refuses them by its
 // conditional writes and seller bindings, and keeps memory flat).
