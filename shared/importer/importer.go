@@ -102,7 +102,7 @@ const (
 	defaultProgressEvery   = 500 * time.Millisecond
 	flushTimeout           = 2 * time.Minute
 	maxConcurrency         = 64
-	rowSeconds             = 2 // a row's time in flight: LWA (p99), SP-API and the ledger reads
+	rowSeconds             = 3 // a row's time in flight: ledger reads, LWA (p99) and SP-API, on a busy day
 	maxBatchWait           = 5 * time.Second
 	recordWriters          = 16
 	importedByDetailPrefix = "imported"
@@ -118,8 +118,8 @@ type Config struct {
 	// which the proof-of-life refresh shares).
 	MaxPerSecond float64
 	// Concurrency is how many rows are in flight, so that LWA's latency does not keep
-	// the import below its rate: by default MaxPerSecond × 2 s (a row's LWA, SP-API and
-	// ledger time, with room for LWA's slow answers), at least DefaultConcurrency and
+	// the import below its rate: by default MaxPerSecond × 3 s (a row's ledger reads,
+	// LWA and SP-API, with room for slow answers), at least DefaultConcurrency and
 	// at most 64. The limiter, not the workers, then sets the pace.
 	Concurrency int
 	// BatchSize is how many proven rows are stored together: one PutMany of the vault
@@ -310,9 +310,10 @@ func (im *Importer) Run(ctx context.Context, r io.Reader) (*Report, error) {
 	ru := &run{im: im, now: started, inFlight: map[int][]string{}, keys: map[string]int{}, ahead: map[int]bool{}, abort: abort,
 		report: newReport(im.cfg, rd.Format(), started), nudge: make(chan struct{}, 1)}
 	// The reader may run this far past the oldest unfinished row: beyond the rows in
-	// flight and the batches being gathered and stored, so that it never waits on a
-	// batch that waits for rows.
-	ru.maxAhead = max(minAhead, 2*(im.cfg.Concurrency+(im.flushers+2)*im.cfg.BatchSize))
+	// flight and the batches being gathered, stored and recorded (the writer's channel,
+	// its gathering, one waiting to be stored, those being stored, two being recorded
+	// and one waiting for that), so that it never waits on a batch that waits for rows.
+	ru.maxAhead = max(minAhead, 2*(im.cfg.Concurrency+(im.flushers+5)*im.cfg.BatchSize))
 
 	rows := make(chan Row, im.cfg.Concurrency)
 	writes := make(chan *proven, im.cfg.BatchSize)
@@ -685,17 +686,28 @@ func (ru *run) importRow(ctx context.Context, row Row) (Outcome, string, *proven
 // first row.
 func (ru *run) writer(ctx context.Context, in <-chan *proven) (wait func()) {
 	batches := make(chan []*proven)
-	var flushers sync.WaitGroup
+	// A batch's records are written while the next batch's tokens are stored, two
+	// batches' at most: the vault's writes and the ledger's then overlap.
+	var flushers, records sync.WaitGroup
+	recordSlots := make(chan struct{}, 2)
 	for range ru.im.flushers {
 		flushers.Go(func() {
 			for b := range batches {
-				ru.flush(ctx, b)
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+				stored := ru.storeTokens(ctx, b)
+				recordSlots <- struct{}{}
+				records.Go(func() {
+					defer func() { <-recordSlots }()
+					defer cancel()
+					ru.writeRecords(ctx, stored)
+				})
 			}
 		})
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer records.Wait()
 		defer flushers.Wait()
 		defer close(batches)
 		var pending []*proven
@@ -732,13 +744,12 @@ func (ru *run) writer(ctx context.Context, in <-chan *proven) (wait func()) {
 	return func() { <-done }
 }
 
-// flush stores a batch: the tokens first, in one PutMany, then each record whose
-// token is stored. LWA has answered for these rows: they are written even if the
-// import is being interrupted, so that what the report counts is what the ledger
-// holds (and a row is never left with a record but no token).
-func (ru *run) flush(ctx context.Context, batch []*proven) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
-	defer cancel()
+// storeTokens stores a batch's tokens in one PutMany and returns the rows whose token
+// is stored, for writeRecords; the others fail. LWA has answered for these rows: they
+// are stored even if the import is being interrupted (ctx is not the import's), so
+// that what the report counts is what the ledger holds, and a record is only ever
+// written once its token is stored.
+func (ru *run) storeTokens(ctx context.Context, batch []*proven) []*proven {
 	entries := make([]vault.Entry, len(batch))
 	for i, p := range batch {
 		entries[i] = vault.Entry{ConnectionID: p.row.ConnectionID, Region: p.row.Region, Token: vault.RefreshToken{
@@ -749,8 +760,7 @@ func (ru *run) flush(ctx context.Context, batch []*proven) {
 	if err == nil && len(ids) != len(batch) {
 		err = fmt.Errorf("the vault returned %d secret ids for %d tokens", len(ids), len(batch))
 	}
-	sem := make(chan struct{}, recordWriters)
-	var wg sync.WaitGroup
+	var stored []*proven
 	for i, p := range batch {
 		if i >= len(ids) || ids[i] == "" {
 			// Not stored (a PutMany that failed part way stored the others): no record.
@@ -763,6 +773,16 @@ func (ru *run) flush(ctx context.Context, batch []*proven) {
 			continue
 		}
 		p.a.SecretID = ids[i]
+		stored = append(stored, p)
+	}
+	return stored
+}
+
+// writeRecords writes the records of rows whose tokens are stored, a few at a time.
+func (ru *run) writeRecords(ctx context.Context, stored []*proven) {
+	sem := make(chan struct{}, recordWriters)
+	var wg sync.WaitGroup
+	for _, p := range stored {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
