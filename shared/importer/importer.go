@@ -681,9 +681,9 @@ func (ru *run) importRow(ctx context.Context, row Row) (Outcome, string, *proven
 	return out, "", &proven{row: row, a: a, found: found, hadToken: hadToken, out: out, detail: detail}
 }
 
-// writer gathers proven rows into batches and stores them (flush), until in is closed
-// and every batch is stored. A batch leaves when it is full, or maxBatchWait after its
-// first row.
+// writer gathers proven rows into batches and stores them (storeTokens, then
+// writeRecords), until in is closed and every batch is recorded. A batch leaves when
+// it is full, maxBatchWait after its first row, or when the reader waits on it.
 func (ru *run) writer(ctx context.Context, in <-chan *proven) (wait func()) {
 	batches := make(chan []*proven)
 	// A batch's records are written while the next batch's tokens are stored, two
