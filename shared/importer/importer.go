@@ -96,6 +96,7 @@ const (
 	DefaultUnknownExpiry   = 30 * 24 * time.Hour
 	DefaultConcurrency     = 8 // at least; see Config.Concurrency
 	DefaultBatchSize       = vault.DefaultMaxEntries
+	perSecretBatchSize     = 8
 	DefaultExpiringWindow  = 31 * 24 * time.Hour
 	DefaultMaxRejections   = 10000
 	clientFailuresToAbort  = 3
@@ -123,8 +124,9 @@ type Config struct {
 	// at most 64. The limiter, not the workers, then sets the pace.
 	Concurrency int
 	// BatchSize is how many proven rows are stored together: one PutMany of the vault
-	// (a bucket's worth by default), then their records. A batch also leaves after
-	// 5 s, so rows are written at least that often at a slow pace.
+	// (a bucket's worth by default; 8 for a vault that keeps a secret per
+	// authorization), then their records. A batch also leaves after 5 s, so rows are
+	// written at least that often at a slow pace.
 	BatchSize int
 	// UnknownExpiry is the assumed lifetime left of an authorization whose grant date
 	// the file does not give: short, so that the seller is asked to confirm now.
@@ -158,9 +160,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = min(maxConcurrency, max(DefaultConcurrency, int(math.Ceil(c.MaxPerSecond*rowSeconds))))
-	}
-	if c.BatchSize <= 0 {
-		c.BatchSize = DefaultBatchSize
 	}
 	if c.UnknownExpiry <= 0 {
 		c.UnknownExpiry = DefaultUnknownExpiry
@@ -244,9 +243,14 @@ func New(cfg Config, d Deps) *Importer {
 	// open bucket's lease and write it once each. A vault that keeps one secret per
 	// authorization writes a secret per row whatever the batch, so batches go side by
 	// side there.
-	flushers := 1
+	flushers, batch := 1, DefaultBatchSize
 	if l, ok := d.Writer.(interface{ Layout() vault.Layout }); ok && l.Layout() == vault.LayoutPerAuthorization {
-		flushers = 4
+		// Its PutMany writes the secrets one after the other: short batches, so that
+		// none waits long behind a slow one.
+		flushers, batch = 4, perSecretBatchSize
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = batch
 	}
 	return &Importer{cfg: cfg, d: d, limiter: lim, flushers: flushers}
 }
