@@ -39,6 +39,7 @@ commands:
   export [--format csv|jsonl] [--output FILE] [--status …]   the ledger as CSV or JSON Lines (never a token)
   import sellers.csv [--dry-run] [--confirm-per-day 500] [--report FILE] [--remote s3://bucket/key]
                                                              bring existing authorizations in from a file
+                                                             (--dry-run: no LWA, no AWS; remembers ids to find repeats, ~50 bytes a row)
   vault migrate --to packed|per-authorization [--dry-run]    move every refresh token to the other layout (resumable)
   list --bouncing                                            the authorizations whose contact bounced or complained
   report [--since 30d]                                       the renewal funnel per reminder stage, from per-day counters

@@ -24,6 +24,9 @@ import (
 //
 //	keeperctl import sellers.csv [--dry-run] [--confirm-per-day 500] [--report FILE]
 //	keeperctl import --remote s3://bucket/sellers.csv sellers.csv   (the import runs in the stack)
+//
+// The import streams the file in flat memory; --dry-run, which has no ledger to find
+// repeated connection and seller ids in, remembers them (~50 bytes a row).
 
 // ErrImportIncomplete: the import ran, but some rows were rejected or failed.
 var ErrImportIncomplete = errors.New("import finished with rows not imported")

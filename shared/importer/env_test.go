@@ -92,17 +92,24 @@ func (e *env) get(id string, region authz.Region) authz.Authorization {
 	return a
 }
 
-// countingWriter counts Secrets Manager writes.
+// countingWriter counts the tokens the importer hands the vault to store, and the
+// PutMany calls (batches) they came in.
 type countingWriter struct {
-	w interface {
-		Put(ctx context.Context, connectionID string, region authz.Region, rt vault.RefreshToken) (string, error)
-	}
-	n atomic.Int64
+	w       importer.TokenWriter
+	n       atomic.Int64 // tokens stored
+	batches atomic.Int64
+	deletes atomic.Int64
 }
 
-func (c *countingWriter) Put(ctx context.Context, connectionID string, region authz.Region, rt vault.RefreshToken) (string, error) {
-	c.n.Add(1)
-	return c.w.Put(ctx, connectionID, region, rt)
+func (c *countingWriter) PutMany(ctx context.Context, entries []vault.Entry) ([]string, error) {
+	c.batches.Add(1)
+	c.n.Add(int64(len(entries)))
+	return c.w.PutMany(ctx, entries)
+}
+
+func (c *countingWriter) Delete(ctx context.Context, connectionID string, region authz.Region) error {
+	c.deletes.Add(1)
+	return c.w.Delete(ctx, connectionID, region)
 }
 
 var tokenShape = regexp.MustCompile(`Atz[ra]\|[A-Za-z0-9-]`)

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
+	"github.com/spapi-auth-keeper/keeper/shared/store"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 
@@ -34,7 +36,14 @@ type Ledger interface {
 	Get(ctx context.Context, connectionID string, region authz.Region) (authz.Authorization, error)
 	Create(ctx context.Context, a authz.Authorization, events ...authz.Event) (authz.Authorization, error)
 	Update(ctx context.Context, a authz.Authorization, events ...authz.Event) (authz.Authorization, error)
-	FindBySeller(ctx context.Context, sellingPartnerID string) ([]authz.Authorization, error)
+	// CreateBound and UpdateBound also bind the record's seller to its connection in
+	// the same transaction, and write nothing if another connection holds the seller
+	// in that region (*store.SellerBoundError): the binding, not a memory of the file,
+	// refuses one seller under two connections, so the import's memory stays flat.
+	CreateBound(ctx context.Context, a authz.Authorization, at time.Time, events ...authz.Event) (authz.Authorization, error)
+	UpdateBound(ctx context.Context, a authz.Authorization, at time.Time, events ...authz.Event) (authz.Authorization, error)
+	// SellerBinding names the connection a seller is bound to in a region ("" if none).
+	SellerBinding(ctx context.Context, region authz.Region, sellingPartnerID string) (string, error)
 }
 
 // TokenReader reads a stored refresh token (*vault.Vault), to tell a row already
@@ -43,11 +52,14 @@ type TokenReader interface {
 	Get(ctx context.Context, connectionID string, region authz.Region) (vault.RefreshToken, error)
 }
 
-// TokenWriter stores a refresh token and returns the id of the secret that holds it.
-// It is the one write of the vault an import makes: a packed vault can give bulk
-// writers a batching implementation without touching the import.
+// TokenWriter stores refresh tokens many at a time and returns the id of the secret
+// that holds each (*vault.Vault). The packed vault writes each bucket secret once per
+// call, so an import writes a bucket a few times, not once per row: Secrets Manager
+// refuses more than about 100 versions of one secret in 24 hours. Delete removes a
+// token stored for a row whose record was then refused.
 type TokenWriter interface {
-	Put(ctx context.Context, connectionID string, region authz.Region, rt vault.RefreshToken) (secretID string, err error)
+	PutMany(ctx context.Context, entries []vault.Entry) ([]string, error)
+	Delete(ctx context.Context, connectionID string, region authz.Region) error
 }
 
 // TokenRefresher exchanges a refresh token at LWA (*lwa.Client).
@@ -82,12 +94,18 @@ var Outcomes = []Outcome{OutcomeActive, OutcomeUnknownExpiry, OutcomeRevoked, Ou
 // Defaults of Config.
 const (
 	DefaultUnknownExpiry   = 30 * 24 * time.Hour
-	DefaultConcurrency     = 8
+	DefaultConcurrency     = 8 // at least; see Config.Concurrency
+	DefaultBatchSize       = vault.DefaultMaxEntries
+	perSecretBatchSize     = 8
 	DefaultExpiringWindow  = 31 * 24 * time.Hour
 	DefaultMaxRejections   = 10000
 	clientFailuresToAbort  = 3
 	defaultProgressEvery   = 500 * time.Millisecond
-	writeTimeout           = 30 * time.Second
+	flushTimeout           = 2 * time.Minute
+	maxConcurrency         = 64
+	rowSeconds             = 3 // a row's time in flight: ledger reads, LWA (p99) and SP-API, on a busy day
+	maxBatchWait           = 5 * time.Second
+	recordWriters          = 16
 	importedByDetailPrefix = "imported"
 )
 
@@ -101,8 +119,15 @@ type Config struct {
 	// which the proof-of-life refresh shares).
 	MaxPerSecond float64
 	// Concurrency is how many rows are in flight, so that LWA's latency does not keep
-	// the import below its rate.
+	// the import below its rate: by default MaxPerSecond × 3 s (a row's ledger reads,
+	// LWA and SP-API, with room for slow answers), at least DefaultConcurrency and
+	// at most 64. The limiter, not the workers, then sets the pace.
 	Concurrency int
+	// BatchSize is how many proven rows are stored together: one PutMany of the vault
+	// (a bucket's worth by default; 8 for a vault that keeps a secret per
+	// authorization), then their records. A batch also leaves after 5 s, so rows are
+	// written at least that often at a slow pace.
+	BatchSize int
 	// UnknownExpiry is the assumed lifetime left of an authorization whose grant date
 	// the file does not give: short, so that the seller is asked to confirm now.
 	UnknownExpiry time.Duration
@@ -119,8 +144,8 @@ type Config struct {
 	DryRun bool
 	// Source names the file in history events and the report.
 	Source string
-	// SkipThroughLine resumes an import: rows up to this line are read (for the
-	// duplicate checks) but not processed.
+	// SkipThroughLine resumes an import: rows up to this line are read but not
+	// processed.
 	SkipThroughLine int
 	// SkipLines are lines after SkipThroughLine that a previous run finished already
 	// (Report.DoneAfter): they are read but not processed either.
@@ -134,7 +159,7 @@ func (c Config) withDefaults() Config {
 		c.MaxPerSecond = 20
 	}
 	if c.Concurrency <= 0 {
-		c.Concurrency = DefaultConcurrency
+		c.Concurrency = min(maxConcurrency, max(DefaultConcurrency, int(math.Ceil(c.MaxPerSecond*rowSeconds))))
 	}
 	if c.UnknownExpiry <= 0 {
 		c.UnknownExpiry = DefaultUnknownExpiry
@@ -191,9 +216,10 @@ func (p Progress) Processed() int {
 
 // Importer runs imports.
 type Importer struct {
-	cfg     Config
-	d       Deps
-	limiter *rate.Limiter
+	cfg      Config
+	d        Deps
+	limiter  *rate.Limiter
+	flushers int // batches stored at once
 }
 
 // New builds an importer.
@@ -213,22 +239,39 @@ func New(cfg Config, d Deps) *Importer {
 		// A burst of one, as the refresh workers use: no second is over budget.
 		lim = rate.NewLimiter(rate.Limit(cfg.MaxPerSecond), 1)
 	}
-	return &Importer{cfg: cfg, d: d, limiter: lim}
+	// A packed vault's batches go one after the other: two at once would queue on the
+	// open bucket's lease and write it once each. A vault that keeps one secret per
+	// authorization writes a secret per row whatever the batch, so batches go side by
+	// side there.
+	flushers, batch := 1, DefaultBatchSize
+	if l, ok := d.Writer.(interface{ Layout() vault.Layout }); ok && l.Layout() == vault.LayoutPerAuthorization {
+		// Its PutMany writes the secrets one after the other: short batches, so that
+		// none waits long behind a slow one.
+		flushers, batch = 4, perSecretBatchSize
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = batch
+	}
+	return &Importer{cfg: cfg, d: d, limiter: lim, flushers: flushers}
 }
 
 // Config returns the configuration in effect.
 func (im *Importer) Config() Config { return im.cfg }
 
-// run is the state of one import.
+// run is the state of one import. Its memory is bounded by the rows in flight, never
+// by the file: no index of the rows read is kept (a dry run's duplicate checks aside).
 type run struct {
 	im        *Importer
 	now       time.Time
 	mu        sync.Mutex
 	report    *Report
-	inFlight  map[int]bool
+	inFlight  map[int][]string // line → the ids it holds in keys
+	keys      map[string]int   // connection and seller ids of the rows in flight → line
 	lastLine  int
 	ahead     map[int]bool // finished lines past the watermark (doneThroughLocked)
-	stopped   atomic.Bool  // a row was left undone: the import is being interrupted
+	maxAhead  int
+	nudge     chan struct{} // the reader waits on the oldest rows: store the batch gathered so far
+	stopped   atomic.Bool   // a row was left undone: the import is being interrupted
 	lwaCalls  atomic.Int64
 	unknownN  atomic.Int64
 	accepted  atomic.Int64
@@ -236,37 +279,62 @@ type run struct {
 	abort     context.CancelCauseFunc
 }
 
+// proven is a row LWA has answered, waiting for its batch: the token is stored in the
+// vault first, then the record.
+type proven struct {
+	row      Row
+	a        authz.Authorization
+	found    bool // a record existed (pending): Update rather than Create
+	hadToken bool // the vault held a token for it before
+	out      Outcome
+	detail   string
+}
+
 // Run imports the file read from r. A file refused as a whole (ErrBadFile) returns
 // before any row is processed. An interrupted import (ctx ended) returns what it did
 // with Report.Interrupted set: run the same file again to finish it.
+//
+// Rows flow from the reader to Concurrency workers (ledger reads, the LWA refresh at
+// the limiter's pace, SP-API), then in batches to the writer (the vault's PutMany,
+// then the records). A row repeating a connection or seller of a row still in flight
+// is rejected at once; one repeating a finished row meets that row's record or seller
+// binding in the ledger.
 func (im *Importer) Run(ctx context.Context, r io.Reader) (*Report, error) {
 	started := im.d.Clock.Now().UTC()
 	rd, err := NewReader(r, im.d.Clock.Now)
 	if err != nil {
 		return nil, err
 	}
+	if im.cfg.DryRun {
+		// No ledger to meet: the reader remembers the ids (flat memory is the import's).
+		rd.TrackDuplicates()
+	}
 	ctx, abort := context.WithCancelCause(ctx)
 	defer abort(nil)
-	ru := &run{im: im, now: started, inFlight: map[int]bool{}, ahead: map[int]bool{}, abort: abort,
-		report: newReport(im.cfg, rd.Format(), started)}
+	ru := &run{im: im, now: started, inFlight: map[int][]string{}, keys: map[string]int{}, ahead: map[int]bool{}, abort: abort,
+		report: newReport(im.cfg, rd.Format(), started), nudge: make(chan struct{}, 1)}
+	// The reader may run this far past the oldest unfinished row: beyond the rows in
+	// flight and the batches being gathered, stored and recorded (the writer's channel,
+	// its gathering, one waiting to be stored, those being stored, two being recorded
+	// and one waiting for that), so that it never waits on a batch that waits for rows.
+	ru.maxAhead = max(minAhead, 2*(im.cfg.Concurrency+(im.flushers+5)*im.cfg.BatchSize))
 
 	rows := make(chan Row, im.cfg.Concurrency)
+	writes := make(chan *proven, im.cfg.BatchSize)
 	var wg sync.WaitGroup
 	for range im.cfg.Concurrency {
 		wg.Go(func() {
 			for row := range rows {
-				out, reason := ru.importRow(ctx, row)
-				if out == outcomeInterrupted {
-					// Not done: its line stays in flight, so doneThroughLine stops
-					// before it, and nothing more is started.
-					ru.stopped.Store(true)
-					ru.abort(errStopped)
+				out, reason, p := ru.importRow(ctx, row)
+				if p != nil {
+					writes <- p
 					continue
 				}
-				ru.finish(row.Line, row.ConnectionID, out, reason)
+				ru.settle(row, out, reason)
 			}
 		})
 	}
+	writerDone := ru.writer(ctx, writes)
 	stopProgress := ru.progressLoop(rd)
 
 	skip := map[int]bool{}
@@ -306,14 +374,15 @@ read:
 			ru.finish(row.Line, row.ConnectionID, OutcomeValid, "")
 			continue
 		}
-		ru.mu.Lock()
-		ru.inFlight[row.Line] = true
-		ru.mu.Unlock()
+		if reason := ru.dispatch(row); reason != "" {
+			ru.finish(row.Line, row.ConnectionID, OutcomeRejected, reason)
+			continue
+		}
 		select {
 		case rows <- row:
 		case <-ctx.Done():
 			ru.mu.Lock()
-			delete(ru.inFlight, row.Line)
+			ru.releaseLocked(row.Line)
 			ru.lastLine = line - 1
 			ru.mu.Unlock()
 			break read
@@ -321,6 +390,8 @@ read:
 	}
 	close(rows)
 	wg.Wait()
+	close(writes)
+	writerDone()
 	stopProgress()
 
 	rep := ru.snapshotReport()
@@ -340,14 +411,79 @@ read:
 	return rep, nil
 }
 
+func connectionKey(r Row) string { return "c\x00" + r.Key() }
+
+func sellerKey(sellerID string, region authz.Region) string {
+	return "s\x00" + sellerID + "/" + string(region)
+}
+
+// dispatch puts a row in flight, holding its connection and seller ids, or says why it
+// repeats a row still in flight (whose record is not written yet, so the ledger could
+// not refuse it).
+func (ru *run) dispatch(row Row) string {
+	ru.mu.Lock()
+	defer ru.mu.Unlock()
+	if first, dup := ru.keys[connectionKey(row)]; dup {
+		return fmt.Sprintf("connection %s appears again (first on line %d)", row.Key(), first)
+	}
+	held := []string{connectionKey(row)}
+	if row.SellingPartnerID != "" {
+		k := sellerKey(row.SellingPartnerID, row.Region)
+		if first, dup := ru.keys[k]; dup {
+			return fmt.Sprintf("seller %s in region %s appears again (first on line %d)", row.SellingPartnerID, row.Region, first)
+		}
+		held = append(held, k)
+	}
+	for _, k := range held {
+		ru.keys[k] = row.Line
+	}
+	ru.inFlight[row.Line] = held
+	return ""
+}
+
+// claimSeller holds a seller id SP-API named for a row in flight; it reports the line
+// of another row in flight that holds it.
+func (ru *run) claimSeller(row Row, sellerID string) (int, bool) {
+	ru.mu.Lock()
+	defer ru.mu.Unlock()
+	k := sellerKey(sellerID, row.Region)
+	if first, dup := ru.keys[k]; dup && first != row.Line {
+		return first, true
+	}
+	ru.keys[k] = row.Line
+	ru.inFlight[row.Line] = append(ru.inFlight[row.Line], k)
+	return 0, false
+}
+
+func (ru *run) releaseLocked(line int) {
+	for _, k := range ru.inFlight[line] {
+		if ru.keys[k] == line {
+			delete(ru.keys, k)
+		}
+	}
+	delete(ru.inFlight, line)
+}
+
+// settle records a row's outcome, or, for a row the import was stopped before it
+// could finish, leaves it in flight (doneThroughLine stops before it) and starts no
+// more rows.
+func (ru *run) settle(row Row, out Outcome, reason string) {
+	if out == outcomeInterrupted {
+		ru.stopped.Store(true)
+		ru.abort(errStopped)
+		return
+	}
+	ru.finish(row.Line, row.ConnectionID, out, reason)
+}
+
 // finish records a row's outcome.
 func (ru *run) finish(line int, connectionID string, out Outcome, reason string) {
 	ru.mu.Lock()
 	defer ru.mu.Unlock()
-	delete(ru.inFlight, line)
+	ru.releaseLocked(line)
 	ru.report.add(line, connectionID, out, reason)
 	ru.ahead[line] = true
-	if len(ru.ahead) > 2*maxAhead {
+	if len(ru.ahead) > 2*ru.maxAhead {
 		done := ru.doneThroughLocked()
 		for l := range ru.ahead {
 			if l <= done {
@@ -357,21 +493,29 @@ func (ru *run) finish(line int, connectionID string, out Outcome, reason string)
 	}
 }
 
-// maxAhead bounds how far the reader runs past the oldest unfinished row (rejected
-// rows finish at once, a row waiting on LWA does not), so that the lines finished
-// past the watermark, which a continuation must skip, stay few.
-const maxAhead = 256
+// minAhead bounds how far the reader runs past the oldest unfinished row (rejected
+// rows finish at once, a row waiting on LWA or its batch does not), so that the lines
+// finished past the watermark, which a continuation must skip, stay few.
+const minAhead = 256
 
 // errStopped ends an import whose rows can no longer be done (the deadline is near).
 var errStopped = errors.New("import stopped before the end of the file")
 
 func (ru *run) waitLag(ctx context.Context, line int) {
-	for ctx.Err() == nil {
+	for nudged := false; ctx.Err() == nil; nudged = true {
 		ru.mu.Lock()
 		lag := line - ru.doneThroughLocked()
 		ru.mu.Unlock()
-		if lag <= maxAhead {
+		if lag <= ru.maxAhead {
 			return
+		}
+		if !nudged {
+			// Many rows finished at once (unchanged, rejected) past one that waits in
+			// a batch: store that batch now rather than when it is full or 5 s old.
+			select {
+			case ru.nudge <- struct{}{}:
+			default:
+			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -442,41 +586,50 @@ func (ru *run) progressLoop(rd *Reader) (stop func()) {
 	return func() { close(quit); <-ended }
 }
 
-// importRow proves, stores and records one row. The reason of a rejection or failure
-// is for the report: it names no token.
-func (ru *run) importRow(ctx context.Context, row Row) (Outcome, string) {
+// importRow proves one row: the ledger's and the vault's state, the LWA refresh and
+// the account's fingerprint. A row to store comes back as proven, for the writer;
+// any other has its outcome. The reason of a rejection or failure is for the report:
+// it names no token.
+func (ru *run) importRow(ctx context.Context, row Row) (Outcome, string, *proven) {
 	im := ru.im
 	existing, err := im.d.Ledger.Get(ctx, row.ConnectionID, row.Region)
 	found := err == nil
 	if err != nil && !errors.Is(err, authz.ErrNotFound) {
-		return ru.failed(ctx, "read the ledger", err)
+		out, reason := ru.failed(ctx, "read the ledger", err)
+		return out, reason, nil
 	}
+	hadToken := false
 	if found {
 		if existing.SellingPartnerID != "" && row.SellingPartnerID != "" && existing.SellingPartnerID != row.SellingPartnerID {
-			return OutcomeRejected, fmt.Sprintf("connection %s exists with seller %s, the file says %s: not overwritten", row.Key(), existing.SellingPartnerID, row.SellingPartnerID)
+			return OutcomeRejected, fmt.Sprintf("connection %s exists with seller %s, the file says %s: not overwritten", row.Key(), existing.SellingPartnerID, row.SellingPartnerID), nil
 		}
 		stored, err := im.d.Tokens.Get(ctx, row.ConnectionID, row.Region)
 		switch {
 		case err == nil && sameToken(stored.Token, row.RefreshToken):
-			return OutcomeUnchanged, ""
+			// Already imported (by an earlier run, or by an earlier row of this file
+			// that said the same): nothing to do, and no LWA call.
+			return OutcomeUnchanged, "", nil
 		case err != nil && !errors.Is(err, vault.ErrNotFound) && !errors.Is(err, vault.ErrMalformed):
-			return ru.failed(ctx, "read the stored refresh token", err)
+			out, reason := ru.failed(ctx, "read the stored refresh token", err)
+			return out, reason, nil
 		}
+		hadToken = err == nil
 		if existing.Status != authz.StatusPending {
-			return OutcomeRejected, fmt.Sprintf("connection %s is already in the ledger (%s) with another refresh token: not overwritten", row.Key(), existing.Status)
+			return OutcomeRejected, fmt.Sprintf("connection %s is already in the ledger (%s) with another refresh token: not overwritten", row.Key(), existing.Status), nil
 		}
 	}
 	if row.SellingPartnerID != "" {
 		if reason, err := im.boundElsewhere(ctx, row.SellingPartnerID, row); err != nil {
-			return ru.failed(ctx, "read the by-seller index", err)
+			out, reason := ru.failed(ctx, "read the seller's binding", err)
+			return out, reason, nil
 		} else if reason != "" {
-			return OutcomeRejected, reason
+			return OutcomeRejected, reason, nil
 		}
 	}
 
 	if err := im.limiter.Wait(ctx); err != nil {
 		// Wait fails only for the context: ended, or ending before the next token.
-		return outcomeInterrupted, ""
+		return outcomeInterrupted, "", nil
 	}
 	ru.lwaCalls.Add(1)
 	tokens, lwaErr := im.d.LWA.Refresh(ctx, row.RefreshToken)
@@ -492,11 +645,12 @@ func (ru *run) importRow(ctx context.Context, row Row) (Outcome, string) {
 		if n := ru.clientErr.Add(1); n >= clientFailuresToAbort && ru.accepted.Load() == 0 {
 			ru.abort(ErrClientCredentials)
 		}
-		return OutcomeRejected, "LWA refused this refresh token for the app's client id (invalid_client/unauthorized_client): it belongs to another app"
+		return OutcomeRejected, "LWA refused this refresh token for the app's client id (invalid_client/unauthorized_client): it belongs to another app", nil
 	case errors.Is(lwaErr, lwa.ErrBadRequest):
-		return OutcomeRejected, "LWA called the refresh request malformed (invalid_request)"
+		return OutcomeRejected, "LWA called the refresh request malformed (invalid_request)", nil
 	default:
-		return ru.failed(ctx, "LWA refresh", lwaErr)
+		out, reason := ru.failed(ctx, "LWA refresh", lwaErr)
+		return out, reason, nil
 	}
 
 	var acct authz.Account
@@ -510,60 +664,187 @@ func (ru *run) importRow(ctx context.Context, row Row) (Outcome, string) {
 		if acct.SellerIDVerified && acct.SellerID != "" {
 			for _, want := range []string{row.SellingPartnerID, existing.SellingPartnerID} {
 				if want != "" && want != acct.SellerID {
-					return OutcomeRejected, fmt.Sprintf("the refresh token belongs to seller %s, not %s: not imported", acct.SellerID, want)
+					return OutcomeRejected, fmt.Sprintf("the refresh token belongs to seller %s, not %s: not imported", acct.SellerID, want), nil
 				}
 			}
 			if row.SellingPartnerID == "" {
 				row.SellingPartnerID = acct.SellerID
+				if first, dup := ru.claimSeller(row, acct.SellerID); dup {
+					return OutcomeRejected, fmt.Sprintf("seller %s in region %s appears again (first on line %d)", acct.SellerID, row.Region, first), nil
+				}
 				if reason, err := im.boundElsewhere(ctx, acct.SellerID, row); err != nil {
-					return ru.failed(ctx, "read the by-seller index", err)
+					out, reason := ru.failed(ctx, "read the seller's binding", err)
+					return out, reason, nil
 				} else if reason != "" {
-					return OutcomeRejected, reason
+					return OutcomeRejected, reason, nil
 				}
 			}
 		}
 	}
-
 	a, out, detail := ru.record(row, existing, found, accepted, acct)
-	// LWA has answered: finish this row's two writes even if the import is being
-	// interrupted, so that what the report counts is what the ledger holds.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
-	defer cancel()
-	secretID, err := im.d.Writer.Put(ctx, row.ConnectionID, row.Region, vault.RefreshToken{
-		Token: row.RefreshToken, SellingPartnerID: a.SellingPartnerID, Region: row.Region, AuthorizedAt: a.AuthorizedAt,
-	})
-	if err != nil {
-		return ru.failed(ctx, "store the refresh token", err)
+	return out, "", &proven{row: row, a: a, found: found, hadToken: hadToken, out: out, detail: detail}
+}
+
+// writer gathers proven rows into batches and stores them (storeTokens, then
+// writeRecords), until in is closed and every batch is recorded. A batch leaves when
+// it is full, maxBatchWait after its first row, or when the reader waits on it.
+func (ru *run) writer(ctx context.Context, in <-chan *proven) (wait func()) {
+	batches := make(chan []*proven)
+	// A batch's records are written while the next batch's tokens are stored, two
+	// batches' at most: the vault's writes and the ledger's then overlap.
+	var flushers, records sync.WaitGroup
+	recordSlots := make(chan struct{}, 2)
+	for range ru.im.flushers {
+		flushers.Go(func() {
+			for b := range batches {
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+				stored := ru.storeTokens(ctx, b)
+				recordSlots <- struct{}{}
+				records.Go(func() {
+					defer func() { <-recordSlots }()
+					defer cancel()
+					ru.writeRecords(ctx, stored)
+				})
+			}
+		})
 	}
-	a.SecretID = secretID
-	ev := authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: ru.now, Kind: authz.EventImported, Detail: detail}
-	if found {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer records.Wait()
+		defer flushers.Wait()
+		defer close(batches)
+		var pending []*proven
+		timer := time.NewTimer(maxBatchWait)
+		timer.Stop()
+		send := func() {
+			timer.Stop()
+			if len(pending) > 0 {
+				batches <- pending
+				pending = nil
+			}
+		}
+		for {
+			select {
+			case p, ok := <-in:
+				if !ok {
+					send()
+					return
+				}
+				if len(pending) == 0 {
+					timer.Reset(maxBatchWait)
+				}
+				pending = append(pending, p)
+				if len(pending) >= ru.im.cfg.BatchSize {
+					send()
+				}
+			case <-timer.C:
+				send()
+			case <-ru.nudge:
+				send()
+			}
+		}
+	}()
+	return func() { <-done }
+}
+
+// storeTokens stores a batch's tokens in one PutMany and returns the rows whose token
+// is stored, for writeRecords; the others fail. LWA has answered for these rows: they
+// are stored even if the import is being interrupted (ctx is not the import's), so
+// that what the report counts is what the ledger holds, and a record is only ever
+// written once its token is stored.
+func (ru *run) storeTokens(ctx context.Context, batch []*proven) []*proven {
+	entries := make([]vault.Entry, len(batch))
+	for i, p := range batch {
+		entries[i] = vault.Entry{ConnectionID: p.row.ConnectionID, Region: p.row.Region, Token: vault.RefreshToken{
+			Token: p.row.RefreshToken, SellingPartnerID: p.a.SellingPartnerID, Region: p.row.Region, AuthorizedAt: p.a.AuthorizedAt,
+		}}
+	}
+	ids, err := ru.im.d.Writer.PutMany(ctx, entries)
+	if err == nil && len(ids) != len(batch) {
+		err = fmt.Errorf("the vault returned %d secret ids for %d tokens", len(ids), len(batch))
+	}
+	var stored []*proven
+	for i, p := range batch {
+		if i >= len(ids) || ids[i] == "" {
+			// Not stored (a PutMany that failed part way stored the others): no record.
+			why := err
+			if why == nil {
+				why = errors.New("the vault returned no secret id")
+			}
+			out, reason := ru.failed(ctx, "store the refresh token", why)
+			ru.settle(p.row, out, reason)
+			continue
+		}
+		p.a.SecretID = ids[i]
+		stored = append(stored, p)
+	}
+	return stored
+}
+
+// writeRecords writes the records of rows whose tokens are stored, a few at a time.
+func (ru *run) writeRecords(ctx context.Context, stored []*proven) {
+	sem := make(chan struct{}, recordWriters)
+	var wg sync.WaitGroup
+	for _, p := range stored {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			out, reason := ru.writeRecord(ctx, p)
+			ru.settle(p.row, out, reason)
+		})
+	}
+	wg.Wait()
+}
+
+// writeRecord writes a stored row's record, binding its seller if it has one.
+func (ru *run) writeRecord(ctx context.Context, p *proven) (Outcome, string) {
+	im := ru.im
+	a, row := p.a, p.row
+	ev := authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: ru.now, Kind: authz.EventImported, Detail: p.detail}
+	var err error
+	switch {
+	case a.SellingPartnerID != "" && p.found:
+		_, err = im.d.Ledger.UpdateBound(ctx, a, ru.now, ev)
+	case a.SellingPartnerID != "":
+		_, err = im.d.Ledger.CreateBound(ctx, a, ru.now, ev)
+	case p.found:
 		_, err = im.d.Ledger.Update(ctx, a, ev)
-	} else {
+	default:
 		_, err = im.d.Ledger.Create(ctx, a, ev)
 	}
+	var bound *store.SellerBoundError
 	switch {
+	case errors.As(err, &bound):
+		// Another connection took the seller since the check (an earlier row of the
+		// file that SP-API named the same seller, or a renewal): the token stored for
+		// this row goes again, unless the vault held one for it before.
+		if !p.hadToken {
+			if derr := im.d.Writer.Delete(ctx, row.ConnectionID, row.Region); derr != nil {
+				im.d.Log.WarnContext(ctx, "import: refused row's refresh token not removed from the vault", "connectionId", row.ConnectionID,
+					"region", string(row.Region), "error", derr.Error())
+			}
+		}
+		return OutcomeRejected, fmt.Sprintf("seller %s is already connected as %s in region %s: one seller, one connection per region", bound.SellingPartnerID, bound.ConnectionID, row.Region)
 	case errors.Is(err, authz.ErrAlreadyExists), errors.Is(err, authz.ErrVersionConflict):
 		return OutcomeFailed, fmt.Sprintf("connection %s was written by someone else meanwhile; run the import again", row.Key())
 	case err != nil:
 		return ru.failed(ctx, "write the record", err)
 	}
 	im.d.Log.InfoContext(ctx, "import: row imported", "line", row.Line, "connectionId", a.ConnectionID, "region", string(a.Region),
-		"outcome", string(out), "status", string(a.Status), "expiryKnown", !a.ExpiryUnknown)
-	return out, ""
+		"outcome", string(p.out), "status", string(a.Status), "expiryKnown", !a.ExpiryUnknown)
+	return p.out, ""
 }
 
 // boundElsewhere says why a seller cannot be bound to row's connection: it already is
 // to another connection in the same region.
 func (im *Importer) boundElsewhere(ctx context.Context, sellerID string, row Row) (string, error) {
-	others, err := im.d.Ledger.FindBySeller(ctx, sellerID)
+	other, err := im.d.Ledger.SellerBinding(ctx, row.Region, sellerID)
 	if err != nil {
 		return "", err
 	}
-	for _, o := range others {
-		if o.Region == row.Region && o.ConnectionID != row.ConnectionID {
-			return fmt.Sprintf("seller %s is already connected as %s in region %s: one seller, one connection per region", sellerID, o.ConnectionID, row.Region), nil
-		}
+	if other != "" && other != row.ConnectionID {
+		return fmt.Sprintf("seller %s is already connected as %s in region %s: one seller, one connection per region", sellerID, other, row.Region), nil
 	}
 	return "", nil
 }

@@ -151,7 +151,7 @@ func TestInterruptedImportResumes(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
-	im := importer.New(importer.Config{MaxPerSecond: 200, Concurrency: 4}, importer.Deps{
+	im := importer.New(importer.Config{MaxPerSecond: 200, Concurrency: 4, BatchSize: 4}, importer.Deps{
 		Ledger: e.store, Tokens: e.vault, Writer: e.writes, LWA: e.lwa, Clock: e.clock,
 		ProgressEvery: time.Millisecond,
 		Progress: func(p importer.Progress) {

@@ -84,7 +84,7 @@ type Reader struct {
 	cols  []string // CSV: the header, in file order
 	line  int      // JSON Lines: the last line read
 	now   func() time.Time
-	seen  map[uint64]int32 // hashes of connection/region and seller/region → first line
+	seen  map[uint64]int32 // TrackDuplicates: hashes of connection/region and seller/region → first line
 	seed  maphash.Seed
 }
 
@@ -96,7 +96,7 @@ func NewReader(r io.Reader, now func() time.Time) (*Reader, error) {
 		now = time.Now
 	}
 	cr := &countingReader{r: r}
-	rd := &Reader{src: cr, lines: bufio.NewReaderSize(&lineLimit{r: cr}, MaxLineBytes+4096), now: now, seen: map[uint64]int32{}, seed: maphash.MakeSeed()}
+	rd := &Reader{src: cr, lines: bufio.NewReaderSize(&lineLimit{r: cr}, MaxLineBytes+4096), now: now}
 	first, err := rd.lines.Peek(1)
 	for err == nil && (first[0] == 0xEF || first[0] == ' ' || first[0] == '\n' || first[0] == '\r' || first[0] == '\t') {
 		if first[0] == 0xEF { // a UTF-8 byte order mark, as spreadsheets write
@@ -160,6 +160,17 @@ func checkHeader(header []string) error {
 		return fmt.Errorf("%w: header lacks the required column(s) %s (it has %s)", ErrBadFile, strings.Join(missing, ", "), strings.Join(header, ","))
 	}
 	return nil
+}
+
+// TrackDuplicates makes the reader reject a row whose connection (or seller, in the
+// same region) an earlier row named. It keeps two 64-bit hashes a row, about 50 bytes
+// with the map's overhead: the only memory that grows with the file, so only a dry
+// run uses it (an import leaves duplicates to the ledger, which refuses them by its
+// conditional writes and seller bindings, and keeps memory flat).
+func (rd *Reader) TrackDuplicates() {
+	if rd.seen == nil {
+		rd.seen, rd.seed = map[uint64]int32{}, maphash.MakeSeed()
+	}
 }
 
 // Format is "csv" or "jsonl".
@@ -332,6 +343,9 @@ func (rd *Reader) check(f map[string]string) (Row, string) {
 	// One authorization per connection and region, and one connection per seller and
 	// region (DESIGN.md: one selling partner is bound to at most one connection per
 	// region): a second row for either would overwrite or shadow the first.
+	if rd.seen == nil {
+		return r, ""
+	}
 	if first, dup := rd.seen[rd.hash("c", r.Key())]; dup {
 		return r, fmt.Sprintf("connection %s appears again (first on line %d)", r.Key(), first)
 	}
@@ -343,12 +357,14 @@ func (rd *Reader) check(f map[string]string) (Row, string) {
 	return r, ""
 }
 
-// remember records an accepted row for the duplicate checks. It keeps two 64-bit
-// hashes of ids per row (never anything of the token): the only memory that grows
-// with the file, about 40 bytes a row. Two different ids sharing a hash (odds about
-// 1 in 10^7 at a million rows) would reject the second as a duplicate, never import
-// a wrong row.
+// remember records an accepted row for the duplicate checks (TrackDuplicates). It
+// keeps two 64-bit hashes of ids per row (never anything of the token). Two
+// different ids sharing a hash (odds about 1 in 10^7 at a million rows) would reject
+// the second as a duplicate, never import a wrong row.
 func (rd *Reader) remember(r Row) {
+	if rd.seen == nil {
+		return
+	}
 	rd.seen[rd.hash("c", r.Key())] = int32(r.Line)
 	if r.SellingPartnerID != "" {
 		rd.seen[rd.hash("s", r.SellingPartnerID+"/"+string(r.Region))] = int32(r.Line)
