@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/infra/localstack"
+	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/importer"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
+	"github.com/spapi-auth-keeper/keeper/shared/pace"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
 )
 
@@ -115,6 +117,12 @@ func (c *CLI) importCmd(ctx context.Context, g Globals, args []string) error {
 		v := sess.Vault(f.kmsKeyID)
 		st := store.New(sess.DynamoDB(), sess.Globals.Table)
 		deps.Ledger, deps.Tokens, deps.Writer = st, v, v
+		// The stack's LWA budget, shared with its refresh workers through the table.
+		pacer, err := pace.New(sess.DynamoDB(), sess.Globals.Table, app.LWABudget, cfg.MaxPerSecond)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		deps.Pacer = pacer
 		deps.LWA = lwa.NewClient(lwa.Config{Endpoint: endpoint, Credentials: clientcreds.New(v, 0)})
 		deps.Accounts = c.accountReader(sess)
 	}
@@ -128,14 +136,15 @@ func (c *CLI) importCmd(ctx context.Context, g Globals, args []string) error {
 	return c.finishImport(g, f.report, rep, runErr)
 }
 
-// importBudget is the import's default LWA rate: half of REFRESH_MAX_PER_SECOND (the
-// budget the proof-of-life refresh shares), so the hourly sweeps keep the other half.
+// importBudget is the import's default LWA rate: REFRESH_MAX_PER_SECOND, the budget
+// the import takes its call times from together with the proof-of-life refresh (one
+// item in the table), so that the two together never exceed it.
 func importBudget(refreshMax string) float64 {
 	total, err := strconv.ParseFloat(refreshMax, 64)
 	if err != nil || total <= 0 {
 		total = 20 // REFRESH_MAX_PER_SECOND's default
 	}
-	return total / 2
+	return total
 }
 
 // openInput opens the file (or standard input for "-") and tells its size for the ETA.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"golang.org/x/time/rate"
 
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -30,9 +29,6 @@ const (
 	ImportUnknownExpiryEnv = "IMPORT_UNKNOWN_EXPIRY"
 	// ImportConfirmPerDayEnv paces the "confirm your connection" emails (0: no pacing).
 	ImportConfirmPerDayEnv = "IMPORT_CONFIRM_PER_DAY"
-	// ImportConcurrencyEnv is the import queue's MaximumConcurrency: the import's
-	// half of REFRESH_MAX_PER_SECOND is shared by that many invocations.
-	ImportConcurrencyEnv = "IMPORT_CONCURRENCY"
 )
 
 // ImporterOptions tune the import function beyond its environment (tests).
@@ -64,16 +60,13 @@ func Importer(ctx context.Context, d Deps, getenv func(string) string, o Importe
 		}
 		cfg.ConfirmPerDay = n
 	}
-	workers := 2
-	if v := getenv(ImportConcurrencyEnv); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("%s=%q: want a whole number of at least 1", ImportConcurrencyEnv, v)
-		}
-		workers = n
+	// The import and the proof-of-life refresh share one LWA budget through the
+	// table, so that together they never exceed REFRESH_MAX_PER_SECOND.
+	cfg.MaxPerSecond = d.Config.RefreshMaxPerSecond
+	pacer, err := d.Pacer(LWABudget, d.Config.RefreshMaxPerSecond)
+	if err != nil {
+		return nil, fmt.Errorf("REFRESH_MAX_PER_SECOND: %w", err)
 	}
-	// The proof-of-life refresh keeps half of the LWA budget; the imports share the other.
-	cfg.MaxPerSecond = d.Config.RefreshMaxPerSecond / 2 / float64(workers)
 	v := d.Vault()
 	creds := clientcreds.New(v, 0)
 	client := lwa.NewClient(lwa.Config{Endpoint: d.Config.LWAEndpoint, HTTPClient: d.HTTP, Credentials: creds, Logger: d.Log,
@@ -88,7 +81,6 @@ func Importer(ctx context.Context, d Deps, getenv func(string) string, o Importe
 		})
 	}
 	st := d.Store()
-	limiter := rate.NewLimiter(rate.Limit(cfg.MaxPerSecond), 1)
 	margin := o.Margin
 	if margin <= 0 {
 		margin = time.Minute
@@ -96,7 +88,7 @@ func Importer(ctx context.Context, d Deps, getenv func(string) string, o Importe
 	return &importer.Remote{
 		New: func(c importer.Config) *importer.Importer {
 			return importer.New(c, importer.Deps{Ledger: st, Tokens: v, Writer: v, LWA: client, Accounts: accounts,
-				Clock: d.clock(), Log: d.Log, Limiter: limiter})
+				Clock: d.clock(), Log: d.Log, Pacer: pacer})
 		},
 		Config: cfg, Objects: importer.S3Objects{Client: s3c}, Statuses: st,
 		Queue: queue.NewSender(d.Clients.SQS, getenv(ImportQueueURLEnv)), Clock: d.clock(), Log: d.Log, Margin: margin,

@@ -22,10 +22,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
+	"github.com/spapi-auth-keeper/keeper/shared/pace"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
@@ -113,10 +112,17 @@ const (
 // first rows and accepted none: every row would fail, so the import stops.
 var ErrClientCredentials = errors.New("LWA refused the app's client credentials for every row tried: check the lwa-client secret, then run again")
 
+// Pacer hands out LWA call times on the budget (shared/pace.Pacer).
+type Pacer interface {
+	Wait(ctx context.Context) error
+}
+
 // Config tunes an import. Zero fields take the defaults.
 type Config struct {
-	// MaxPerSecond is this import's share of the LWA budget (REFRESH_MAX_PER_SECOND,
-	// which the proof-of-life refresh shares).
+	// MaxPerSecond is the LWA budget (REFRESH_MAX_PER_SECOND): the rate of a Pacer
+	// made here when Deps.Pacer is nil, and what the number of rows in flight is sized
+	// for. The deployed import shares the budget with the proof-of-life refresh
+	// through the table (shared/pace), so that together they never exceed it.
 	MaxPerSecond float64
 	// Concurrency is how many rows are in flight, so that LWA's latency does not keep
 	// the import below its rate: by default MaxPerSecond × 3 s (a row's ledger reads,
@@ -189,9 +195,10 @@ type Deps struct {
 	// once at the end.
 	Progress      func(Progress)
 	ProgressEvery time.Duration
-	// Limiter, if set, is the LWA budget to share (a process that also refreshes);
-	// otherwise one is made at Config.MaxPerSecond.
-	Limiter *rate.Limiter
+	// Pacer, if set, spaces the LWA calls on the budget the import shares with the
+	// refresh workers (shared/pace); otherwise this import paces itself alone at
+	// Config.MaxPerSecond.
+	Pacer Pacer
 }
 
 // Progress is a snapshot of a running import.
@@ -218,7 +225,7 @@ func (p Progress) Processed() int {
 type Importer struct {
 	cfg      Config
 	d        Deps
-	limiter  *rate.Limiter
+	limiter  Pacer
 	flushers int // batches stored at once
 }
 
@@ -234,10 +241,13 @@ func New(cfg Config, d Deps) *Importer {
 	if d.ProgressEvery <= 0 {
 		d.ProgressEvery = defaultProgressEvery
 	}
-	lim := d.Limiter
+	var lim Pacer = d.Pacer
 	if lim == nil {
-		// A burst of one, as the refresh workers use: no second is over budget.
-		lim = rate.NewLimiter(rate.Limit(cfg.MaxPerSecond), 1)
+		p, err := pace.Local(cfg.MaxPerSecond)
+		if err != nil { // an infinite rate: withDefaults keeps only numbers above 0
+			p, _ = pace.Local(20)
+		}
+		lim = p
 	}
 	// A packed vault's batches go one after the other: two at once would queue on the
 	// open bucket's lease and write it once each. A vault that keeps one secret per
