@@ -35,10 +35,11 @@ import (
 // Margin is the share of the rate left unused (see the package comment).
 const Margin = 0.04
 
-// Late is how long after its time a reserved slot may still be used: a goroutine
+// Late is how long after its time a reserved slot may still be used (half the 40 ms
+// Margin leaves; the other half is for the request's way to the service): a goroutine
 // wakes a little after its timer. A slot older than that is dropped, since a call made
 // at it could crowd the calls reserved after it.
-const Late = 10 * time.Millisecond
+const Late = 20 * time.Millisecond
 
 // Horizon caps a batch reservation to this much of the rate's time, so that a batch of
 // 50 at 1 call a second does not hold the budget for 50 seconds.
