@@ -20,19 +20,30 @@ var ErrNoKey = errors.New("sealer: no KMS key configured")
 
 // Sealer seals and opens with one KMS key.
 type Sealer struct {
-	client *kms.Client
-	keyID  string
+	// The client's two operations as method values, not the *kms.Client: in a binary
+	// that executes templates (the callback's pages) Go's linker keeps every exported
+	// method of every type that reaches an interface, and a Sealer does, so holding the
+	// client itself would link all of KMS's operations.
+	encrypt func(context.Context, *kms.EncryptInput, ...func(*kms.Options)) (*kms.EncryptOutput, error)
+	decrypt func(context.Context, *kms.DecryptInput, ...func(*kms.Options)) (*kms.DecryptOutput, error)
+	keyID   string
 }
 
 // New returns a Sealer for keyID (an id, ARN or alias of a symmetric key).
-func New(client *kms.Client, keyID string) *Sealer { return &Sealer{client: client, keyID: keyID} }
+func New(client *kms.Client, keyID string) *Sealer {
+	s := &Sealer{keyID: keyID}
+	if client != nil {
+		s.encrypt, s.decrypt = client.Encrypt, client.Decrypt
+	}
+	return s
+}
 
 // Seal encrypts plaintext (at most 4 KiB, KMS's limit for Encrypt) under context.
 func (s *Sealer) Seal(ctx context.Context, plaintext secret.Value, context map[string]string) ([]byte, error) {
-	if s == nil || s.client == nil || s.keyID == "" {
+	if s == nil || s.encrypt == nil || s.keyID == "" {
 		return nil, ErrNoKey
 	}
-	out, err := s.client.Encrypt(ctx, &kms.EncryptInput{
+	out, err := s.encrypt(ctx, &kms.EncryptInput{
 		KeyId: aws.String(s.keyID), Plaintext: []byte(plaintext.Reveal()), EncryptionContext: context,
 	})
 	if err != nil {
@@ -43,10 +54,10 @@ func (s *Sealer) Seal(ctx context.Context, plaintext secret.Value, context map[s
 
 // Open decrypts what Seal returned, under the same context.
 func (s *Sealer) Open(ctx context.Context, ciphertext []byte, context map[string]string) (secret.Value, error) {
-	if s == nil || s.client == nil {
+	if s == nil || s.decrypt == nil {
 		return "", ErrNoKey
 	}
-	out, err := s.client.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: ciphertext, EncryptionContext: context, KeyId: aws.String(s.keyID)})
+	out, err := s.decrypt(ctx, &kms.DecryptInput{CiphertextBlob: ciphertext, EncryptionContext: context, KeyId: aws.String(s.keyID)})
 	if err != nil {
 		return "", fmt.Errorf("kms decrypt: %w", err)
 	}
