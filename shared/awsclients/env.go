@@ -24,7 +24,10 @@ import (
 // bootstrap and their initialisation to every cold start. Retries and the HTTP
 // client are the SDK clients' own defaults, as they are under LoadDefaultConfig.
 func FromEnv(context.Context) (aws.Config, error) {
-	region := firstSet("AWS_REGION", "AWS_DEFAULT_REGION")
+	region := os.Getenv("AWS_REGION")
+	if region == "" {
+		region = os.Getenv("AWS_DEFAULT_REGION")
+	}
 	if region == "" {
 		return aws.Config{}, errors.New("AWS_REGION is not set")
 	}
@@ -34,7 +37,7 @@ func FromEnv(context.Context) (aws.Config, error) {
 	}
 	cfg := aws.Config{
 		Region:        region,
-		Credentials:   aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(id, key, os.Getenv("AWS_SESSION_TOKEN"))),
+		Credentials:   credentials.NewStaticCredentialsProvider(id, key, os.Getenv("AWS_SESSION_TOKEN")), // fixed for the process: nothing to cache
 		Logger:        logging.NewStandardLogger(os.Stderr),
 		ConfigSources: []any{endpointsFromEnv{}},
 	}
@@ -73,13 +76,4 @@ func (endpointsFromEnv) GetServiceBaseEndpoint(_ context.Context, sdkID string) 
 		return v, true, nil
 	}
 	return "", false, nil
-}
-
-func firstSet(names ...string) string {
-	for _, n := range names {
-		if v := os.Getenv(n); v != "" {
-			return v
-		}
-	}
-	return ""
 }
