@@ -7,15 +7,16 @@ import (
 	"context"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/spapi-auth-keeper/keeper/shared/app"
-	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
+	"github.com/spapi-auth-keeper/keeper/shared/app/publisherapp"
 )
 
 func main() {
 	ctx := context.Background()
-	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.SQS})
-	pub, err := app.EventPublisher(d, nil)
+	d := app.LambdaDepsWith(ctx, nil)
+	pub, err := publisherapp.EventPublisher(d, sqs.NewFromConfig(d.Clients.Config), nil)
 	app.Must(d, err)
 	lambda.Start(pub.Handle)
 }

@@ -7,15 +7,17 @@ import (
 	"context"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/app/expiryscanapp"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 )
 
 func main() {
 	ctx := context.Background()
-	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SQS}, app.ExpiryScanConfigNames...)
-	svc, err := app.ExpiryScan(ctx, d)
+	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB}, expiryscanapp.ExpiryScanConfigNames...)
+	svc, err := expiryscanapp.ExpiryScan(ctx, d, sqs.NewFromConfig(d.Clients.Config))
 	app.Must(d, err)
 	lambda.Start(svc.Handle)
 }

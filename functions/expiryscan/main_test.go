@@ -17,6 +17,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/demo"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/app/expiryscanapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -54,8 +55,8 @@ func TestSampleScheduleEvent(t *testing.T) {
 	must(t, err)
 
 	cfg := config.Config{TableName: table, ReminderQueueURL: queueURL, ReminderStages: config.DefaultReminderStages}
-	svc, err := app.ExpiryScan(ctx, app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, SQS: sqsClient},
-		Log: slog.New(slog.DiscardHandler), Clock: authz.ClockFunc(func() time.Time { return ev.Time })})
+	svc, err := expiryscanapp.ExpiryScan(ctx, app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb},
+		Log: slog.New(slog.DiscardHandler), Clock: authz.ClockFunc(func() time.Time { return ev.Time })}, sqsClient)
 	must(t, err)
 	out, err := lambda.NewHandler(svc.Handle).Invoke(ctx, raw)
 	must(t, err)

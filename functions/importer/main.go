@@ -10,15 +10,17 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/app/importerapp"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 )
 
 func main() {
 	ctx := context.Background()
-	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager, awsclients.SQS}, app.ImporterConfigNames...)
-	r, err := app.Importer(ctx, d, os.Getenv, app.ImporterOptions{})
+	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager}, importerapp.ImporterConfigNames...)
+	r, err := importerapp.Importer(ctx, d, sqs.NewFromConfig(d.Clients.Config), os.Getenv, importerapp.ImporterOptions{})
 	app.Must(d, err)
 	lambda.Start(r.Handle)
 }

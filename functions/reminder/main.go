@@ -6,15 +6,17 @@ import (
 	"context"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/app/reminderapp"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 )
 
 func main() {
 	ctx := context.Background()
-	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager, awsclients.SESv2}, app.ReminderConfigNames...)
-	sender, err := app.Reminder(ctx, d)
+	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager}, reminderapp.ReminderConfigNames...)
+	sender, err := reminderapp.Reminder(ctx, d, sesv2.NewFromConfig(d.Clients.Config))
 	app.Must(d, err)
 	lambda.Start(sender.Handle)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/demo"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/app/reminderapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -55,8 +56,8 @@ func TestSampleSQSEvent(t *testing.T) {
 
 	cfg := config.Config{TableName: table, SecretPrefix: prefix, AppName: "Demo App", BaseURL: demo.BaseURL,
 		SenderEmail: "reminders@keeper.example.com", SESMaxPerSecond: 1, ReminderStages: config.DefaultReminderStages, LinkTTL: config.DefaultLinkTTL}
-	sender, err := app.Reminder(ctx, app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm, SES: ses},
-		Log: slog.New(slog.DiscardHandler), Clock: authz.ClockFunc(func() time.Time { return time.Date(2027, 1, 16, 6, 0, 1, 0, time.UTC) })})
+	sender, err := reminderapp.Reminder(ctx, app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm},
+		Log: slog.New(slog.DiscardHandler), Clock: authz.ClockFunc(func() time.Time { return time.Date(2027, 1, 16, 6, 0, 1, 0, time.UTC) })}, ses)
 	must(t, err)
 	out, err := lambda.NewHandler(sender.Handle).Invoke(ctx, raw)
 	must(t, err)

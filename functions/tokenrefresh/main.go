@@ -9,15 +9,18 @@ import (
 	"context"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/app/refreshapp"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 )
 
 func main() {
 	ctx := context.Background()
-	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager, awsclients.SQS, awsclients.KMS}, app.TokenRefreshConfigNames...)
-	h, err := app.TokenRefreshHandler(ctx, d)
+	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager}, refreshapp.TokenRefreshConfigNames...)
+	h, err := refreshapp.TokenRefreshHandler(ctx, d, refreshapp.Clients{SQS: sqs.NewFromConfig(d.Clients.Config), KMS: kms.NewFromConfig(d.Clients.Config)})
 	app.Must(d, err)
 	lambda.Start(h)
 }

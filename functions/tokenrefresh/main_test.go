@@ -17,6 +17,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/demo"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/app/refreshapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -123,9 +124,9 @@ func deployment(t *testing.T) (*refresh.Handler, *store.Store, func(time.Time) i
 		SecretID:    v.SecretName(demo.ConnectionID, authz.Region(demo.Region)),
 	})
 	must(t, err)
-	h, svc, err := app.TokenRefresh(ctx, app.Deps{
-		Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm, SQS: sq}, Log: quiet, Clock: clock,
-	}, app.RefreshOptions{})
+	h, svc, err := refreshapp.TokenRefresh(ctx, app.Deps{
+		Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm}, Log: quiet, Clock: clock,
+	}, refreshapp.Clients{SQS: sq}, refreshapp.RefreshOptions{})
 	must(t, err)
 	return h, st, func(at time.Time) int { return svc.SlotsAt(at)[0] }
 }

@@ -25,6 +25,9 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/demo"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/app/expiryscanapp"
+	"github.com/spapi-auth-keeper/keeper/shared/app/refreshapp"
+	"github.com/spapi-auth-keeper/keeper/shared/app/reminderapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -84,7 +87,7 @@ func BenchmarkAuthorizationDay(b *testing.B) {
 		ReminderStages: config.DefaultReminderStages, AppName: "Cost Model", BaseURL: "https://keeper.example.com",
 		SenderEmail: "keeper@example.com", SESMaxPerSecond: 50, LinkTTL: 45 * 24 * time.Hour,
 	}
-	clients := awsclients.Clients{DynamoDB: ddb, Secrets: sm, SQS: sqsc, SES: ses}
+	clients := awsclients.Clients{DynamoDB: ddb, Secrets: sm}
 	v := vault.New(smRaw, prefix, "").WithLogger(slog.New(slog.DiscardHandler))
 	must(b, v.PutClientCredentials(ctx, vault.ClientCredentials{ClientID: clientID, ClientSecret: secret.Value(clientSecret), ClientSecretExpiresAt: time.Now().AddDate(0, 3, 0)}))
 	must(b, v.PutStateKey(ctx, secret.Value(demo.StateKey)))
@@ -137,11 +140,11 @@ func BenchmarkAuthorizationDay(b *testing.B) {
 		out := logs[fn]
 		return app.Deps{Config: cfg, Clients: clients, Log: slog.New(slog.NewJSONHandler(out, nil)), Metrics: metrics.New(out)}
 	}
-	refreshH, refreshSvc, err := app.TokenRefresh(ctx, deps("tokenrefresh"), app.RefreshOptions{})
+	refreshH, refreshSvc, err := refreshapp.TokenRefresh(ctx, deps("tokenrefresh"), refreshapp.Clients{SQS: sqsc}, refreshapp.RefreshOptions{})
 	must(b, err)
-	scan, err := app.ExpiryScan(ctx, deps("expiryscan"))
+	scan, err := expiryscanapp.ExpiryScan(ctx, deps("expiryscan"), sqsc)
 	must(b, err)
-	sender, err := app.Reminder(ctx, deps("reminder"))
+	sender, err := reminderapp.Reminder(ctx, deps("reminder"), ses)
 	must(b, err)
 	calls.Reset()
 

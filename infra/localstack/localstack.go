@@ -127,7 +127,7 @@ type Stack struct {
 
 	emus      *emulators.Set
 	endpoints map[string]string
-	clients   awsclients.Clients
+	clients   Clients
 	servers   []*http.Server
 	sim       *amazonsim.Sim
 
@@ -392,16 +392,26 @@ func (s *Stack) serve(ln net.Listener, h http.Handler) {
 
 // clientsFor builds the SDK clients the stack itself uses (provisioning, seeding,
 // pollers): static test credentials, every endpoint local, quick retries.
-func clientsFor(endpoints map[string]string) awsclients.Clients {
+func clientsFor(endpoints map[string]string) Clients {
 	cfg := StaticConfig()
-	return awsclients.Clients{
-		Config:   cfg,
-		DynamoDB: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoints[emulators.EnvDynamoDB]) }),
-		Secrets:  secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(endpoints[EnvSecretsManager]) }),
-		SES:      sesv2.NewFromConfig(cfg, func(o *sesv2.Options) { o.BaseEndpoint = aws.String(endpoints[emulators.EnvSES]) }),
-		SQS:      sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(endpoints[emulators.EnvSQS]) }),
-		KMS:      kms.NewFromConfig(cfg, func(o *kms.Options) { o.BaseEndpoint = aws.String(endpoints[EnvKMS]) }),
+	return Clients{
+		Clients: awsclients.Clients{
+			Config:   cfg,
+			DynamoDB: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoints[emulators.EnvDynamoDB]) }),
+			Secrets:  secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(endpoints[EnvSecretsManager]) }),
+		},
+		SES: sesv2.NewFromConfig(cfg, func(o *sesv2.Options) { o.BaseEndpoint = aws.String(endpoints[emulators.EnvSES]) }),
+		SQS: sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(endpoints[emulators.EnvSQS]) }),
+		KMS: kms.NewFromConfig(cfg, func(o *kms.Options) { o.BaseEndpoint = aws.String(endpoints[EnvKMS]) }),
 	}
+}
+
+// Clients are the functions' clients and the others the stack itself uses.
+type Clients struct {
+	awsclients.Clients
+	SES *sesv2.Client
+	SQS *sqs.Client
+	KMS *kms.Client
 }
 
 // StaticConfig is an SDK configuration for the local stack: static credentials, no
@@ -512,7 +522,7 @@ func (s *Stack) Functions() []string {
 func (s *Stack) Sim() *amazonsim.Sim { return s.sim }
 
 // Clients are SDK clients pointed at the stack's emulators.
-func (s *Stack) Clients() awsclients.Clients { return s.clients }
+func (s *Stack) Clients() Clients { return s.clients }
 
 // Exited delivers the first failure of a running part (an emulator or a function
 // process that ended on its own), so `make run` can stop loudly.

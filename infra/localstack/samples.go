@@ -105,7 +105,7 @@ type remote struct {
 }
 
 func remoteFor(st State) *remote {
-	return &remote{st: st, clients: clientsFor(st.Env), table: st.Env["KEEPER_TABLE"], prefix: st.Env["KEEPER_SECRET_PREFIX"],
+	return &remote{st: st, clients: clientsFor(st.Env).Clients, table: st.Env["KEEPER_TABLE"], prefix: st.Env["KEEPER_SECRET_PREFIX"],
 		simURL: st.Env["KEEPER_SELLER_CENTRAL_URL"], frontURL: st.Env["KEEPER_BASE_URL"],
 		http: &http.Client{Timeout: 15 * time.Second}, log: slog.New(slog.DiscardHandler)}
 }

@@ -80,7 +80,7 @@ func (s *Stack) seed(ctx context.Context) error {
 // simulator knows, granted when the record says (so Seller Central's Manage Your Apps
 // shows the ledger's expiry), in the vault, and the record.
 func (s *Stack) authorize(ctx context.Context, a authz.Authorization, ev authz.Event) error {
-	return putAuthorization(ctx, s.clients, s.Table, s.SecretPrefix, s.log, a, s.sim.IssueRefreshTokenAt(a.SellingPartnerID, a.AuthorizedAt), ev)
+	return putAuthorization(ctx, s.clients.Clients, s.Table, s.SecretPrefix, s.log, a, s.sim.IssueRefreshTokenAt(a.SellingPartnerID, a.AuthorizedAt), ev)
 }
 
 // putAuthorization stores token in the vault and then the record, as the callback

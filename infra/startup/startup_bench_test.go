@@ -62,15 +62,20 @@ func BenchmarkStartup(b *testing.B) {
 		"BASE_URL": "https://keeper.example.com", "SENDER_EMAIL": "keeper@example.com",
 		"REMINDER_QUEUE_URL": "http://127.0.0.1:1/queue/reminders", "REFRESH_QUEUE_URL": "http://127.0.0.1:1/queue/refresh",
 		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_ENDPOINT_URL_SECRETS_MANAGER": sm.URL,
+		"EVENT_BUS_NAME": "bench", "WEBHOOK_QUEUE_URL": "http://127.0.0.1:1/queue/webhooks", "WEBHOOK_KEY_SECRET": prefix + "/webhook-key",
 	}
 	fns := []struct{ name, pkg string }{
 		{"hello", "./functions/callback/testdata/hello"},
 		{"callback", "./functions/callback"},
 		{"credentials", "./functions/credentials"},
+		{"delivery", "./functions/delivery"},
+		{"eventpublisher", "./functions/eventpublisher"},
 		{"expiryscan", "./functions/expiryscan"},
+		{"importer", "./functions/importer"},
 		{"reminder", "./functions/reminder"},
 		{"tokenrefresh", "./functions/tokenrefresh"},
 		{"tokenservice", "./functions/tokenservice"},
+		{"webhooksender", "./functions/webhooksender"},
 	}
 	sizes := map[string]int64{}
 	bins := map[string]string{}
@@ -104,7 +109,7 @@ func BenchmarkStartup(b *testing.B) {
 		if fn.name != "hello" && hello > 0 {
 			b.ReportMetric(float64(mean)/float64(hello), fn.name+"-x")
 		}
-		fmt.Printf("%-12s %6.1f MB (%.2f× hello)  start-to-ready %6.1f ms (%.1f× hello)\n", fn.name,
+		fmt.Printf("%-14s %6.1f MB (%.2f× hello)  start-to-ready %6.1f ms (%.1f× hello)\n", fn.name,
 			float64(sizes[fn.name])/1e6, float64(sizes[fn.name])/float64(sizes["hello"]), float64(mean)/float64(time.Millisecond), float64(mean)/float64(hello))
 	}
 }

@@ -2,6 +2,14 @@
 // clients. The functions' main packages call it with the real clients; tests, the
 // benchmarks and the local stack call it with clients pointed at emulators, so they
 // all run the same graph.
+//
+// This package holds what every function is built from (Deps: the configuration, the
+// DynamoDB and Secrets Manager clients, the vault, the ledger, LWA) and the functions
+// that need nothing more. A function that needs another AWS service, an email or a
+// page template has its own package beside it (callbackapp, reminderapp,
+// expiryscanapp, refreshapp, importerapp, publisherapp, webhookapp): Go links and
+// initialises every package a binary imports, so each function imports only the
+// wiring of what it runs.
 package app
 
 import (
@@ -13,7 +21,6 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
-	"github.com/spapi-auth-keeper/keeper/shared/callback"
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/consent"
@@ -21,7 +28,6 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/renewal"
-	"github.com/spapi-auth-keeper/keeper/shared/sealer"
 	"github.com/spapi-auth-keeper/keeper/shared/spapi"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
@@ -39,12 +45,15 @@ type Deps struct {
 	SPAPIHTTP *http.Client
 }
 
-func (d Deps) clock() authz.Clock {
+// ClockOrSystem is d.Clock, or the system clock when it is nil.
+func (d Deps) ClockOrSystem() authz.Clock {
 	if d.Clock == nil {
 		return authz.SystemClock
 	}
 	return d.Clock
 }
+
+func (d Deps) clock() authz.Clock { return d.ClockOrSystem() }
 
 // Vault is the token vault of this deployment: refresh tokens in the layout
 // VAULT_LAYOUT names, its bookkeeping in the keeper's table.
@@ -77,23 +86,6 @@ func (d Deps) Signer(ctx context.Context, v *vault.Vault) (*consent.Signer, erro
 	return consent.NewSigner(key)
 }
 
-// CallbackConfigNames are the variables the callback function cannot start without.
-var CallbackConfigNames = []string{"TABLE_NAME", "SECRET_PREFIX", "APP_ID"}
-
-// Callback builds the HTTP handler of the callback function.
-func Callback(ctx context.Context, d Deps) (http.Handler, error) {
-	v := d.Vault()
-	signer, err := d.Signer(ctx, v)
-	if err != nil {
-		return nil, err
-	}
-	svc := d.Renewal(v, signer)
-	if err := d.Brand().Check(); err != nil {
-		return nil, err
-	}
-	return callback.HandlerWith(svc, d.Log, d.Metrics, d.Brand()), nil
-}
-
 // Accounts is the SP-API client that takes an account's fingerprint with its access token.
 func (d Deps) Accounts() *spapi.Client {
 	return spapi.NewClient(spapi.Config{Endpoint: d.Config.SPAPIEndpoint, HTTPClient: d.SPAPIHTTP, SellerIDProbe: d.Config.VerifySellerID,
@@ -101,13 +93,14 @@ func (d Deps) Accounts() *spapi.Client {
 }
 
 // Renewal is the renewal round trip of this deployment; the callback serves it and
-// the refresh sweep repairs its parked tokens.
-func (d Deps) Renewal(v *vault.Vault, signer *consent.Signer) *renewal.Service {
+// the refresh sweep repairs its parked tokens. seal is the KMS sealer of parked tokens
+// (shared/sealer), built by the wiring of the two functions that use KMS.
+func (d Deps) Renewal(v *vault.Vault, signer *consent.Signer, seal renewal.Sealer) *renewal.Service {
 	return renewal.NewService(renewal.Config{
 		AppID: d.Config.AppID, AppName: d.Config.AppName, Draft: d.Config.AppIsDraft, RedirectURI: d.Config.RedirectURI,
 		SellerCentralOverride: d.Config.SellerCentralURL, StateTTL: d.Config.StateTTL, SelfServiceOnboarding: d.Config.SelfServiceOnboarding,
 	}, renewal.Deps{Store: d.Store(), Vault: v, LWA: d.LWA(clientcreds.New(v, 0)), Accounts: d.Accounts(),
-		Sealer: sealer.New(d.Clients.KMS, d.Config.KMSKeyID), Signer: signer, Funnel: funnel.New(d.Store(), d.Log, d.Metrics),
+		Sealer: seal, Signer: signer, Funnel: funnel.New(d.Store(), d.Log, d.Metrics),
 		Notices: d.notices(), Clock: d.clock(), Log: d.Log, Metrics: d.Metrics})
 }
 

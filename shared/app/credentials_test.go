@@ -18,6 +18,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/app/refreshapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -87,11 +88,11 @@ func TestClientSecretRotationEndToEnd(t *testing.T) {
 
 	// Both functions log and emit metrics where the test can read every line.
 	logs, emf := &testenv.Buffer{}, &testenv.Buffer{}
-	deps := app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm, SQS: sq},
+	deps := app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm},
 		Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Metrics: metrics.New(emf).WithClock(clock.Now), Clock: clock}
 	credentials, _, err := app.Credentials(ctx, deps, app.CredentialsOptions{SPAPIEndpoint: srv.URL})
 	rotMust(t, err)
-	_, refresher, err := app.TokenRefresh(ctx, deps, app.RefreshOptions{})
+	_, refresher, err := refreshapp.TokenRefresh(ctx, deps, refreshapp.Clients{SQS: sq}, refreshapp.RefreshOptions{})
 	rotMust(t, err)
 	refreshNow := func(when string) {
 		t.Helper()
@@ -136,7 +137,7 @@ func TestClientSecretRotationEndToEnd(t *testing.T) {
 	}
 	refreshNow("after the grace period")
 	// A new Lambda environment reads the new secret from the start.
-	_, fresh, err := app.TokenRefresh(ctx, deps, app.RefreshOptions{})
+	_, fresh, err := refreshapp.TokenRefresh(ctx, deps, refreshapp.Clients{SQS: sq}, refreshapp.RefreshOptions{})
 	rotMust(t, err)
 	if o := fresh.Refresh(ctx, refresh.Request{ConnectionID: rotConn, Region: authz.RegionEU}); o.Result != refresh.ResultRefreshed {
 		t.Fatalf("a new refresh function: %+v", o)

@@ -5,15 +5,8 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
 	"github.com/spapi-auth-keeper/keeper/shared/delivery"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
-	"github.com/spapi-auth-keeper/keeper/shared/pages"
 	"github.com/spapi-auth-keeper/keeper/shared/tokensource"
 )
-
-// Brand is the vendor's look and support contact from the configuration.
-func (d Deps) Brand() pages.Brand {
-	c := d.Config
-	return pages.Brand{LogoURL: c.LogoURL, Color: c.BrandColor, SupportEmail: c.SupportEmail, SupportURL: c.SupportURL, ConnectURL: c.ConnectURL}
-}
 
 // DeliveryConfigNames are the variables the delivery function cannot start without.
 var DeliveryConfigNames = []string{"TABLE_NAME"}

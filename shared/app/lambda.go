@@ -11,17 +11,12 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 )
 
-// LambdaDeps is what every function's main starts from in Lambda: aws-lambda-go's
+// LambdaDepsWith is what every function's main starts from in Lambda: aws-lambda-go's
 // JSON log handler (it adds the request id to each line), the configuration with the
-// variables in names required, the SDK clients from the role's credentials, and EMF
-// metrics on stdout. A configuration or client error ends the process during init,
-// where Lambda reports it, not on the first event. It builds all four clients; a
-// function that names the ones it uses calls LambdaDepsWith instead.
-func LambdaDeps(ctx context.Context, names ...string) Deps {
-	return LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager, awsclients.SESv2, awsclients.SQS}, names...)
-}
-
-// LambdaDepsWith is LambdaDeps with only the clients of services built (and linked).
+// variables in names required, the clients of services (DynamoDB, Secrets Manager)
+// from the role's credentials in the environment (awsclients.FromEnv), and EMF metrics
+// on stdout. A configuration or client error ends the process during init, where
+// Lambda reports it, not on the first event.
 func LambdaDepsWith(ctx context.Context, services []awsclients.Service, names ...string) Deps {
 	log := lambdacontext.NewLogger()
 	cfg := config.MustLoad(names...)

@@ -24,6 +24,9 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/app/callbackapp"
+	"github.com/spapi-auth-keeper/keeper/shared/app/expiryscanapp"
+	"github.com/spapi-auth-keeper/keeper/shared/app/reminderapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -111,14 +114,14 @@ func TestRemindersEndToEnd(t *testing.T) {
 		SenderEmail: "Keeper E2E <reminders@keeper.example.com>", SESMaxPerSecond: 50, ReminderQueueURL: queueURL,
 		ReminderStages: config.DefaultReminderStages,
 	}
-	deps := app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm, SES: ses, SQS: sqsClient},
+	deps := app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm},
 		Log: slog.New(slog.DiscardHandler), Clock: clock}
 	var err error
-	handler, err = app.Callback(ctx, deps)
+	handler, err = callbackapp.Callback(ctx, deps, nil)
 	must(t, err)
-	scan, err := app.ExpiryScan(ctx, deps)
+	scan, err := expiryscanapp.ExpiryScan(ctx, deps, sqsClient)
 	must(t, err)
-	sender, err := app.Reminder(ctx, deps)
+	sender, err := reminderapp.Reminder(ctx, deps, ses)
 	must(t, err)
 
 	st := store.New(ddb, table)
@@ -335,12 +338,12 @@ func TestThrottledReminderParksInTheDLQ(t *testing.T) {
 	must(t, err)
 	emf := &strings.Builder{}
 	var emfMu sync.Mutex
-	sender, err := app.Reminder(ctx, app.Deps{Config: config.Config{TableName: table, SecretPrefix: prefix, AppName: "Keeper",
+	sender, err := reminderapp.Reminder(ctx, app.Deps{Config: config.Config{TableName: table, SecretPrefix: prefix, AppName: "Keeper",
 		BaseURL: "https://keeper.example.com", SenderEmail: "reminders@keeper.example.com", SESMaxPerSecond: 10,
 		ReminderStages: config.DefaultReminderStages, LinkTTL: config.DefaultLinkTTL},
-		Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm, SES: ses}, Log: slog.New(slog.DiscardHandler),
+		Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm}, Log: slog.New(slog.DiscardHandler),
 		Metrics: metrics.New(writerFunc(func(p []byte) (int, error) { emfMu.Lock(); defer emfMu.Unlock(); return emf.Write(p) })),
-		Clock:   authz.ClockFunc(func() time.Time { return now })})
+		Clock:   authz.ClockFunc(func() time.Time { return now })}, ses)
 	must(t, err)
 	_, err = queue.NewSender(sqsClient, queueURL).Send(ctx, []string{reminder.Job{ConnectionID: a.ConnectionID, Region: a.Region, Stage: "-30", ExpiresAt: exp}.Marshal()})
 	must(t, err)

@@ -1,6 +1,12 @@
-// Package awsclients builds the AWS SDK clients once per process. Endpoints come from
-// the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables, so the same binary talks to AWS
-// in a Lambda and to the emulators in a local run.
+// Package awsclients builds the AWS SDK configuration and the clients nearly every
+// function uses, once per process. Endpoints come from the SDK's own
+// AWS_ENDPOINT_URL_<SERVICE> variables, so the same binary talks to AWS in a Lambda
+// and to the emulators in a local run.
+//
+// It holds only the DynamoDB and Secrets Manager clients: a function that also uses
+// SQS, SES, KMS, S3 or EventBridge builds that client from Clients.Config in its own
+// wiring, so that the others never link (or initialise at a cold start) a service
+// they do not call.
 package awsclients
 
 import (
@@ -8,40 +14,19 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
-// Clients are the SDK clients the functions use.
+// Clients are the configuration and the SDK clients most functions use.
 type Clients struct {
 	Config   aws.Config
 	DynamoDB *dynamodb.Client
 	Secrets  *secretsmanager.Client
-	SES      *sesv2.Client
-	SQS      *sqs.Client
-	KMS      *kms.Client // seals a refresh token that must wait outside Secrets Manager
-}
-
-// FromConfig builds every client from cfg (tests pass an emulator config).
-func FromConfig(cfg aws.Config) Clients {
-	return Clients{
-		Config:   cfg,
-		DynamoDB: dynamodb.NewFromConfig(cfg),
-		Secrets:  secretsmanager.NewFromConfig(cfg),
-		SES:      sesv2.NewFromConfig(cfg),
-		SQS:      sqs.NewFromConfig(cfg),
-		KMS:      kms.NewFromConfig(cfg),
-	}
 }
 
 // Service builds one SDK client into Clients from its Config. A function's main names
-// the services it uses, so that only their clients are built at a cold start, and the
-// constructors of the others (their endpoint rules, serializers, middleware) are not
-// linked into its binary.
+// the services it uses, so that only their clients are built at a cold start.
 type Service func(*Clients)
 
 // DynamoDB builds the DynamoDB client.
@@ -50,19 +35,10 @@ func DynamoDB(c *Clients) { c.DynamoDB = dynamodb.NewFromConfig(c.Config) }
 // SecretsManager builds the Secrets Manager client.
 func SecretsManager(c *Clients) { c.Secrets = secretsmanager.NewFromConfig(c.Config) }
 
-// SESv2 builds the SES v2 client.
-func SESv2(c *Clients) { c.SES = sesv2.NewFromConfig(c.Config) }
-
-// SQS builds the SQS client.
-func SQS(c *Clients) { c.SQS = sqs.NewFromConfig(c.Config) }
-
-// KMS builds the KMS client (the callback parks, the refresh sweep unparks tokens).
-func KMS(c *Clients) { c.KMS = kms.NewFromConfig(c.Config) }
-
-// Load reads the default configuration chain (the Lambda role's credentials in AWS)
+// Load reads the configuration Lambda gives a function in its environment (FromEnv)
 // and builds the clients of services, and only those.
 func Load(ctx context.Context, services ...Service) (Clients, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := FromEnv(ctx)
 	if err != nil {
 		return Clients{}, fmt.Errorf("load AWS configuration: %w", err)
 	}

@@ -352,5 +352,5 @@ func (e *env) parked(t *testing.T) []store.Parked {
 
 // renewal is the round trip as the refresh sweep builds it for repairs.
 func (e *env) renewal() *renewal.Service {
-	return e.deps.Renewal(e.deps.Vault(), nil)
+	return e.deps.Renewal(e.deps.Vault(), nil, e.sealer)
 }

@@ -22,11 +22,13 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/secretsemu"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/app/callbackapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/consent"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
+	"github.com/spapi-auth-keeper/keeper/shared/sealer"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
@@ -44,6 +46,7 @@ const (
 // env is one isolated keeper: its own table, secret prefix, Amazon simulator and
 // callback server, over the shared emulators.
 type env struct {
+	sealer  *sealer.Sealer // the KMS sealer the callback parks tokens with
 	t       testing.TB
 	ctx     context.Context
 	clock   *testenv.Clock
@@ -108,10 +111,11 @@ func newEnv(t testing.TB, tweak ...func(*config.Config)) *env {
 
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.deps = app.Deps{
-		Config: e.cfg, Clients: awsclients.Clients{DynamoDB: e.ddb, Secrets: sm, KMS: kmsClient}, Log: logger,
+		Config: e.cfg, Clients: awsclients.Clients{DynamoDB: e.ddb, Secrets: sm}, Log: logger,
 		Metrics: metrics.New(e.metrics), Clock: e.clock,
 	}
-	handler, err = app.Callback(e.ctx, e.deps)
+	e.sealer = sealer.New(kmsClient, kmsKey)
+	handler, err = callbackapp.Callback(e.ctx, e.deps, kmsClient)
 	must(t, err)
 	// The seller's browser: it follows no redirect by itself, so each hop is checked.
 	e.browser = newBrowser(t)

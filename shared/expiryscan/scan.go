@@ -18,7 +18,7 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
-	"github.com/spapi-auth-keeper/keeper/shared/reminder"
+	"github.com/spapi-auth-keeper/keeper/shared/stages"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
 )
 
@@ -38,7 +38,7 @@ type Queue interface {
 
 // Config tunes the scan.
 type Config struct {
-	Schedule reminder.Schedule // REMINDER_STAGES
+	Schedule stages.Schedule // REMINDER_STAGES
 	// MaxCatchUpDays bounds how many missed days one run covers (default 31). Older
 	// misses are logged and left: a reminder weeks late helps nobody.
 	MaxCatchUpDays int
@@ -71,7 +71,7 @@ func New(cfg Config, st Store, q Queue, clock authz.Clock, log *slog.Logger, m *
 		cfg.MaxCatchUpDays = DefaultMaxCatchUpDays
 	}
 	if cfg.ClaimTimeout <= 0 {
-		cfg.ClaimTimeout = reminder.DefaultClaimTimeout
+		cfg.ClaimTimeout = stages.DefaultClaimTimeout
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 8
@@ -104,7 +104,7 @@ type Result struct {
 // next one; the sender's claims make a job queued twice harmless.
 func (s *Service) Run(ctx context.Context) (Result, error) {
 	now := s.clock.Now().UTC()
-	today := reminder.DayOf(now)
+	today := stages.DayOf(now)
 	res := Result{Today: today.String()}
 
 	cur, err := s.store.ScanCursor(ctx)
@@ -113,7 +113,7 @@ func (s *Service) Run(ctx context.Context) (Result, error) {
 	}
 	after := today.AddDays(-1) // the first run, or a second run on the same day
 	if cur.LastDay != "" {
-		last, err := reminder.ParseDay(cur.LastDay)
+		last, err := stages.ParseDay(cur.LastDay)
 		if err != nil {
 			return res, fmt.Errorf("scan cursor: %w", err)
 		}
@@ -125,7 +125,7 @@ func (s *Service) Run(ctx context.Context) (Result, error) {
 			}
 		}
 	}
-	var days []reminder.Day
+	var days []stages.Day
 	for d := after + 1; d <= today; d++ {
 		days = append(days, d)
 		res.Days = append(res.Days, d.String())
@@ -195,7 +195,7 @@ type workers struct {
 	errs    []error
 }
 
-func (s *Service) startWorkers(ctx context.Context, now time.Time, after, today reminder.Day) *workers {
+func (s *Service) startWorkers(ctx context.Context, now time.Time, after, today stages.Day) *workers {
 	w := &workers{records: make(chan authz.Authorization, 256), tallies: make([]Result, s.cfg.Workers), errs: make([]error, s.cfg.Workers)}
 	for i := range s.cfg.Workers {
 		w.wg.Add(1)
@@ -238,34 +238,34 @@ func (s *Service) startWorkers(ctx context.Context, now time.Time, after, today 
 
 // visit moves one authorization's status if the clock says so and returns the job to
 // queue for it, if any.
-func (s *Service) visit(ctx context.Context, a authz.Authorization, now time.Time, after, today reminder.Day, t *Result) (reminder.Job, bool, error) {
+func (s *Service) visit(ctx context.Context, a authz.Authorization, now time.Time, after, today stages.Day, t *Result) (stages.Job, bool, error) {
 	log := s.log.With("connectionId", a.ConnectionID, "region", a.Region)
 	a, err := s.moveStatus(ctx, a, now, t, log)
 	if err != nil {
-		return reminder.Job{}, false, err
+		return stages.Job{}, false, err
 	}
 	if a.Status != authz.StatusActive && a.Status != authz.StatusExpiring && a.Status != authz.StatusExpired {
 		// Revoked sellers get the reconnect email instead; pending ones have no expiry.
 		t.Skipped++
-		return reminder.Job{}, false, nil
+		return stages.Job{}, false, nil
 	}
-	stage, ok := s.cfg.Schedule.LatestDue(reminder.DayOf(a.ExpiresAt), after, today)
+	stage, ok := s.cfg.Schedule.LatestDue(stages.DayOf(a.ExpiresAt), after, today)
 	if !ok {
 		t.Skipped++ // renewed into another expiry day while the scan ran
-		return reminder.Job{}, false, nil
+		return stages.Job{}, false, nil
 	}
 	key := stage.Key()
 	mark, marked := a.Reminders[key]
 	switch {
 	case marked && (!mark.SentAt.IsZero() || mark.Error != ""):
 		t.AlreadyDone++
-		return reminder.Job{}, false, nil
+		return stages.Job{}, false, nil
 	case marked && !mark.ClaimedAt.IsZero() && now.Sub(mark.ClaimedAt) < s.cfg.ClaimTimeout:
 		t.InFlight++
-		return reminder.Job{}, false, nil
+		return stages.Job{}, false, nil
 	}
 	log.InfoContext(ctx, "reminder queued", "stage", key, "expiresAt", a.ExpiresAt)
-	return reminder.Job{ConnectionID: a.ConnectionID, Region: a.Region, Stage: key, ExpiresAt: a.ExpiresAt}, true, nil
+	return stages.Job{ConnectionID: a.ConnectionID, Region: a.Region, Stage: key, ExpiresAt: a.ExpiresAt}, true, nil
 }
 
 // moveStatus writes the status the clock gives the record, if it moved forward

@@ -18,8 +18,8 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/consent"
-	"github.com/spapi-auth-keeper/keeper/shared/reminder"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
+	"github.com/spapi-auth-keeper/keeper/shared/stages"
 )
 
 // Columns of an import file: the CSV header, or the keys of a JSON Lines object.
@@ -311,7 +311,7 @@ func (rd *Reader) check(f map[string]string) (Row, string) {
 		r.Marketplace = m
 	}
 	if e := strings.TrimSpace(f[ColContactEmail]); e != "" {
-		addr, err := reminder.ValidateAddress(e)
+		addr, err := stages.ValidateAddress(e)
 		if err != nil {
 			return r, "contactEmail: not a plain email address (want name@example.com)"
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/secretsemu"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/app/refreshapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -107,7 +108,7 @@ func newEnv(t testing.TB, tweak ...func(*options)) *env {
 		LWAEndpoint: o.lwaEndpoint, RefreshInterval: 24 * time.Hour, RefreshMaxPerSecond: 1000,
 		ReminderStages: config.DefaultReminderStages,
 	}
-	e.clients = awsclients.Clients{DynamoDB: ddb, Secrets: sm, SQS: e.sqs}
+	e.clients = awsclients.Clients{DynamoDB: ddb, Secrets: sm}
 	e.store = store.New(ddb, table)
 	// The deployment's vault (its layout, its table), with the seeding's own lines discarded.
 	e.vault = app.Deps{Config: e.cfg, Clients: e.clients, Log: slog.New(slog.DiscardHandler)}.Vault()
@@ -129,9 +130,9 @@ func (e *env) build(o options) (*refresh.Service, *refresh.Handler) {
 		cfg.RefreshMaxPerSecond = o.lwaBudget
 		o.service.MaxPerSecond = 0
 	}
-	h, svc, err := app.TokenRefresh(e.ctx, app.Deps{
+	h, svc, err := refreshapp.TokenRefresh(e.ctx, app.Deps{
 		Config: cfg, Clients: e.clients, Log: logger, Metrics: metrics.New(e.metrics).WithClock(e.clock.Now), Clock: e.clock,
-	}, app.RefreshOptions{LWAMaxAttempts: 3, LWABaseDelay: time.Millisecond, LWAMaxDelay: 2 * time.Millisecond,
+	}, refreshapp.Clients{SQS: e.sqs}, refreshapp.RefreshOptions{LWAMaxAttempts: 3, LWABaseDelay: time.Millisecond, LWAMaxDelay: 2 * time.Millisecond,
 		LWAAttemptTimeout: o.attemptLimit, Service: o.service})
 	must(e.t, err)
 	return svc, h

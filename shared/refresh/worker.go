@@ -12,8 +12,8 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
-	"github.com/spapi-auth-keeper/keeper/shared/reminder"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
+	"github.com/spapi-auth-keeper/keeper/shared/stages"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 
@@ -340,7 +340,7 @@ func (s *Service) apply(a authz.Authorization, rt vault.RefreshToken, obs observ
 // the reminder queue. If that fails the request is retried, and the retry queues it
 // again from the history (requeueReconnect).
 func (s *Service) queueReconnect(ctx context.Context, out Outcome, a authz.Authorization, revokedAt time.Time) Outcome {
-	job := reminder.Job{ConnectionID: a.ConnectionID, Region: a.Region, Stage: reminder.StageReconnect, ExpiresAt: a.ExpiresAt, RevokedAt: revokedAt}
+	job := stages.Job{ConnectionID: a.ConnectionID, Region: a.Region, Stage: stages.StageReconnect, ExpiresAt: a.ExpiresAt, RevokedAt: revokedAt}
 	if _, err := s.reminderQ.Send(ctx, []string{job.Marshal()}); err != nil {
 		out.Retry = true
 		out.Error = fmt.Sprintf("revocation recorded but the reconnect email was not queued: %v", err)

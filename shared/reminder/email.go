@@ -18,6 +18,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/delivery"
 	"github.com/spapi-auth-keeper/keeper/shared/i18n"
 	"github.com/spapi-auth-keeper/keeper/shared/pages"
+	"github.com/spapi-auth-keeper/keeper/shared/stages"
 )
 
 // The templates are one set for every language: each sentence comes from the
@@ -99,9 +100,8 @@ type Renderer struct {
 	signer LinkSigner
 }
 
-// ErrBadAddress says a contact address cannot be sent to as it is. An address with a
-// line break would let whoever set it add mail headers; it is refused, never cleaned.
-var ErrBadAddress = errors.New("contact address is not a plain email address")
+// ErrBadAddress is stages.ErrBadAddress.
+var ErrBadAddress = stages.ErrBadAddress
 
 // ErrContactUnreachable: the contact address bounced for good or complained; no email
 // goes to it until the vendor sets it again (keeperctl set --email). It is a kind of
@@ -234,22 +234,8 @@ func (r *Renderer) render(a authz.Authorization, job Job, now time.Time, central
 		Tags: delivery.Tags(a.ConnectionID, a.Region, job.Key()), Link: d.RenewURL, ExpiryDate: vars["date"]}, nil
 }
 
-// ValidateAddress accepts one bare address (local@domain) and returns it: no display
-// name, no list, no comment, no control character. SES builds the To header from it,
-// so anything else is refused with ErrBadAddress.
-func ValidateAddress(s string) (string, error) {
-	if s == "" {
-		return "", fmt.Errorf("%w: empty", ErrBadAddress)
-	}
-	if len(s) > 320 || hasControl(s) {
-		return "", fmt.Errorf("%w: control characters or over 320 bytes", ErrBadAddress)
-	}
-	addr, err := mail.ParseAddress(s)
-	if err != nil || addr.Name != "" || addr.Address != s || !strings.Contains(addr.Address, "@") {
-		return "", fmt.Errorf("%w: want local@domain", ErrBadAddress)
-	}
-	return addr.Address, nil
-}
+// ValidateAddress is stages.ValidateAddress.
+func ValidateAddress(s string) (string, error) { return stages.ValidateAddress(s) }
 
 // FormatSender turns SENDER_EMAIL (a bare address, or "Name <address>") into a From
 // value whose display name is RFC 2047-encoded and quoted by net/mail, so nothing in

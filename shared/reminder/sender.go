@@ -17,6 +17,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/pace"
+	"github.com/spapi-auth-keeper/keeper/shared/stages"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
 )
 
@@ -61,8 +62,8 @@ type SenderConfig struct {
 	RetryDelay  time.Duration
 }
 
-// DefaultClaimTimeout suits a function timeout of up to a minute or two.
-const DefaultClaimTimeout = 5 * time.Minute
+// DefaultClaimTimeout is stages.DefaultClaimTimeout.
+const DefaultClaimTimeout = stages.DefaultClaimTimeout
 
 // Pacer hands out sending times on the SES budget (shared/pace.Pacer).
 type Pacer interface {

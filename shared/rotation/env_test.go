@@ -90,7 +90,7 @@ func newEnv(t testing.TB, expiresIn time.Duration) *env {
 	var err error
 	e.handler, e.svc, err = app.Credentials(e.ctx, app.Deps{
 		Config:  config.Config{TableName: table, SecretPrefix: e.prefix, AppID: appID, LWAEndpoint: srv.URL + "/auth/o2/token"},
-		Clients: awsclients.Clients{DynamoDB: ddb, Secrets: e.sm, SQS: e.sqs}, Log: logger,
+		Clients: awsclients.Clients{DynamoDB: ddb, Secrets: e.sm}, Log: logger,
 		Metrics: metrics.New(e.metrics).WithClock(e.clock.Now), Clock: e.clock,
 	}, app.CredentialsOptions{SPAPIEndpoint: srv.URL, LWAMaxAttempts: 2, LWABaseDelay: time.Millisecond, LWAMaxDelay: time.Millisecond})
 	must(t, err)

@@ -1,4 +1,6 @@
-package app
+// Package importerapp wires the import function: a vendor's file of authorizations
+// from S3, imported into the ledger and the vault, continued through SQS.
+package importerapp
 
 import (
 	"context"
@@ -7,7 +9,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/importer"
@@ -43,8 +47,8 @@ type ImporterOptions struct {
 }
 
 // Importer builds the import function: S3 notifications and continuations in, the
-// importer over the ledger, the vault, LWA and SP-API.
-func Importer(ctx context.Context, d Deps, getenv func(string) string, o ImporterOptions) (*importer.Remote, error) {
+// importer over the ledger, the vault, LWA and SP-API; sqsClient queues continuations.
+func Importer(ctx context.Context, d app.Deps, sqsClient *sqs.Client, getenv func(string) string, o ImporterOptions) (*importer.Remote, error) {
 	cfg := importer.Config{UnknownExpiry: importer.DefaultUnknownExpiry}
 	if v := getenv(ImportUnknownExpiryEnv); v != "" {
 		dur, err := config.ParseDuration(v)
@@ -63,7 +67,7 @@ func Importer(ctx context.Context, d Deps, getenv func(string) string, o Importe
 	// The import and the proof-of-life refresh share one LWA budget through the
 	// table, so that together they never exceed REFRESH_MAX_PER_SECOND.
 	cfg.MaxPerSecond = d.Config.RefreshMaxPerSecond
-	pacer, err := d.Pacer(LWABudget, d.Config.RefreshMaxPerSecond)
+	pacer, err := d.Pacer(app.LWABudget, d.Config.RefreshMaxPerSecond)
 	if err != nil {
 		return nil, fmt.Errorf("REFRESH_MAX_PER_SECOND: %w", err)
 	}
@@ -71,8 +75,8 @@ func Importer(ctx context.Context, d Deps, getenv func(string) string, o Importe
 	creds := clientcreds.New(v, 0)
 	client := lwa.NewClient(lwa.Config{Endpoint: d.Config.LWAEndpoint, HTTPClient: d.HTTP, Credentials: creds, Logger: d.Log,
 		MaxAttempts: o.LWAMaxAttempts, BaseDelay: o.LWABaseDelay, MaxDelay: o.LWAMaxDelay})
-	accounts := spapi.NewClient(spapi.Config{Endpoint: getenv(SPAPIEndpointEnv), HTTPClient: d.HTTP, SellerIDProbe: o.SellerIDProbe || getenv("SP_API_SELLER_ID_PROBE") == "true",
-		Clock: d.clock().Now, Logger: d.Log, MaxDelay: o.SPAPIMaxDelay})
+	accounts := spapi.NewClient(spapi.Config{Endpoint: getenv(app.SPAPIEndpointEnv), HTTPClient: d.HTTP, SellerIDProbe: o.SellerIDProbe || getenv("SP_API_SELLER_ID_PROBE") == "true",
+		Clock: d.ClockOrSystem().Now, Logger: d.Log, MaxDelay: o.SPAPIMaxDelay})
 	s3c := o.S3
 	if s3c == nil {
 		s3c = s3.NewFromConfig(d.Clients.Config, func(so *s3.Options) {
@@ -88,9 +92,9 @@ func Importer(ctx context.Context, d Deps, getenv func(string) string, o Importe
 	return &importer.Remote{
 		New: func(c importer.Config) *importer.Importer {
 			return importer.New(c, importer.Deps{Ledger: st, Tokens: v, Writer: v, LWA: client, Accounts: accounts,
-				Clock: d.clock(), Log: d.Log, Pacer: pacer})
+				Clock: d.ClockOrSystem(), Log: d.Log, Pacer: pacer})
 		},
 		Config: cfg, Objects: importer.S3Objects{Client: s3c}, Statuses: st,
-		Queue: queue.NewSender(d.Clients.SQS, getenv(ImportQueueURLEnv)), Clock: d.clock(), Log: d.Log, Margin: margin,
+		Queue: queue.NewSender(sqsClient, getenv(ImportQueueURLEnv)), Clock: d.ClockOrSystem(), Log: d.Log, Margin: margin,
 	}, nil
 }

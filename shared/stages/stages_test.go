@@ -1,4 +1,4 @@
-package reminder_test
+package stages_test
 
 import (
 	"slices"
@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/shared/config"
-	"github.com/spapi-auth-keeper/keeper/shared/reminder"
+	"github.com/spapi-auth-keeper/keeper/shared/stages"
 )
 
 func TestParseSchedule(t *testing.T) {
@@ -33,7 +33,7 @@ func TestParseSchedule(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
 			t.Parallel()
-			s, err := reminder.ParseSchedule(tt.spec)
+			s, err := stages.ParseSchedule(tt.spec)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("ParseSchedule(%q) = %v, %v; want error with %q", tt.spec, s, err, tt.wantErr)
@@ -49,8 +49,8 @@ func TestParseSchedule(t *testing.T) {
 
 func TestStageKeys(t *testing.T) {
 	t.Parallel()
-	s := reminder.MustParseSchedule(config.DefaultReminderStages)
-	for key, want := range map[string]reminder.Stage{"-30": -30, "0": 0, "+7": 7, "+28": 28} {
+	s := stages.MustParseSchedule(config.DefaultReminderStages)
+	for key, want := range map[string]stages.Stage{"-30": -30, "0": 0, "+7": 7, "+28": 28} {
 		if got, ok := s.ByKey(key); !ok || got != want {
 			t.Errorf("ByKey(%q) = %d, %v; want %d", key, got, ok, want)
 		}
@@ -62,9 +62,9 @@ func TestStageKeys(t *testing.T) {
 	}
 }
 
-func day(t *testing.T, s string) reminder.Day {
+func day(t *testing.T, s string) stages.Day {
 	t.Helper()
-	d, err := reminder.ParseDay(s)
+	d, err := stages.ParseDay(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func day(t *testing.T, s string) reminder.Day {
 // a default stage due that day: today+30, +23, +16, +9, +3, +1, 0, -7, -14, -28.
 func TestExpiryDaysOfToday(t *testing.T) {
 	t.Parallel()
-	s := reminder.MustParseSchedule(config.DefaultReminderStages)
+	s := stages.MustParseSchedule(config.DefaultReminderStages)
 	var got []string
 	for _, d := range s.ExpiryDays(day(t, "2027-01-16")) {
 		got = append(got, d.String())
@@ -97,7 +97,7 @@ func TestExpiryDaysOfToday(t *testing.T) {
 // days after `after`.
 func TestLatestDue(t *testing.T) {
 	t.Parallel()
-	s := reminder.MustParseSchedule(config.DefaultReminderStages)
+	s := stages.MustParseSchedule(config.DefaultReminderStages)
 	expiry := day(t, "2027-02-15")
 	tests := []struct {
 		name, after, today string
@@ -145,7 +145,7 @@ func TestWindowStartsWithTheFirstStageDay(t *testing.T) {
 		{"7", 0},
 	}
 	for _, tt := range tests {
-		if got := reminder.MustParseSchedule(tt.spec).Window(); got != tt.want {
+		if got := stages.MustParseSchedule(tt.spec).Window(); got != tt.want {
 			t.Errorf("Window(%s) = %s, want %s", tt.spec, got, tt.want)
 		}
 	}
@@ -163,7 +163,7 @@ func TestDayOfIsUTC(t *testing.T) {
 		{time.Date(2028, 2, 29, 12, 0, 0, 0, time.UTC), "2028-02-29"},
 	}
 	for _, tt := range tests {
-		if got := reminder.DayOf(tt.at).String(); got != tt.want {
+		if got := stages.DayOf(tt.at).String(); got != tt.want {
 			t.Errorf("DayOf(%s) = %s, want %s", tt.at, got, tt.want)
 		}
 	}

@@ -1,7 +1,4 @@
-// Package reminder holds the reminder emails of the ledger: the stages at which a
-// seller is reminded, the jobs the expiry scan and the token refresh queue for them,
-// and the sender that claims each stage once and sends it through SES v2.
-package reminder
+package stages
 
 import (
 	"encoding/json"
@@ -28,6 +25,10 @@ type Job struct {
 	ExpiresAt    time.Time    `json:"expiresAt"`          // the expiry the stage is relative to
 	RevokedAt    time.Time    `json:"revokedAt,omitzero"` // StageReconnect only
 }
+
+// DefaultClaimTimeout is how long a sender's claim on a stage holds before the scan
+// counts the stage as not sent; it suits a function timeout of up to a minute or two.
+const DefaultClaimTimeout = 5 * time.Minute
 
 // ErrBadJob says a queue message is not a job: it is logged, counted and handed back
 // to the queue, whose redrive policy moves it to the dead-letter queue.
