@@ -127,11 +127,10 @@ func (p *Pacer) Writes() int {
 // asks, so that the work before it (reading the record, rendering the email) does not
 // let them pass unused. Times a batch does not use are lost to the budget, never used
 // late.
-func (p *Pacer) Reserve(ctx context.Context, n int) error {
+func (p *Pacer) Reserve(n int) {
 	p.mu.Lock()
 	p.want = max(n, 0)
 	p.mu.Unlock()
-	return nil
 }
 
 // Wait blocks until the caller's call time: the next reserved one, or a new one.

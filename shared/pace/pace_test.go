@@ -70,10 +70,7 @@ func TestProcessesSharingABudgetNeverExceedItInAnySecond(t *testing.T) {
 						n := 1
 						if c.batch > 0 {
 							n = min(c.batch, mine-done)
-							if err := pc.Reserve(context.Background(), n); err != nil {
-								t.Error(err)
-								return
-							}
+							pc.Reserve(n)
 						}
 						var inner sync.WaitGroup
 						for range n {
@@ -125,9 +122,7 @@ func TestBatchReservationWritesOnce(t *testing.T) {
 	if err := p.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Reserve(ctx, 10); err != nil {
-		t.Fatal(err)
-	}
+	p.Reserve(10)
 	for range 10 {
 		if err := p.Wait(ctx); err != nil {
 			t.Fatal(err)
@@ -175,9 +170,7 @@ func TestUnusedTimesAreNotUsedLate(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := p.Reserve(ctx, 5); err != nil {
-		t.Fatal(err)
-	}
+	p.Reserve(5)
 	// The first call reserves five times; it uses one and leaves four.
 	if err := p.Wait(ctx); err != nil {
 		t.Fatal(err)

@@ -107,9 +107,7 @@ func (h *Handler) HandleSQS(ctx context.Context, ev events.SQSEvent) events.SQSE
 	// One reservation on the LWA budget for the batch: the times it does not use (an
 	// authorization already refreshed, a confirmed revocation) pass unused rather
 	// than cost a table write per refresh.
-	if err := h.svc.pacer.Reserve(work, len(ev.Records)); err != nil {
-		h.svc.log.WarnContext(ctx, "reserving LWA call times for the batch failed; each refresh reserves its own", "error", err)
-	}
+	h.svc.pacer.Reserve(len(ev.Records))
 	retry := func(m events.SQSMessage) {
 		mu.Lock()
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})

@@ -206,8 +206,8 @@ func (s *Service) Config() Config { return s.cfg }
 
 // Pacer hands out call times on the LWA budget (shared/pace.Pacer).
 type Pacer interface {
-	// Reserve reserves times for a batch about to be refreshed, in one go.
-	Reserve(ctx context.Context, n int) error
+	// Reserve announces a batch about to be refreshed, so that one reservation serves it.
+	Reserve(n int)
 	// Wait blocks until the caller's call time; it fails at once when that time is
 	// after ctx's deadline.
 	Wait(ctx context.Context) error

@@ -67,8 +67,8 @@ const DefaultClaimTimeout = stages.DefaultClaimTimeout
 
 // Pacer hands out sending times on the SES budget (shared/pace.Pacer).
 type Pacer interface {
-	// Reserve reserves times for a batch about to be sent, in one go.
-	Reserve(ctx context.Context, n int) error
+	// Reserve announces a batch about to be sent, so that one reservation serves it.
+	Reserve(n int)
 	// Wait blocks until the caller's sending time; it fails at once when that time is
 	// after ctx's deadline.
 	Wait(ctx context.Context) error
@@ -150,9 +150,7 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	)
 	// One reservation on the budget for the batch: the times it does not use (a
 	// duplicate, a stale job) pass unused rather than cost a write per email.
-	if err := s.pacer.Reserve(ctx, len(ev.Records)); err != nil {
-		s.log.WarnContext(ctx, "reserving sending times for the batch failed; each send reserves its own", "error", err)
-	}
+	s.pacer.Reserve(len(ev.Records))
 	for range min(s.cfg.Parallel, len(ev.Records)) {
 		wg.Add(1)
 		go func() {
