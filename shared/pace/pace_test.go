@@ -16,18 +16,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
-// busiest is the most times in any half-open window [t, t+w) of sorted times.
-func busiest(times []time.Time, w time.Duration) int {
-	best, j := 0, 0
-	for i := range times {
-		for times[i].Sub(times[j]) >= w {
-			j++
-		}
-		best = max(best, i-j+1)
-	}
-	return best
-}
-
 // TestProcessesSharingABudgetNeverExceedItInAnySecond runs several pacers on one
 // budget in DynamoDB Local, as several Lambda instances do, each with callers at once,
 // and checks the times on the budget they were given: no two closer than the
@@ -101,7 +89,7 @@ func TestProcessesSharingABudgetNeverExceedItInAnySecond(t *testing.T) {
 					t.Fatalf("calls %d and %d given times %s apart, want at least %s", i-1, i, d, interval)
 				}
 			}
-			if n := busiest(times, time.Second); float64(n) > c.rate {
+			if n := testenv.Busiest(times, time.Second); float64(n) > c.rate {
 				t.Errorf("busiest second held %d calls, rate %v", n, c.rate)
 			}
 		})

@@ -2,16 +2,16 @@ package refresh_test
 
 import (
 	"fmt"
-
-	"github.com/aws/aws-lambda-go/events"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/refresh"
 )
@@ -27,13 +27,10 @@ import (
 func BenchmarkLWARateTable(b *testing.B) {
 	seconds := float64(envInt("RATE_BENCH_SECONDS", 4))
 	e := newEnv(b)
-	var mu sync.Mutex
-	var arrivals []time.Time
+	arrivals := &testenv.Arrivals{}
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/auth/o2/token") {
-			mu.Lock()
-			arrivals = append(arrivals, time.Now())
-			mu.Unlock()
+			arrivals.Record()
 		}
 		e.sim.ServeHTTP(w, r)
 	}))
@@ -62,9 +59,7 @@ func BenchmarkLWARateTable(b *testing.B) {
 				_, handlers[w] = e.build(options{lwaBudget: total, lwaEndpoint: proxy.URL + "/auth/o2/token",
 					reminderURL: e.reminderURL, attemptLimit: 10 * time.Second})
 			}
-			mu.Lock()
-			arrivals = nil
-			mu.Unlock()
+			arrivals.Reset()
 			var wg sync.WaitGroup
 			for w, h := range handlers {
 				// Batches of ten, one after another, as one Lambda instance takes them.
@@ -82,16 +77,9 @@ func BenchmarkLWARateTable(b *testing.B) {
 				})
 			}
 			wg.Wait()
-			mu.Lock()
-			got := append([]time.Time(nil), arrivals...)
-			mu.Unlock()
-			sort.Slice(got, func(i, j int) bool { return got[i].Before(got[j]) })
-			r := row{total: total, workers: workers, calls: len(got)}
-			if len(got) > 1 {
-				span := got[len(got)-1].Sub(got[0]).Seconds()
-				r.achieved = float64(len(got)-1) / span / total
-				r.peak = float64(busiest(got, time.Second)) / total
-			}
+			got := arrivals.Times()
+			r := row{total: total, workers: workers, calls: len(got),
+				achieved: testenv.Rate(got) / total, peak: float64(testenv.Busiest(got, time.Second)) / total}
 			rows = append(rows, r)
 		}
 	}
@@ -101,16 +89,4 @@ func BenchmarkLWARateTable(b *testing.B) {
 		fmt.Fprintf(&out, "| %.0f | %d | %d | %.3f | %.2f |\n", r.total, r.workers, r.calls, r.achieved, r.peak)
 	}
 	fmt.Print(out.String()) // b.Log keeps only ten lines of a benchmark's output
-}
-
-// busiest is the most arrivals in any half-open window [t, t+w) of sorted times.
-func busiest(times []time.Time, w time.Duration) int {
-	best, j := 0, 0
-	for i := range times {
-		for times[i].Sub(times[j]) >= w {
-			j++
-		}
-		best = max(best, i-j+1)
-	}
-	return best
 }

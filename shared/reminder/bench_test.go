@@ -5,11 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,29 +45,14 @@ func BenchmarkSender(b *testing.B) {
 	seedSellers(b, db, table, n)
 
 	emuClient, _ := testenv.SESv2(b)
-	emu, err := url.Parse(aws.ToString(emuClient.Options().BaseEndpoint))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var mu sync.Mutex
-	var arrivals []time.Time
-	proxy := httputil.NewSingleHostReverseProxy(emu)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		arrivals = append(arrivals, time.Now())
-		mu.Unlock()
-		proxy.ServeHTTP(w, r)
-	}))
-	b.Cleanup(srv.Close)
-	ses := sesClient(srv.URL)
+	proxyURL, arrivals := testenv.TimingProxy(b, aws.ToString(emuClient.Options().BaseEndpoint))
+	ses := sesClient(proxyURL)
 	st := store.New(db, table)
 	schedule := reminder.MustParseSchedule(config.DefaultReminderStages)
 
 	b.ResetTimer()
 	for iter := range b.N {
-		mu.Lock()
-		arrivals = arrivals[:0]
-		mu.Unlock()
+		arrivals.Reset()
 		stage := schedule[iter%len(schedule)].Key() // a fresh stage per iteration: nothing is a duplicate
 		batches := make(chan events.SQSEvent, n/10+1)
 		for i := 0; i < n; i += 10 {
@@ -113,14 +93,12 @@ func BenchmarkSender(b *testing.B) {
 		elapsed := time.Since(start)
 		nFailed := 0
 		failed.Range(func(any, any) bool { nFailed++; return true })
-		mu.Lock()
-		got := append([]time.Time(nil), arrivals...)
-		mu.Unlock()
+		got := arrivals.Times()
 		if nFailed != 0 || len(got) != n {
 			b.Fatalf("%d failed, SES saw %d requests; want %d sent", nFailed, len(got), n)
 		}
-		achieved := float64(n-1) / got[len(got)-1].Sub(got[0]).Seconds()
-		peak := maxPerWindow(got, time.Second)
+		achieved := testenv.Rate(got)
+		peak := testenv.Busiest(got, time.Second)
 		b.ReportMetric(achieved/total, "achieved/configured")
 		b.ReportMetric(float64(peak)/total, "peak-1s-window/configured")
 		b.Logf("%d reminders, %d senders sharing %.3g/s: %s, achieved %.2f/s (%.3f of configured), busiest 1 s window %d sends (%.3f)",
@@ -134,19 +112,6 @@ func BenchmarkSender(b *testing.B) {
 var benchExpiry = time.Date(2027, 2, 15, 9, 30, 0, 0, time.UTC)
 
 func sellerID(i int) string { return fmt.Sprintf("seller-%06d", i) }
-
-// maxPerWindow is the most times in any half-open window [t, t+w).
-func maxPerWindow(times []time.Time, w time.Duration) int {
-	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
-	best, j := 0, 0
-	for i := range times {
-		for times[i].Sub(times[j]) >= w {
-			j++
-		}
-		best = max(best, i-j+1)
-	}
-	return best
-}
 
 // seedSellers writes n expiring authorizations in the store's item layout with
 // BatchWriteItem (checked by reading one back through the store).

@@ -2,25 +2,11 @@ package reminder
 
 import (
 	"context"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/shared/pace"
 )
-
-// maxInWindow is the most events in any half-open window [t, t+w).
-func maxInWindow(times []time.Time, w time.Duration) int {
-	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
-	best, j := 0, 0
-	for i := range times {
-		for times[i].Sub(times[j]) >= w {
-			j++
-		}
-		best = max(best, i-j+1)
-	}
-	return best
-}
 
 // TestSendingGivesUpBeforeTheDeadline: a send whose time on the budget comes after the
 // margin kept before the invocation's deadline is deferred at once, so that the batch

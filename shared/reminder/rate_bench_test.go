@@ -4,11 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -33,21 +28,8 @@ import (
 func BenchmarkSESRateTable(b *testing.B) {
 	ses, _ := testenv.SESv2(b)
 	db, table := testenv.DynamoDB(b), testenv.NewTable(b)
-	emu, err := url.Parse(aws.ToString(ses.Options().BaseEndpoint))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var mu sync.Mutex
-	var arrivals []time.Time
-	proxy := httputil.NewSingleHostReverseProxy(emu)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		arrivals = append(arrivals, time.Now())
-		mu.Unlock()
-		proxy.ServeHTTP(w, r)
-	}))
-	b.Cleanup(srv.Close)
-	client := sesv2.New(ses.Options(), func(o *sesv2.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	proxyURL, arrivals := testenv.TimingProxy(b, aws.ToString(ses.Options().BaseEndpoint))
+	client := sesv2.New(ses.Options(), func(o *sesv2.Options) { o.BaseEndpoint = aws.String(proxyURL) })
 	to := testenv.NewRecipient(b)
 	var out strings.Builder
 	out.WriteString("\n| SES rate/s | senders | sends | achieved / rate | busiest second / rate |\n|---:|---:|---:|---:|---:|\n")
@@ -55,9 +37,7 @@ func BenchmarkSESRateTable(b *testing.B) {
 		seconds := math.Max(4, 8/total)
 		for senders := 1; senders <= 4; senders++ {
 			calls := int(math.Ceil(total * seconds))
-			mu.Lock()
-			arrivals = nil
-			mu.Unlock()
+			arrivals.Reset()
 			budget := fmt.Sprintf("ses-%v-%d", total, senders)
 			var wg sync.WaitGroup
 			for w := range senders {
@@ -98,15 +78,9 @@ func BenchmarkSESRateTable(b *testing.B) {
 				})
 			}
 			wg.Wait()
-			mu.Lock()
-			got := append([]time.Time(nil), arrivals...)
-			mu.Unlock()
-			sort.Slice(got, func(i, j int) bool { return got[i].Before(got[j]) })
-			achieved, peak := 0.0, 0.0
-			if len(got) > 1 {
-				achieved = float64(len(got)-1) / got[len(got)-1].Sub(got[0]).Seconds() / total
-				peak = float64(maxInWindow(got, time.Second)) / total
-			}
+			got := arrivals.Times()
+			achieved := testenv.Rate(got) / total
+			peak := float64(testenv.Busiest(got, time.Second)) / total
 			fmt.Fprintf(&out, "| %.0f | %d | %d | %.3f | %.2f |\n", total, senders, len(got), achieved, peak)
 		}
 	}
