@@ -1,15 +1,11 @@
 package reminder
 
 import (
-	"bytes"
-	"embed"
 	"errors"
 	"fmt"
-	htmltemplate "html/template"
 	"net/mail"
 	"strconv"
 	"strings"
-	texttemplate "text/template"
 	"time"
 	"unicode"
 
@@ -21,23 +17,13 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/stages"
 )
 
-// The templates are one set for every language: each sentence comes from the
-// message catalog (shared/i18n) of the seller's language, filled in before the
-// templates run. Subjects and text bodies use text/template; HTML bodies use
-// html/template, which escapes every field for its context (text, attribute, URL).
-//
-//go:embed templates
-var templateFiles embed.FS
+// The bodies are one layout for every language: each sentence comes from the message
+// catalog (shared/i18n) of the seller's language, filled in before the bodies are
+// written (body.go). The HTML body escapes every field for where it goes (package
+// markup: text, attribute, URL, colour).
 
 // DefaultLanguage is used for a locale and marketplace with no catalog of their own.
 const DefaultLanguage = i18n.Default
-
-var (
-	funcs        = texttemplate.FuncMap{"inc": func(i int) int { return i + 1 }}
-	subjectTmpl  = texttemplate.Must(texttemplate.New("subject.txt").Option("missingkey=error").ParseFS(templateFiles, "templates/subject.txt"))
-	textTmpl     = texttemplate.Must(texttemplate.New("body.txt").Funcs(funcs).Option("missingkey=error").ParseFS(templateFiles, "templates/body.txt"))
-	htmlTemplate = htmltemplate.Must(htmltemplate.New("body.html").Option("missingkey=error").ParseFS(templateFiles, "templates/body.html"))
-)
 
 // Email is one rendered reminder.
 type Email struct {
@@ -58,7 +44,7 @@ const (
 	kindConfirm   = "confirm"   // imported without a grant date: confirm, which starts a known year
 )
 
-// emailData is everything a template may show. Every value is ours or checked: the
+// emailData is everything an email shows. Every value is ours or checked: the
 // app name and the brand are configuration, the reference is a validated connection
 // id or the vendor's display name, and the link is our base URL with a base64url
 // token. M holds the catalog's email messages with "." in their keys as "_".
@@ -153,8 +139,18 @@ func (r *Renderer) Render(a authz.Authorization, job Job, now time.Time) (Email,
 	return e, nil
 }
 
-// render fills the templates for a in its language.
+// render writes the email for a in its language.
 func (r *Renderer) render(a authz.Authorization, job Job, now time.Time, central string) (Email, error) {
+	d, date, err := r.data(a, job, now, central)
+	if err != nil {
+		return Email{}, err
+	}
+	return Email{Subject: d.Subject, HTML: d.html(), Text: d.text(),
+		Tags: delivery.Tags(a.ConnectionID, a.Region, job.Key()), Link: d.RenewURL, ExpiryDate: date}, nil
+}
+
+// data is what the email for a says, in its language, and the expiry date as shown.
+func (r *Renderer) data(a authz.Authorization, job Job, now time.Time, central string) (emailData, string, error) {
 	lang := i18n.LanguageFor(a.Locale, a.Marketplace)
 	loc := i18n.Location(a.Marketplace)
 	linkExpires := now.Add(r.cfg.LinkTTL)
@@ -174,7 +170,7 @@ func (r *Renderer) render(a authz.Authorization, job Job, now time.Time, central
 	}
 	m, err := i18n.Messages(lang, "email.", vars)
 	if err != nil {
-		return Email{}, err
+		return emailData{}, "", err
 	}
 	d := emailData{Kind: kindBefore, Lang: lang, M: map[string]string{},
 		RenewURL: r.cfg.BaseURL + "/authorize?t=" + r.signer.SignLink(consent.Link{ConnectionID: a.ConnectionID, Region: a.Region, Expires: linkExpires, Generation: a.LinkGeneration}),
@@ -216,22 +212,14 @@ func (r *Renderer) render(a authz.Authorization, job Job, now time.Time, central
 	d.ManualHTML, d.ManualText = m["manual."+steps+".html"], m["manual."+steps+".text"]
 	d.Support = m["support."+supportKind]
 	if d.Steps, err = pages.Steps(lang, steps, centralName, central, r.cfg.AppName); err != nil {
-		return Email{}, err
+		return emailData{}, "", err
 	}
-	var subject, text, html bytes.Buffer
-	if err := subjectTmpl.Execute(&subject, d); err != nil {
-		return Email{}, fmt.Errorf("render subject: %w", err)
+	if err := d.complete(); err != nil {
+		return emailData{}, "", err
 	}
 	// A subject is one header line: whatever reached it, no line break survives.
-	d.Subject = strings.Join(strings.FieldsFunc(subject.String(), unicode.IsControl), " ")
-	if err := textTmpl.Execute(&text, d); err != nil {
-		return Email{}, fmt.Errorf("render text body: %w", err)
-	}
-	if err := htmlTemplate.Execute(&html, d); err != nil {
-		return Email{}, fmt.Errorf("render HTML body: %w", err)
-	}
-	return Email{Subject: d.Subject, HTML: html.String(), Text: text.String(),
-		Tags: delivery.Tags(a.ConnectionID, a.Region, job.Key()), Link: d.RenewURL, ExpiryDate: vars["date"]}, nil
+	d.Subject = strings.Join(strings.FieldsFunc(d.Subject, unicode.IsControl), " ")
+	return d, vars["date"], nil
 }
 
 // ValidateAddress is stages.ValidateAddress.

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -21,28 +20,21 @@ var ErrNoKey = errors.New("sealer: no KMS key configured")
 
 // Sealer seals and opens with one KMS key.
 type Sealer struct {
-	// client is the *kms.Client, held untyped: in a binary that executes templates (the
-	// callback's pages) Go's linker keeps every exported method of every type that
-	// reaches an interface, and a Sealer does, so a typed field would link all of KMS's
-	// operations into the callback. Seal and Open call the client directly, so each
-	// function links (and the IAM audit sees) only the operation it uses.
-	client unsafe.Pointer
+	client *kms.Client
 	keyID  string
 }
 
 // New returns a Sealer for keyID (an id, ARN or alias of a symmetric key).
 func New(client *kms.Client, keyID string) *Sealer {
-	return &Sealer{client: unsafe.Pointer(client), keyID: keyID}
+	return &Sealer{client: client, keyID: keyID}
 }
-
-func (s *Sealer) kmsClient() *kms.Client { return (*kms.Client)(s.client) }
 
 // Seal encrypts plaintext (at most 4 KiB, KMS's limit for Encrypt) under context.
 func (s *Sealer) Seal(ctx context.Context, plaintext secret.Value, context map[string]string) ([]byte, error) {
 	if s == nil || s.client == nil || s.keyID == "" {
 		return nil, ErrNoKey
 	}
-	out, err := s.kmsClient().Encrypt(ctx, &kms.EncryptInput{
+	out, err := s.client.Encrypt(ctx, &kms.EncryptInput{
 		KeyId: aws.String(s.keyID), Plaintext: []byte(plaintext.Reveal()), EncryptionContext: context,
 	})
 	if err != nil {
@@ -56,7 +48,7 @@ func (s *Sealer) Open(ctx context.Context, ciphertext []byte, context map[string
 	if s == nil || s.client == nil {
 		return "", ErrNoKey
 	}
-	out, err := s.kmsClient().Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: ciphertext, EncryptionContext: context, KeyId: aws.String(s.keyID)})
+	out, err := s.client.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: ciphertext, EncryptionContext: context, KeyId: aws.String(s.keyID)})
 	if err != nil {
 		return "", fmt.Errorf("kms decrypt: %w", err)
 	}

@@ -1,5 +1,5 @@
 // Package callbackapp wires the callback function: the renewal round trip behind the
-// seller's pages (html/template), with KMS to park a refresh token the vault could not
+// seller's pages, with KMS to park a refresh token the vault could not
 // take.
 package callbackapp
 

@@ -45,20 +45,5 @@ func Reminder(ctx context.Context, d app.Deps, sesClient *sesv2.Client) (*remind
 	if ch := d.AppNotifications(os.Getenv); ch != nil {
 		cfg.AppNotifier = ch
 	}
-	send := func(ctx context.Context, in *sesv2.SendEmailInput, o ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error) {
-		return sesClient.SendEmail(ctx, in, o...)
-	}
-	return reminder.NewSender(cfg, d.Store(), sendEmail(send), r, d.ClockOrSystem(), d.Log, d.Metrics)
-}
-
-// sendEmail is the SES client's SendEmail as the sender's reminder.SES. The sender
-// renders templates, and text/template looks methods up by name at run time, so Go's
-// linker keeps every exported method of every type that reaches an interface in this
-// binary: the *sesv2.Client itself there would link all of SES v2's operations. A
-// closure carries the client without its type.
-type sendEmail func(ctx context.Context, in *sesv2.SendEmailInput, optFns ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error)
-
-// SendEmail sends one email.
-func (f sendEmail) SendEmail(ctx context.Context, in *sesv2.SendEmailInput, optFns ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error) {
-	return f(ctx, in, optFns...)
+	return reminder.NewSender(cfg, d.Store(), sesClient, r, d.ClockOrSystem(), d.Log, d.Metrics)
 }

@@ -1,0 +1,72 @@
+package pages
+
+import (
+	"bytes"
+	"html/template"
+	"os"
+	"strings"
+	"testing"
+)
+
+// The page was an html/template until the callback's bootstrap had to shrink; the
+// template is kept in testdata, and the page must stay what html/template made of it,
+// byte for byte, for hostile values in every field.
+func TestPageIsWhatHTMLTemplateRendered(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("testdata/page.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := template.Must(template.New("page").Funcs(template.FuncMap{
+		"around": func(line string) []string {
+			before, after, _ := strings.Cut(line, "{support}")
+			return []string{before, after}
+		},
+	}).Parse(string(src)))
+	hostile := `"><script>alert('x')</script>&amp; +1 ` + "\x00"
+	tests := []struct {
+		name string
+		page Page
+	}{
+		{"plain", Page{Title: "Renewed", Lead: "Done.", Reference: "r-1", AppName: "Acme"}},
+		{"no reference, no app", Page{Title: "T", Lead: "L"}},
+		{"hostile text", Page{Tone: ToneError, Title: hostile, Lead: hostile, Details: []string{hostile, "two"}, Steps: []string{hostile, "b"},
+			ActionURL: "https://shop.example/a?x=1&y=<2>'\"", ActionLabel: hostile, Reference: hostile, AppName: hostile}},
+		{"javascript action", Page{Title: "T", Lead: "L", ActionURL: "javascript:alert(1)", ActionLabel: "Go", Reference: "r"}},
+		{"data and mixed-case schemes", Page{Title: "T", Lead: "L", ActionURL: "JaVaScRiPt:alert(1)", ActionLabel: "Go", Brand: Brand{LogoURL: "data:text/html,<b>"}}},
+		{"relative and odd URLs", Page{Title: "T", Lead: "L", ActionURL: "/renew?t=a b é (x)%41", ActionLabel: "Go", Brand: Brand{LogoURL: "HTTPS://cdn.example/l o'go.png"}}},
+		{"brand support email", Page{Title: "T", Lead: "L", Reference: "r", Lang: "de", Brand: Brand{SupportEmail: "help@shop.example", Color: "#123456"}}},
+		{"brand support url", Page{Title: "T", Lead: "L", Reference: "r", Lang: "ja", Brand: Brand{SupportURL: "https://shop.example/help?a=1&b=2", LogoURL: "https://cdn.example/logo.png"}}},
+		{"every language", Page{Title: "T", Lead: "L", Reference: "r", Lang: "fr", AppName: "L'app « Acme »", Brand: Brand{SupportURL: "https://x.example"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := newChrome(tc.page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want bytes.Buffer
+			if err := tmpl.Execute(&want, c); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.html(); got != want.String() {
+				t.Errorf("page differs from html/template's:\n got: %s\nwant: %s", got, want.String())
+			}
+		})
+	}
+}
+
+// A colour that is not #rgb or #rrggbb (Brand.Check refuses it at start-up) gets the
+// default colour, where html/template wrote "ZgotmplZ" into the style.
+func TestPageKeepsAHostileColourOutOfTheStyle(t *testing.T) {
+	t.Parallel()
+	c, err := newChrome(Page{Title: "T", Lead: "L", Brand: Brand{Color: "red;}</style><script>x()</script>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := c.html()
+	if strings.Contains(doc, "<script>") || strings.Contains(doc, "red;") || !strings.Contains(doc, "background:"+defaultColor+";") {
+		t.Errorf("hostile colour reached the page:\n%s", doc)
+	}
+}
