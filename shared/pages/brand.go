@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/spapi-auth-keeper/keeper/shared/i18n"
+	"github.com/spapi-auth-keeper/keeper/shared/markup"
 )
 
 // Brand is how the vendor's pages and emails look and where a seller finds help:
@@ -24,13 +24,11 @@ type Brand struct {
 	ConnectURL string
 }
 
-var colorPattern = regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
-
 // Check validates b, naming the variable at fault: every field ends up in HTML
 // attributes and CSS, so only the shapes above are accepted.
 func (b Brand) Check() error {
 	var errs []error
-	if b.Color != "" && !colorPattern.MatchString(b.Color) {
+	if b.Color != "" && !markup.IsHexColor(b.Color) {
 		errs = append(errs, fmt.Errorf("BRAND_COLOR=%q: want #rgb or #rrggbb", b.Color))
 	}
 	for name, v := range map[string]string{"LOGO_URL": b.LogoURL, "SUPPORT_URL": b.SupportURL, "CONNECT_URL": b.ConnectURL} {
