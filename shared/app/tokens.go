@@ -3,9 +3,11 @@ package app
 import (
 	"context"
 	"os"
+	"sync"
 
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
+	"github.com/spapi-auth-keeper/keeper/shared/consent"
 	"github.com/spapi-auth-keeper/keeper/shared/tokenservice"
 	"github.com/spapi-auth-keeper/keeper/shared/tokensource"
 )
@@ -24,11 +26,30 @@ func TokenService(ctx context.Context, d Deps, getenv func(string) string) (*tok
 		return nil, err
 	}
 	v := d.Vault()
-	signer, err := d.Signer(ctx, v)
-	if err != nil {
-		return nil, err
-	}
 	cache := tokensource.New(v, d.LWA(clientcreds.New(v, 0)))
 	return tokenservice.New(tokenservice.Config{BaseURL: d.Config.BaseURL, LinkTTL: d.Config.LinkTTL, SPAPIEndpoint: ec.SPAPIEndpoint},
-		d.Store(), cache, signer, d.HTTP, d.clock(), d.Log, d.Metrics), nil
+		d.Store(), cache, &linksOnDemand{load: func(ctx context.Context) (*consent.Signer, error) { return d.Signer(ctx, v) }}, d.HTTP, d.clock(), d.Log, d.Metrics), nil
+}
+
+// linksOnDemand signs renewal links with the state key, read the first time a link is
+// needed: most token requests never need one, so a cold start does not wait for the
+// read, and a failed read is tried again by the next request that needs it.
+type linksOnDemand struct {
+	load   func(context.Context) (*consent.Signer, error)
+	mu     sync.Mutex
+	signer *consent.Signer
+}
+
+// SignLink signs l, reading the key first if no request has yet.
+func (o *linksOnDemand) SignLink(ctx context.Context, l consent.Link) (string, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.signer == nil {
+		s, err := o.load(ctx)
+		if err != nil {
+			return "", err
+		}
+		o.signer = s
+	}
+	return o.signer.SignLink(l), nil
 }

@@ -51,9 +51,11 @@ type Tokens interface {
 	Forget(connectionID string, region authz.Region)
 }
 
-// LinkSigner signs renewal links (consent.Signer).
+// LinkSigner signs renewal links. The service needs one only to tell an app that its
+// seller must renew, so its key may be read on first use (app.TokenService reads it
+// then): a failure there answers 503, as the other stores' failures do.
 type LinkSigner interface {
-	SignLink(l consent.Link) string
+	SignLink(ctx context.Context, l consent.Link) (string, error)
 }
 
 // Config is the service's settings.
@@ -234,7 +236,7 @@ func (s *Service) mint(w http.ResponseWriter, r *http.Request, id string, region
 		s.unavailable(w, 5, "the ledger is unavailable")
 		return a, "", time.Time{}, false
 	case !usable(a.Status):
-		s.renewalNeeded(w, a, a.Status)
+		s.renewalNeeded(ctx, w, a, a.Status)
 		return a, "", time.Time{}, false
 	}
 	tok, until, err := s.tokens.TokenUntil(ctx, id, region)
@@ -249,7 +251,7 @@ func (s *Service) mint(w http.ResponseWriter, r *http.Request, id string, region
 			status = authz.StatusExpired
 		}
 		log.WarnContext(ctx, "token request: LWA refused the refresh token", "status", status)
-		s.renewalNeeded(w, a, status)
+		s.renewalNeeded(ctx, w, a, status)
 	case errors.Is(err, vault.ErrNotFound):
 		// The same alarm as the proof-of-life sweep: a live authorization without a token.
 		s.metrics.Count("RefreshFailed", 1, metrics.Dim{Name: "Reason", Value: "no_secret"})
@@ -275,18 +277,23 @@ func (s *Service) unavailable(w http.ResponseWriter, retryAfter int, msg string)
 }
 
 // renewalNeeded answers 409 with a fresh renewal link the app can show the seller.
-func (s *Service) renewalNeeded(w http.ResponseWriter, a authz.Authorization, st authz.Status) {
+func (s *Service) renewalNeeded(ctx context.Context, w http.ResponseWriter, a authz.Authorization, st authz.Status) {
 	code := "authorization_" + string(st)
 	msg := "the seller must renew the authorization"
 	if st == authz.StatusPending {
 		msg = "the seller has not authorized the app yet"
 	}
-	writeError(w, http.StatusConflict, code, msg, func(e *ErrorAnswer) {
-		if s.links != nil && s.cfg.BaseURL != "" {
-			e.RenewURL = s.cfg.BaseURL + "/authorize?t=" + s.links.SignLink(consent.Link{ConnectionID: a.ConnectionID, Region: a.Region,
-				Expires: s.clock.Now().Add(s.cfg.LinkTTL)})
+	var link string
+	if s.links != nil && s.cfg.BaseURL != "" {
+		t, err := s.links.SignLink(ctx, consent.Link{ConnectionID: a.ConnectionID, Region: a.Region, Expires: s.clock.Now().Add(s.cfg.LinkTTL)})
+		if err != nil {
+			s.log.ErrorContext(ctx, "token request: cannot sign a renewal link", "connectionId", a.ConnectionID, "region", a.Region, "error", err)
+			s.unavailable(w, 5, "the renewal link cannot be signed now; try again")
+			return
 		}
-	})
+		link = s.cfg.BaseURL + "/authorize?t=" + t
+	}
+	writeError(w, http.StatusConflict, code, msg, func(e *ErrorAnswer) { e.RenewURL = link })
 }
 
 func (s *Service) accessToken(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package tokenservice_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -50,6 +51,12 @@ type Env struct {
 // NewEnv starts the token service (as its main builds it) against the emulators.
 func NewEnv(t testing.TB) *Env {
 	t.Helper()
+	return newEnv(t, true)
+}
+
+// newEnv is NewEnv, with the state key in the vault or (withKey false) not yet.
+func newEnv(t testing.TB, withKey bool) *Env {
+	t.Helper()
 	e := &Env{t: t, ctx: context.Background(), logs: &testenv.Buffer{}, metrics: &testenv.Buffer{}}
 	e.Sim = amazonsim.New(amazonsim.Config{ClientID: clientID, ClientSecret: clientSecret})
 	sim := httptest.NewServer(e.Sim)
@@ -62,7 +69,9 @@ func NewEnv(t testing.TB) *Env {
 	e.Vault = vault.New(sm, prefix, "").WithLogger(slog.New(slog.DiscardHandler))
 	must(t, e.Vault.PutClientCredentials(e.ctx, vault.ClientCredentials{ClientID: clientID, ClientSecret: clientSecret,
 		ClientSecretExpiresAt: time.Now().AddDate(0, 0, 100)}))
-	must(t, e.Vault.PutStateKey(e.ctx, stateKey))
+	if withKey {
+		must(t, e.Vault.PutStateKey(e.ctx, stateKey))
+	}
 	d := app.Deps{
 		Config:  config.Config{TableName: table, SecretPrefix: prefix, LWAEndpoint: sim.URL + "/auth/o2/token", BaseURL: baseURL, LinkTTL: 45 * 24 * time.Hour},
 		Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm},
@@ -241,6 +250,39 @@ func TestAuthorizationsThatNeedTheSeller(t *testing.T) {
 		l, err := signer.VerifyLink(tok, time.Now())
 		if err != nil || l.ConnectionID != tt.conn || l.Region != authz.RegionEU {
 			t.Errorf("%s: renewal link %+v, %v", tt.conn, l, err)
+		}
+	}
+}
+
+// The state key is read when a renewal link is first needed, not when the function
+// starts: access tokens are served without it, a renewal answer waits for it (503
+// while it cannot be read), and the first read that succeeds serves the rest.
+func TestTheStateKeyIsReadWhenALinkIsFirstNeeded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false)
+	e.Seed("active", authz.RegionEU, authz.StatusActive)
+	e.Seed("expired", authz.RegionEU, authz.StatusExpired)
+	if a := e.post("/tokens", `{"connectionId":"active","region":"eu"}`); a.Status != 200 {
+		t.Fatalf("active without a state key: %d %s", a.Status, a.Raw)
+	}
+	a := e.post("/tokens", `{"connectionId":"expired","region":"eu"}`)
+	if a.Status != 503 || a.RetryAfter == "" || a.Body["renewUrl"] != nil {
+		t.Fatalf("expired without a state key: %d (Retry-After %q) %s, want 503 without a link", a.Status, a.RetryAfter, a.Raw)
+	}
+	if !strings.Contains(e.logs.String(), "cannot sign a renewal link") {
+		t.Errorf("no log line says why:\n%s", e.logs.String())
+	}
+	must(t, e.Vault.PutStateKey(e.ctx, stateKey))
+	signer, err := consent.NewSigner(stateKey)
+	must(t, err)
+	for range 2 {
+		a = e.post("/tokens", `{"connectionId":"expired","region":"eu"}`)
+		tok, ok := strings.CutPrefix(fmt.Sprint(a.Body["renewUrl"]), baseURL+"/authorize?t=")
+		if a.Status != 409 || !ok {
+			t.Fatalf("expired once the key is there: %d %s", a.Status, a.Raw)
+		}
+		if l, err := signer.VerifyLink(tok, time.Now()); err != nil || l.ConnectionID != "expired" {
+			t.Errorf("renewal link %+v, %v", l, err)
 		}
 	}
 }
