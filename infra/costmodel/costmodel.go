@@ -25,6 +25,7 @@ const (
 	LambdaPerMillion     = 0.20         // requests
 	SQSPerMillion        = 0.40         // standard queue requests (64 KiB chunks)
 	SESPerThousand       = 0.10         // outbound email
+	EventsPerMillion     = 1.00         // EventBridge custom events put (64 KB chunks)
 	KMSKeyMonth          = 1.00         // one customer managed key
 	KMSPer10k            = 0.03         // symmetric requests
 	LogsIngestGB         = 0.50         // CloudWatch Logs ingestion (standard)
@@ -47,6 +48,8 @@ type Day struct {
 	SecretsCalls     map[string]float64 // per operation, per authorization-day
 	SQSRequests      float64            // sends by the functions plus the Lambda pollers' receives and deletes
 	SESEmails        float64
+	DomainEvents     float64            // history items the day wrote, each a domain event on the bus
+	EventBridgeCalls float64            // PutEvents calls (the publisher puts up to 10 events a call)
 	Invocations      map[string]float64 // per function, per authorization-day
 	GBSeconds        map[string]float64 // per function, per authorization-day (measured duration × memory)
 	LogBytes         float64            // bytes the functions logged (metrics included), per authorization-day
@@ -122,6 +125,8 @@ func Table(d Day, sizes []int) []Row {
 			fmt.Sprintf("%.3f requests per authorization-day (sends measured; a receive and a delete per batch) + %.0f idle long polls a month (3 queues × 5 pollers)", d.SQSRequests, idlePolls)},
 		{"SES", per(func(n float64) float64 { return month(d.SESEmails)(n) / 1e3 * SESPerThousand }),
 			fmt.Sprintf("%.4f emails per authorization-day (measured)", d.SESEmails)},
+		{"EventBridge", per(func(n float64) float64 { return month(d.DomainEvents)(n) / 1e6 * EventsPerMillion }),
+			fmt.Sprintf("%.4f domain events per authorization-day (measured: the day's history items, %.4f PutEvents calls), $%.2f per million; DynamoDB Streams reads by Lambda are free", d.DomainEvents, d.EventBridgeCalls, EventsPerMillion)},
 		{"KMS", per(func(n float64) float64 { return KMSKeyMonth + month(secretsCalls)(n)/1e4*KMSPer10k }),
 			"one key; one Decrypt or GenerateDataKey per Secrets Manager read or write"},
 		{"CloudWatch Logs", per(func(n float64) float64 {

@@ -17,7 +17,7 @@ func TestTableFollowsTheCounts(t *testing.T) {
 		SQSRequests:  0.1, SESEmails: 0.03,
 		Invocations: map[string]float64{"tokenrefresh": 0.02},
 		GBSeconds:   map[string]float64{"tokenrefresh": 0.05},
-		LogBytes:    400, ItemBytes: 2000,
+		LogBytes:    400, ItemBytes: 2000, DomainEvents: 0.04,
 	}
 	sizes := []int{1_000, 1_000_000}
 	rows := costmodel.Table(d, sizes)
@@ -48,6 +48,7 @@ func TestTableFollowsTheCounts(t *testing.T) {
 		{"DynamoDB: reads", []float64{2 * 1_000 * 30.4 / 1e6 * 0.125, 2 * 1e6 * 30.4 / 1e6 * 0.125}},
 		{"Lambda: compute", []float64{0.05 * 1_000 * 30.4 * 0.0000133334, 0.05 * 1e6 * 30.4 * 0.0000133334}},
 		{"SES", []float64{0.03 * 1_000 * 30.4 / 1e3 * 0.10, 0.03 * 1e6 * 30.4 / 1e3 * 0.10}},
+		{"EventBridge", []float64{0.04 * 1_000 * 30.4 / 1e6 * 1.00, 0.04 * 1e6 * 30.4 / 1e6 * 1.00}},
 	}
 	for _, tc := range tests {
 		r := find(tc.row)
