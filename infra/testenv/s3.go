@@ -29,7 +29,8 @@ var (
 func S3Endpoint(t testing.TB) string {
 	t.Helper()
 	s3Once.Do(func() {
-		s3Handler = gofakes3.New(s3mem.New()).Server()
+		backend := s3mem.New()
+		s3Handler = ifMatch(backend, gofakes3.New(backend).Server())
 		s3URL = httptest.NewServer(s3Handler).URL
 	})
 	return s3URL

@@ -79,10 +79,23 @@ type serviceEndpoints interface {
 	GetServiceBaseEndpoint(ctx context.Context, sdkID string) (string, bool, error)
 }
 
+// ignoredEndpoints is how a source says AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true.
+type ignoredEndpoints interface {
+	GetIgnoreConfiguredEndpoints(ctx context.Context) (bool, bool, error)
+}
+
 // EndpointFromConfig is the S3 endpoint override of cfg, as the SDK's S3 client
 // resolves it: the service's own (AWS_ENDPOINT_URL_S3) from cfg's sources first,
-// then cfg.BaseEndpoint (AWS_ENDPOINT_URL). "" when there is none.
+// unless they say to ignore configured endpoints, then cfg.BaseEndpoint
+// (AWS_ENDPOINT_URL). "" when there is none.
 func EndpointFromConfig(ctx context.Context, cfg aws.Config) (string, error) {
+	for _, src := range cfg.ConfigSources {
+		if s, ok := src.(ignoredEndpoints); ok {
+			if ignore, found, err := s.GetIgnoreConfiguredEndpoints(ctx); err == nil && found && ignore {
+				return aws.ToString(cfg.BaseEndpoint), nil
+			}
+		}
+	}
 	for _, src := range cfg.ConfigSources {
 		if s, ok := src.(serviceEndpoints); ok {
 			v, found, err := s.GetServiceBaseEndpoint(ctx, ServiceID)
@@ -211,6 +224,9 @@ func (c *Client) do(ctx context.Context, op, method, bucket, key string, h http.
 		return nil, fmt.Errorf("s3 %s: an object key is 1 to 1024 bytes, got %d", op, len(key))
 	}
 	u := c.objectURL(bucket, key)
+	// S3's REST model names each object operation in the query (GET
+	// /{Bucket}/{Key+}?x-id=GetObject); S3 ignores it, the SDK sends and signs it.
+	u.RawQuery = "x-id=" + op
 	hash := emptySHA256
 	if body != nil {
 		sum := sha256.Sum256(body)
@@ -224,9 +240,10 @@ func (c *Client) do(ctx context.Context, op, method, bucket, key string, h http.
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("s3 %s: %w", op, ctx.Err())
 			}
-			// The credentials provider's error is not a network error: not retried.
-			var ne net.Error
-			retry = errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+			// A request that could not be sent or answered (a reset connection, a
+			// timeout) is sent again; failing to get credentials or to sign is not.
+			var te transportError
+			retry = errors.As(err, &te)
 			err = fmt.Errorf("s3 %s: %w", op, err)
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
 			return resp, nil
@@ -275,8 +292,18 @@ func (c *Client) send(ctx context.Context, method string, u *url.URL, h http.Hea
 	if err := c.signer.SignHTTP(ctx, creds, req, hash, "s3", c.region, c.now().UTC()); err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
-	return c.http.Do(req)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, transportError{err}
+	}
+	return resp, nil
 }
+
+// transportError is a failure to send a request or to read its answer's head.
+type transportError struct{ err error }
+
+func (e transportError) Error() string { return e.err.Error() }
+func (e transportError) Unwrap() error { return e.err }
 
 // wait sleeps before attempt+1: full jitter, so that many clients throttled at once
 // do not come back at once.
