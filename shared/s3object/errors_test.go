@@ -161,7 +161,7 @@ func TestRetriesWhatS3AsksToRetry(t *testing.T) {
 			s3Error(w, 503, "SlowDown", "Please reduce your request rate.")
 		},
 			func(o *s3object.Options) { o.BaseDelay, o.MaxDelay, o.MaxAttempts = time.Hour, time.Hour, 5 })
-		cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		_, err := c.GetObject(cctx, "import-bucket", "imports/x.csv", "")
 		var e *s3object.Error
