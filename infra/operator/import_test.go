@@ -217,7 +217,7 @@ func TestKeeperctlRemoteImport(t *testing.T) {
 		New: func(c importer.Config) *importer.Importer {
 			return importer.New(c, importer.Deps{Ledger: s.store, Tokens: s.vault, Writer: s.vault, LWA: lwaClient, Clock: authz.ClockFunc(func() time.Time { return now })})
 		},
-		Objects: importer.S3Objects{Client: s3c}, Statuses: s.store, Queue: queue.NewSender(testenv.SQS(t), testenv.NewQueue(t, "imports")),
+		Objects: importer.S3Objects{Client: testenv.S3Objects(t)}, Statuses: s.store, Queue: queue.NewSender(testenv.SQS(t), testenv.NewQueue(t, "imports")),
 		Clock: authz.ClockFunc(func() time.Time { return now }), Log: slog.New(slog.DiscardHandler),
 	}
 	// The stack's side: S3 notifies the import function once the object is there.

@@ -122,6 +122,24 @@ var sdkActions = map[string]map[string][]string{
 	},
 }
 
+// ownClients are our own clients of AWS services (where the SDK's client costs a
+// bootstrap too much), per package, mapped like sdkActions: each method that sends an
+// operation maps to that operation's IAM actions, so a function reaching
+// s3object.Client.GetObject needs s3:GetObject as one calling the SDK's would. Their
+// other methods send nothing. A method added to such a client that sends another
+// operation must be added here, or the function's policy is not audited for it.
+var ownClients = map[string]map[string][]string{
+	module + "shared/s3object": {"GetObject": {"s3:GetObject"}, "DeleteObject": {"s3:DeleteObject"}, "PutObject": {"s3:PutObject"}},
+}
+
+// clientOps is the operation map of an SDK service package or of one of ownClients.
+func clientOps(pkg string) map[string][]string {
+	if ops, ok := sdkActions[pkg]; ok {
+		return ops
+	}
+	return ownClients[pkg]
+}
+
 // impliedByOp are actions one operation needs besides its own. Secrets Manager calls
 // KMS on the caller's behalf with the stack's customer-managed key (Decrypt to read,
 // GenerateDataKey to write), and CreateSecret with Tags is also authorized as
@@ -206,10 +224,10 @@ type onceT struct{ *testing.T }
 
 func (o *onceT) Fatal(args ...any) { panic(fmt.Sprint(args...)) }
 
-// clientType maps an SDK client type to its service package in sdkActions.
+// clientService maps a client type (an SDK service's, or one of ownClients) to its package.
 func clientService(recv string) (string, bool) {
 	svc, ok := strings.CutSuffix(strings.TrimPrefix(recv, "*"), ".Client")
-	if _, known := sdkActions[svc]; ok && known {
+	if ok && clientOps(svc) != nil {
 		return svc, true
 	}
 	return "", false
@@ -246,7 +264,7 @@ func usedActions(t interface {
 	prog.Build()
 	clientTypes := map[string]types.Type{}
 	for _, p := range prog.AllPackages() {
-		if _, ok := sdkActions[p.Pkg.Path()]; ok {
+		if clientOps(p.Pkg.Path()) != nil {
 			if obj := p.Pkg.Scope().Lookup("Client"); obj != nil {
 				clientTypes[p.Pkg.Path()] = types.NewPointer(obj.Type())
 			}
@@ -301,7 +319,7 @@ func usedActions(t interface {
 			if op == "TransactWriteItems" {
 				transacts = true
 			}
-			for _, a := range sdkActions[svc][op] {
+			for _, a := range clientOps(svc)[op] {
 				note(a, caller)
 			}
 			for _, a := range impliedByOp[op] {

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -18,8 +19,9 @@ import (
 // Path-style addressing: the emulator has no per-bucket host names.
 
 var (
-	s3Once sync.Once
-	s3URL  string
+	s3Once    sync.Once
+	s3URL     string
+	s3Handler http.Handler // the emulator, also behind S3SignedEndpoint
 )
 
 // S3Endpoint is the emulator's base URL (AWS_ENDPOINT_URL_S3 for code that builds its
@@ -27,7 +29,9 @@ var (
 func S3Endpoint(t testing.TB) string {
 	t.Helper()
 	s3Once.Do(func() {
-		s3URL = httptest.NewServer(gofakes3.New(s3mem.New()).Server()).URL
+		backend := s3mem.New()
+		s3Handler = ifMatch(backend, gofakes3.New(backend).Server())
+		s3URL = httptest.NewServer(s3Handler).URL
 	})
 	return s3URL
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/spapi-auth-keeper/keeper/shared/app"
@@ -17,6 +16,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/importer"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/queue"
+	"github.com/spapi-auth-keeper/keeper/shared/s3object"
 	"github.com/spapi-auth-keeper/keeper/shared/spapi"
 )
 
@@ -42,7 +42,7 @@ type ImporterOptions struct {
 	LWABaseDelay   time.Duration
 	LWAMaxDelay    time.Duration
 	SPAPIMaxDelay  time.Duration
-	S3             *s3.Client // default: from d.Clients.Config
+	S3             *s3object.Client // default: from d.Clients.Config
 	SellerIDProbe  bool
 }
 
@@ -79,10 +79,10 @@ func Importer(ctx context.Context, d app.Deps, sqsClient *sqs.Client, getenv fun
 		Clock: d.ClockOrSystem().Now, Logger: d.Log, MaxDelay: o.SPAPIMaxDelay})
 	s3c := o.S3
 	if s3c == nil {
-		s3c = s3.NewFromConfig(d.Clients.Config, func(so *s3.Options) {
-			// An endpoint override is an emulator, which serves buckets by path.
-			so.UsePathStyle = getenv("AWS_ENDPOINT_URL_S3") != ""
-		})
+		// The endpoint override (AWS_ENDPOINT_URL_S3) is an emulator, addressed by path.
+		if s3c, err = s3object.NewFromConfig(ctx, d.Clients.Config); err != nil {
+			return nil, err
+		}
 	}
 	st := d.Store()
 	margin := o.Margin
