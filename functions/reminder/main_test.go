@@ -31,7 +31,22 @@ func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 // Lambda would, against the emulators (DynamoDB Local, aws-ses-v2-local, the Secrets
 // Manager emulator), so the file that `sam local invoke ReminderFunction -e
 // events/sqs-reminder.json` documents never rots: the demo seller gets its -30 email.
+// The function starts without waiting for the state key: a batch that comes before
+// the key can be read fails whole (SQS delivers it again) and sends nothing, and the
+// next delivery sends the email once.
 func TestSampleSQSEvent(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		keyLate bool
+	}{
+		{"state key in the vault at start", false},
+		{"state key written after the first delivery", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { sampleSQSEvent(t, tc.keyLate) })
+	}
+}
+
+func sampleSQSEvent(t *testing.T, keyLate bool) {
 	ctx := context.Background()
 	raw, err := os.ReadFile(filepath.Join("..", "..", "events", "sqs-reminder.json"))
 	must(t, err)
@@ -43,7 +58,10 @@ func TestSampleSQSEvent(t *testing.T) {
 
 	sm := testenv.SecretsManager(t)
 	prefix := testenv.Prefix(t)
-	must(t, vault.New(sm, prefix, "").PutStateKey(ctx, secret.Value(demo.StateKey)))
+	putKey := func() { must(t, vault.New(sm, prefix, "").PutStateKey(ctx, secret.Value(demo.StateKey))) }
+	if !keyLate {
+		putKey()
+	}
 	ddb := testenv.DynamoDB(t)
 	table := testenv.NewTable(t)
 	ses, mail := testenv.SESv2(t)
@@ -59,6 +77,15 @@ func TestSampleSQSEvent(t *testing.T) {
 	sender, err := reminderapp.Reminder(ctx, app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm},
 		Log: slog.New(slog.DiscardHandler), Clock: authz.ClockFunc(func() time.Time { return time.Date(2027, 1, 16, 6, 0, 1, 0, time.UTC) })}, ses)
 	must(t, err)
+	if keyLate {
+		if out, err := lambda.NewHandler(sender.Handle).Invoke(ctx, raw); err == nil {
+			t.Fatalf("a batch before the state key could be read succeeded: %s", out)
+		}
+		if sent := mail.SentTo(t, recipient); len(sent) != 0 {
+			t.Fatalf("emails sent before the state key could be read: %+v", sent)
+		}
+		putKey()
+	}
 	out, err := lambda.NewHandler(sender.Handle).Invoke(ctx, raw)
 	must(t, err)
 	var resp events.SQSEventResponse

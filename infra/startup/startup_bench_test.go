@@ -45,9 +45,10 @@ func lambdaBuild(b *testing.B, pkg, out, goarch string) int64 {
 // /runtime/invocation/next) through the local Runtime API. The runs are paired: each
 // round starts hello and then every function, so the machine's load weighs on all
 // alike; the median's ratio to hello is reported per function, and to sdkfloor, which
-// is hello plus the DynamoDB and Secrets Manager clients every function builds. Init reads what it reads in
-// AWS (the state key from Secrets Manager, here the emulator); no other AWS call is
-// made before the first event.
+// is hello plus the DynamoDB and Secrets Manager clients every function builds. No
+// function waits for an AWS call before its first /next; the callback and the
+// reminder sender start reading the state key (from the Secrets Manager emulator
+// here) in the background, as in AWS, and that read runs while they get ready.
 //
 //	go test -run '^$' -bench Startup -benchtime 20x ./infra/startup
 func BenchmarkStartup(b *testing.B) {

@@ -248,7 +248,7 @@ func sellerOf(connID string) string {
 
 // deliverQueue drains the queue into the sender as Lambda's SQS event source does:
 // batches of up to ten, and every message the sender did not report as failed deleted.
-func deliverQueue(t *testing.T, client *sqs.Client, queueURL string, sender *reminder.Sender) {
+func deliverQueue(t *testing.T, client *sqs.Client, queueURL string, sender *reminderapp.Reminders) {
 	t.Helper()
 	ctx := context.Background()
 	for {

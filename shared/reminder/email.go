@@ -94,22 +94,27 @@ var ErrBadAddress = stages.ErrBadAddress
 // ErrBadAddress, so the sender records the stage as rejected.
 var ErrContactUnreachable = fmt.Errorf("%w: the contact bounced or complained; set it again to resume", ErrBadAddress)
 
-// NewRenderer checks the configuration the emails depend on.
-func NewRenderer(cfg RenderConfig, signer LinkSigner) (*Renderer, error) {
+// Check validates the configuration the emails depend on.
+func (cfg RenderConfig) Check() error {
 	if cfg.AppName == "" || hasControl(cfg.AppName) {
-		return nil, fmt.Errorf("APP_NAME must be set and on one line, got %q", cfg.AppName)
+		return fmt.Errorf("APP_NAME must be set and on one line, got %q", cfg.AppName)
 	}
 	if cfg.BaseURL == "" {
-		return nil, errors.New("BASE_URL must be set: renewal links point there")
+		return errors.New("BASE_URL must be set: renewal links point there")
 	}
 	if cfg.LinkTTL <= 0 {
-		return nil, errors.New("LINK_TTL must be positive")
+		return errors.New("LINK_TTL must be positive")
+	}
+	return cfg.Brand.Check()
+}
+
+// NewRenderer checks the configuration the emails depend on.
+func NewRenderer(cfg RenderConfig, signer LinkSigner) (*Renderer, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
 	}
 	if signer == nil {
 		return nil, errors.New("a link signer is required")
-	}
-	if err := cfg.Brand.Check(); err != nil {
-		return nil, err
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	return &Renderer{cfg: cfg, signer: signer}, nil

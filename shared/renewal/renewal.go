@@ -129,14 +129,21 @@ type Deps struct {
 	Metrics  *metrics.Emitter
 }
 
+// AppNameOr is name, or "our app" for a deployment that set no APP_NAME: what the
+// pages call the app.
+func AppNameOr(name string) string {
+	if name == "" {
+		return "our app"
+	}
+	return name
+}
+
 // NewService wires the round trip.
 func NewService(cfg Config, d Deps) *Service {
 	if cfg.StateTTL <= 0 {
 		cfg.StateTTL = 15 * time.Minute
 	}
-	if cfg.AppName == "" {
-		cfg.AppName = "our app"
-	}
+	cfg.AppName = AppNameOr(cfg.AppName)
 	if cfg.VaultBudget <= 0 {
 		cfg.VaultBudget = 5 * time.Second
 	}
