@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"os"
-	"sync"
 
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -28,28 +27,20 @@ func TokenService(ctx context.Context, d Deps, getenv func(string) string) (*tok
 	v := d.Vault()
 	cache := tokensource.New(v, d.LWA(clientcreds.New(v, 0)))
 	return tokenservice.New(tokenservice.Config{BaseURL: d.Config.BaseURL, LinkTTL: d.Config.LinkTTL, SPAPIEndpoint: ec.SPAPIEndpoint},
-		d.Store(), cache, &linksOnDemand{load: func(ctx context.Context) (*consent.Signer, error) { return d.Signer(ctx, v) }}, d.HTTP, d.clock(), d.Log, d.Metrics), nil
+		d.Store(), cache, prefetchedLinks{Prefetch(func(ctx context.Context) (*consent.Signer, error) { return d.Signer(ctx, v) })}, d.HTTP, d.clock(), d.Log, d.Metrics), nil
 }
 
-// linksOnDemand signs renewal links with the state key, read the first time a link is
-// needed: most token requests never need one, so a cold start does not wait for the
-// read, and a failed read is tried again by the next request that needs it.
-type linksOnDemand struct {
-	load   func(context.Context) (*consent.Signer, error)
-	mu     sync.Mutex
-	signer *consent.Signer
-}
+// prefetchedLinks signs renewal links with the state key, read in the background from
+// the start (Prefetch): the service is ready without waiting for it, most token
+// requests never need it, and a failed read is tried again by the next request that
+// needs a link.
+type prefetchedLinks struct{ signer *Prefetched[*consent.Signer] }
 
-// SignLink signs l, reading the key first if no request has yet.
-func (o *linksOnDemand) SignLink(ctx context.Context, l consent.Link) (string, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.signer == nil {
-		s, err := o.load(ctx)
-		if err != nil {
-			return "", err
-		}
-		o.signer = s
+// SignLink signs l once the key is read.
+func (p prefetchedLinks) SignLink(ctx context.Context, l consent.Link) (string, error) {
+	s, err := p.signer.Get(ctx)
+	if err != nil {
+		return "", err
 	}
-	return o.signer.SignLink(l), nil
+	return s.SignLink(l), nil
 }
