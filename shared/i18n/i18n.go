@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // Lambda's provided.al2023 image has no zoneinfo
 )
@@ -16,11 +17,22 @@ import (
 // Default is the language of a locale and marketplace the keeper has no text for.
 const Default = "en"
 
-// catalogs holds every language's messages, by key. Each language file registers
-// its own in an init function.
-var catalogs = map[string]map[string]string{}
+// catalogs holds every language's messages, by key, each built the first time it
+// is used: a cold start that renders no page and no email builds none of the six.
+// Each language file registers its own in an init function.
+var catalogs = map[string]func() map[string]string{}
 
-func register(lang string, messages map[string]string) { catalogs[lang] = messages }
+func register(lang string, messages func() map[string]string) {
+	catalogs[lang] = sync.OnceValue(messages)
+}
+
+// catalog is lang's messages (nil for a language the keeper has no text in).
+func catalog(lang string) map[string]string {
+	if c, ok := catalogs[lang]; ok {
+		return c()
+	}
+	return nil
+}
 
 // Languages lists the languages with a catalog, sorted.
 func Languages() []string {
@@ -34,8 +46,9 @@ func Languages() []string {
 
 // Keys lists the keys of the default catalog, sorted.
 func Keys() []string {
-	out := make([]string, 0, len(catalogs[Default]))
-	for k := range catalogs[Default] {
+	def := catalog(Default)
+	out := make([]string, 0, len(def))
+	for k := range def {
 		out = append(out, k)
 	}
 	sort.Strings(out)
@@ -45,7 +58,7 @@ func Keys() []string {
 // Raw is a language's message for key before its placeholders are filled, and
 // whether the catalog has it.
 func Raw(lang, key string) (string, bool) {
-	m, ok := catalogs[lang][key]
+	m, ok := catalog(lang)[key]
 	return m, ok
 }
 
@@ -146,7 +159,7 @@ func (e *ErrMissing) Error() string {
 // Message is key in lang with vars filled in. A key the language lacks is an error,
 // never an English fallback: the tests catch it, and so does a render.
 func Message(lang, key string, vars Vars) (string, error) {
-	m, ok := catalogs[lang][key]
+	m, ok := catalog(lang)[key]
 	if !ok {
 		return "", &ErrMissing{lang, key, "no such key"}
 	}
