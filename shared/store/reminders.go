@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -70,16 +69,20 @@ func (c ReminderClaim) names(exprs ...string) map[string]string {
 	return n
 }
 
-var placeholder = regexp.MustCompile(`#[a-z]+`)
-
-// usesName reports whether exprs mention the placeholder name exactly (#v, not #val).
+// usesName reports whether exprs mention the placeholder name exactly (#v, not #val):
+// name followed by anything but another lower-case letter.
 func usesName(exprs, name string) bool {
-	for _, m := range placeholder.FindAllString(exprs, -1) {
-		if m == name {
+	for i := 0; ; {
+		j := strings.Index(exprs[i:], name)
+		if j < 0 {
+			return false
+		}
+		end := i + j + len(name)
+		if end == len(exprs) || exprs[end] < 'a' || exprs[end] > 'z' {
 			return true
 		}
+		i = end
 	}
-	return false
 }
 
 func (c ReminderClaim) valid() error {
