@@ -54,11 +54,11 @@ func (b Brand) AccentColor() string {
 	if b.Color != "" {
 		return b.Color
 	}
-	return defaultColor
+	return DefaultColor
 }
 
-// defaultColor is the buttons' colour when the brand has none: Amazon-like orange.
-const defaultColor = "#ff9900"
+// DefaultColor is the buttons' colour when the brand has none: Amazon-like orange.
+const DefaultColor = "#ff9900"
 
 // Support is the support contact to show (the address, else the page), and which
 // message key of the prefix ("email.support." / "page.support.") introduces it.

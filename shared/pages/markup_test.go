@@ -66,7 +66,7 @@ func TestPageKeepsAHostileColourOutOfTheStyle(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := c.html()
-	if strings.Contains(doc, "<script>") || strings.Contains(doc, "red;") || !strings.Contains(doc, "background:"+defaultColor+";") {
+	if strings.Contains(doc, "<script>") || strings.Contains(doc, "red;") || !strings.Contains(doc, "background:"+DefaultColor+";") {
 		t.Errorf("hostile colour reached the page:\n%s", doc)
 	}
 }

@@ -140,7 +140,7 @@ func (c chrome) html() string {
 	if c.AppName != "" {
 		b.Raw(" · ").Text(c.AppName)
 	}
-	b.Raw("</title>\n").Raw(pageStyle).Color(c.Brand.AccentColor(), defaultColor).Raw(pageStyleEnd)
+	b.Raw("</title>\n").Raw(pageStyle).Color(c.Brand.AccentColor(), DefaultColor).Raw(pageStyleEnd)
 	b.Raw("<main class=\"").Text(string(c.Tone)).Raw("\">\n")
 	if c.Brand.LogoURL != "" {
 		b.Raw("<img class=\"logo\" src=\"").URL(c.Brand.LogoURL).Raw("\" alt=\"\">\n")

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/spapi-auth-keeper/keeper/shared/markup"
+	"github.com/spapi-auth-keeper/keeper/shared/pages"
 )
 
 // bodyMessages are the catalog's email messages the bodies show as they are, by their
@@ -60,7 +61,7 @@ func (d emailData) html() string {
 	b.Raw("<p><strong>").Text(d.Lead).Raw("</strong></p>\n")
 	b.Raw("<p>").Text(d.Consequence).Raw("</p>\n")
 	b.Raw(`<p style="text-align:center;margin:28px 0"><a href="`).URL(d.RenewURL).
-		Raw(`" style="display:inline-block;background:`).Color(d.Color, "#ff9900").
+		Raw(`" style="display:inline-block;background:`).Color(d.Color, pages.DefaultColor).
 		Raw(`;color:#111111;padding:12px 22px;border-radius:6px;text-decoration:none;font-weight:bold">`).Text(d.Button).Raw("</a></p>\n")
 	b.Raw(`<p style="font-size:14px;color:#5f6b7a">`).Text(d.M["button_note"]).Raw("</p>\n")
 	b.Raw("<p>").Text(d.ManualHTML).Raw("</p>\n<ol>\n")
