@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// PrefetchTimeout bounds the background load Prefetch starts.
-const PrefetchTimeout = 10 * time.Second
+// prefetchTimeout bounds the background load Prefetch starts.
+const prefetchTimeout = 10 * time.Second
 
 // Prefetched is a value a function loads over the network (the state key, and what
 // is built on it) without making its start wait: the load starts in the background
@@ -29,7 +29,7 @@ func Prefetch[T any](load func(context.Context) (T, error)) *Prefetched[T] {
 	p := &Prefetched[T]{load: load, first: make(chan struct{})}
 	go func() {
 		defer close(p.first)
-		ctx, cancel := context.WithTimeout(context.Background(), PrefetchTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), prefetchTimeout)
 		defer cancel()
 		v, err := load(ctx)
 		p.mu.Lock()

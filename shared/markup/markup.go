@@ -54,9 +54,6 @@ func (w *Builder) Color(c, fallback string) *Builder {
 // String is the document so far.
 func (w *Builder) String() string { return w.b.String() }
 
-// Len is the document's length in bytes so far.
-func (w *Builder) Len() int { return w.b.Len() }
-
 var escaper = strings.NewReplacer(
 	"\x00", "\uFFFD",
 	`"`, "&#34;",
