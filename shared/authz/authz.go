@@ -289,6 +289,9 @@ const (
 	EventSellerConflict   EventKind = "seller_conflict" // a seller bound to another connection tried to bind here
 	EventSellerMoved      EventKind = "seller_moved"    // the operator moved a seller's binding
 	EventTokenParked      EventKind = "token_parked"    // a new token waits, encrypted, for the vault
+	// EventAccountUnverified: a new token was refused because nothing showed it is the
+	// connection's account (a Login URI renewal without a fingerprint on record, say).
+	EventAccountUnverified EventKind = "account_unverified"
 	// EventReminderComplained: the seller's contact marked a reminder as spam; no
 	// more email goes to that address until the vendor sets another (or the same) one.
 	EventReminderComplained EventKind = "reminder_complained"

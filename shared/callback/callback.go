@@ -175,7 +175,7 @@ func (h *handler) pageFor(err error) (pages.Page, string) {
 			Details: []string{"Sign out of Seller Central, sign in with the account that uses " + app + ", and open the renewal link from our email again."}}, "account_mismatch"
 	case errors.Is(err, renewal.ErrAccountUnverified):
 		return pages.Page{Status: http.StatusConflict, Tone: pages.ToneInfo, Title: "Please renew from the link in our email",
-			Lead:    "We could not confirm from Amazon which account this renewal is for, so nothing was changed. Your connection keeps working.",
+			Lead:    "We could not confirm from Amazon which account this renewal is for, so nothing was changed.",
 			Details: []string{"Use the renewal link in the most recent email from " + app + ": it confirms the renewal in this browser."}}, "account_unverified"
 	case errors.Is(err, renewal.ErrSellerBound):
 		return pages.Page{Status: http.StatusConflict, Tone: pages.ToneError, Title: "This Amazon account is already connected",
@@ -299,26 +299,27 @@ func bindBrowser(w http.ResponseWriter, r *http.Request, binding string) {
 }
 
 // browserBindings are the bindings this browser presented (untrusted: each is only
-// compared, in constant time, with the one the state's nonce gives).
+// compared, in constant time, with the one the state's nonce gives). Over HTTPS only
+// the __Host- cookie counts: a plain-named cookie can be planted by a sibling
+// subdomain or an injected plain-HTTP answer, so it is read only where it is the one
+// set, on a loopback HTTP address.
 func browserBindings(r *http.Request) []string {
-	var out []string
-	for _, name := range []string{bindingCookie, bindingCookieLocal} {
-		c, err := r.Cookie(name)
-		if err != nil || len(c.Value) > 512 {
-			continue
-		}
-		out = append(out, strings.Split(c.Value, ".")...)
+	name := bindingCookie
+	if requestScheme(r) == "http" {
+		name = bindingCookieLocal
 	}
-	return out
+	c, err := r.Cookie(name)
+	if err != nil || len(c.Value) > 512 {
+		return nil
+	}
+	return strings.Split(c.Value, ".")
 }
 
 // requestScheme is the scheme the browser used: API Gateway serves HTTPS only; a
-// plain HTTP request is accepted as such only on a loopback address.
+// plain HTTP request is accepted as such only on a loopback address, whatever a
+// forwarded header claims.
 func requestScheme(r *http.Request) string {
-	if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
-		return p
-	}
-	if r.TLS == nil && isLoopback(r.Host) {
+	if r.TLS == nil && isLoopback(r.Host) && r.Header.Get("X-Forwarded-Proto") != "https" {
 		return "http"
 	}
 	return "https"

@@ -1,6 +1,10 @@
 package callback_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -85,7 +89,9 @@ func (e *env) consentAsURL(connID, sellerID string) string {
 func TestRenewalStartedInSellerCentral(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.onboard("acme", seller, -5) // expired five days ago: Manage Your Apps → Renew
+	// Expired five days ago: Manage Your Apps → Renew. Its first authorization took
+	// its account's fingerprint, which the Login URI renewal must match.
+	e.onboardFingerprinted("acme", seller, -5)
 
 	// Seller Central sends the seller to the Login URI first.
 	login := e.get(e.simURL + "/apps/manage/renew?selling_partner_id=" + seller).want(http.StatusFound)
@@ -310,7 +316,6 @@ func TestLoginURIRejections(t *testing.T) {
 		{"callback on another host", login("https://evil.example/apps/authorize/confirm", seller), 400, "did not come from Amazon"},
 		{"look-alike host", login("https://sellercentral.amazon.com.evil.example/x", seller), 400, "did not come from Amazon"},
 		{"plain http Seller Central", login("http://sellercentral.amazon.de/apps/authorize/confirm", seller), 400, "did not come from Amazon"},
-		{"unknown seller", login("https://sellercentral.amazon.de/apps/authorize/confirm/x", "A9UNKNOWN"), 404, "Connect your Amazon account"},
 		{"missing seller", login("https://sellercentral.amazon.de/apps/authorize/confirm/x", ""), 400, "missing"},
 	}
 	for _, tt := range tests {
@@ -328,18 +333,82 @@ func TestLoginURIRejections(t *testing.T) {
 	}
 }
 
-func TestSelfServiceOnboardingCreatesAPendingRecord(t *testing.T) {
+// TestLoginURIAnswersKnownAndUnknownSellersAlike: anyone can call the Login URI with
+// any seller's id, so its answer must not tell whether the seller is a customer. The
+// unknown seller learns how to connect only after consenting on Amazon's page.
+func TestLoginURIAnswersKnownAndUnknownSellersAlike(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(c *config.Config) { c.SelfServiceOnboarding = true })
-	r := e.get(e.server.URL + "/login?" + url.Values{"amazon_callback_uri": {"https://sellercentral.amazon.co.uk/apps/authorize/confirm/x"},
-		"amazon_state": {"s"}, "selling_partner_id": {"A7NEWSELLER"}}.Encode()).want(http.StatusFound)
-	if !strings.HasPrefix(r.location, "https://sellercentral.amazon.co.uk/") {
-		t.Fatalf("redirected to %s", r.location)
+	e := newEnv(t)
+	e.onboardFingerprinted("acme", seller, 3)
+	shape := func(spid string) (response, url.Values, map[string]any) {
+		r := e.get(e.server.URL + "/login?" + url.Values{"amazon_callback_uri": {e.simURL + "/apps/authorize/confirm/" + appID},
+			"amazon_state": {"amz-1"}, "selling_partner_id": {spid}}.Encode()).want(http.StatusFound)
+		u := mustURL(t, r.location)
+		payload, _, _ := strings.Cut(u.Query().Get("state"), ".")
+		raw, err := base64.RawURLEncoding.DecodeString(payload)
+		must(t, err)
+		var p map[string]any
+		must(t, json.Unmarshal(raw, &p))
+		return r, u.Query(), p
 	}
-	a, err := e.store.Get(e.ctx, "sp-A7NEWSELLER", authz.RegionEU)
-	must(t, err)
-	if a.Status != authz.StatusPending || a.SellingPartnerID != "A7NEWSELLER" {
-		t.Fatalf("record: %+v", a)
+	known, kq, kp := shape(seller)
+	unknown, uq, up := shape("A9UNKNOWN")
+	if known.status != unknown.status || len(known.header.Values("Set-Cookie")) != len(unknown.header.Values("Set-Cookie")) || len(known.body) != len(unknown.body) {
+		t.Fatalf("known %d %q, unknown %d %q", known.status, known.body, unknown.status, unknown.body)
+	}
+	for _, k := range []string{"amazon_state", "redirect_uri", "version"} {
+		if kq.Get(k) != uq.Get(k) {
+			t.Errorf("%s: known %q, unknown %q", k, kq.Get(k), uq.Get(k))
+		}
+	}
+	for _, p := range []map[string]any{kp, up} {
+		if p["c"] != "" || p["r"] != "" {
+			t.Errorf("a Login URI state names its connection: %v", p)
+		}
+	}
+	// The unknown seller consents as itself and is told how to connect; nothing is made.
+	consent := mustURL(t, e.simURL+"/apps/authorize/consent?"+url.Values{"application_id": {appID}, "state": {uq.Get("state")},
+		"version": {"beta"}, "redirect_uri": {e.server.URL + "/callback"}}.Encode())
+	must(t, e.sim.AddSeller(amazonsim.Seller{ID: "A9UNKNOWN", Name: "Unknown Shop", CountryCodes: []string{"DE"}}))
+	e.get(e.consentAs(consent, "A9UNKNOWN", "confirm")).want(http.StatusNotFound, "Connect your Amazon account")
+	if found, err := e.store.FindBySeller(e.ctx, "A9UNKNOWN"); err != nil || len(found) != 0 {
+		t.Fatalf("a record for the unknown seller: %v %v", found, err)
+	}
+}
+
+// TestSelfServiceOnboarding: an Appstore install of a seller the vendor does not know
+// yet makes a connection only on a seller id SP-API verified; nothing exists before.
+func TestSelfServiceOnboarding(t *testing.T) {
+	t.Parallel()
+	for _, verify := range []bool{true, false} {
+		t.Run(fmt.Sprintf("verify seller id %v", verify), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, func(c *config.Config) { c.SelfServiceOnboarding = true; c.VerifySellerID = verify })
+			must(t, e.sim.AddSeller(amazonsim.Seller{ID: "A7NEWSELLER", Name: "New Seller", CountryCodes: []string{"GB"}}))
+			// Seller Central UK names the region (the simulator's host names none).
+			r := e.get(e.server.URL + "/login?" + url.Values{"amazon_callback_uri": {"https://sellercentral.amazon.co.uk/apps/authorize/confirm/" + appID},
+				"amazon_state": {"s"}, "selling_partner_id": {"A7NEWSELLER"}}.Encode()).want(http.StatusFound)
+			if _, err := e.store.Get(e.ctx, "sp-A7NEWSELLER", authz.RegionEU); !errors.Is(err, authz.ErrNotFound) {
+				t.Fatalf("the Login URI alone made a record: %v", err)
+			}
+			st := mustURL(t, r.location).Query().Get("state")
+			consent := mustURL(t, e.simURL+"/apps/authorize/consent?"+url.Values{"application_id": {appID}, "state": {st},
+				"version": {"beta"}, "redirect_uri": {e.server.URL + "/callback"}}.Encode())
+			back := e.consentAs(consent, "A7NEWSELLER", "confirm")
+			if !verify {
+				e.get(back).want(http.StatusNotFound, "Connect your Amazon account")
+				if _, err := e.store.Get(e.ctx, "sp-A7NEWSELLER", authz.RegionEU); !errors.Is(err, authz.ErrNotFound) {
+					t.Fatalf("onboarded without a verified seller id: %v", err)
+				}
+				return
+			}
+			e.get(back).want(http.StatusOK)
+			a, err := e.store.Get(e.ctx, "sp-A7NEWSELLER", authz.RegionEU)
+			must(t, err)
+			if a.Status != authz.StatusActive || a.SellingPartnerID != "A7NEWSELLER" || !a.Account.SellerIDVerified {
+				t.Fatalf("record: %+v", a)
+			}
+		})
 	}
 }
 

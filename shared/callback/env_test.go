@@ -25,6 +25,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/app/callbackapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
+	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/consent"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
@@ -152,6 +153,28 @@ func (e *env) onboard(connID string, sellingPartnerID string, expiresInDays int)
 	created, err := e.store.Create(e.ctx, a)
 	must(e.t, err)
 	return created
+}
+
+// fingerprintOf is the account fingerprint SP-API gives for a token of sellerID, as
+// the callback takes it at a seller's first authorization.
+func (e *env) fingerprintOf(sellerID string) authz.Account {
+	e.t.Helper()
+	tok, err := e.deps.LWA(clientcreds.New(e.vault, 0)).Refresh(e.ctx, secret.Value(e.sim.IssueRefreshToken(sellerID)))
+	must(e.t, err)
+	acct, err := e.deps.Accounts().Account(e.ctx, authz.RegionEU, tok.AccessToken)
+	must(e.t, err)
+	return acct
+}
+
+// onboardFingerprinted is onboard for a connection whose first authorization took
+// its account's fingerprint.
+func (e *env) onboardFingerprinted(connID string, sellingPartnerID string, expiresInDays int) authz.Authorization {
+	e.t.Helper()
+	a := e.onboard(connID, sellingPartnerID, expiresInDays)
+	a.Account = e.fingerprintOf(sellingPartnerID)
+	updated, err := e.store.Update(e.ctx, a)
+	must(e.t, err)
+	return updated
 }
 
 // link is a renewal link as the latest reminder email carries it: for the record's

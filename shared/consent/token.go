@@ -84,9 +84,11 @@ type State struct {
 	ConnectionID string
 	Region       authz.Region
 	Expires      time.Time
-	// SellerCentral marks a round trip started at the Login URI for a connection that
-	// is healthy: anyone can call the Login URI with a seller's id, so its callback is
-	// accepted only if SP-API's account evidence matches the account on record.
+	// SellerCentral marks a round trip started at the Login URI: anyone can call it
+	// with any seller's id, so its callback is accepted only with SP-API's evidence
+	// that the new token is the account on record. Such a state names neither the
+	// connection nor the region (they are in the nonce's item only): a known and an
+	// unknown seller's states look alike.
 	SellerCentral bool
 }
 
@@ -202,11 +204,15 @@ func (s *Signer) verify(token, purpose string, now time.Time) (payload, error) {
 		// or the reverse. It was never meant for this endpoint.
 		return payload{}, fmt.Errorf("%w: a %s token where a %s was expected", ErrMalformed, p.Purpose, purpose)
 	}
-	if err := authz.ValidateConnectionID(p.ConnectionID); err != nil {
-		return payload{}, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if _, err := authz.ParseRegion(p.Region); err != nil {
-		return payload{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	// A Login URI state names no connection and no region: the nonce's item does.
+	anonymous := p.Purpose == purposeState && p.LoginURI && p.ConnectionID == "" && p.Region == ""
+	if !anonymous {
+		if err := authz.ValidateConnectionID(p.ConnectionID); err != nil {
+			return payload{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		if _, err := authz.ParseRegion(p.Region); err != nil {
+			return payload{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
 	}
 	if !now.Before(time.Unix(p.Expires, 0)) {
 		return p, ErrExpired

@@ -56,7 +56,7 @@ func init() {
 			"page.account_mismatch.lead":     "Sie haben sich bei Amazon mit einem anderen Verkäuferkonto angemeldet als dem, das mit {app} verbunden ist. Es wurde nichts geändert, und Ihre bestehende Verbindung funktioniert weiter.",
 			"page.account_mismatch.title":    "Dieses Amazon-Konto ist nicht das hier verbundene",
 			"page.account_unverified.detail": "Verwenden Sie den Verlängerungslink in der neuesten E-Mail von {app}: Er bestätigt die Verlängerung in diesem Browser.",
-			"page.account_unverified.lead":   "Wir konnten bei Amazon nicht bestätigen, für welches Konto diese Verlängerung gilt, daher wurde nichts geändert. Ihre Verbindung funktioniert weiter.",
+			"page.account_unverified.lead":   "Wir konnten bei Amazon nicht bestätigen, für welches Konto diese Verlängerung gilt, daher wurde nichts geändert.",
 			"page.account_unverified.title":  "Bitte verlängern Sie über den Link in unserer E-Mail",
 			"page.bad_callback_uri.lead":     "Starten Sie die Verlängerung in Seller Central (Apps und Services → Apps verwalten) oder über den Link in unserer E-Mail.",
 			"page.bad_callback_uri.title":    "Diese Anmeldeanfrage kam nicht von Amazon",

@@ -54,7 +54,7 @@ func init() {
 			"page.account_mismatch.lead":     "You signed in to Amazon with a different seller account than the one connected to {app}. Nothing was changed and your existing connection keeps working.",
 			"page.account_mismatch.title":    "This Amazon account is not the one connected here",
 			"page.account_unverified.detail": "Use the renewal link in the most recent email from {app}: it confirms the renewal in this browser.",
-			"page.account_unverified.lead":   "We could not confirm from Amazon which account this renewal is for, so nothing was changed. Your connection keeps working.",
+			"page.account_unverified.lead":   "We could not confirm from Amazon which account this renewal is for, so nothing was changed.",
 			"page.account_unverified.title":  "Please renew from the link in our email",
 			"page.bad_callback_uri.lead":     "Start the renewal from Seller Central (Apps and Services → Manage Your Apps) or from the link in our email.",
 			"page.bad_callback_uri.title":    "This sign-in request did not come from Amazon",

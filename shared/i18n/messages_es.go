@@ -56,7 +56,7 @@ func init() {
 			"page.account_mismatch.lead":     "Has iniciado sesión en Amazon con una cuenta de vendedor distinta de la que está conectada a {app}. No se ha cambiado nada y tu conexión actual sigue funcionando.",
 			"page.account_mismatch.title":    "Esta cuenta de Amazon no es la que está conectada aquí",
 			"page.account_unverified.detail": "Usa el enlace de renovación del correo más reciente de {app}: confirma la renovación en este navegador.",
-			"page.account_unverified.lead":   "No hemos podido confirmar con Amazon a qué cuenta corresponde esta renovación, así que no se ha cambiado nada. Tu conexión sigue funcionando.",
+			"page.account_unverified.lead":   "No hemos podido confirmar con Amazon a qué cuenta corresponde esta renovación, así que no se ha cambiado nada.",
 			"page.account_unverified.title":  "Renueva desde el enlace de nuestro correo",
 			"page.bad_callback_uri.lead":     "Inicia la renovación desde Seller Central (Aplicaciones y servicios → Administrar tus aplicaciones) o desde el enlace de nuestro correo.",
 			"page.bad_callback_uri.title":    "Esta solicitud de inicio de sesión no procede de Amazon",

@@ -56,7 +56,7 @@ func init() {
 			"page.account_mismatch.lead":     "Vous vous êtes connecté à Amazon avec un autre compte vendeur que celui qui est connecté à {app}. Rien n'a été modifié et votre connexion actuelle continue de fonctionner.",
 			"page.account_mismatch.title":    "Ce compte Amazon n'est pas celui qui est connecté ici",
 			"page.account_unverified.detail": "Utilisez le lien de renouvellement du dernier e-mail de {app} : il confirme le renouvellement dans ce navigateur.",
-			"page.account_unverified.lead":   "Nous n'avons pas pu confirmer auprès d'Amazon à quel compte ce renouvellement s'applique : rien n'a donc été modifié. Votre connexion continue de fonctionner.",
+			"page.account_unverified.lead":   "Nous n'avons pas pu confirmer auprès d'Amazon à quel compte ce renouvellement s'applique : rien n'a donc été modifié.",
 			"page.account_unverified.title":  "Renouvelez à partir du lien de notre e-mail",
 			"page.bad_callback_uri.lead":     "Lancez le renouvellement depuis Seller Central (Applis et services → Gérer vos applis) ou depuis le lien de notre e-mail.",
 			"page.bad_callback_uri.title":    "Cette demande de connexion ne vient pas d'Amazon",

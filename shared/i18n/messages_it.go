@@ -56,7 +56,7 @@ func init() {
 			"page.account_mismatch.lead":     "Hai effettuato l'accesso ad Amazon con un account venditore diverso da quello collegato a {app}. Non è stato modificato nulla e il collegamento esistente continua a funzionare.",
 			"page.account_mismatch.title":    "Questo account Amazon non è quello collegato qui",
 			"page.account_unverified.detail": "Usa il link di rinnovo nell'email più recente di {app}: conferma il rinnovo in questo browser.",
-			"page.account_unverified.lead":   "Non abbiamo potuto confermare con Amazon a quale account si riferisce questo rinnovo, quindi non è stato modificato nulla. Il tuo collegamento continua a funzionare.",
+			"page.account_unverified.lead":   "Non abbiamo potuto confermare con Amazon a quale account si riferisce questo rinnovo, quindi non è stato modificato nulla.",
 			"page.account_unverified.title":  "Rinnova dal link nella nostra email",
 			"page.bad_callback_uri.lead":     "Avvia il rinnovo da Seller Central (App e servizi → Gestisci le tue app) o dal link nella nostra email.",
 			"page.bad_callback_uri.title":    "Questa richiesta di accesso non proviene da Amazon",

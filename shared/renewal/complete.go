@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
@@ -87,19 +88,32 @@ func (s *Service) Complete(ctx context.Context, r CallbackRequest) (Result, erro
 		return Result{}, ErrStateExpired
 	case err != nil:
 		return Result{}, s.storeErr(err, "consume state nonce")
-	case connID != st.ConnectionID || region != st.Region:
+	case !st.SellerCentral && (connID != st.ConnectionID || region != st.Region):
 		// A signed state and a stored nonce disagree: only a bug or a forged key does this.
 		return Result{}, fmt.Errorf("%w: nonce bound to another authorization", ErrStateInvalid)
 	}
+	origin := authz.OriginLink
+	if st.SellerCentral {
+		// A Login URI state names no connection: its nonce's item does.
+		origin = authz.OriginLoginURI
+		log = s.log.With("connectionId", connID, "region", region, "origin", origin)
+	}
 	// Until the code is redeemed, a temporary failure gives the nonce back.
 	restore := func(cause error) error {
-		if perr := s.store.PutNonce(ctx, st.Nonce, st.ConnectionID, st.Region, st.Expires); perr != nil {
+		if perr := s.store.PutNonce(ctx, st.Nonce, connID, region, st.Expires); perr != nil {
 			log.ErrorContext(ctx, "could not restore the state nonce after a temporary failure", "error", perr)
 		}
 		return cause
 	}
-	a, err := s.store.Get(ctx, st.ConnectionID, st.Region)
-	if err != nil {
+	var a authz.Authorization
+	if connID == "" {
+		// The Login URI was called for a seller we do not know.
+		a, err = s.onboardingTarget(ctx, log, r.SellingPartnerID, region)
+		if err != nil {
+			return Result{}, restoreIfTemporary(err, restore)
+		}
+		origin = authz.OriginOnboarding
+	} else if a, err = s.store.Get(ctx, connID, region); err != nil {
 		return Result{}, restore(s.storeErr(err, "read authorization"))
 	}
 	if a.SellingPartnerID != "" && a.SellingPartnerID != r.SellingPartnerID {
@@ -112,15 +126,22 @@ func (s *Service) Complete(ctx context.Context, r CallbackRequest) (Result, erro
 	if err := s.checkUnbound(ctx, log, a, r.SellingPartnerID, now); err != nil {
 		return Result{}, restoreIfTemporary(err, restore)
 	}
+	// The account the new token must be: the fingerprint on record, or the one of the
+	// stored token if it still works.
 	expected, err := s.expectedAccount(ctx, log, a)
 	if err != nil {
 		return Result{}, restore(err)
 	}
-	if st.SellerCentral && expected.IsZero() {
-		// A Login URI round trip for a working connection, with nothing to compare the
-		// new token against (a Vendor Central account, which has no Sellers API): the
-		// renewal link in our email, bound to the seller's browser, is the way.
-		log.WarnContext(ctx, "Login URI renewal of a working connection without account evidence on record; refused before the exchange")
+	judged := a
+	judged.Account = expected
+	if err := authz.Admissible(judged, origin, s.cfg.VerifySellerID); err != nil {
+		// No answer SP-API could give would show whose token it is: refused before
+		// Amazon's code is redeemed.
+		if origin == authz.OriginOnboarding {
+			log.InfoContext(ctx, "login URI round trip of an unknown seller; not onboarded", "sellingPartnerId", r.SellingPartnerID, "why", err)
+			return Result{}, ErrUnknownSeller
+		}
+		s.unverified(ctx, log, a, r.SellingPartnerID, origin, err)
 		return Result{}, ErrAccountUnverified
 	}
 
@@ -142,25 +163,84 @@ func (s *Service) Complete(ctx context.Context, r CallbackRequest) (Result, erro
 	}
 
 	// From here on Amazon has issued a refresh token: it is stored, parked, or
-	// deliberately discarded because it is not this connection's account.
-	n := newToken{a: a, sellerID: r.SellingPartnerID, token: tokens.RefreshToken, at: now}
+	// deliberately discarded because nothing shows it is this connection's account.
+	n := newToken{a: a, sellerID: r.SellingPartnerID, token: tokens.RefreshToken, at: now, origin: origin}
 	evidence, everr := s.takeEvidence(ctx, a, tokens.AccessToken)
-	switch {
-	case everr != nil && (!expected.IsZero() || st.SellerCentral):
+	if everr != nil {
+		if _, err := authz.Admit(judged, authz.Claim{Origin: origin, SellerID: r.SellingPartnerID}); err == nil {
+			// The vendor's own link, with nothing on record to compare with.
+			log.WarnContext(ctx, "SP-API account evidence unavailable; stored on the vendor's link without a fingerprint", "error", everr)
+			return s.finish(ctx, log, n)
+		}
 		log.WarnContext(ctx, "SP-API account evidence unavailable; the token is parked until it can be verified", "error", everr)
 		return Result{}, s.park(ctx, log, n, false, "account evidence unavailable: "+everr.Error())
-	case everr != nil:
-		log.WarnContext(ctx, "SP-API account evidence unavailable for a first authorization; stored without a fingerprint", "error", everr)
-	default:
-		n.account = evidence
-		if err := s.verify(ctx, log, n, expected); err != nil {
-			return Result{}, err
+	}
+	n.account = evidence
+	if err := s.admit(ctx, log, n, judged); err != nil {
+		return Result{}, err
+	}
+	if evidence.SellerIDVerified {
+		n.sellerID = evidence.SellerID
+	}
+	return s.finish(ctx, log, n)
+}
+
+// finish stores an admitted token: for an onboarding, the pending record is created
+// first.
+func (s *Service) finish(ctx context.Context, log *slog.Logger, n newToken) (Result, error) {
+	if n.origin == authz.OriginOnboarding && n.a.Version == 0 {
+		created, err := s.onboard(ctx, n.a.SellingPartnerID, n.a.Region)
+		if err != nil {
+			log.ErrorContext(ctx, "could not create the self-service connection; the verified token is parked", "error", err)
+			return Result{}, s.park(ctx, log, n, true, "onboarding: "+err.Error())
 		}
-		if evidence.SellerIDVerified {
-			n.sellerID = evidence.SellerID
-		}
+		n.a = created
 	}
 	return s.store2(ctx, log, n, true)
+}
+
+// onboardingTarget is the connection a Login URI round trip of an unknown seller would
+// create, with self-service onboarding on; ErrUnknownSeller otherwise.
+func (s *Service) onboardingTarget(ctx context.Context, log *slog.Logger, sellingPartnerID string, region authz.Region) (authz.Authorization, error) {
+	if !s.cfg.SelfServiceOnboarding || region == "" {
+		log.InfoContext(ctx, "login URI round trip of an unknown seller", "sellingPartnerId", sellingPartnerID)
+		return authz.Authorization{}, ErrUnknownSeller
+	}
+	connID := "sp-" + sellingPartnerID
+	if err := authz.ValidateConnectionID(connID); err != nil {
+		return authz.Authorization{}, fmt.Errorf("%w: selling_partner_id: %v", ErrMissingParameter, err)
+	}
+	a, err := s.store.Get(ctx, connID, region)
+	switch {
+	case err == nil:
+		return a, nil
+	case !errors.Is(err, authz.ErrNotFound):
+		return authz.Authorization{}, s.storeErr(err, "read authorization")
+	}
+	return authz.Authorization{ConnectionID: connID, Region: region, AccountType: authz.AccountSeller, SellingPartnerID: sellingPartnerID,
+		Status: authz.StatusPending}, nil
+}
+
+// unverified records a round trip refused for want of evidence: nothing was stored.
+func (s *Service) unverified(ctx context.Context, log *slog.Logger, a authz.Authorization, sellerID string, origin authz.Origin, why error) {
+	if a.Version > 0 {
+		s.event(ctx, log, authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: s.clock.Now(), Kind: authz.EventAccountUnverified,
+			Detail: fmt.Sprintf("renewal by selling partner %s through the %s refused: %v; nothing stored", sellerID, originName(origin), why)})
+	}
+	log.WarnContext(ctx, "no evidence that the new token is this connection's account; nothing stored", "origin", origin,
+		"sellingPartnerId", sellerID, "why", why.Error())
+}
+
+func originName(o authz.Origin) string {
+	switch o {
+	case authz.OriginLoginURI:
+		return "Login URI"
+	case authz.OriginOnboarding:
+		return "Login URI (self-service onboarding)"
+	case authz.OriginImport:
+		return "import"
+	}
+	return "renewal link"
 }
 
 // newToken is a refresh token Amazon issued for a, and what is known of its account.
@@ -170,29 +250,30 @@ type newToken struct {
 	token    secret.Value
 	at       time.Time // when the seller authorized
 	account  authz.Account
+	origin   authz.Origin
 }
 
-// verify compares fresh evidence with the account expected for the record. On a
-// mismatch nothing is stored: the token is dropped (LWA offers no revocation of a
-// single refresh token), the history and a metric record the attempt.
-func (s *Service) verify(ctx context.Context, log *slog.Logger, n newToken, expected authz.Account) error {
-	reason := ""
-	if n.account.SellerIDVerified && n.account.SellerID != n.sellerID {
-		reason = "SP-API reports seller " + n.account.SellerID + ", Amazon's redirect named " + n.sellerID
-	}
-	if reason == "" && !expected.IsZero() {
-		if same, why := expected.SameAs(n.account); !same {
-			reason = why
-		}
-	}
-	if reason == "" {
+// admit applies the rule (authz.Admit) to fresh evidence of the new token against
+// judged, the record with the account expected of it. Refused, nothing is stored: the
+// token is dropped (LWA offers no revocation of a single refresh token), the history
+// and a metric record the attempt.
+func (s *Service) admit(ctx context.Context, log *slog.Logger, n newToken, judged authz.Authorization) error {
+	kind, err := authz.Admit(judged, authz.Claim{Origin: n.origin, SellerID: n.sellerID, Evidence: n.account})
+	switch {
+	case err == nil:
+		log.InfoContext(ctx, "new token admitted", "evidence", kind, "origin", n.origin)
 		return nil
+	case errors.Is(err, authz.ErrNoEvidence):
+		s.unverified(ctx, log, n.a, n.sellerID, n.origin, err)
+		return ErrAccountUnverified
 	}
-	s.event(ctx, log, authz.Event{ConnectionID: n.a.ConnectionID, Region: n.a.Region, At: s.clock.Now(), Kind: authz.EventAccountMismatch,
-		Detail: fmt.Sprintf("new token for selling partner %s is another Amazon account (%s: store %q, marketplaces %v); nothing stored",
-			n.sellerID, reason, n.account.StoreName, n.account.MarketplaceIDs)})
+	if n.a.Version > 0 {
+		s.event(ctx, log, authz.Event{ConnectionID: n.a.ConnectionID, Region: n.a.Region, At: s.clock.Now(), Kind: authz.EventAccountMismatch,
+			Detail: fmt.Sprintf("new token for selling partner %s is another Amazon account (%v: store %q, marketplaces %v); nothing stored",
+				n.sellerID, strings.TrimPrefix(err.Error(), authz.ErrOtherAccount.Error()+": "), n.account.StoreName, n.account.MarketplaceIDs)})
+	}
 	log.WarnContext(ctx, "account evidence does not match the account on record; token discarded, nothing stored",
-		"reason", reason, "sellingPartnerId", n.sellerID, "storeName", n.account.StoreName)
+		"reason", err.Error(), "sellingPartnerId", n.sellerID, "storeName", n.account.StoreName)
 	return ErrAccountMismatch
 }
 
@@ -210,8 +291,10 @@ func (s *Service) checkUnbound(ctx context.Context, log *slog.Logger, a authz.Au
 }
 
 func (s *Service) sellerConflict(ctx context.Context, log *slog.Logger, a authz.Authorization, sellerID, other string, now time.Time) {
-	s.event(ctx, log, authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: now, Kind: authz.EventSellerConflict,
-		Detail: fmt.Sprintf("selling partner %s tried to connect here but is bound to connection %s; nothing stored", sellerID, other)})
+	if a.Version > 0 { // not a self-service connection that was never created
+		s.event(ctx, log, authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: now, Kind: authz.EventSellerConflict,
+			Detail: fmt.Sprintf("selling partner %s tried to connect here but is bound to connection %s; nothing stored", sellerID, other)})
+	}
 	s.event(ctx, log, authz.Event{ConnectionID: other, Region: a.Region, At: now, Kind: authz.EventSellerConflict,
 		Detail: fmt.Sprintf("selling partner %s of this connection tried to connect to connection %s too; refused", sellerID, a.ConnectionID)})
 	log.WarnContext(ctx, "selling partner already bound to another connection in this region", "sellingPartnerId", sellerID, "boundTo", other)
@@ -263,6 +346,9 @@ func (s *Service) takeEvidence(ctx context.Context, a authz.Authorization, acces
 // store2 writes the token (retrying within the vault budget, else parking it) and
 // then the record. verified says the evidence was checked.
 func (s *Service) store2(ctx context.Context, log *slog.Logger, n newToken, verified bool) (Result, error) {
+	// What the vault holds for the connection now, to put back if the record refuses
+	// the renewal: a refused token never stays in another connection's entry.
+	prev, prevErr := s.vault.Get(ctx, n.a.ConnectionID, n.a.Region)
 	secretID, err := s.putToken(ctx, n)
 	if err != nil {
 		log.ErrorContext(ctx, "could not store the refresh token within the budget; parking it", "error", err)
@@ -275,7 +361,7 @@ func (s *Service) store2(ctx context.Context, log *slog.Logger, n newToken, veri
 		if errors.As(err, &be) {
 			s.sellerConflict(ctx, log, n.a, n.sellerID, be.ConnectionID, s.clock.Now())
 		}
-		log.ErrorContext(ctx, "seller bound to another connection at the record write; the token sits in the vault under this connection, record unchanged", "secretId", secretID)
+		s.putBack(ctx, log, n, prev, prevErr)
 		return Result{}, ErrSellerBound
 	case err != nil:
 		log.ErrorContext(ctx, "refresh token stored but the record update failed; the next refresh repairs it", "error", err, "secretId", secretID)
@@ -285,6 +371,25 @@ func (s *Service) store2(ctx context.Context, log *slog.Logger, n newToken, veri
 		"version", updated.Version, "storeName", updated.Account.StoreName, "linkGeneration", updated.LinkGeneration)
 	s.afterRenewal(ctx, log, n.a, updated)
 	return Result{Authorization: updated, Kind: kind}, nil
+}
+
+// putBack undoes a vault write whose record write was refused (the seller was bound
+// to another connection meanwhile): the entry gets back the token it held, or goes.
+func (s *Service) putBack(ctx context.Context, log *slog.Logger, n newToken, prev vault.RefreshToken, prevErr error) {
+	var err error
+	switch {
+	case prevErr == nil:
+		_, err = s.vault.Put(ctx, n.a.ConnectionID, n.a.Region, prev)
+	case errors.Is(prevErr, vault.ErrNotFound):
+		err = s.vault.Delete(ctx, n.a.ConnectionID, n.a.Region)
+	default:
+		err = fmt.Errorf("the entry's previous token could not be read: %w", prevErr)
+	}
+	if err != nil {
+		log.ErrorContext(ctx, "seller bound to another connection at the record write; the refused token could not be taken out of this connection's vault entry", "error", err)
+		return
+	}
+	log.WarnContext(ctx, "seller bound to another connection at the record write; the vault entry holds what it held before, record unchanged")
 }
 
 // afterRenewal counts the renewal in the funnel and withdraws the Seller Central
@@ -348,7 +453,7 @@ func (s *Service) park(ctx context.Context, log *slog.Logger, n newToken, verifi
 	ct, err := s.sealer.Seal(ctx, secret.Value(doc), sealContext(n.a.ConnectionID, n.a.Region))
 	if err == nil {
 		err = s.store.Park(ctx, store.Parked{ConnectionID: n.a.ConnectionID, Region: n.a.Region, SellingPartnerID: n.sellerID,
-			Ciphertext: ct, AuthorizedAt: n.at, Account: n.account, Verified: verified, ParkedAt: s.clock.Now(), Reason: reason})
+			Ciphertext: ct, AuthorizedAt: n.at, Account: n.account, Verified: verified, Origin: n.origin, ParkedAt: s.clock.Now(), Reason: reason})
 	}
 	if err != nil {
 		log.ErrorContext(ctx, "REFRESH TOKEN LOST: neither the vault nor the parking took it; the seller must authorize again", "error", err)

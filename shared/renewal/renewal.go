@@ -42,6 +42,7 @@ type Store interface {
 type Vault interface {
 	Get(ctx context.Context, connectionID string, region authz.Region) (vault.RefreshToken, error)
 	Put(ctx context.Context, connectionID string, region authz.Region, rt vault.RefreshToken) (string, error)
+	Delete(ctx context.Context, connectionID string, region authz.Region) error
 }
 
 // Exchanger trades Amazon's spapi_oauth_code for tokens at LWA, and mints access
@@ -93,6 +94,10 @@ type Config struct {
 	StateTTL              time.Duration
 	RefreshSlots          int
 	SelfServiceOnboarding bool
+	// VerifySellerID says SP-API's evidence includes the seller id (the Product Fees
+	// probe): the only evidence a Login URI renewal of a connection without a
+	// fingerprint, or a self-service onboarding, can have.
+	VerifySellerID bool
 	// VaultBudget is how long the callback keeps retrying a refresh token's write to
 	// Secrets Manager before it parks the token instead (default 5 s).
 	VaultBudget time.Duration
@@ -275,43 +280,30 @@ func (s *Service) StartFromLogin(ctx context.Context, r LoginRequest) (Start, er
 	if err != nil {
 		return Start{}, s.storeErr(err, "find seller")
 	}
+	// Anyone can call the Login URI with any seller's id, and what it answers must not
+	// tell a known seller from an unknown one: both get a state, a browser binding and
+	// the way back to Amazon, and the state names neither connection nor region (the
+	// nonce's item does). Its callback then needs SP-API's evidence that the new token
+	// is the account on record; an unknown seller is told there how to connect, or,
+	// with self-service onboarding, is connected on a verified seller id.
 	region := regionOfHost(cb)
-	var a authz.Authorization
-	switch {
-	case len(found) > 0:
-		a = pick(found, region)
-	case s.cfg.SelfServiceOnboarding && region != "":
-		a, err = s.onboard(ctx, r.SellingPartnerID, region)
-		if err != nil {
-			return Start{}, err
-		}
-	default:
-		s.log.InfoContext(ctx, "login URI call for an unknown seller", "sellingPartnerId", r.SellingPartnerID)
-		return Start{}, ErrUnknownSeller
+	target := authz.Authorization{Region: region}
+	if len(found) > 0 {
+		target = pick(found, region)
 	}
-	// Anyone can call the Login URI with any seller's id. For a connection whose token
-	// works, the round trip is marked: its callback must prove with SP-API that the new
-	// token is the same account's, or nothing is stored.
-	healthy := healthy(a, s.clock.Now())
-	st, err := s.openState(ctx, a, s.clock.Now(), healthy)
+	st, err := s.openState(ctx, target, s.clock.Now(), true)
 	if err != nil {
 		return Start{}, err
 	}
-	s.log.InfoContext(ctx, "login URI accepted; returning to Amazon", "connectionId", a.ConnectionID, "region", a.Region,
-		"callbackHost", cb.Host, "sellerCentralRenewal", healthy)
+	s.log.InfoContext(ctx, "login URI call; returning to Amazon", "callbackHost", cb.Host,
+		"connectionId", target.ConnectionID, "region", target.Region, "knownSeller", len(found) > 0)
 	st.URL = consent.LoginReturnURL(cb, s.redirectURI(ctx), r.AmazonState, st.URL, s.cfg.Draft)
 	return st, nil
 }
 
-// healthy reports whether a's stored token is known to work: authorized, within its
-// year, and its last proof of life passed.
-func healthy(a authz.Authorization, now time.Time) bool {
-	return (a.Status == authz.StatusActive || a.Status == authz.StatusExpiring) && now.Before(a.ExpiresAt) &&
-		a.RefreshFailures == 0 && a.LastRefreshError == ""
-}
-
-// onboard creates a pending authorization for a seller who installed the app from the
-// Appstore, when the vendor allows self-service onboarding.
+// onboard creates the pending authorization of a seller who installed the app from the
+// Appstore, when the vendor allows self-service onboarding: only once SP-API has
+// verified the seller id, so nobody can open a connection in another seller's name.
 func (s *Service) onboard(ctx context.Context, sellingPartnerID string, region authz.Region) (authz.Authorization, error) {
 	connID := "sp-" + sellingPartnerID
 	if err := authz.ValidateConnectionID(connID); err != nil {
@@ -342,7 +334,11 @@ func (s *Service) openState(ctx context.Context, a authz.Authorization, now time
 	if err := s.store.PutNonce(ctx, nonce, a.ConnectionID, a.Region, exp); err != nil {
 		return Start{}, s.storeErr(err, "store state nonce")
 	}
-	st := s.signer.SignState(consent.State{Nonce: nonce, ConnectionID: a.ConnectionID, Region: a.Region, Expires: exp, SellerCentral: sellerCentral})
+	state := consent.State{Nonce: nonce, ConnectionID: a.ConnectionID, Region: a.Region, Expires: exp, SellerCentral: sellerCentral}
+	if sellerCentral {
+		state.ConnectionID, state.Region = "", ""
+	}
+	st := s.signer.SignState(state)
 	return Start{URL: st, Binding: s.signer.BrowserBinding(nonce)}, nil
 }
 

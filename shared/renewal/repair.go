@@ -61,10 +61,14 @@ const (
 func (s *Service) repairOne(ctx context.Context, p store.Parked) (repairOutcome, error) {
 	log := s.log.With("connectionId", p.ConnectionID, "region", p.Region)
 	a, err := s.store.Get(ctx, p.ConnectionID, p.Region)
-	if errors.Is(err, authz.ErrNotFound) {
+	switch {
+	case errors.Is(err, authz.ErrNotFound) && p.Origin == authz.OriginOnboarding:
+		// A self-service connection whose creation failed after its token was admitted.
+		a = authz.Authorization{ConnectionID: p.ConnectionID, Region: p.Region, AccountType: authz.AccountSeller,
+			SellingPartnerID: p.SellingPartnerID, Status: authz.StatusPending}
+	case errors.Is(err, authz.ErrNotFound):
 		return s.discard(ctx, p, "its authorization no longer exists")
-	}
-	if err != nil {
+	case err != nil:
 		return repairWaiting, err
 	}
 	plain, err := s.sealer.Open(ctx, p.Ciphertext, sealContext(p.ConnectionID, p.Region))
@@ -75,12 +79,21 @@ func (s *Service) repairOne(ctx context.Context, p store.Parked) (repairOutcome,
 	if err := json.Unmarshal([]byte(plain.Reveal()), &doc); err != nil || doc.RefreshToken == "" {
 		return s.discard(ctx, p, "its sealed document is unreadable")
 	}
-	n := newToken{a: a, sellerID: p.SellingPartnerID, token: secret.Value(doc.RefreshToken), at: p.AuthorizedAt, account: p.Account}
-	if !p.Verified {
-		expected, err := s.expectedAccount(ctx, log, a)
-		if err != nil {
-			return repairWaiting, err
-		}
+	origin := p.Origin
+	if origin == "" {
+		origin = authz.OriginLoginURI // parked before origins were recorded: the strict rule
+	}
+	n := newToken{a: a, sellerID: p.SellingPartnerID, token: secret.Value(doc.RefreshToken), at: p.AuthorizedAt, account: p.Account, origin: origin}
+	// The record may have changed since the token was parked (a renewal by another
+	// path, a forget and a new onboarding): the rule is applied again, to the record
+	// as it is now, with evidence taken now where the callback had none.
+	expected, err := s.expectedAccount(ctx, log, a)
+	if err != nil {
+		return repairWaiting, err
+	}
+	judged := a
+	judged.Account = expected
+	if !p.Verified || n.account.IsZero() {
 		tokens, err := s.lwa.Refresh(ctx, n.token)
 		switch {
 		case errors.Is(err, lwa.ErrInvalidGrant):
@@ -94,16 +107,22 @@ func (s *Service) repairOne(ctx context.Context, p store.Parked) (repairOutcome,
 		if n.account.IsZero() && a.AccountType != authz.AccountVendor {
 			return repairWaiting, fmt.Errorf("no account evidence yet")
 		}
-		if err := s.verify(ctx, log, n, expected); err != nil {
-			if uerr := s.store.Unpark(ctx, p.ConnectionID, p.Region, p.ParkedAt); uerr != nil {
-				return repairWaiting, uerr
-			}
-			return repairDiscarded, err
+	}
+	if err := s.admit(ctx, log, n, judged); err != nil {
+		if uerr := s.store.Unpark(ctx, p.ConnectionID, p.Region, p.ParkedAt); uerr != nil {
+			return repairWaiting, uerr
 		}
-		if n.account.SellerIDVerified {
-			n.sellerID = n.account.SellerID
+		return repairDiscarded, err
+	}
+	if n.account.SellerIDVerified {
+		n.sellerID = n.account.SellerID
+	}
+	if a.Version == 0 {
+		if n.a, err = s.onboard(ctx, a.SellingPartnerID, a.Region); err != nil {
+			return repairWaiting, err
 		}
 	}
+	prev, prevErr := s.vault.Get(ctx, n.a.ConnectionID, n.a.Region)
 	secretID, err := s.putToken(ctx, n)
 	if err != nil {
 		return repairWaiting, err
@@ -111,6 +130,7 @@ func (s *Service) repairOne(ctx context.Context, p store.Parked) (repairOutcome,
 	renewed, _, err := s.renewRecord(ctx, n, secretID)
 	if err != nil {
 		if errors.Is(err, store.ErrSellerBound) {
+			s.putBack(ctx, log, n, prev, prevErr)
 			return s.discard(ctx, p, "its seller is bound to another connection")
 		}
 		return repairWaiting, err

@@ -30,6 +30,7 @@ type Parked struct {
 	AuthorizedAt     time.Time
 	Account          authz.Account // the evidence taken at the callback, if any
 	Verified         bool          // the account evidence was checked against the record
+	Origin           authz.Origin  // how the token came (the Login URI needs SP-API's evidence)
 	ParkedAt         time.Time
 	Reason           string
 }
@@ -44,6 +45,7 @@ type parkedItem struct {
 	AuthorizedAt     string       `dynamodbav:"authorizedAt"`
 	Account          *accountItem `dynamodbav:"evidence,omitempty"`
 	Verified         bool         `dynamodbav:"verified"`
+	Origin           string       `dynamodbav:"origin,omitempty"`
 	ParkedAt         string       `dynamodbav:"parkedAt"`
 	Reason           string       `dynamodbav:"reason,omitempty"`
 }
@@ -63,7 +65,7 @@ func (s *Store) Park(ctx context.Context, p Parked) error {
 	}
 	it := parkedItem{PK: parkedPK, SK: p.ConnectionID + "#" + string(p.Region), ConnectionID: p.ConnectionID, Region: string(p.Region),
 		SellingPartnerID: p.SellingPartnerID, Ciphertext: p.Ciphertext, AuthorizedAt: formatTime(p.AuthorizedAt),
-		Verified: p.Verified, ParkedAt: formatTime(p.ParkedAt), Reason: truncateReason(p.Reason)}
+		Verified: p.Verified, Origin: string(p.Origin), ParkedAt: formatTime(p.ParkedAt), Reason: truncateReason(p.Reason)}
 	if !p.Account.IsZero() {
 		it.Account = &accountItem{StoreName: p.Account.StoreName, MarketplaceIDs: p.Account.MarketplaceIDs, SellerID: p.Account.SellerID,
 			SellerIDVerified: p.Account.SellerIDVerified, TakenAt: formatTime(p.Account.TakenAt)}
@@ -100,7 +102,7 @@ func (s *Store) ParkedTokens(ctx context.Context) ([]Parked, error) {
 				return nil, fmt.Errorf("decode parked token: %w", err)
 			}
 			p := Parked{ConnectionID: it.ConnectionID, Region: authz.Region(it.Region), SellingPartnerID: it.SellingPartnerID,
-				Ciphertext: it.Ciphertext, Verified: it.Verified, Reason: it.Reason}
+				Ciphertext: it.Ciphertext, Verified: it.Verified, Origin: authz.Origin(it.Origin), Reason: it.Reason}
 			if p.AuthorizedAt, err = parseTime("authorizedAt", it.AuthorizedAt); err != nil {
 				return nil, err
 			}
