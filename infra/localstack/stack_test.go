@@ -29,6 +29,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/localstack"
 	"github.com/spapi-auth-keeper/keeper/infra/operator"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/i18n"
 	"github.com/spapi-auth-keeper/keeper/shared/reminder"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
 )
@@ -185,7 +186,8 @@ func TestStack(t *testing.T) {
 			t.Fatalf("after Confirm: %s %d\n%s", final, status, body)
 		}
 		row := ledger(t)["demo-expiring"]
-		until := row.ExpiresAt.Format("2 January 2006")
+		// The page writes the day in the marketplace's time zone.
+		until := row.ExpiresAt.In(i18n.Location(row.Marketplace)).Format("2 January 2006")
 		if row.Status != authz.StatusActive || row.DaysLeft == nil || *row.DaysLeft < 364 || !strings.Contains(body, "until "+until) {
 			t.Fatalf("ledger after the renewal: %+v; page:\n%s", row, body)
 		}
