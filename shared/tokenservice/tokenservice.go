@@ -285,7 +285,8 @@ func (s *Service) renewalNeeded(ctx context.Context, w http.ResponseWriter, a au
 	}
 	var link string
 	if s.links != nil && s.cfg.BaseURL != "" {
-		t, err := s.links.SignLink(ctx, consent.Link{ConnectionID: a.ConnectionID, Region: a.Region, Expires: s.clock.Now().Add(s.cfg.LinkTTL)})
+		t, err := s.links.SignLink(ctx, consent.Link{ConnectionID: a.ConnectionID, Region: a.Region, Expires: s.clock.Now().Add(s.cfg.LinkTTL),
+			Generation: a.LinkGeneration}) // an older generation is superseded: "already renewed"
 		if err != nil {
 			s.log.ErrorContext(ctx, "token request: cannot sign a renewal link", "connectionId", a.ConnectionID, "region", a.Region, "error", err)
 			s.unavailable(w, 5, "the renewal link cannot be signed now; try again")

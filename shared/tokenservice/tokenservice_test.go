@@ -17,6 +17,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/app/callbackapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -46,6 +47,7 @@ type Env struct {
 	URL     string
 	logs    *testenv.Buffer
 	metrics *testenv.Buffer
+	deps    app.Deps
 }
 
 // NewEnv starts the token service (as its main builds it) against the emulators.
@@ -78,6 +80,7 @@ func newEnv(t testing.TB, withKey bool) *Env {
 		Log:     slog.New(slog.NewJSONHandler(e.logs, nil)),
 		Metrics: metrics.New(e.metrics),
 	}
+	e.deps = d
 	svc, err := app.TokenService(e.ctx, d, func(name string) string {
 		if name == "SP_API_ENDPOINT" {
 			return sim.URL
@@ -101,6 +104,13 @@ func must(t testing.TB, err error) {
 // Seed stores an authorization with its refresh token, as the callback leaves it.
 func (e *Env) Seed(connID string, region authz.Region, status authz.Status) (seller, refresh string) {
 	e.t.Helper()
+	return e.SeedRenewed(connID, region, status, 0)
+}
+
+// SeedRenewed is Seed for a connection renewed generation times: its renewal links
+// carry that generation or are superseded.
+func (e *Env) SeedRenewed(connID string, region authz.Region, status authz.Status, generation int) (seller, refresh string) {
+	e.t.Helper()
 	seller = "A" + strings.ToUpper(strings.ReplaceAll(connID, "-", "")) + "Z"
 	refresh = e.Sim.IssueRefreshToken(seller)
 	at := time.Now().Add(-24 * time.Hour).UTC()
@@ -110,7 +120,8 @@ func (e *Env) Seed(connID string, region authz.Region, status authz.Status) (sel
 	_, err := e.Vault.Put(e.ctx, connID, region, vault.RefreshToken{Token: secret.Value(refresh), SellingPartnerID: seller, Region: region, AuthorizedAt: at})
 	must(e.t, err)
 	_, err = e.Store.Create(e.ctx, authz.Authorization{ConnectionID: connID, Region: region, AccountType: authz.AccountSeller, Marketplace: "DE",
-		SellingPartnerID: seller, Status: status, AuthorizedAt: at, ExpiresAt: at.Add(authz.Lifetime), SecretID: e.Vault.SecretName(connID, region)})
+		SellingPartnerID: seller, Status: status, AuthorizedAt: at, ExpiresAt: at.Add(authz.Lifetime), SecretID: e.Vault.SecretName(connID, region),
+		LinkGeneration: generation})
 	must(e.t, err)
 	return seller, refresh
 }
@@ -250,6 +261,56 @@ func TestAuthorizationsThatNeedTheSeller(t *testing.T) {
 		l, err := signer.VerifyLink(tok, time.Now())
 		if err != nil || l.ConnectionID != tt.conn || l.Region != authz.RegionEU {
 			t.Errorf("%s: renewal link %+v, %v", tt.conn, l, err)
+		}
+	}
+}
+
+// OpenRenewURL follows a renewUrl as the seller's browser would, on the callback
+// function of the same deployment, and returns its status, Location and page.
+func (e *Env) OpenRenewURL(renewURL string) (status int, location, page string) {
+	e.t.Helper()
+	d := e.deps
+	d.Config.AppID = "amzn1.sp.solution.tokenservice"
+	d.Config.SellerCentralURL = "https://sellercentral.example"
+	h, err := callbackapp.Callback(e.ctx, d, nil)
+	must(e.t, err)
+	path, ok := strings.CutPrefix(renewURL, baseURL)
+	if !ok {
+		e.t.Fatalf("renewUrl %q is not under %s", renewURL, baseURL)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+	return w.Code, w.Header().Get("Location"), w.Body.String()
+}
+
+// A renewal advances the record's link generation and supersedes older links, so the
+// link in a 409 must carry the current generation: a connection renewed before, now
+// revoked or expired, gets a link that opens consent, not "already renewed".
+func TestRenewURLOfAConnectionRenewedBeforeOpensConsent(t *testing.T) {
+	t.Parallel()
+	e := NewEnv(t)
+	tests := []struct {
+		conn       string
+		status     authz.Status
+		generation int
+	}{
+		{"never-renewed", authz.StatusExpired, 0},
+		{"renewed-once", authz.StatusExpired, 1},
+		{"renewed-thrice", authz.StatusRevoked, 3},
+	}
+	for _, tt := range tests {
+		e.SeedRenewed(tt.conn, authz.RegionEU, tt.status, tt.generation)
+		a := e.post("/tokens", `{"connectionId":"`+tt.conn+`","region":"eu"}`)
+		link, _ := a.Body["renewUrl"].(string)
+		if a.Status != 409 || link == "" {
+			t.Errorf("%s: %d %s, want 409 with a renewUrl", tt.conn, a.Status, a.Raw)
+			continue
+		}
+		status, location, page := e.OpenRenewURL(link)
+		if status != http.StatusFound || !strings.Contains(location, "/apps/authorize/consent") || strings.Contains(page, "already renewed") {
+			_, title, _ := strings.Cut(page, "<title>")
+			title, _, _ = strings.Cut(title, "</title>")
+			t.Errorf("%s (generation %d): the renewUrl answers %d Location %q %q, want a redirect to the consent page", tt.conn, tt.generation, status, location, title)
 		}
 	}
 }
