@@ -48,16 +48,18 @@ type Env struct {
 	logs    *testenv.Buffer
 	metrics *testenv.Buffer
 	deps    app.Deps
+	handler http.Handler
 }
 
 // NewEnv starts the token service (as its main builds it) against the emulators.
 func NewEnv(t testing.TB) *Env {
 	t.Helper()
-	return newEnv(t, true)
+	return newEnv(t, true, "")
 }
 
-// newEnv is NewEnv, with the state key in the vault or (withKey false) not yet.
-func newEnv(t testing.TB, withKey bool) *Env {
+// newEnv is NewEnv, with the state key in the vault or (withKey false) not yet, and
+// TOKEN_SERVICE_CALLERS set to callers.
+func newEnv(t testing.TB, withKey bool, callers string) *Env {
 	t.Helper()
 	e := &Env{t: t, ctx: context.Background(), logs: &testenv.Buffer{}, metrics: &testenv.Buffer{}}
 	e.Sim = amazonsim.New(amazonsim.Config{ClientID: clientID, ClientSecret: clientSecret})
@@ -82,13 +84,17 @@ func newEnv(t testing.TB, withKey bool) *Env {
 	}
 	e.deps = d
 	svc, err := app.TokenService(e.ctx, d, func(name string) string {
-		if name == "SP_API_ENDPOINT" {
+		switch name {
+		case "SP_API_ENDPOINT":
 			return sim.URL
+		case "TOKEN_SERVICE_CALLERS":
+			return callers
 		}
 		return ""
 	})
 	must(t, err)
-	srv := httptest.NewServer(svc.Handler())
+	e.handler = svc.Handler()
+	srv := httptest.NewServer(e.handler)
 	t.Cleanup(srv.Close)
 	e.URL = srv.URL
 	return e
@@ -240,16 +246,27 @@ func TestAuthorizationsThatNeedTheSeller(t *testing.T) {
 	e.Sim.RevokeSeller(seller)
 	signer, err := consent.NewSigner(stateKey)
 	must(t, err)
-	tests := []struct{ conn, code string }{
-		{"rev-ledger", "authorization_revoked"},
-		{"exp-ledger", "authorization_expired"},
-		{"pending", "authorization_pending"},
-		{"rev-at-amazon", "authorization_revoked"},
+	tests := []struct {
+		conn, code string
+		link       bool
+	}{
+		{"rev-ledger", "authorization_revoked", true},
+		{"exp-ledger", "authorization_expired", true},
+		// No account is bound yet: the first to complete a link would bind theirs, so
+		// only a caller allowed to onboard gets one (TestPendingConnectionsLinks).
+		{"pending", "authorization_pending", false},
+		{"rev-at-amazon", "authorization_revoked", true},
 	}
 	for _, tt := range tests {
 		a := e.post("/tokens", `{"connectionId":"`+tt.conn+`","region":"eu"}`)
 		if a.Status != 409 || a.Body["error"] != tt.code {
 			t.Errorf("%s: %d %s, want 409 %s", tt.conn, a.Status, a.Raw, tt.code)
+			continue
+		}
+		if !tt.link {
+			if a.Body["renewUrl"] != nil {
+				t.Errorf("%s: renewUrl %v, want none", tt.conn, a.Body["renewUrl"])
+			}
 			continue
 		}
 		link, _ := a.Body["renewUrl"].(string)
@@ -320,7 +337,7 @@ func TestRenewURLOfAConnectionRenewedBeforeOpensConsent(t *testing.T) {
 // while it cannot be read), and the first read that succeeds serves the rest.
 func TestTheStateKeyIsReadWhenALinkIsFirstNeeded(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, false)
+	e := newEnv(t, false, "")
 	e.Seed("active", authz.RegionEU, authz.StatusActive)
 	e.Seed("expired", authz.RegionEU, authz.StatusExpired)
 	if a := e.post("/tokens", `{"connectionId":"active","region":"eu"}`); a.Status != 200 {
