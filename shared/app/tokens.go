@@ -24,9 +24,13 @@ func TokenService(ctx context.Context, d Deps, getenv func(string) string) (*tok
 	if err != nil {
 		return nil, err
 	}
+	callers, err := tokenservice.ParseCallers(ec.TokenServiceCallers)
+	if err != nil {
+		return nil, err
+	}
 	v := d.Vault()
 	cache := tokensource.New(v, d.LWA(clientcreds.New(v, 0)))
-	return tokenservice.New(tokenservice.Config{BaseURL: d.Config.BaseURL, LinkTTL: d.Config.LinkTTL, SPAPIEndpoint: ec.SPAPIEndpoint},
+	return tokenservice.New(tokenservice.Config{BaseURL: d.Config.BaseURL, LinkTTL: d.Config.LinkTTL, SPAPIEndpoint: ec.SPAPIEndpoint, Callers: callers},
 		d.Store(), cache, prefetchedLinks{Prefetch(func(ctx context.Context) (*consent.Signer, error) { return d.Signer(ctx, v) })}, d.HTTP, d.clock(), d.Log, d.Metrics), nil
 }
 

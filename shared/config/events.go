@@ -15,6 +15,9 @@ type Events struct {
 	WebhookQueueURL string // WEBHOOK_QUEUE_URL: the delivery queue
 	WebhookKeyID    string // WEBHOOK_KEY_SECRET: the generated key endpoints' signing secrets derive from
 	SPAPIEndpoint   string // SP_API_ENDPOINT: overrides every region's SP-API endpoint (the simulator)
+	// TokenServiceCallers (TOKEN_SERVICE_CALLERS) is the token service's allow-list of
+	// callers and their connections, read by tokenservice.ParseCallers.
+	TokenServiceCallers string
 }
 
 // LoadEvents reads the variables and checks that the required ones are set.
@@ -26,6 +29,8 @@ func LoadEvents(getenv func(string) string, required ...string) (Events, error) 
 		WebhookQueueURL: getenv("WEBHOOK_QUEUE_URL"),
 		WebhookKeyID:    getenv("WEBHOOK_KEY_SECRET"),
 		SPAPIEndpoint:   strings.TrimRight(getenv("SP_API_ENDPOINT"), "/"),
+
+		TokenServiceCallers: strings.TrimSpace(getenv("TOKEN_SERVICE_CALLERS")),
 	}
 	values := map[string]string{"EVENT_BUS_NAME": e.BusName, "WEBHOOK_QUEUE_URL": e.WebhookQueueURL, "WEBHOOK_KEY_SECRET": e.WebhookKeyID}
 	var missing []string

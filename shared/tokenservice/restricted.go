@@ -16,7 +16,7 @@ const rdtPath = "/tokens/2021-03-01/restrictedDataToken"
 // then asks SP-API for a Restricted Data Token for the request's restrictedResources
 // (and targetApplication), passed through as Amazon defines them.
 func (s *Service) restrictedToken(w http.ResponseWriter, r *http.Request) {
-	req, region, ok := s.decode(w, r)
+	req, region, grant, ok := s.decode(w, r)
 	if !ok {
 		return
 	}
@@ -29,7 +29,7 @@ func (s *Service) restrictedToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "malformed_request", `restrictedResources must be a non-empty list of {"method", "path", "dataElements"}`, nil)
 		return
 	}
-	a, tok, _, ok := s.mint(w, r, req.ConnectionID, region)
+	a, tok, _, ok := s.mint(w, r, req.ConnectionID, region, grant)
 	if !ok {
 		return
 	}
@@ -47,7 +47,7 @@ func (s *Service) restrictedToken(w http.ResponseWriter, r *http.Request) {
 	call.Header.Set("User-Agent", "spapi-keeper/1 (Language=Go)")
 	resp, err := s.http.Do(call)
 	if err != nil {
-		s.log.WarnContext(r.Context(), "restricted data token: SP-API unreachable", "connectionId", a.ConnectionID, "region", region, "error", err)
+		s.logger(r.Context()).WarnContext(r.Context(), "restricted data token: SP-API unreachable", "connectionId", a.ConnectionID, "region", region, "error", err)
 		s.unavailable(w, 5, "SP-API is unreachable; try again")
 		return
 	}
@@ -64,7 +64,7 @@ func (s *Service) restrictedToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.metrics.Count("RestrictedTokenServed", 1)
-		s.log.InfoContext(r.Context(), "restricted data token served", "connectionId", a.ConnectionID, "region", region, "resources", len(resources))
+		s.logger(r.Context()).InfoContext(r.Context(), "restricted data token served", "connectionId", a.ConnectionID, "region", region, "resources", len(resources))
 		writeJSON(w, http.StatusOK, Answer{RestrictedDataToken: rdt.Token, ExpiresAt: s.clock.Now().Add(time.Duration(rdt.ExpiresIn) * time.Second).UTC().Format(time.RFC3339),
 			SellingPartnerID: a.SellingPartnerID, Region: string(region), Endpoint: s.endpoint(region)})
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:

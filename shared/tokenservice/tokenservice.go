@@ -1,7 +1,10 @@
 // Package tokenservice serves LWA access tokens and SP-API Restricted Data Tokens to
 // the vendor's apps in any language, over HTTP behind AWS IAM (a Lambda function URL
 // with AuthType AWS_IAM: AWS checks the caller's SigV4 signature and its
-// lambda:InvokeFunctionUrl permission before this code runs). It mints tokens with the
+// lambda:InvokeFunctionUrl permission before this code runs). IAM says only that a
+// principal may invoke the function, and a broad grant (lambda:*) says it for many, so
+// the service names the caller in the log line of every answer and, with an
+// allow-list (Callers), limits each caller to its connections. It mints tokens with the
 // keeper's tokensource cache, so a token is reused until shortly before it expires,
 // concurrent requests for one authorization make one LWA call, and a renewal is picked
 // up with no restart. Refresh tokens never leave the vault; access tokens appear only
@@ -61,10 +64,21 @@ type LinkSigner interface {
 // Config is the service's settings.
 type Config struct {
 	BaseURL       string        // where /authorize is served: renewal links point here
-	LinkTTL       time.Duration // how long a renewal link works
+	LinkTTL       time.Duration // how long a renewal link of an authorized connection works
 	SPAPIEndpoint string        // overrides every region's endpoint (the simulator); "" = Amazon's
 	RecordTTL     time.Duration // how long a record's status is cached (default 1 minute)
+	// Callers limits who may have which connection's tokens (TOKEN_SERVICE_CALLERS);
+	// the zero value lets every IAM-authorized caller have any connection's.
+	Callers Callers
+	// OnboardingLinkTTL is how long an onboarding link (a pending connection's, for a
+	// caller allowed to onboard it) works: whoever completes it first binds their
+	// Amazon account, so it is meant for the seller in front of the app now (default
+	// OnboardingLinkTTL).
+	OnboardingLinkTTL time.Duration
 }
+
+// OnboardingLinkTTL is the default life of an onboarding link the service mints.
+const OnboardingLinkTTL = time.Hour
 
 // Service answers token requests.
 type Service struct {
@@ -94,16 +108,23 @@ func New(cfg Config, ledger Ledger, tokens Tokens, links LinkSigner, client *htt
 	if cfg.LinkTTL == 0 {
 		cfg.LinkTTL = 45 * 24 * time.Hour
 	}
+	if cfg.OnboardingLinkTTL == 0 {
+		cfg.OnboardingLinkTTL = OnboardingLinkTTL
+	}
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
 	if clock == nil {
 		clock = authz.SystemClock
 	}
+	if !cfg.Callers.Restricted() {
+		log.Warn("TOKEN_SERVICE_CALLERS is not set: every IAM principal that may invoke this function URL (a lambda:* grant included) gets any connection's access tokens and renewal links; set it to limit each caller to its connections")
+	}
 	return &Service{cfg: cfg, ledger: ledger, tokens: tokens, links: links, http: client, clock: clock, log: log, metrics: m, records: map[string]cachedRecord{}}
 }
 
-// Handler routes POST /tokens and POST /tokens/restricted.
+// Handler routes POST /tokens and POST /tokens/restricted, and logs every answer with
+// its caller.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /tokens", s.accessToken)
@@ -116,7 +137,71 @@ func (s *Service) Handler() http.Handler {
 		}
 		writeError(w, http.StatusNotFound, "not_found", "POST /tokens or POST /tokens/restricted", nil)
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := &request{caller: CallerOf(r)}
+		rec := &answerRecorder{ResponseWriter: w, q: q}
+		ctx := context.WithValue(r.Context(), requestKey{}, q)
+		mux.ServeHTTP(rec, r.WithContext(ctx))
+		level := slog.LevelInfo
+		if rec.status == http.StatusForbidden {
+			level = slog.LevelWarn
+		}
+		attrs := []slog.Attr{slog.Any("caller", q.caller), slog.String("path", r.URL.Path), slog.Int("status", rec.status)}
+		if q.connectionID != "" {
+			attrs = append(attrs, slog.String("connectionId", q.connectionID), slog.String("region", string(q.region)))
+		}
+		if q.code != "" {
+			attrs = append(attrs, slog.String("error", q.code))
+		}
+		if q.link != "" {
+			attrs = append(attrs, slog.String("link", q.link))
+		}
+		s.log.LogAttrs(ctx, level, "token request answered", attrs...)
+	})
+}
+
+// request is what the answer's log line says about one request: never a token.
+type request struct {
+	caller       Caller
+	connectionID string
+	region       authz.Region
+	code         string // the error answered
+	link         string // "renewal" or "onboarding" when the answer carries a link
+}
+
+type requestKey struct{}
+
+func requestOf(ctx context.Context) *request {
+	if q, ok := ctx.Value(requestKey{}).(*request); ok {
+		return q
+	}
+	return &request{}
+}
+
+// logger is the service's logger with the request's caller.
+func (s *Service) logger(ctx context.Context) *slog.Logger {
+	return s.log.With("caller", requestOf(ctx).caller)
+}
+
+// answerRecorder keeps the status and error code of the answer for its log line.
+type answerRecorder struct {
+	http.ResponseWriter
+	q      *request
+	status int
+}
+
+func (a *answerRecorder) WriteHeader(status int) {
+	if a.status == 0 {
+		a.status = status
+	}
+	a.ResponseWriter.WriteHeader(status)
+}
+
+func (a *answerRecorder) Write(b []byte) (int, error) {
+	if a.status == 0 {
+		a.status = http.StatusOK
+	}
+	return a.ResponseWriter.Write(b)
 }
 
 // Request is the body of POST /tokens; POST /tokens/restricted adds Amazon's
@@ -146,6 +231,9 @@ type ErrorAnswer struct {
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string, extra func(*ErrorAnswer)) {
+	if rec, ok := w.(*answerRecorder); ok {
+		rec.q.code = code
+	}
 	a := ErrorAnswer{Error: code, Message: msg}
 	if extra != nil {
 		extra(&a)
@@ -160,34 +248,49 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// decode reads and checks a request; it writes the error answer and returns false.
-func (s *Service) decode(w http.ResponseWriter, r *http.Request) (Request, authz.Region, bool) {
+// decode reads and checks a request and whether its caller may have the connection's
+// tokens; it writes the error answer and returns false.
+func (s *Service) decode(w http.ResponseWriter, r *http.Request) (Request, authz.Region, Grant, bool) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "malformed_request", "could not read the body", nil)
-		return Request{}, "", false
+		return Request{}, "", Grant{}, false
 	}
 	if len(body) > MaxBody {
 		writeError(w, http.StatusRequestEntityTooLarge, "request_too_large", fmt.Sprintf("the body is larger than %d bytes", MaxBody), nil)
-		return Request{}, "", false
+		return Request{}, "", Grant{}, false
 	}
 	var req Request
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, "malformed_request", `want a JSON object {"connectionId": "...", "region": "na|eu|fe"}`, nil)
-		return Request{}, "", false
+		return Request{}, "", Grant{}, false
 	}
 	if err := authz.ValidateConnectionID(req.ConnectionID); err != nil {
 		writeError(w, http.StatusBadRequest, "malformed_request", err.Error(), nil)
-		return Request{}, "", false
+		return Request{}, "", Grant{}, false
 	}
 	region, err := authz.ParseRegion(req.Region)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "unknown_region", err.Error(), nil)
-		return Request{}, "", false
+		return Request{}, "", Grant{}, false
 	}
-	return req, region, true
+	q := requestOf(r.Context())
+	q.connectionID, q.region = req.ConnectionID, region
+	// Checked before the ledger is read: a caller learns nothing, not even whether the
+	// connection exists, about a connection it may not have.
+	grant := s.cfg.Callers.For(q.caller, req.ConnectionID)
+	if !grant.Tokens {
+		who := q.caller.ARN
+		if who == "" {
+			who = "a request without an IAM identity"
+		}
+		writeError(w, http.StatusForbidden, "caller_not_allowed",
+			who+" may not have tokens of connection "+req.ConnectionID+": TOKEN_SERVICE_CALLERS names the connections each caller may have", nil)
+		return Request{}, "", Grant{}, false
+	}
+	return req, region, grant, true
 }
 
 func (s *Service) endpoint(region authz.Region) string {
@@ -220,9 +323,9 @@ func (s *Service) record(ctx context.Context, id string, region authz.Region, fr
 }
 
 // mint returns a valid access token for the request, or writes the error answer.
-func (s *Service) mint(w http.ResponseWriter, r *http.Request, id string, region authz.Region) (authz.Authorization, secret.Value, time.Time, bool) {
+func (s *Service) mint(w http.ResponseWriter, r *http.Request, id string, region authz.Region, grant Grant) (authz.Authorization, secret.Value, time.Time, bool) {
 	ctx := r.Context()
-	log := s.log.With("connectionId", id, "region", region)
+	log := s.logger(ctx).With("connectionId", id, "region", region)
 	a, err := s.record(ctx, id, region, false)
 	if err == nil && !usable(a.Status) {
 		a, err = s.record(ctx, id, region, true) // a renewal may have happened since
@@ -236,7 +339,7 @@ func (s *Service) mint(w http.ResponseWriter, r *http.Request, id string, region
 		s.unavailable(w, 5, "the ledger is unavailable")
 		return a, "", time.Time{}, false
 	case !usable(a.Status):
-		s.renewalNeeded(ctx, w, a, a.Status)
+		s.renewalNeeded(ctx, w, a, a.Status, grant)
 		return a, "", time.Time{}, false
 	}
 	tok, until, err := s.tokens.TokenUntil(ctx, id, region)
@@ -251,7 +354,7 @@ func (s *Service) mint(w http.ResponseWriter, r *http.Request, id string, region
 			status = authz.StatusExpired
 		}
 		log.WarnContext(ctx, "token request: LWA refused the refresh token", "status", status)
-		s.renewalNeeded(ctx, w, a, status)
+		s.renewalNeeded(ctx, w, a, status, grant)
 	case errors.Is(err, vault.ErrNotFound):
 		// The same alarm as the proof-of-life sweep: a live authorization without a token.
 		s.metrics.Count("RefreshFailed", 1, metrics.Dim{Name: "Reason", Value: "no_secret"})
@@ -277,27 +380,42 @@ func (s *Service) unavailable(w http.ResponseWriter, retryAfter int, msg string)
 }
 
 // renewalNeeded answers 409 with a fresh renewal link the app can show the seller.
-func (s *Service) renewalNeeded(ctx context.Context, w http.ResponseWriter, a authz.Authorization, st authz.Status) {
+//
+// A connection the seller has authorized gets a renewal link for LinkTTL: the callback
+// accepts its consent only from the account on record. A pending connection has no
+// account yet, and whoever completes its link first binds theirs: its link is an
+// onboarding link, minted only for a caller allowed to onboard the connection, and
+// short-lived; any other caller is told that the seller has not authorized the app.
+func (s *Service) renewalNeeded(ctx context.Context, w http.ResponseWriter, a authz.Authorization, st authz.Status, grant Grant) {
 	code := "authorization_" + string(st)
 	msg := "the seller must renew the authorization"
-	if st == authz.StatusPending {
+	kind, ttl := "renewal", s.cfg.LinkTTL
+	if a.Status == authz.StatusPending {
 		msg = "the seller has not authorized the app yet"
+		kind, ttl = "onboarding", s.cfg.OnboardingLinkTTL
+		if !grant.Onboard {
+			msg += "; the onboarding link comes from the operator (keeperctl onboard), or from this service for a caller TOKEN_SERVICE_CALLERS allows to onboard the connection"
+			writeError(w, http.StatusConflict, code, msg, nil)
+			return
+		}
 	}
 	var link string
 	if s.links != nil && s.cfg.BaseURL != "" {
-		t, err := s.links.SignLink(ctx, consent.Link{ConnectionID: a.ConnectionID, Region: a.Region, Expires: s.clock.Now().Add(s.cfg.LinkTTL)})
+		t, err := s.links.SignLink(ctx, consent.Link{ConnectionID: a.ConnectionID, Region: a.Region, Expires: s.clock.Now().Add(ttl),
+			Generation: a.LinkGeneration}) // an older generation is superseded: "already renewed"
 		if err != nil {
-			s.log.ErrorContext(ctx, "token request: cannot sign a renewal link", "connectionId", a.ConnectionID, "region", a.Region, "error", err)
+			s.logger(ctx).ErrorContext(ctx, "token request: cannot sign a renewal link", "connectionId", a.ConnectionID, "region", a.Region, "error", err)
 			s.unavailable(w, 5, "the renewal link cannot be signed now; try again")
 			return
 		}
 		link = s.cfg.BaseURL + "/authorize?t=" + t
+		requestOf(ctx).link = kind
 	}
 	writeError(w, http.StatusConflict, code, msg, func(e *ErrorAnswer) { e.RenewURL = link })
 }
 
 func (s *Service) accessToken(w http.ResponseWriter, r *http.Request) {
-	req, region, ok := s.decode(w, r)
+	req, region, grant, ok := s.decode(w, r)
 	if !ok {
 		return
 	}
@@ -305,11 +423,11 @@ func (s *Service) accessToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "malformed_request", "restrictedResources belong to POST /tokens/restricted", nil)
 		return
 	}
-	a, tok, until, ok := s.mint(w, r, req.ConnectionID, region)
+	a, tok, until, ok := s.mint(w, r, req.ConnectionID, region, grant)
 	if !ok {
 		return
 	}
-	s.log.InfoContext(r.Context(), "access token served", "connectionId", a.ConnectionID, "region", region, "expiresAt", until)
+	s.logger(r.Context()).InfoContext(r.Context(), "access token served", "connectionId", a.ConnectionID, "region", region, "expiresAt", until)
 	writeJSON(w, http.StatusOK, Answer{AccessToken: tok.Reveal(), ExpiresAt: until.UTC().Format(time.RFC3339), SellingPartnerID: a.SellingPartnerID,
 		Region: string(region), Endpoint: s.endpoint(region)})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
+	"github.com/spapi-auth-keeper/keeper/shared/app/callbackapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -46,16 +47,19 @@ type Env struct {
 	URL     string
 	logs    *testenv.Buffer
 	metrics *testenv.Buffer
+	deps    app.Deps
+	handler http.Handler
 }
 
 // NewEnv starts the token service (as its main builds it) against the emulators.
 func NewEnv(t testing.TB) *Env {
 	t.Helper()
-	return newEnv(t, true)
+	return newEnv(t, true, "")
 }
 
-// newEnv is NewEnv, with the state key in the vault or (withKey false) not yet.
-func newEnv(t testing.TB, withKey bool) *Env {
+// newEnv is NewEnv, with the state key in the vault or (withKey false) not yet, and
+// TOKEN_SERVICE_CALLERS set to callers.
+func newEnv(t testing.TB, withKey bool, callers string) *Env {
 	t.Helper()
 	e := &Env{t: t, ctx: context.Background(), logs: &testenv.Buffer{}, metrics: &testenv.Buffer{}}
 	e.Sim = amazonsim.New(amazonsim.Config{ClientID: clientID, ClientSecret: clientSecret})
@@ -78,14 +82,19 @@ func newEnv(t testing.TB, withKey bool) *Env {
 		Log:     slog.New(slog.NewJSONHandler(e.logs, nil)),
 		Metrics: metrics.New(e.metrics),
 	}
+	e.deps = d
 	svc, err := app.TokenService(e.ctx, d, func(name string) string {
-		if name == "SP_API_ENDPOINT" {
+		switch name {
+		case "SP_API_ENDPOINT":
 			return sim.URL
+		case "TOKEN_SERVICE_CALLERS":
+			return callers
 		}
 		return ""
 	})
 	must(t, err)
-	srv := httptest.NewServer(svc.Handler())
+	e.handler = svc.Handler()
+	srv := httptest.NewServer(e.handler)
 	t.Cleanup(srv.Close)
 	e.URL = srv.URL
 	return e
@@ -101,6 +110,13 @@ func must(t testing.TB, err error) {
 // Seed stores an authorization with its refresh token, as the callback leaves it.
 func (e *Env) Seed(connID string, region authz.Region, status authz.Status) (seller, refresh string) {
 	e.t.Helper()
+	return e.SeedRenewed(connID, region, status, 0)
+}
+
+// SeedRenewed is Seed for a connection renewed generation times: its renewal links
+// carry that generation or are superseded.
+func (e *Env) SeedRenewed(connID string, region authz.Region, status authz.Status, generation int) (seller, refresh string) {
+	e.t.Helper()
 	seller = "A" + strings.ToUpper(strings.ReplaceAll(connID, "-", "")) + "Z"
 	refresh = e.Sim.IssueRefreshToken(seller)
 	at := time.Now().Add(-24 * time.Hour).UTC()
@@ -110,7 +126,8 @@ func (e *Env) Seed(connID string, region authz.Region, status authz.Status) (sel
 	_, err := e.Vault.Put(e.ctx, connID, region, vault.RefreshToken{Token: secret.Value(refresh), SellingPartnerID: seller, Region: region, AuthorizedAt: at})
 	must(e.t, err)
 	_, err = e.Store.Create(e.ctx, authz.Authorization{ConnectionID: connID, Region: region, AccountType: authz.AccountSeller, Marketplace: "DE",
-		SellingPartnerID: seller, Status: status, AuthorizedAt: at, ExpiresAt: at.Add(authz.Lifetime), SecretID: e.Vault.SecretName(connID, region)})
+		SellingPartnerID: seller, Status: status, AuthorizedAt: at, ExpiresAt: at.Add(authz.Lifetime), SecretID: e.Vault.SecretName(connID, region),
+		LinkGeneration: generation})
 	must(e.t, err)
 	return seller, refresh
 }
@@ -229,16 +246,27 @@ func TestAuthorizationsThatNeedTheSeller(t *testing.T) {
 	e.Sim.RevokeSeller(seller)
 	signer, err := consent.NewSigner(stateKey)
 	must(t, err)
-	tests := []struct{ conn, code string }{
-		{"rev-ledger", "authorization_revoked"},
-		{"exp-ledger", "authorization_expired"},
-		{"pending", "authorization_pending"},
-		{"rev-at-amazon", "authorization_revoked"},
+	tests := []struct {
+		conn, code string
+		link       bool
+	}{
+		{"rev-ledger", "authorization_revoked", true},
+		{"exp-ledger", "authorization_expired", true},
+		// No account is bound yet: the first to complete a link would bind theirs, so
+		// only a caller allowed to onboard gets one (TestPendingConnectionsLinks).
+		{"pending", "authorization_pending", false},
+		{"rev-at-amazon", "authorization_revoked", true},
 	}
 	for _, tt := range tests {
 		a := e.post("/tokens", `{"connectionId":"`+tt.conn+`","region":"eu"}`)
 		if a.Status != 409 || a.Body["error"] != tt.code {
 			t.Errorf("%s: %d %s, want 409 %s", tt.conn, a.Status, a.Raw, tt.code)
+			continue
+		}
+		if !tt.link {
+			if a.Body["renewUrl"] != nil {
+				t.Errorf("%s: renewUrl %v, want none", tt.conn, a.Body["renewUrl"])
+			}
 			continue
 		}
 		link, _ := a.Body["renewUrl"].(string)
@@ -254,12 +282,62 @@ func TestAuthorizationsThatNeedTheSeller(t *testing.T) {
 	}
 }
 
+// OpenRenewURL follows a renewUrl as the seller's browser would, on the callback
+// function of the same deployment, and returns its status, Location and page.
+func (e *Env) OpenRenewURL(renewURL string) (status int, location, page string) {
+	e.t.Helper()
+	d := e.deps
+	d.Config.AppID = "amzn1.sp.solution.tokenservice"
+	d.Config.SellerCentralURL = "https://sellercentral.example"
+	h, err := callbackapp.Callback(e.ctx, d, nil)
+	must(e.t, err)
+	path, ok := strings.CutPrefix(renewURL, baseURL)
+	if !ok {
+		e.t.Fatalf("renewUrl %q is not under %s", renewURL, baseURL)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+	return w.Code, w.Header().Get("Location"), w.Body.String()
+}
+
+// A renewal advances the record's link generation and supersedes older links, so the
+// link in a 409 must carry the current generation: a connection renewed before, now
+// revoked or expired, gets a link that opens consent, not "already renewed".
+func TestRenewURLOfAConnectionRenewedBeforeOpensConsent(t *testing.T) {
+	t.Parallel()
+	e := NewEnv(t)
+	tests := []struct {
+		conn       string
+		status     authz.Status
+		generation int
+	}{
+		{"never-renewed", authz.StatusExpired, 0},
+		{"renewed-once", authz.StatusExpired, 1},
+		{"renewed-thrice", authz.StatusRevoked, 3},
+	}
+	for _, tt := range tests {
+		e.SeedRenewed(tt.conn, authz.RegionEU, tt.status, tt.generation)
+		a := e.post("/tokens", `{"connectionId":"`+tt.conn+`","region":"eu"}`)
+		link, _ := a.Body["renewUrl"].(string)
+		if a.Status != 409 || link == "" {
+			t.Errorf("%s: %d %s, want 409 with a renewUrl", tt.conn, a.Status, a.Raw)
+			continue
+		}
+		status, location, page := e.OpenRenewURL(link)
+		if status != http.StatusFound || !strings.Contains(location, "/apps/authorize/consent") || strings.Contains(page, "already renewed") {
+			_, title, _ := strings.Cut(page, "<title>")
+			title, _, _ = strings.Cut(title, "</title>")
+			t.Errorf("%s (generation %d): the renewUrl answers %d Location %q %q, want a redirect to the consent page", tt.conn, tt.generation, status, location, title)
+		}
+	}
+}
+
 // The state key is read when a renewal link is first needed, not when the function
 // starts: access tokens are served without it, a renewal answer waits for it (503
 // while it cannot be read), and the first read that succeeds serves the rest.
 func TestTheStateKeyIsReadWhenALinkIsFirstNeeded(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, false)
+	e := newEnv(t, false, "")
 	e.Seed("active", authz.RegionEU, authz.StatusActive)
 	e.Seed("expired", authz.RegionEU, authz.StatusExpired)
 	if a := e.post("/tokens", `{"connectionId":"active","region":"eu"}`); a.Status != 200 {
