@@ -60,7 +60,7 @@ func (s *Sim) feesEstimate(w http.ResponseWriter, r *http.Request) {
 	}
 	// The app lacks the role, or the account is a vendor's: SP-API answers 403.
 	acct, ok := s.admitSellerCall(w, r, "product fees api", FaultFees, FeesRate, FeesBurst,
-		func(a account) bool { return !a.vendor && slices.Contains(s.cfg.Roles, RolePricing) })
+		func(a account) bool { return !a.vendor && s.hasRole(RolePricing) })
 	if !ok {
 		return
 	}

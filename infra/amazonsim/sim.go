@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
@@ -285,6 +286,20 @@ func (s *Sim) ExpireSeller(sellerID string) {
 		return
 	}
 	s.sellers[sellerID] = &sellerAuth{authorizedAt: s.clock(), expired: true}
+}
+
+// SetRoles replaces the roles the app has (RolePricing allows the Product Fees API):
+// an app that lost a role between two consents, as a vendor's may.
+func (s *Sim) SetRoles(roles ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.Roles = append([]string(nil), roles...)
+}
+
+func (s *Sim) hasRole(role string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Contains(s.cfg.Roles, role)
 }
 
 // SetLatency delays every answer of the token endpoint by d (or until the client

@@ -22,8 +22,9 @@ const (
 	// may take the token: it is the same trust as the first authorization.
 	OriginLink Origin = "link"
 	// OriginLoginURI: Seller Central's Renew or an Appstore install, through the app's
-	// Login URI. Anyone can call it with any seller's id, so only SP-API's evidence
-	// counts.
+	// Login URI. Anyone can call it with any seller's id and sign in to Amazon with an
+	// account of their own whose store has the victim's name and shares a
+	// marketplace, so only a seller id verified by SP-API counts.
 	OriginLoginURI Origin = "login"
 	// OriginOnboarding: self-service onboarding of a seller the vendor does not know
 	// yet, from the Login URI: only a verified seller id counts.
@@ -67,6 +68,16 @@ type Claim struct {
 // and says which evidence admits the claim, or why not. It is pure: every path calls
 // it with what it knows, so that they all decide alike.
 func Admit(rec Authorization, c Claim) (EvidenceKind, error) {
+	kind, err := admit(rec, c)
+	if err == nil && kind != EvidenceVerifiedID && (c.Origin == OriginLoginURI || c.Origin == OriginOnboarding) {
+		// A store name and marketplaces are public and can be copied: on the Login
+		// URI they are not evidence.
+		return "", fmt.Errorf("%w: the Login URI needs the seller id verified by SP-API (%s is not enough)", ErrNoEvidence, kind)
+	}
+	return kind, err
+}
+
+func admit(rec Authorization, c Claim) (EvidenceKind, error) {
 	ev := c.Evidence
 	if ev.SellerIDVerified && c.SellerID != "" && ev.SellerID != c.SellerID {
 		return "", fmt.Errorf("%w: SP-API reports seller %s, the request named %s", ErrOtherAccount, ev.SellerID, c.SellerID)
@@ -126,20 +137,13 @@ func Admissible(rec Authorization, origin Origin, verifySellerID bool) error {
 	if origin == OriginLink {
 		return nil
 	}
-	if rec.AccountType == AccountVendor {
+	switch {
+	case rec.AccountType == AccountVendor:
 		return fmt.Errorf("%w: a Vendor Central account has no Sellers API; renew from the link in the vendor's email", ErrNoEvidence)
+	case !verifySellerID:
+		return fmt.Errorf("%w: the Login URI needs the seller id verified by SP-API, and the seller id probe (VERIFY_SELLER_ID) is off", ErrNoEvidence)
+	case rec.SellingPartnerID == "" && !rec.Account.SellerIDVerified:
+		return fmt.Errorf("%w: the connection names no seller id to verify", ErrNoEvidence)
 	}
-	if !rec.Account.IsZero() {
-		if rec.Account.SellerIDVerified && !verifySellerID {
-			return fmt.Errorf("%w: the connection's seller id was verified and the seller id probe is off", ErrNoEvidence)
-		}
-		return nil
-	}
-	if verifySellerID && rec.SellingPartnerID != "" {
-		return nil
-	}
-	if origin == OriginOnboarding {
-		return fmt.Errorf("%w: self-service onboarding needs the seller id probe (VERIFY_SELLER_ID)", ErrNoEvidence)
-	}
-	return fmt.Errorf("%w: no account fingerprint or verified seller id on record to compare with", ErrNoEvidence)
+	return nil
 }

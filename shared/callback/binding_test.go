@@ -60,7 +60,7 @@ func (e *env) loginState(sellerID string) string {
 // the attacker's own account, and Amazon's redirect edited to name the victim.
 func TestForgedSellingPartnerIDCannotReplaceAnotherSellersToken(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, func(c *config.Config) { c.VerifySellerID = true })
 	victim := e.connect("demo-healthy", seller)
 	victimToken := e.storedToken("demo-healthy")
 	before := e.snapshot("demo-healthy")
@@ -100,7 +100,7 @@ func TestForgedSellingPartnerIDCannotReplaceAnotherSellersToken(t *testing.T) {
 // Seller Central passes the account check and renews.
 func TestSellerCentralRenewalOfAHealthyConnection(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, func(c *config.Config) { c.VerifySellerID = true })
 	first := e.connect("acme", seller)
 	e.clock.Advance(300 * 24 * time.Hour)
 	state := e.loginState(seller)

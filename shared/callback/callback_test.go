@@ -88,7 +88,8 @@ func (e *env) consentAsURL(connID, sellerID string) string {
 
 func TestRenewalStartedInSellerCentral(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	// The Login URI takes a token only on a seller id SP-API verified.
+	e := newEnv(t, func(c *config.Config) { c.VerifySellerID = true })
 	// Expired five days ago: Manage Your Apps → Renew. Its first authorization took
 	// its account's fingerprint, which the Login URI renewal must match.
 	e.onboardFingerprinted("acme", seller, -5)

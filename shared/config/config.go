@@ -40,7 +40,7 @@ type Config struct {
 	LWAEndpoint           string        // LWA_ENDPOINT: the simulator in local runs
 	SellerCentralURL      string        // SELLER_CENTRAL_URL: the simulator in local runs
 	SPAPIEndpoint         string        // SP_API_ENDPOINT: overrides every region's SP-API endpoint (the simulator)
-	VerifySellerID        bool          // VERIFY_SELLER_ID: learn the seller id from a Product Fees estimate (needs the Pricing role)
+	VerifySellerID        bool          // VERIFY_SELLER_ID (default true): learn the seller id from a Product Fees estimate (needs the Pricing role)
 	LogLevel              string        // AWS_LAMBDA_LOG_LEVEL is read by the log handler itself
 	// Branding and support contact of pages and emails (checked by pages.Brand.Check).
 	SupportEmail string // SUPPORT_EMAIL
@@ -120,6 +120,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	boolean("APP_IS_DRAFT", &c.AppIsDraft)
 	boolean("SELF_SERVICE_ONBOARDING", &c.SelfServiceOnboarding)
+	// On unless turned off: only a seller id verified by SP-API admits a Login URI
+	// renewal or a self-service onboarding (the store name can be copied).
+	c.VerifySellerID = true
 	boolean("VERIFY_SELLER_ID", &c.VerifySellerID)
 	number("SES_MAX_PER_SECOND", 1, &c.SESMaxPerSecond)
 	number("REFRESH_MAX_PER_SECOND", 20, &c.RefreshMaxPerSecond)

@@ -14,6 +14,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/consent"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
+	"github.com/spapi-auth-keeper/keeper/shared/spapi"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
@@ -334,6 +335,11 @@ func (s *Service) takeEvidence(ctx context.Context, a authz.Authorization, acces
 		return authz.Account{}, nil
 	}
 	acct, err := s.accounts.Account(ctx, a.Region, accessToken)
+	if errors.Is(err, spapi.ErrForbidden) {
+		// SP-API refuses the Sellers API to this account (not a selling account):
+		// it names no account, now or later; the rule decides what that allows.
+		return authz.Account{}, nil
+	}
 	if err != nil {
 		return authz.Account{}, fmt.Errorf("take account evidence: %w", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
@@ -101,11 +100,10 @@ func (s *Service) repairOne(ctx context.Context, p store.Parked) (repairOutcome,
 		case err != nil:
 			return repairWaiting, err
 		}
+		// A temporary failure waits for the next sweep; an account SP-API will not
+		// describe (zero evidence) is judged by the rule like any other.
 		if n.account, err = s.takeEvidence(ctx, a, tokens.AccessToken); err != nil {
 			return repairWaiting, err
-		}
-		if n.account.IsZero() && a.AccountType != authz.AccountVendor {
-			return repairWaiting, fmt.Errorf("no account evidence yet")
 		}
 	}
 	if err := s.admit(ctx, log, n, judged); err != nil {
