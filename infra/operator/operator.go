@@ -104,13 +104,17 @@ type Row struct {
 	LastRefreshError string       `json:"lastRefreshError,omitempty"`
 	RefreshFailures  int          `json:"refreshFailures,omitempty"`
 	Version          int64        `json:"version"`
+	// NoFingerprint: a seller connection holding a token whose account SP-API has not
+	// fingerprinted yet (its next successful refresh takes it).
+	NoFingerprint bool `json:"noFingerprint,omitempty"`
 }
 
 func rowOf(a authz.Authorization, now time.Time) Row {
 	r := Row{ConnectionID: a.ConnectionID, Region: a.Region, AccountType: string(a.AccountType), Marketplace: a.Marketplace,
 		SellingPartnerID: a.SellingPartnerID, ContactEmail: a.ContactEmail, Status: a.Status, AuthorizedAt: a.AuthorizedAt,
 		ExpiresAt: a.ExpiresAt, LastRefreshAt: a.LastRefreshAt, LastRefreshError: a.LastRefreshError,
-		RefreshFailures: a.RefreshFailures, Version: a.Version, ExpiryKnown: !a.ExpiryUnknown, DisplayName: a.DisplayName}
+		RefreshFailures: a.RefreshFailures, Version: a.Version, ExpiryKnown: !a.ExpiryUnknown, DisplayName: a.DisplayName,
+		NoFingerprint: fingerprintDue(a)}
 	if !a.ExpiresAt.IsZero() {
 		// Calendar days in the seller's time zone, as the reminder emails count them.
 		d := a.CalendarDaysLeft(now)
