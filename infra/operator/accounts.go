@@ -1,7 +1,11 @@
 package operator
 
 import (
+	"fmt"
+	"io"
 	"log/slog"
+
+	"github.com/spapi-auth-keeper/keeper/shared/authz"
 
 	"github.com/spapi-auth-keeper/keeper/shared/importer"
 	"github.com/spapi-auth-keeper/keeper/shared/spapi"
@@ -24,4 +28,29 @@ func (c *CLI) accountReader(s *Session) importer.AccountReader {
 	}
 	return spapi.NewClient(spapi.Config{Endpoint: endpoint, SellerIDProbe: c.Getenv("SP_API_SELLER_ID_PROBE") == "true",
 		Logger: slog.New(slog.DiscardHandler)})
+}
+
+// fingerprintDue says whether a connection still lacks the account fingerprint its
+// renewals are checked against: a seller account (vendor accounts have no Sellers
+// API) that holds a token (not pending) and has none on record.
+func fingerprintDue(a authz.Authorization) bool {
+	return a.AccountType != authz.AccountVendor && a.Status != authz.StatusPending && a.Account.IsZero()
+}
+
+// writeFingerprintSummary says how many of the listed seller connections have no
+// account fingerprint yet; nothing when all have one.
+func writeFingerprintSummary(w io.Writer, rows []Row) {
+	missing, sellers := 0, 0
+	for _, r := range rows {
+		if r.AccountType == string(authz.AccountVendor) || r.Status == authz.StatusPending {
+			continue
+		}
+		sellers++
+		if r.NoFingerprint {
+			missing++
+		}
+	}
+	if missing > 0 {
+		fmt.Fprintf(w, "%d of the %d seller connections listed have no account fingerprint yet: each gets one at its next successful refresh\n", missing, sellers)
+	}
 }

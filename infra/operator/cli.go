@@ -356,6 +356,7 @@ func WriteTable(w io.Writer, rows []Row, now time.Time) {
 	if len(rows) == 0 {
 		fmt.Fprintln(w, "(no authorizations match)")
 	}
+	writeFingerprintSummary(w, rows)
 }
 
 func writeDetail(w io.Writer, d Detail) {

@@ -36,7 +36,8 @@ type Ledger interface {
 	Get(ctx context.Context, connectionID string, region authz.Region) (authz.Authorization, error)
 	Create(ctx context.Context, a authz.Authorization, events ...authz.Event) (authz.Authorization, error)
 	Update(ctx context.Context, a authz.Authorization, events ...authz.Event) (authz.Authorization, error)
-	Delete(ctx context.Context, connectionID string, region authz.Region, version int64) error
+	Delete(ctx context.Context, connectionID string, region authz.Region, version int64, sellers ...string) error
+	ReleaseBindings(ctx context.Context, connectionID string, region authz.Region, sellers ...string) (int, error)
 	List(ctx context.Context, fn func(authz.Authorization) error) error
 	ByExpiryDay(ctx context.Context, day string, fn func(authz.Authorization) error) error
 	History(ctx context.Context, connectionID string, limit int) ([]authz.Event, error)
@@ -103,13 +104,17 @@ type Row struct {
 	LastRefreshError string       `json:"lastRefreshError,omitempty"`
 	RefreshFailures  int          `json:"refreshFailures,omitempty"`
 	Version          int64        `json:"version"`
+	// NoFingerprint: a seller connection holding a token whose account SP-API has not
+	// fingerprinted yet (its next successful refresh takes it).
+	NoFingerprint bool `json:"noFingerprint,omitempty"`
 }
 
 func rowOf(a authz.Authorization, now time.Time) Row {
 	r := Row{ConnectionID: a.ConnectionID, Region: a.Region, AccountType: string(a.AccountType), Marketplace: a.Marketplace,
 		SellingPartnerID: a.SellingPartnerID, ContactEmail: a.ContactEmail, Status: a.Status, AuthorizedAt: a.AuthorizedAt,
 		ExpiresAt: a.ExpiresAt, LastRefreshAt: a.LastRefreshAt, LastRefreshError: a.LastRefreshError,
-		RefreshFailures: a.RefreshFailures, Version: a.Version, ExpiryKnown: !a.ExpiryUnknown, DisplayName: a.DisplayName}
+		RefreshFailures: a.RefreshFailures, Version: a.Version, ExpiryKnown: !a.ExpiryUnknown, DisplayName: a.DisplayName,
+		NoFingerprint: fingerprintDue(a)}
 	if !a.ExpiresAt.IsZero() {
 		// Calendar days in the seller's time zone, as the reminder emails count them.
 		d := a.CalendarDaysLeft(now)
@@ -418,30 +423,47 @@ type Forgotten struct {
 	Region        authz.Region `json:"region"`
 	RecordDeleted bool         `json:"recordDeleted"`
 	SecretDeleted bool         `json:"secretDeleted"`
+	// BindingsReleased counts the bindings left over from a forget that stopped half
+	// way that still named the connection, deleted now so their sellers can connect
+	// as another connection. (A record deleted now takes its binding with it.)
+	BindingsReleased int `json:"bindingsReleased,omitempty"`
 }
 
 // Forget deletes an authorization: the record (at the version just read, so a
-// renewal landing meanwhile is not lost silently), then the refresh token's secret
-// at once (no recovery window), and writes a history event that names neither the
-// seller nor the contact. Run again, it finishes a forget that stopped half way.
+// renewal landing meanwhile is not lost silently) and, in the same transaction, the
+// binding that ties its seller to it in that region; then the refresh token's secret
+// at once (no recovery window); and writes a history event that names neither the
+// seller nor the contact. Run again, it finishes a forget that stopped half way,
+// including a binding left behind that still names the connection.
 func (o *Operator) Forget(ctx context.Context, connectionID string, region authz.Region) (Forgotten, error) {
 	a, err := o.find(ctx, connectionID, region)
 	switch {
 	case errors.Is(err, ErrUnknownConnection) && region != "":
-		// The record is gone; a secret may remain from a forget that stopped half way.
+		// The record is gone; a secret or a binding may remain from a forget that
+		// stopped half way.
 		a = authz.Authorization{ConnectionID: connectionID, Region: region}
 	case err != nil:
 		return Forgotten{}, err
 	}
 	out := Forgotten{ConnectionID: a.ConnectionID, Region: a.Region}
+	sellers, err := o.sellersOf(ctx, a)
+	if err != nil {
+		return out, err
+	}
 	if a.Version > 0 {
-		if err := o.ledger.Delete(ctx, a.ConnectionID, a.Region, a.Version); err != nil {
+		if err := o.ledger.Delete(ctx, a.ConnectionID, a.Region, a.Version, sellers...); err != nil {
 			if errors.Is(err, authz.ErrVersionConflict) {
 				return out, fmt.Errorf("%s/%s changed while it was being forgotten (a renewal or a refresh); run forget again: %w", a.ConnectionID, a.Region, err)
 			}
 			return out, err
 		}
 		out.RecordDeleted = true
+	} else {
+		n, err := o.ledger.ReleaseBindings(ctx, a.ConnectionID, a.Region, sellers...)
+		if err != nil {
+			return out, fmt.Errorf("the seller's binding to %s/%s was not released; run forget again: %w", a.ConnectionID, a.Region, err)
+		}
+		out.BindingsReleased = n
 	}
 	if err := o.secrets.Delete(ctx, a.ConnectionID, a.Region); err != nil {
 		return out, fmt.Errorf("record deleted, but the refresh token's secret was not; run `forget %s --region %s` again: %w", a.ConnectionID, a.Region, err)
@@ -455,4 +477,20 @@ func (o *Operator) Forget(ctx context.Context, connectionID string, region authz
 		}
 	}
 	return out, nil
+}
+
+// sellersOf names every selling partner a may be bound to in its region: the record's
+// own, and those its history names there (a record cleared since, or gone).
+func (o *Operator) sellersOf(ctx context.Context, a authz.Authorization) ([]string, error) {
+	sellers := []string{a.SellingPartnerID}
+	hist, err := o.ledger.History(ctx, a.ConnectionID, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read the history of %s for its sellers: %w", a.ConnectionID, err)
+	}
+	for _, e := range hist {
+		if e.Region == a.Region && e.SellingPartnerID != "" && !slices.Contains(sellers, e.SellingPartnerID) {
+			sellers = append(sellers, e.SellingPartnerID)
+		}
+	}
+	return sellers, nil
 }

@@ -67,6 +67,12 @@ func writeForgotten(w io.Writer, f Forgotten, purged bool) {
 		token += ", no copy left in its bucket's previous version either"
 	}
 	fmt.Fprintf(w, "  refresh token:  %s\n", token)
+	switch {
+	case f.RecordDeleted:
+		fmt.Fprintln(w, "  seller binding: released with the record (the seller may connect as another connection)")
+	case f.BindingsReleased > 0:
+		fmt.Fprintf(w, "  seller binding: %d left over, released (the seller may connect as another connection)\n", f.BindingsReleased)
+	}
 	fmt.Fprintln(w, "  history:        kept until its TTL (2 years), with a \"forgotten\" event that names neither the seller nor the contact")
 }
 

@@ -106,6 +106,7 @@ func newEnv(t testing.TB, tweak ...func(*options)) *env {
 	e.cfg = config.Config{
 		TableName: table, SecretPrefix: prefix, RefreshQueueURL: e.refreshURL, ReminderQueueURL: o.reminderURL,
 		LWAEndpoint: o.lwaEndpoint, RefreshInterval: 24 * time.Hour, RefreshMaxPerSecond: 1000,
+		SPAPIEndpoint:  srv.URL, // the simulator's Sellers API: fingerprints of connections without one
 		ReminderStages: config.DefaultReminderStages,
 	}
 	e.clients = awsclients.Clients{DynamoDB: ddb, Secrets: sm}

@@ -45,6 +45,12 @@ type TokenRefresher interface {
 	Refresh(ctx context.Context, refreshToken secret.Value) (lwa.Tokens, error)
 }
 
+// AccountReader takes the fingerprint of the Amazon account behind an access token
+// with SP-API itself (the *spapi.Client the callback uses).
+type AccountReader interface {
+	Account(ctx context.Context, region authz.Region, accessToken secret.Value) (authz.Account, error)
+}
+
 // ClientCredentials is the cached lwa-client secret (the *clientcreds.Source the LWA
 // client reads its credentials from), read for the client secret's expiry.
 type ClientCredentials interface {
@@ -141,10 +147,14 @@ func (c Config) withDefaults() Config {
 
 // Deps are the service's collaborators.
 type Deps struct {
-	Store         Store
-	Vault         Vault
-	LWA           TokenRefresher
-	Credentials   ClientCredentials
+	Store       Store
+	Vault       Vault
+	LWA         TokenRefresher
+	Credentials ClientCredentials
+	// Accounts fingerprints, at its next successful refresh, a seller connection that
+	// has no account fingerprint yet (authorized before fingerprints were taken, or
+	// when SP-API failed). nil takes none.
+	Accounts      AccountReader
 	RefreshQueue  Sender // where the sweep puts due authorizations
 	ReminderQueue Sender // where revocations put reconnect emails
 	Clock         authz.Clock
@@ -165,6 +175,7 @@ type Service struct {
 	vault     Vault
 	lwa       TokenRefresher
 	creds     ClientCredentials
+	accounts  AccountReader
 	refreshQ  Sender
 	reminderQ Sender
 	clock     authz.Clock
@@ -181,7 +192,7 @@ type Service struct {
 func New(cfg Config, d Deps) *Service {
 	cfg = cfg.withDefaults()
 	s := &Service{
-		cfg: cfg, store: d.Store, vault: d.Vault, lwa: d.LWA, creds: d.Credentials,
+		cfg: cfg, store: d.Store, vault: d.Vault, lwa: d.LWA, creds: d.Credentials, accounts: d.Accounts,
 		refreshQ: d.RefreshQueue, reminderQ: d.ReminderQueue, clock: d.Clock, log: d.Log, metrics: d.Metrics, repair: d.RepairParked,
 		pacer: d.Pacer,
 	}

@@ -81,8 +81,10 @@ type Outcome struct {
 	RefreshFailures int          `json:"refreshFailures,omitempty"`
 	Version         int64        `json:"version,omitempty"`
 	SecretWritten   bool         `json:"secretWritten"`
-	ReconnectQueued bool         `json:"reconnectQueued"`
-	Error           string       `json:"error,omitempty"`
+	// FingerprintTaken: the connection had no account fingerprint and got one now.
+	FingerprintTaken bool   `json:"fingerprintTaken,omitempty"`
+	ReconnectQueued  bool   `json:"reconnectQueued"`
+	Error            string `json:"error,omitempty"`
 }
 
 // ReasonStillRevoked marks a failed proof of life of an authorization already
@@ -133,7 +135,7 @@ func (s *Service) refresh(ctx context.Context, req Request) Outcome {
 			out.Result = ResultChecked
 			return out
 		}
-		return s.write(ctx, req, out, a, vault.RefreshToken{}, observedNoSecret, err)
+		return s.write(ctx, req, out, a, vault.RefreshToken{}, observedNoSecret, err, authz.Account{})
 	case err != nil:
 		return failed(out, ReasonUnavailable, true, fmt.Errorf("read refresh token: %w", err))
 	}
@@ -148,7 +150,7 @@ func (s *Service) refresh(ctx context.Context, req Request) Outcome {
 	switch {
 	case err == nil:
 	case errors.Is(err, lwa.ErrInvalidGrant):
-		return s.write(ctx, req, out, a, rt, observedRefused, err)
+		return s.write(ctx, req, out, a, rt, observedRefused, err, authz.Account{})
 	default:
 		return failed(out, reasonOf(err), true, err)
 	}
@@ -165,7 +167,32 @@ func (s *Service) refresh(ctx context.Context, req Request) Outcome {
 		}
 		out.SecretWritten = true
 	}
-	return s.write(ctx, req, out, a, rt, observedAccepted, nil)
+	return s.write(ctx, req, out, a, rt, observedAccepted, nil, s.fingerprint(ctx, a, tokens.AccessToken))
+}
+
+// fingerprint takes the account fingerprint of a seller connection that has none,
+// with the access token LWA just issued for its stored refresh token, so that its
+// next renewal can be checked against the account it belongs to. Vendor accounts have
+// no Sellers API. A failure is logged and leaves the record without one: the next
+// refresh tries again, and the refresh itself succeeds.
+func (s *Service) fingerprint(ctx context.Context, a authz.Authorization, accessToken secret.Value) authz.Account {
+	if s.accounts == nil || a.AccountType == authz.AccountVendor || !a.Account.IsZero() || accessToken.IsZero() {
+		return authz.Account{}
+	}
+	log := s.log.With("connectionId", a.ConnectionID, "region", string(a.Region))
+	fp, err := s.accounts.Account(ctx, a.Region, accessToken)
+	if err != nil {
+		log.WarnContext(ctx, "account fingerprint not taken; the next refresh tries again", "error", err.Error())
+		return authz.Account{}
+	}
+	if fp.SellerIDVerified && a.SellingPartnerID != "" && fp.SellerID != a.SellingPartnerID {
+		// The stored token answers for another seller than the record names: not a
+		// fingerprint to trust future renewals to.
+		log.ErrorContext(ctx, "account fingerprint not stored: SP-API names another seller than the record", "sellerId", fp.SellerID,
+			"sellingPartnerId", a.SellingPartnerID)
+		return authz.Account{}
+	}
+	return fp
 }
 
 // exchange asks LWA within the budget. On invalid_client or unauthorized_client the
@@ -211,7 +238,7 @@ func (s *Service) storeRotated(ctx context.Context, a authz.Authorization, used 
 // a conflict it reads the record again and applies the observation anew, unless a
 // renewal happened in between: then the observation was about a token that is no
 // longer the current one, and the renewal's own write stands.
-func (s *Service) write(ctx context.Context, req Request, out Outcome, a authz.Authorization, rt vault.RefreshToken, obs observation, cause error) Outcome {
+func (s *Service) write(ctx context.Context, req Request, out Outcome, a authz.Authorization, rt vault.RefreshToken, obs observation, cause error, fp authz.Account) Outcome {
 	basis := a.AuthorizedAt
 	if rt.AuthorizedAt.After(basis) {
 		basis = rt.AuthorizedAt
@@ -236,6 +263,9 @@ func (s *Service) write(ctx context.Context, req Request, out Outcome, a authz.A
 		}
 		now := s.clock.Now().UTC()
 		next, events, result, revokedNow := s.apply(a, rt, obs, cause, now)
+		if obs == observedAccepted && next.Account.IsZero() && !fp.IsZero() {
+			next.Account = fp
+		}
 		updated, err := s.store.Update(ctx, next, events...)
 		switch {
 		case err == nil:
@@ -249,6 +279,7 @@ func (s *Service) write(ctx context.Context, req Request, out Outcome, a authz.A
 		}
 		out.describe(updated)
 		out.Result = result
+		out.FingerprintTaken = obs == observedAccepted && a.Account.IsZero() && !updated.Account.IsZero()
 		switch obs {
 		case observedRefused:
 			out.Reason = map[string]string{ResultRevoked: ReasonRevoked, ResultExpired: ReasonExpired}[result]
@@ -431,6 +462,9 @@ func (s *Service) report(ctx context.Context, o Outcome) {
 	}
 	if o.SecretWritten {
 		attrs = append(attrs, slog.Bool("secretWritten", true))
+	}
+	if o.FingerprintTaken {
+		attrs = append(attrs, slog.Bool("fingerprintTaken", true))
 	}
 	if o.ReconnectQueued {
 		attrs = append(attrs, slog.Bool("reconnectQueued", true))

@@ -175,30 +175,59 @@ func versionMoved(old map[string]types.AttributeValue) error {
 // Delete removes an authorization if its stored version is still version:
 // authz.ErrVersionConflict if it changed, authz.ErrNotFound if it is gone. History
 // stays until its TTL.
-func (s *Store) Delete(ctx context.Context, connectionID string, region authz.Region, version int64) error {
+//
+// In the same transaction it deletes the binding of each of sellers in region that
+// names this connection (the record's seller, and any seller its history names): a
+// forgotten connection must not keep its seller from connecting elsewhere in that
+// region. A binding that names another connection, or none, is left as it is.
+func (s *Store) Delete(ctx context.Context, connectionID string, region authz.Region, version int64, sellers ...string) error {
+	err := s.delete(ctx, connectionID, region, version, sellers)
+	if err != nil {
+		return fmt.Errorf("delete authorization %s/%s at version %d: %w", connectionID, region, version, err)
+	}
+	return nil
+}
+
+func (s *Store) delete(ctx context.Context, connectionID string, region authz.Region, version int64, sellers []string) error {
+	if err := validKey(connectionID, region); err != nil {
+		return err
+	}
 	expr, err := expression.NewBuilder().WithCondition(expression.Name(attrVersion).Equal(expression.Value(version))).Build()
 	if err != nil {
-		return fmt.Errorf("delete authorization: build condition: %w", err)
+		return fmt.Errorf("build condition: %w", err)
 	}
-	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+	unbind, err := s.bindingDeletes(ctx, connectionID, region, sellers)
+	if err != nil {
+		return err
+	}
+	if len(unbind) == 0 {
+		_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName:                           aws.String(s.table),
+			Key:                                 authKey(connectionID, region),
+			ConditionExpression:                 expr.Condition(),
+			ExpressionAttributeNames:            expr.Names(),
+			ExpressionAttributeValues:           expr.Values(),
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		})
+		var failed *types.ConditionalCheckFailedException
+		switch {
+		case errors.As(err, &failed):
+			return versionMoved(failed.Item)
+		case err != nil:
+			return unavailable(err)
+		}
+		return nil
+	}
+	items := append([]types.TransactWriteItem{{Delete: &types.Delete{
 		TableName:                           aws.String(s.table),
 		Key:                                 authKey(connectionID, region),
 		ConditionExpression:                 expr.Condition(),
 		ExpressionAttributeNames:            expr.Names(),
 		ExpressionAttributeValues:           expr.Values(),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	var failed *types.ConditionalCheckFailedException
-	switch {
-	case errors.As(err, &failed):
-		err = versionMoved(failed.Item)
-	case err != nil:
-		err = unavailable(err)
-	}
-	if err != nil {
-		return fmt.Errorf("delete authorization %s/%s at version %d: %w", connectionID, region, version, err)
-	}
-	return nil
+	}}}, unbind...)
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	return unbindError(err, func(old map[string]types.AttributeValue) error { return versionMoved(old) })
 }
 
 // FindBySeller returns the authorizations of one selling partner (one per region it

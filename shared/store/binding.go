@@ -171,3 +171,93 @@ func (s *Store) MoveBinding(ctx context.Context, from authz.Authorization, toCon
 	}
 	return nil
 }
+
+// bindingDeletes reads the bindings of sellers in region and returns a conditional
+// delete of each that names connectionID (the condition holds it to that connection
+// until the transaction runs). The empty seller, and a seller named twice, are skipped.
+func (s *Store) bindingDeletes(ctx context.Context, connectionID string, region authz.Region, sellers []string) ([]types.TransactWriteItem, error) {
+	expr, err := expression.NewBuilder().WithCondition(expression.Name("connectionId").Equal(expression.Value(connectionID))).Build()
+	if err != nil {
+		return nil, fmt.Errorf("build binding condition: %w", err)
+	}
+	var out []types.TransactWriteItem
+	seen := map[string]bool{}
+	for _, seller := range sellers {
+		if seller == "" || seen[seller] {
+			continue
+		}
+		seen[seller] = true
+		got, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(s.table), Key: bindingKey(region, seller), ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read binding of %s/%s: %w", seller, region, unavailable(err))
+		}
+		var it bindingItem
+		if got.Item == nil {
+			continue
+		}
+		if err := attributevalue.UnmarshalMap(got.Item, &it); err != nil {
+			return nil, fmt.Errorf("decode binding of %s/%s: %w", seller, region, err)
+		}
+		if it.ConnectionID != connectionID {
+			continue
+		}
+		out = append(out, types.TransactWriteItem{Delete: &types.Delete{
+			TableName: aws.String(s.table), Key: bindingKey(region, seller),
+			ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		}})
+	}
+	return out, nil
+}
+
+// unbindError explains a failed transaction whose first item is the record's
+// condition (explained by onRecord) and whose other items are binding deletes held to
+// the connection: a binding that changed meanwhile is a conflict (read again, retry).
+func unbindError(err error, onRecord func(old map[string]types.AttributeValue) error) error {
+	if err == nil {
+		return nil
+	}
+	var canceled *types.TransactionCanceledException
+	if !errors.As(err, &canceled) {
+		return unavailable(err)
+	}
+	for i, r := range canceled.CancellationReasons {
+		if aws.ToString(r.Code) != "ConditionalCheckFailed" {
+			continue
+		}
+		if i == 0 {
+			return onRecord(r.Item)
+		}
+		return fmt.Errorf("%w: the seller's binding changed meanwhile", authz.ErrVersionConflict)
+	}
+	return transactionError(err, versionMoved)
+}
+
+// ReleaseBindings deletes the bindings of sellers in region that still name
+// connectionID, whose record is gone: what a forget that stopped half way (or one
+// from before forgets released bindings) left behind. It holds to the record being
+// absent, so a connection created again meanwhile keeps its binding
+// (authz.ErrAlreadyExists). It returns how many bindings it deleted.
+func (s *Store) ReleaseBindings(ctx context.Context, connectionID string, region authz.Region, sellers ...string) (int, error) {
+	if err := validKey(connectionID, region); err != nil {
+		return 0, fmt.Errorf("release bindings: %w", err)
+	}
+	unbind, err := s.bindingDeletes(ctx, connectionID, region, sellers)
+	if err != nil || len(unbind) == 0 {
+		return 0, err
+	}
+	absent, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(attrPK))).Build()
+	if err != nil {
+		return 0, fmt.Errorf("release bindings: build condition: %w", err)
+	}
+	items := append([]types.TransactWriteItem{{ConditionCheck: &types.ConditionCheck{
+		TableName: aws.String(s.table), Key: authKey(connectionID, region),
+		ConditionExpression: absent.Condition(), ExpressionAttributeNames: absent.Names(),
+	}}}, unbind...)
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err := unbindError(err, alreadyExists); err != nil {
+		return 0, fmt.Errorf("release bindings of %s/%s: %w", connectionID, region, err)
+	}
+	return len(unbind), nil
+}

@@ -69,9 +69,14 @@ type Result struct {
 	Err        error
 }
 
+// ReasonUnknownEndpoint is the WebhookRejected reason of a message whose endpoint is
+// not one of the configured ones: nothing is sent.
+const ReasonUnknownEndpoint = "unknown_endpoint"
+
 // Sender delivers queued messages.
 type Sender struct {
 	http      *http.Client
+	allowed   map[string]bool // the configured endpoints' URLs: the only ones a message may name
 	key       KeySource
 	endpoints Endpoints
 	sqs       Visibility
@@ -82,16 +87,24 @@ type Sender struct {
 	metrics   *metrics.Emitter
 }
 
-// NewSender returns a sender. client nil: an HTTP client with Timeout that follows no
-// redirect (Standard Webhooks counts a redirect as a failure, and following one would
-// let an endpoint send the signed payload elsewhere).
-func NewSender(client *http.Client, key KeySource, endpoints Endpoints, vis Visibility, queueURL string, log *slog.Logger, m *metrics.Emitter) *Sender {
+// NewSender returns a sender that delivers only to configured: the endpoints of
+// WEBHOOK_URL, as the publisher reads them. A queue message is untrusted input (anyone
+// who may send to the queue writes one), so a message that names any other URL is
+// dropped unsent: the sender must not sign and post for whoever wrote it. client nil:
+// an HTTP client with Timeout that follows no redirect (Standard Webhooks counts a
+// redirect as a failure, and following one would let an endpoint send the signed
+// payload elsewhere).
+func NewSender(client *http.Client, key KeySource, configured []Endpoint, endpoints Endpoints, vis Visibility, queueURL string, log *slog.Logger, m *metrics.Emitter) *Sender {
 	if client == nil {
 		client = &http.Client{Timeout: Timeout}
 	}
 	c := *client
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Sender{http: &c, key: key, endpoints: endpoints, sqs: vis, queueURL: queueURL, now: time.Now, timeout: Timeout, log: log, metrics: m}
+	allowed := make(map[string]bool, len(configured))
+	for _, e := range configured {
+		allowed[e.URL] = true
+	}
+	return &Sender{http: &c, allowed: allowed, key: key, endpoints: endpoints, sqs: vis, queueURL: queueURL, now: time.Now, timeout: Timeout, log: log, metrics: m}
 }
 
 // WithClock sets the time source (tests).
@@ -118,8 +131,13 @@ func CachedKey(get func(ctx context.Context) (secret.Value, error)) KeySource {
 	}
 }
 
-// Send makes one attempt to deliver m, signed now.
+// Send makes one attempt to deliver m, signed now. An endpoint that is not configured
+// is Rejected (ReasonUnknownEndpoint) before anything is signed or sent.
 func (s *Sender) Send(ctx context.Context, m Message) Result {
+	if !s.allowed[m.EndpointURL] || m.EndpointID != EndpointID(m.EndpointURL) {
+		return Result{Outcome: Rejected, Reason: ReasonUnknownEndpoint,
+			Err: fmt.Errorf("%q is not a configured webhook endpoint (WEBHOOK_URL): nothing sent", bounded(m.EndpointURL, 200))}
+	}
 	if d, off, err := s.endpoints.EndpointDisabled(ctx, m.EndpointID); err != nil {
 		return Result{Outcome: Retry, Reason: "ledger", Err: err}
 	} else if off {
@@ -167,6 +185,14 @@ func (s *Sender) Send(ctx context.Context, m Message) Result {
 		r.Err = fmt.Errorf("%s answered %d: not retried", m.EndpointURL, code)
 	}
 	return r
+}
+
+// bounded cuts an untrusted string for a log line.
+func bounded(v string, n int) string {
+	if r := []rune(v); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return v
 }
 
 // classifyError tells a TLS configuration error (a certificate the sender does not
@@ -237,6 +263,12 @@ func (s *Sender) handleOne(ctx context.Context, sm events.SQSMessage) error {
 		return nil
 	case Rejected:
 		s.metrics.Count("WebhookRejected", 1, metrics.Dim{Name: "Reason", Value: r.Reason})
+		if r.Reason == ReasonUnknownEndpoint {
+			// An endpoint removed from WEBHOOK_URL with messages still queued for it, or
+			// a message someone else put on the queue.
+			log.ErrorContext(ctx, "webhook message names an endpoint that is not configured: dropped, nothing sent", "error", r.Err, "messageId", sm.MessageId)
+			return nil
+		}
 		log.WarnContext(ctx, "webhook rejected by the endpoint; not retried", "error", r.Err)
 		return nil
 	case Disabled:

@@ -115,18 +115,25 @@ type rig struct {
 	queue  string
 	store  *store.Store
 	emf    *testenv.Buffer
+	// configured are the endpoints of WEBHOOK_URL the sender was built with.
+	configured []webhook.Endpoint
 }
 
-func newRig(t *testing.T, client *http.Client) *rig {
+// newRig builds a sender whose configured endpoints (WEBHOOK_URL) are configured.
+func newRig(t *testing.T, client *http.Client, configured ...string) *rig {
 	t.Helper()
+	eps, err := webhook.ParseEndpoints(strings.Join(configured, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
 	sqsClient := testenv.SQS(t)
 	q := testenv.NewQueue(t, "webhooks")
 	st := store.New(testenv.DynamoDB(t), testenv.NewTable(t))
 	vis := &visibility{Client: sqsClient}
 	emf := &testenv.Buffer{}
-	s := webhook.NewSender(client, func(context.Context) (secret.Value, error) { return key, nil }, st, vis, q,
+	s := webhook.NewSender(client, func(context.Context) (secret.Value, error) { return key, nil }, eps, st, vis, q,
 		slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.New(emf)).WithTimeout(20 * time.Second)
-	return &rig{sender: s, vis: vis, queue: q, store: st, emf: emf}
+	return &rig{sender: s, vis: vis, queue: q, store: st, emf: emf, configured: eps}
 }
 
 // deliver queues ev for endpoint through the outbox, receives it from SQS as Lambda
@@ -179,7 +186,7 @@ func verifyWithReferenceLibrary(t *testing.T, endpoint string, ds []delivery) {
 func TestDeliveryIsSignedPerStandardWebhooks(t *testing.T) {
 	t.Parallel()
 	rcv := newReceiver(t, false, func(int) (int, http.Header, time.Duration) { return 204, nil, 0 })
-	r := newRig(t, nil)
+	r := newRig(t, nil, rcv.srv.URL+"/hooks")
 	ev := sampleEvent()
 	if resp := r.deliver(t, rcv.srv.URL+"/hooks", ev); len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("failures %v", resp.BatchItemFailures)
@@ -233,7 +240,8 @@ func TestEndpointAnswers(t *testing.T) {
 			rcv := newReceiver(t, tt.tls, func(int) (int, http.Header, time.Duration) { return tt.status, tt.header, tt.delay })
 			r := newRig(t, nil)
 			logs := &testenv.Buffer{}
-			r.sender = webhook.NewSender(nil, func(context.Context) (secret.Value, error) { return key, nil }, r.store, r.vis, r.queue,
+			eps, _ := webhook.ParseEndpoints(rcv.srv.URL)
+			r.sender = webhook.NewSender(nil, func(context.Context) (secret.Value, error) { return key, nil }, eps, r.store, r.vis, r.queue,
 				slog.New(slog.NewTextHandler(logs, nil)), metrics.New(r.emf)).WithTimeout(timeoutFor(tt.delay))
 			resp := r.deliver(t, rcv.srv.URL, sampleEvent())
 			if got := len(resp.BatchItemFailures) == 1; got != tt.wantRetry {
@@ -258,7 +266,7 @@ func TestEndpointAnswers(t *testing.T) {
 func TestGoneDisablesTheEndpoint(t *testing.T) {
 	t.Parallel()
 	rcv := newReceiver(t, false, func(int) (int, http.Header, time.Duration) { return 410, nil, 0 })
-	r := newRig(t, nil)
+	r := newRig(t, nil, rcv.srv.URL)
 	if resp := r.deliver(t, rcv.srv.URL, sampleEvent()); len(resp.BatchItemFailures) != 0 {
 		t.Fatal("410 was retried")
 	}

@@ -92,14 +92,6 @@ func TestEverySampleEventThroughTheRealBinary(t *testing.T) {
 			t.Fatalf("want a DynamoDBEventResponse without failures, got %s", out)
 		}
 	}
-	// The sample's endpoint (port 9 of this machine) answers nothing: the delivery is
-	// reported for a retry.
-	oneBatchFailure := func(t *testing.T, out []byte) {
-		var r events.SQSEventResponse
-		if err := json.Unmarshal(out, &r); err != nil || len(r.BatchItemFailures) != 1 {
-			t.Fatalf("want one batch item failure (the endpoint is down), got %s", out)
-		}
-	}
 	field := func(name, want string) check {
 		return func(t *testing.T, out []byte) {
 			var m map[string]any
@@ -127,12 +119,12 @@ func TestEverySampleEventThroughTheRealBinary(t *testing.T) {
 		"schedule-credentials.json":     {"CredentialsFunction", field("result", "not_due")},
 		"import-object-created.json":    {"ImporterFunction", noBatchFailures},
 		"dynamodb-stream-history.json":  {"EventPublisherFunction", noStreamFailures},
-		"sqs-webhook.json":              {"WebhookSenderFunction", oneBatchFailure},
+		"sqs-webhook.json":              {"WebhookSenderFunction", noBatchFailures}, // not a configured endpoint: dropped unsent
 		"function-url-token.json":       {"TokenServiceFunction", httpResp(200, "accessToken")},
 	}
 	// The invoke exits non-zero for these, saying this: the function answered, but asked
 	// for records again.
-	wantErr := map[string]string{"sqs-webhook.json": "reported 1 of the batch's records as failed (batchItemFailures: 7d2a3f10-"}
+	wantErr := map[string]string{}
 	files, err := filepath.Glob("../../../events/*.json")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no sample events: %v", err)
