@@ -1,7 +1,10 @@
 package callback_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -10,10 +13,13 @@ import (
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
+	"github.com/spapi-auth-keeper/keeper/infra/operator"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
+	"github.com/spapi-auth-keeper/keeper/shared/renewal"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
+	"github.com/spapi-auth-keeper/keeper/shared/store"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 
@@ -426,4 +432,106 @@ func TestRandomHonestAndAttackerInterleaving(t *testing.T) {
 		total += steps
 	}
 	t.Logf("%d randomized steps over %d seeds", total, seeds)
+}
+
+// TestMigrationAndMoveKeepEachTokenOnItsAccount: the two operator paths that move
+// tokens or bindings. A vault migration, both ways, leaves every entry holding its
+// own account's token; after keeperctl move, the moved seller's token is on no
+// connection until the seller authorizes the target, and the Login URI cannot put an
+// attacker's token on either connection meanwhile.
+func TestMigrationAndMoveKeepEachTokenOnItsAccount(t *testing.T) {
+	t.Parallel()
+	c := ruleCase{path: pathLogin, state: stateHealthy, ev: evVerifiedID}
+	e := ruleEnv(t, c)
+	setUpState(t, e, c)
+	// A second connection, the attacker's own, connected honestly.
+	e.onboard("attackers-own", "", 0)
+	e.browser = newBrowser(t)
+	e.get(e.consentAs(e.consentURL(e.link("attackers-own", time.Hour)), attacker, "confirm")).want(http.StatusOK)
+	owners := map[string]string{victimConn: victim, "attackers-own": attacker}
+	check := func(when string) {
+		t.Helper()
+		for conn, want := range owners {
+			if got := whoseToken(t, e, conn); got != want {
+				t.Fatalf("%s: %s holds a token of %q, want %q", when, conn, got, want)
+			}
+		}
+	}
+	check("before")
+	for _, to := range []vault.Layout{vault.LayoutPerAuthorization, vault.LayoutPacked} {
+		m, err := e.vault.WithTable(e.ddb, e.table, to, vault.Packing{}).Migrate(e.ctx, vault.MigrateOptions{To: to, RecoveryDays: 7})
+		must(t, err)
+		if m.Verified == 0 {
+			t.Fatalf("migration to %s moved nothing: %+v", to, m)
+		}
+		check("after migrating to " + string(to))
+	}
+
+	// The operator moves the victim's seller to a new connection of the victim's.
+	e.onboard("victim-new", "", 0)
+	op := operator.New(operator.Config{BaseURL: e.server.URL}, e.store, e.vault, nil, e.clock)
+	if _, err := op.MoveSeller(e.ctx, victim, authz.RegionEU, "victim-new", true); err != nil {
+		t.Fatal(err)
+	}
+	owners[victimConn] = "" // its token, the seller's, was deleted with the move
+	check("after the move")
+	// The attacker tries the Login URI with the moved seller's id: nothing lands.
+	page := play(t, e, ruleCase{path: pathLogin, state: stateHealthy, ev: evDifferent})
+	if page.status == http.StatusOK {
+		t.Fatalf("the Login URI attack after the move succeeded:\n%s", pageText(page))
+	}
+	check("after the attack")
+	if whoseToken(t, e, "victim-new") != "" {
+		t.Fatal("the move's target holds a token before its seller authorized it")
+	}
+	// The seller authorizes the target from its link: accepted.
+	e.browser = newBrowser(t)
+	e.get(e.consentAs(e.consentURL(e.link("victim-new", time.Hour)), victim, "confirm")).want(http.StatusOK)
+	owners["victim-new"] = victim
+	check("after the seller authorized the target")
+}
+
+// bindsMeanwhile is the ledger with another connection binding the seller between the
+// callback's check and its record write, as a concurrent renewal or import can.
+type bindsMeanwhile struct {
+	*store.Store
+	meanwhile func()
+}
+
+func (b bindsMeanwhile) UpdateBound(ctx context.Context, a authz.Authorization, at time.Time, events ...authz.Event) (authz.Authorization, error) {
+	b.meanwhile()
+	return b.Store.UpdateBound(ctx, a, at, events...)
+}
+
+// TestRefusedRecordWriteLeavesTheVaultEntryAsItWas: the vault is written before the
+// record; when the record write is refused because the seller was bound to another
+// connection meanwhile, the refused token does not stay in this connection's entry.
+func TestRefusedRecordWriteLeavesTheVaultEntryAsItWas(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.onboard("first-try", "", 0)
+	ledger := bindsMeanwhile{Store: e.store, meanwhile: func() {
+		other := authz.Authorization{ConnectionID: "raced", Region: authz.RegionEU, AccountType: authz.AccountSeller, Marketplace: "DE",
+			SellingPartnerID: seller, Status: authz.StatusActive, AuthorizedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(authz.Lifetime)}
+		if _, err := e.store.CreateBound(e.ctx, other, e.clock.Now()); err != nil && !errors.Is(err, authz.ErrAlreadyExists) {
+			t.Error(err)
+		}
+	}}
+	svc := renewal.NewService(renewal.Config{AppID: appID, RedirectURI: e.cfg.RedirectURI, SellerCentralOverride: e.simURL},
+		renewal.Deps{Store: ledger, Vault: e.vault, LWA: e.deps.LWA(clientcreds.New(e.vault, 0)), Accounts: e.deps.Accounts(),
+			Sealer: e.sealer, Signer: e.signer, Clock: e.clock, Log: slog.New(slog.NewJSONHandler(e.logs, nil))})
+	start, err := svc.StartFromLink(e.ctx, strings.TrimPrefix(e.link("first-try", time.Hour), e.server.URL+"/authorize?t="))
+	must(t, err)
+	st := mustURL(t, start.URL).Query().Get("state")
+	_, err = svc.Complete(e.ctx, renewal.CallbackRequest{State: st, SellingPartnerID: seller, Code: e.sim.IssueCode(seller, e.cfg.RedirectURI),
+		BrowserBindings: []string{start.Binding}})
+	if !errors.Is(err, renewal.ErrSellerBound) {
+		t.Fatalf("Complete = %v, want ErrSellerBound", err)
+	}
+	if tok := tokenOf(e, "first-try"); tok != "" {
+		t.Fatal("the refused token stayed in the connection's vault entry")
+	}
+	if a, _ := e.store.Get(e.ctx, "first-try", authz.RegionEU); a.Status != authz.StatusPending {
+		t.Fatalf("record: %+v", a)
+	}
 }
