@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -533,5 +534,50 @@ func TestRefusedRecordWriteLeavesTheVaultEntryAsItWas(t *testing.T) {
 	}
 	if a, _ := e.store.Get(e.ctx, "first-try", authz.RegionEU); a.Status != authz.StatusPending {
 		t.Fatalf("record: %+v", a)
+	}
+}
+
+// TestPlainCookieDoesNotBindAStateOverHTTPS: over HTTPS only __Host-keeper-state
+// binds a state to a browser. A plain keeper-state cookie can be planted by a sibling
+// subdomain or an injected plain-HTTP answer: with it, an attacker's consent URL
+// would bind the victim's account to the attacker's pending connection.
+func TestPlainCookieDoesNotBindAStateOverHTTPS(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.onboard("attackers-pending", "", 0)
+	overHTTPS := func(c *http.Client, rawURL string, cookie *http.Cookie) response {
+		req, err := http.NewRequest(http.MethodGet, rawURL, nil)
+		must(t, err)
+		req.Header.Set("X-Forwarded-Proto", "https")
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		res, err := c.Do(req)
+		must(t, err)
+		defer res.Body.Close()
+		b := new(strings.Builder)
+		_, _ = io.Copy(b, res.Body)
+		return response{t: t, status: res.StatusCode, body: b.String(), location: res.Header.Get("Location"), header: res.Header}
+	}
+	// The attacker starts the round trip of their own pending connection...
+	attackerBrowser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	r := overHTTPS(attackerBrowser, e.link("attackers-pending", time.Hour), nil).want(http.StatusFound)
+	var binding string
+	for _, c := range r.header.Values("Set-Cookie") {
+		if v, ok := strings.CutPrefix(c, "__Host-keeper-state="); ok {
+			binding, _, _ = strings.Cut(v, ";")
+		}
+	}
+	if binding == "" {
+		t.Fatalf("no __Host- cookie over HTTPS: %v", r.header.Values("Set-Cookie"))
+	}
+	// ...plants the binding in the victim's browser under the plain name, and the
+	// victim consents on the attacker's consent URL.
+	e.browser = newBrowser(t)
+	back := e.consentAs(mustURL(t, r.location), seller, "confirm")
+	page := overHTTPS(e.browser, back, &http.Cookie{Name: "keeper-state", Value: binding})
+	page.want(http.StatusBadRequest, "started in another browser")
+	if tok := tokenOf(e, "attackers-pending"); tok != "" {
+		t.Fatal("the victim's token was stored on the attacker's connection")
 	}
 }
