@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/spapi-auth-keeper/keeper/infra/samtemplate"
 	"github.com/spapi-auth-keeper/keeper/infra/secretsemu"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
@@ -287,5 +290,30 @@ func TestBucketNearingItsDailyVersionsEmitsTheMetric(t *testing.T) {
 	if !found {
 		t.Errorf("no %s of %d in namespace %s after the bucket's %dth version: %s",
 			vault.MetricBucketVersionsHigh, vault.BucketVersionsHighMark, metrics.Namespace, vault.BucketVersionsHighMark, out.String())
+	}
+}
+
+// TestTemplateAlarmsOnTheVaultsMetric keeps template.yaml's VaultBucketVersionsAlarm on
+// the metric the vault emits, in its namespace, at the mark where it starts.
+func TestTemplateAlarmsOnTheVaultsMetric(t *testing.T) {
+	t.Parallel()
+	tpl, err := samtemplate.Load(filepath.Join("..", "..", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := samtemplate.Get(tpl.Resources["VaultBucketVersionsAlarm"], "Properties")
+	if props == nil {
+		t.Fatal("template.yaml has no VaultBucketVersionsAlarm")
+	}
+	for field, want := range map[string]string{
+		"Namespace": metrics.Namespace, "MetricName": vault.MetricBucketVersionsHigh,
+		"Threshold": strconv.Itoa(vault.BucketVersionsHighMark), "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+	} {
+		if got := samtemplate.Get(props, field); got == nil || got.Value != want {
+			t.Errorf("VaultBucketVersionsAlarm's %s is %v, want %s", field, got, want)
+		}
+	}
+	if samtemplate.Get(props, "AlarmActions") == nil {
+		t.Error("VaultBucketVersionsAlarm notifies no one")
 	}
 }
