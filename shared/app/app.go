@@ -58,7 +58,7 @@ func (d Deps) clock() authz.Clock { return d.ClockOrSystem() }
 // Vault is the token vault of this deployment: refresh tokens in the layout
 // VAULT_LAYOUT names, its bookkeeping in the keeper's table.
 func (d Deps) Vault() *vault.Vault {
-	v := vault.New(d.Clients.Secrets, d.Config.SecretPrefix, d.Config.KMSKeyID).WithLogger(d.Log)
+	v := vault.New(d.Clients.Secrets, d.Config.SecretPrefix, d.Config.KMSKeyID).WithLogger(d.Log).WithMetrics(d.Metrics)
 	if d.Config.TableName == "" || d.Clients.DynamoDB == nil {
 		return v
 	}

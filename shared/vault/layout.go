@@ -50,6 +50,10 @@ type Packing struct {
 	CacheTTL time.Duration
 	// CacheBuckets is how many bucket documents are kept in memory (64).
 	CacheBuckets int
+	// EntryVersionsPerDay is how many of a shared bucket's versions one entry may make
+	// in 24 hours (4 of Secrets Manager's 100); its next renewal moves it to a fresh
+	// bucket of its own (versions.go).
+	EntryVersionsPerDay int
 }
 
 // Defaults of Packing.
@@ -60,6 +64,7 @@ const (
 	DefaultWritesPerSecond = 40
 	DefaultCacheTTL        = 10 * time.Minute
 	DefaultCacheBuckets    = 64
+	DefaultEntryVersions   = 4
 )
 
 func (p Packing) withDefaults() Packing {
@@ -80,6 +85,9 @@ func (p Packing) withDefaults() Packing {
 	}
 	if p.CacheBuckets <= 0 {
 		p.CacheBuckets = DefaultCacheBuckets
+	}
+	if p.EntryVersionsPerDay <= 0 {
+		p.EntryVersionsPerDay = DefaultEntryVersions
 	}
 	return p
 }

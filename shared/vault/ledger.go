@@ -6,11 +6,18 @@ package vault
 // Manager writes. None of these items holds a token; none has a GSI key attribute, so
 // no index copies them.
 //
-//	pk=VAULT#entry#{connectionId}/{region}  sk=ENTRY   bucket, secretName, writtenAt
+//	pk=VAULT#entry#{connectionId}/{region}  sk=ENTRY   bucket, secretName, writtenAt, staleIn
 //	pk=VAULT#bucket#{bucket:06d}            sk=BUCKET  bucket, secretName, secretArn, entries, bytes,
-//	                                                   committed, retired, leaseOwner, leaseUntil, updatedAt
-//	pk=VAULT#open                           sk=OPEN    bucket
+//	                                                   committed, retired, leaseOwner, leaseUntil, updatedAt,
+//	                                                   recent, refusedAt, movedOut, closed
+//	pk=VAULT#open                           sk=OPEN    bucket, last
 //	pk=VAULT#pace#{unix second}             sk=PACE    n, ttl
+//
+// recent lists the versions the vault wrote to a bucket in the last 24 hours ("{unix
+// ms} {entry}", the entry empty when a version wrote several), refusedAt when Secrets
+// Manager last refused it a version, movedOut the entries moved to a fresh bucket whose
+// old copy the bucket still holds, closed that it is a fresh bucket that takes no new
+// entries (versions.go). last is the highest bucket number handed out, open or fresh.
 
 import (
 	"context"
@@ -50,6 +57,7 @@ type indexItem struct {
 	Bucket     int
 	SecretName string
 	WrittenAt  int64 // unix nanoseconds of the entry's latest write
+	StaleIn    []int // buckets it moved out of that may still hold an older copy of it
 }
 
 // bucketItem is a bucket's bookkeeping.
@@ -63,6 +71,10 @@ type bucketItem struct {
 	Retired    bool   // emptied and deleted: never written again
 	LeaseOwner string
 	LeaseUntil time.Time
+	Recent     []versionMark // versions written in the last 24 hours (and maybe older ones)
+	RefusedAt  time.Time     // Secrets Manager last refused a version (LimitExceededException)
+	MovedOut   []string      // entries moved to a fresh bucket whose stale copy this one holds
+	Closed     bool          // a fresh bucket for moved entries: takes no new ones
 }
 
 func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
@@ -118,23 +130,28 @@ func (v *Vault) readIndex(ctx context.Context, entry string) (indexItem, bool, e
 	if out.Item == nil || getN(out.Item, "bucket") == 0 {
 		return indexItem{}, false, nil
 	}
-	return indexItem{Bucket: int(getN(out.Item, "bucket")), SecretName: getS(out.Item, "secretName"), WrittenAt: getN(out.Item, "writtenAt")}, true, nil
+	idx := indexItem{Bucket: int(getN(out.Item, "bucket")), SecretName: getS(out.Item, "secretName"), WrittenAt: getN(out.Item, "writtenAt")}
+	if ns, ok := out.Item["staleIn"].(*types.AttributeValueMemberNS); ok {
+		for _, s := range ns.Value {
+			if n, err := strconv.Atoi(s); err == nil {
+				idx.StaleIn = append(idx.StaleIn, n)
+			}
+		}
+	}
+	return idx, true, nil
 }
 
 // placeIndex records that entry lives in bucket n, unless it already lives in another
 // bucket (a concurrent first write of the same entry placed it elsewhere): then it
-// answers false.
+// answers false. (An update, not a put: the buckets it moved out of stay recorded.)
 func (v *Vault) placeIndex(ctx context.Context, entry string, n int, secretName string, writtenAt int64) (bool, error) {
-	item := entryKey(entry)
-	item["bucket"] = num(int64(n))
-	item["secretName"] = str(secretName)
-	item["writtenAt"] = num(writtenAt)
-	_, err := v.db.PutItem(ctx, &dynamodb.PutItemInput{
+	_, err := v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(v.table),
-		Item:                      item,
+		Key:                       entryKey(entry),
+		UpdateExpression:          aws.String("SET #b = :b, #name = :name, #w = :w"),
 		ConditionExpression:       aws.String("attribute_not_exists(#pk) OR attribute_not_exists(#b) OR #b = :b"),
-		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#b": "bucket"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":b": num(int64(n))},
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#b": "bucket", "#name": "secretName", "#w": "writtenAt"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":b": num(int64(n)), ":name": str(secretName), ":w": num(writtenAt)},
 	})
 	switch {
 	case conditionFailed(err):
@@ -185,6 +202,22 @@ func decodeBucket(item map[string]types.AttributeValue) bucketItem {
 	}
 	if ms := getN(item, "leaseUntil"); ms > 0 {
 		b.LeaseUntil = time.UnixMilli(ms)
+	}
+	if ms := getN(item, "refusedAt"); ms > 0 {
+		b.RefusedAt = time.UnixMilli(ms)
+	}
+	b.Closed = getBool(item, "closed")
+	if l, ok := item["recent"].(*types.AttributeValueMemberL); ok {
+		for _, m := range l.Value {
+			if s, ok := m.(*types.AttributeValueMemberS); ok {
+				if mark, ok := parseMark(s.Value); ok {
+					b.Recent = append(b.Recent, mark)
+				}
+			}
+		}
+	}
+	if ss, ok := item["movedOut"].(*types.AttributeValueMemberSS); ok {
+		b.MovedOut = ss.Value
 	}
 	return b
 }
@@ -267,20 +300,35 @@ func (v *Vault) release(n int, owner string) {
 }
 
 // commit records a write made under the lease and gives the lease back, on condition
-// that the lease is still this writer's. errLeaseLost otherwise.
+// that the lease is still this writer's. errLeaseLost otherwise. It records the
+// bucket's recent versions and which moved-out entries it still holds.
 func (v *Vault) commit(ctx context.Context, n int, owner string, b bucketItem) error {
 	names := map[string]string{
 		"#owner": "leaseOwner", "#until": "leaseUntil", "#committed": "committed", "#entries": "entries",
-		"#bytes": "bytes", "#arn": "secretArn", "#updated": "updatedAt", "#retired": "retired",
+		"#bytes": "bytes", "#arn": "secretArn", "#updated": "updatedAt", "#retired": "retired", "#recent": "recent",
+		"#moved": "movedOut",
+	}
+	recent := make([]types.AttributeValue, 0, len(b.Recent))
+	for _, m := range b.Recent {
+		recent = append(recent, str(m.String()))
 	}
 	values := map[string]types.AttributeValue{
 		":owner": str(owner), ":committed": str(b.Committed), ":entries": num(int64(b.Entries)), ":bytes": num(int64(b.Bytes)),
 		":arn": str(b.SecretARN), ":updated": str(v.now().UTC().Format(time.RFC3339Nano)), ":retired": &types.AttributeValueMemberBOOL{Value: b.Retired},
+		":recent": &types.AttributeValueMemberL{Value: recent},
+	}
+	update := "SET #committed = :committed, #entries = :entries, #bytes = :bytes, #arn = :arn, #updated = :updated, #retired = :retired, #recent = :recent"
+	remove := " REMOVE #owner, #until"
+	if len(b.MovedOut) > 0 {
+		update += ", #moved = :moved"
+		values[":moved"] = &types.AttributeValueMemberSS{Value: b.MovedOut}
+	} else {
+		remove += ", #moved"
 	}
 	_, err := v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(v.table),
 		Key:                       bucketKey(n),
-		UpdateExpression:          aws.String("SET #committed = :committed, #entries = :entries, #bytes = :bytes, #arn = :arn, #updated = :updated, #retired = :retired REMOVE #owner, #until"),
+		UpdateExpression:          aws.String(update + remove),
 		ConditionExpression:       aws.String("#owner = :owner"),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
@@ -294,36 +342,137 @@ func (v *Vault) commit(ctx context.Context, n int, owner string, b bucketItem) e
 	return nil
 }
 
-// openBucket is the bucket new entries go to (1 before anything was written).
-func (v *Vault) openBucket(ctx context.Context) (int, error) {
-	out, err := v.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(v.table), Key: key(openPK, "OPEN"), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return 0, v.ddbErr("read the open vault bucket", err)
-	}
-	if n := getN(out.Item, "bucket"); n > 0 {
-		return int(n), nil
-	}
-	return 1, nil
-}
-
-// advanceOpen moves the open bucket from full to the next number, unless another
-// writer already moved it.
-func (v *Vault) advanceOpen(ctx context.Context, full int) error {
+// updateLeased changes a bucket's item while this writer holds its lease (errLeaseLost
+// otherwise), keeping the lease.
+func (v *Vault) updateLeased(ctx context.Context, n int, owner, update string, names map[string]string, values map[string]types.AttributeValue) error {
+	names["#owner"] = "leaseOwner"
+	values[":owner"] = str(owner)
 	_, err := v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(v.table),
-		Key:                       key(openPK, "OPEN"),
-		UpdateExpression:          aws.String("SET #b = :next"),
-		ConditionExpression:       aws.String("(attribute_not_exists(#b) AND :full = :one) OR #b = :full"),
-		ExpressionAttributeNames:  map[string]string{"#b": "bucket"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":next": num(int64(full + 1)), ":full": num(int64(full)), ":one": num(1)},
+		Key:                       bucketKey(n),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("#owner = :owner"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
 	})
-	if err != nil && !conditionFailed(err) {
-		return v.ddbErr("open the next vault bucket", err)
-	}
-	if err == nil {
-		v.log.InfoContext(ctx, "vault bucket full; opened the next one", "bucket", full+1)
+	switch {
+	case conditionFailed(err):
+		return fmt.Errorf("vault: bucket %d: %w", n, errLeaseLost)
+	case err != nil:
+		return v.ddbErr(fmt.Sprintf("update vault bucket %d", n), err)
 	}
 	return nil
+}
+
+// openBucket is the bucket new entries go to (1 before anything was written).
+func (v *Vault) openBucket(ctx context.Context) (int, error) {
+	o, _, err := v.readOpen(ctx)
+	return o, err
+}
+
+// readOpen reads the open bucket and the highest bucket number handed out (0 when none
+// was handed out beyond the open one: a deployment from before fresh buckets).
+func (v *Vault) readOpen(ctx context.Context) (open, last int, err error) {
+	out, err := v.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(v.table), Key: key(openPK, "OPEN"), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return 0, 0, v.ddbErr("read the open vault bucket", err)
+	}
+	open, last = int(getN(out.Item, "bucket")), int(getN(out.Item, "last"))
+	if open <= 0 {
+		open = 1
+	}
+	return open, last, nil
+}
+
+// lastBucket is the highest bucket number that may exist.
+func (v *Vault) lastBucket(ctx context.Context) (int, error) {
+	o, l, err := v.readOpen(ctx)
+	return max(o, l), err
+}
+
+// openCondition holds the open item to the values read: the open bucket o and last l
+// (each absent when it read as its default).
+func openCondition(o, l int) (string, map[string]types.AttributeValue) {
+	cond := "(#b = :o OR (attribute_not_exists(#b) AND :o = :one))"
+	values := map[string]types.AttributeValue{":o": num(int64(o)), ":one": num(1)}
+	if l > 0 {
+		cond += " AND #last = :l"
+		values[":l"] = num(int64(l))
+	} else {
+		cond += " AND attribute_not_exists(#last)"
+	}
+	return cond, values
+}
+
+// advanceOpen moves the open bucket from full to the next number not handed out,
+// unless another writer already moved it.
+func (v *Vault) advanceOpen(ctx context.Context, full int) error {
+	for range maxRounds {
+		o, l, err := v.readOpen(ctx)
+		if err != nil || o != full {
+			return err
+		}
+		next := max(o, l) + 1
+		cond, values := openCondition(o, l)
+		values[":next"] = num(int64(next))
+		_, err = v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(v.table),
+			Key:                       key(openPK, "OPEN"),
+			UpdateExpression:          aws.String("SET #b = :next, #last = :next"),
+			ConditionExpression:       aws.String(cond),
+			ExpressionAttributeNames:  map[string]string{"#b": "bucket", "#last": "last"},
+			ExpressionAttributeValues: values,
+		})
+		if err == nil {
+			v.log.InfoContext(ctx, "vault bucket full; opened the next one", "bucket", next)
+			return nil
+		}
+		if !conditionFailed(err) {
+			return v.ddbErr("open the next vault bucket", err)
+		}
+	}
+	return fmt.Errorf("vault: open the next vault bucket: the open item kept changing: %w", ErrUnavailable)
+}
+
+// claimFresh hands out a bucket number no one has used, for entries moved out of a
+// bucket that should not spend its versions on them. The bucket is closed: the open
+// bucket skips it, and it takes only the entries moved to it.
+func (v *Vault) claimFresh(ctx context.Context) (int, error) {
+	for range maxRounds {
+		o, l, err := v.readOpen(ctx)
+		if err != nil {
+			return 0, err
+		}
+		m := max(o, l) + 1
+		cond, values := openCondition(o, l)
+		values[":m"] = num(int64(m))
+		_, err = v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(v.table),
+			Key:                       key(openPK, "OPEN"),
+			UpdateExpression:          aws.String("SET #last = :m"),
+			ConditionExpression:       aws.String(cond),
+			ExpressionAttributeNames:  map[string]string{"#b": "bucket", "#last": "last"},
+			ExpressionAttributeValues: values,
+		})
+		if conditionFailed(err) {
+			continue
+		}
+		if err != nil {
+			return 0, v.ddbErr("hand out a fresh vault bucket", err)
+		}
+		_, err = v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(v.table),
+			Key:                       bucketKey(m),
+			UpdateExpression:          aws.String("SET #b = :b, #name = :name, #closed = :closed"),
+			ExpressionAttributeNames:  map[string]string{"#b": "bucket", "#name": "secretName", "#closed": "closed"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":b": num(int64(m)), ":name": str(v.BucketName(m)), ":closed": &types.AttributeValueMemberBOOL{Value: true}},
+		})
+		if err != nil {
+			return 0, v.ddbErr(fmt.Sprintf("close fresh vault bucket %d", m), err)
+		}
+		return m, nil
+	}
+	return 0, fmt.Errorf("vault: hand out a fresh vault bucket: the open item kept changing: %w", ErrUnavailable)
 }
 
 // pace waits for a slot in the stack-wide budget of Secrets Manager writes: one

@@ -112,15 +112,15 @@ func (v *Vault) ownSecrets(ctx context.Context) ([]entryKeyParts, error) {
 	return out, nil
 }
 
-// packedEntries walks the buckets from the first to the open one (no scan): every
+// packedEntries walks the buckets from the first to the last handed out (no scan): every
 // entry whose index still places it in its bucket, by bucket.
 func (v *Vault) packedEntries(ctx context.Context) (map[int][]entryKeyParts, error) {
-	open, err := v.openBucket(ctx)
+	last, err := v.lastBucket(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := map[int][]entryKeyParts{}
-	for n := 1; n <= open; n++ {
+	for n := 1; n <= last; n++ {
 		b, err := v.readBucket(ctx, n)
 		if err != nil {
 			return nil, err

@@ -230,6 +230,9 @@ type applyResult struct {
 	placed  int      // how many of the new entries went into this bucket (a prefix of them)
 	removed []string // entries removed: the caller drops their index items
 	emptied bool     // removing them would empty the bucket: nothing was written
+	// move are the updates this bucket does not take (its daily versions are spent, or
+	// the entry has had its share of them): the caller moves them (moveOut).
+	move map[string]bucketEntry
 }
 
 // apply writes to bucket n under its lease: updates to entries that live there (nil
@@ -263,17 +266,33 @@ func (v *Vault) apply(ctx context.Context, n int, updates map[string]*bucketEntr
 	}
 	doc := maps.Clone(cur.doc)
 	changed := cur.repaired
+	// Stale copies of entries that moved out go with this write, if there is one.
+	if err := v.dropMovedOut(ctx, b, doc); err != nil {
+		return res, err
+	}
+	win := b.window(v.now())
 	var written []string
-	for k, e := range updates {
+	for _, k := range slices.Sorted(maps.Keys(updates)) {
+		e := updates[k]
 		old, had := doc[k]
+		others := len(doc)
+		if had {
+			others--
+		}
 		switch {
 		case e == nil:
-			if had {
+			// A stale copy dropMovedOut took out counts: the removal must reach the bucket.
+			if _, inBucket := cur.doc[k]; had || inBucket {
 				delete(doc, k)
 				changed = true
 			}
 			res.removed = append(res.removed, k)
 		case had && old.same(*e):
+		case v.mustMove(win, k, others):
+			if res.move == nil {
+				res.move = map[string]bucketEntry{}
+			}
+			res.move[k] = *e
 		default:
 			doc[k] = *e
 			changed = true
@@ -281,6 +300,9 @@ func (v *Vault) apply(ctx context.Context, n int, updates map[string]*bucketEntr
 		}
 	}
 	for _, f := range fresh {
+		if b.Closed || win.spent() {
+			break // a fresh bucket, or one whose versions are spent for the day: the next one
+		}
 		if old, had := doc[f.key]; had {
 			if !old.same(f.entry) {
 				doc[f.key] = f.entry
@@ -313,6 +335,10 @@ func (v *Vault) apply(ctx context.Context, n int, updates map[string]*bucketEntr
 		// Compare before write: the bucket already holds exactly this; no new version.
 		return res, nil
 	}
+	if win.spent() && len(written) == 0 && len(res.removed) == 0 {
+		// A repair alone waits for a day that has versions to spare.
+		return res, nil
+	}
 	if len(doc) == 0 {
 		// The last entry goes: the bucket is deleted rather than written (retire).
 		res.emptied = true
@@ -324,11 +350,20 @@ func (v *Vault) apply(ctx context.Context, n int, updates map[string]*bucketEntr
 	}
 	var version string
 	for range writes {
-		if version, res.arn, err = v.writeBucketSecret(ctx, b, body); err != nil {
+		version, res.arn, err = v.writeBucketSecret(ctx, b, body)
+		if limitExceeded(err) {
+			return v.refused(ctx, n, owner, res, cur.doc, doc, fresh, written, err)
+		}
+		if err != nil {
 			return res, err
 		}
 	}
-	b.Committed, b.Entries, b.Bytes, b.SecretARN = version, len(doc), len(body), res.arn
+	entry := ""
+	if len(written) == 1 && len(res.removed) == 0 {
+		entry = written[0]
+	}
+	v.noteVersions(ctx, &b, writes, entry)
+	b.Committed, b.Entries, b.Bytes, b.SecretARN, b.MovedOut = version, len(doc), len(body), res.arn, nil
 	if err := v.commit(ctx, n, owner, b); err != nil {
 		v.cache.drop(b.SecretName)
 		committed = true // the lease is no longer ours to release
@@ -336,6 +371,47 @@ func (v *Vault) apply(ctx context.Context, n int, updates map[string]*bucketEntr
 	}
 	committed = true
 	v.cache.put(b.SecretName, cachedBucket{doc: doc, version: version, arn: res.arn, at: v.now()})
+	return res, nil
+}
+
+// refused handles Secrets Manager's refusal of a version of bucket n (its 101st in 24
+// hours, though the vault's count said otherwise): it records the refusal, so that
+// for a day renewals move out and new entries go to the next bucket; new entries
+// written here are unplaced (the caller places them in the next bucket); renewals of
+// entries that share the bucket are moved. A renewal of an entry alone in its bucket,
+// and a removal, wait for the day to pass: ErrUnavailable. before is the bucket as
+// read, doc as it was to be written.
+func (v *Vault) refused(ctx context.Context, n int, owner string, res applyResult, before, doc bucketDocument, fresh []keyedEntry,
+	written []string, cause error) (applyResult, error) {
+	if err := v.refuse(ctx, n, owner); err != nil {
+		return res, err
+	}
+	v.cache.drop(v.BucketName(n))
+	isFresh := map[string]bool{}
+	for _, f := range fresh[:res.placed] {
+		isFresh[f.key] = true
+	}
+	res.placed = 0
+	refusedErr := fmt.Errorf("vault: bucket %d: Secrets Manager refused a version (100 in 24 hours): %w: %w", n, ErrUnavailable, cause)
+	for _, k := range written {
+		_, had := before[k]
+		switch {
+		case isFresh[k] && !had:
+			if err := v.unplaceIndex(ctx, k, n); err != nil {
+				return res, err
+			}
+		case len(doc) == 1 || len(res.removed) > 0:
+			return res, refusedErr
+		default:
+			if res.move == nil {
+				res.move = map[string]bucketEntry{}
+			}
+			res.move[k] = doc[k]
+		}
+	}
+	if len(res.removed) > 0 {
+		return res, refusedErr
+	}
 	return res, nil
 }
 
@@ -420,7 +496,7 @@ func (v *Vault) writeBucketSecret(ctx context.Context, b bucketItem, body string
 	v.stats.secretWrites.Add(1)
 	out, err := v.client.PutSecretValue(wctx, &secretsmanager.PutSecretValueInput{
 		SecretId: aws.String(b.SecretName), SecretString: aws.String(body), ClientRequestToken: aws.String(token),
-	})
+	}, refusalIsFinal)
 	if err == nil {
 		return aws.ToString(out.VersionId), aws.ToString(out.ARN), nil
 	}
@@ -489,6 +565,9 @@ func (v *Vault) retire(ctx context.Context, n int, removing []string) error {
 	doc := maps.Clone(cur.doc)
 	for _, k := range removing {
 		delete(doc, k)
+	}
+	if err := v.dropMovedOut(ctx, b, doc); err != nil {
+		return err
 	}
 	if len(doc) > 0 {
 		return errMoved // an entry arrived meanwhile: remove ours by a write instead
@@ -570,6 +649,13 @@ func (v *Vault) putPacked(ctx context.Context, connectionID string, region authz
 		}
 		if found {
 			res, err := v.apply(ctx, idx.Bucket, map[string]*bucketEntry{k: &e}, nil, false)
+			if err == nil && len(res.move) > 0 {
+				// Its bucket's versions are not to be spent on it: a fresh bucket.
+				var arn string
+				if arn, err = v.moveOut(ctx, idx.Bucket, res.move); err == nil {
+					return arn, nil
+				}
+			}
 			if retryable(err) {
 				last = err
 				continue
@@ -675,12 +761,27 @@ func (v *Vault) PutMany(ctx context.Context, entries []Entry) ([]string, error) 
 			if err != nil {
 				return ids, err
 			}
+			if len(res.move) > 0 {
+				arn, err := v.moveOut(ctx, n, res.move)
+				switch {
+				case retryable(err):
+				case err != nil:
+					return ids, err
+				default:
+					for k := range res.move {
+						ids[pos[k]] = arn
+						delete(pending, k)
+					}
+				}
+			}
 			if res.arn == "" {
 				continue // retired under it: placed anew next round
 			}
 			for k := range ups {
-				ids[pos[k]] = res.arn
-				delete(pending, k)
+				if _, moving := res.move[k]; !moving {
+					ids[pos[k]] = res.arn
+					delete(pending, k)
+				}
 			}
 		}
 		for len(fresh) > 0 {
@@ -748,6 +849,13 @@ func (v *Vault) deletePacked(ctx context.Context, connectionID string, region au
 		if err != nil || !found {
 			return false, err
 		}
+		// Older copies in buckets it moved out of go first: while one is left, the
+		// index item stays, so a forget run again finds them.
+		for _, s := range idx.StaleIn {
+			if err := v.removeStale(ctx, s, k, purge); err != nil {
+				return false, err
+			}
+		}
 		res, err := v.apply(ctx, idx.Bucket, map[string]*bucketEntry{k: nil}, nil, purge)
 		if err == nil && res.emptied {
 			err = v.retire(ctx, idx.Bucket, []string{k})
@@ -766,4 +874,22 @@ func (v *Vault) deletePacked(ctx context.Context, connectionID string, region au
 		return err == nil, err
 	}
 	return false, fmt.Errorf("vault: delete %s: gave up after %d rounds: %w: %w", k, maxRounds, last, ErrUnavailable)
+}
+
+// removeStale removes the older copy of entry k from bucket s, a bucket it moved out
+// of (or deletes s when that copy was all it held). The index item, which names
+// another bucket, is left alone.
+func (v *Vault) removeStale(ctx context.Context, s int, k string, purge bool) error {
+	var last error
+	for range maxRounds {
+		res, err := v.apply(ctx, s, map[string]*bucketEntry{k: nil}, nil, purge)
+		if err == nil && res.emptied {
+			err = v.retire(ctx, s, []string{k})
+		}
+		if !retryable(err) {
+			return err
+		}
+		last = err
+	}
+	return fmt.Errorf("vault: remove the old copy of %s from bucket %d: %w: %w", k, s, last, ErrUnavailable)
 }

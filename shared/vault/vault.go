@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 )
 
@@ -51,13 +52,14 @@ type Vault struct {
 
 	// The packed layout's bookkeeping and the write pace live in the keeper's table;
 	// without one, the vault keeps one secret per authorization, unpaced.
-	layout Layout
-	db     *dynamodb.Client
-	table  string
-	pack   Packing
-	now    func() time.Time
-	cache  *bucketCache
-	stats  *counters
+	layout  Layout
+	db      *dynamodb.Client
+	table   string
+	pack    Packing
+	now     func() time.Time
+	cache   *bucketCache
+	stats   *counters
+	metrics *metrics.Emitter // nil discards
 }
 
 // New returns a Vault that names its secrets under prefix and encrypts the secrets it
@@ -80,6 +82,22 @@ func New(client *secretsmanager.Client, prefix string, kmsKeyID string) *Vault {
 func (v *Vault) WithLogger(l *slog.Logger) *Vault {
 	c := *v
 	c.log = l
+	return &c
+}
+
+// WithMetrics returns a copy of the vault that emits its metrics to e (nil discards
+// them): MetricBucketVersionsHigh.
+func (v *Vault) WithMetrics(e *metrics.Emitter) *Vault {
+	c := *v
+	c.metrics = e
+	return &c
+}
+
+// WithClock returns a copy of the vault that reads the time from now: the order of an
+// entry's writes, leases, and a bucket's versions of the last 24 hours (tests).
+func (v *Vault) WithClock(now func() time.Time) *Vault {
+	c := *v
+	c.now = now
 	return &c
 }
 
