@@ -214,6 +214,8 @@ func (s *Sim) admitSellerCall(w http.ResponseWriter, r *http.Request, api, op st
 	s.mu.Unlock()
 	if !ok {
 		s.log.Info(api+" throttled", "selling_partner_id", acct.id)
+		// SP-API names the operation's rate on its answers, throttled ones included.
+		w.Header().Set("x-amzn-RateLimit-Limit", strconv.FormatFloat(rate, 'f', -1, 64))
 		(&spErrorAnswer{status: http.StatusTooManyRequests, code: "QuotaExceeded", message: "You exceeded your quota for the requested resource."}).write(w)
 		return acct, false
 	}

@@ -492,22 +492,23 @@ func TestMigrationAndMoveKeepEachTokenOnItsAccount(t *testing.T) {
 	check("after the seller authorized the target")
 }
 
-// bindsMeanwhile is the ledger with another connection binding the seller between the
-// callback's check and its record write, as a concurrent renewal or import can.
+// bindsMeanwhile is the ledger with another connection binding the seller after the
+// callback's check, as a concurrent renewal or import can.
 type bindsMeanwhile struct {
 	*store.Store
 	meanwhile func()
 }
 
-func (b bindsMeanwhile) UpdateBound(ctx context.Context, a authz.Authorization, at time.Time, events ...authz.Event) (authz.Authorization, error) {
+func (b bindsMeanwhile) ClaimBinding(ctx context.Context, region authz.Region, sellerID, connectionID string, at time.Time) error {
 	b.meanwhile()
-	return b.Store.UpdateBound(ctx, a, at, events...)
+	return b.Store.ClaimBinding(ctx, region, sellerID, connectionID, at)
 }
 
-// TestRefusedRecordWriteLeavesTheVaultEntryAsItWas: the vault is written before the
-// record; when the record write is refused because the seller was bound to another
-// connection meanwhile, the refused token does not stay in this connection's entry.
-func TestRefusedRecordWriteLeavesTheVaultEntryAsItWas(t *testing.T) {
+// TestSellerBoundMeanwhileLeavesTheVaultEntryAsItWas: the vault is written before the
+// record; when the seller is bound to another connection after the callback's check,
+// the renewal is refused before the vault write, so the refused token never sits in
+// this connection's entry.
+func TestSellerBoundMeanwhileLeavesTheVaultEntryAsItWas(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.onboard("first-try", "", 0)
@@ -534,6 +535,9 @@ func TestRefusedRecordWriteLeavesTheVaultEntryAsItWas(t *testing.T) {
 	}
 	if a, _ := e.store.Get(e.ctx, "first-try", authz.RegionEU); a.Status != authz.StatusPending {
 		t.Fatalf("record: %+v", a)
+	}
+	if bound, _ := e.store.SellerBinding(e.ctx, authz.RegionEU, seller); bound != "raced" {
+		t.Fatalf("seller bound to %q, want the connection that bound it first", bound)
 	}
 }
 

@@ -352,9 +352,15 @@ func (s *Service) takeEvidence(ctx context.Context, a authz.Authorization, acces
 // store2 writes the token (retrying within the vault budget, else parking it) and
 // then the record. verified says the evidence was checked.
 func (s *Service) store2(ctx context.Context, log *slog.Logger, n newToken, verified bool) (Result, error) {
-	// What the vault holds for the connection now, to put back if the record refuses
-	// the renewal: a refused token never stays in another connection's entry.
-	prev, prevErr := s.vault.Get(ctx, n.a.ConnectionID, n.a.Region)
+	// The seller is bound to this connection before the token is written: a seller
+	// bound elsewhere meanwhile is refused with nothing written to the vault.
+	if err := s.claimBinding(ctx, log, n); err != nil {
+		if errors.Is(err, ErrSellerBound) {
+			return Result{}, err
+		}
+		log.ErrorContext(ctx, "could not claim the seller's binding; parking the token", "error", err)
+		return Result{}, s.park(ctx, log, n, verified, "binding: "+err.Error())
+	}
 	secretID, err := s.putToken(ctx, n)
 	if err != nil {
 		log.ErrorContext(ctx, "could not store the refresh token within the budget; parking it", "error", err)
@@ -363,11 +369,12 @@ func (s *Service) store2(ctx context.Context, log *slog.Logger, n newToken, veri
 	updated, kind, err := s.renewRecord(ctx, n, secretID)
 	switch {
 	case errors.Is(err, store.ErrSellerBound):
+		// Only an operator's move can take a claimed binding away.
 		var be *store.SellerBoundError
 		if errors.As(err, &be) {
 			s.sellerConflict(ctx, log, n.a, n.sellerID, be.ConnectionID, s.clock.Now())
 		}
-		s.putBack(ctx, log, n, prev, prevErr)
+		log.ErrorContext(ctx, "seller moved to another connection between the binding claim and the record write; record unchanged", "secretId", secretID)
 		return Result{}, ErrSellerBound
 	case err != nil:
 		log.ErrorContext(ctx, "refresh token stored but the record update failed; the next refresh repairs it", "error", err, "secretId", secretID)
@@ -379,23 +386,16 @@ func (s *Service) store2(ctx context.Context, log *slog.Logger, n newToken, veri
 	return Result{Authorization: updated, Kind: kind}, nil
 }
 
-// putBack undoes a vault write whose record write was refused (the seller was bound
-// to another connection meanwhile): the entry gets back the token it held, or goes.
-func (s *Service) putBack(ctx context.Context, log *slog.Logger, n newToken, prev vault.RefreshToken, prevErr error) {
-	var err error
-	switch {
-	case prevErr == nil:
-		_, err = s.vault.Put(ctx, n.a.ConnectionID, n.a.Region, prev)
-	case errors.Is(prevErr, vault.ErrNotFound):
-		err = s.vault.Delete(ctx, n.a.ConnectionID, n.a.Region)
-	default:
-		err = fmt.Errorf("the entry's previous token could not be read: %w", prevErr)
+// claimBinding binds n's seller to its connection (store.ClaimBinding); a seller bound
+// to another connection is ErrSellerBound, recorded in both histories.
+func (s *Service) claimBinding(ctx context.Context, log *slog.Logger, n newToken) error {
+	err := s.store.ClaimBinding(ctx, n.a.Region, n.sellerID, n.a.ConnectionID, s.clock.Now())
+	var be *store.SellerBoundError
+	if errors.As(err, &be) {
+		s.sellerConflict(ctx, log, n.a, n.sellerID, be.ConnectionID, s.clock.Now())
+		return ErrSellerBound
 	}
-	if err != nil {
-		log.ErrorContext(ctx, "seller bound to another connection at the record write; the refused token could not be taken out of this connection's vault entry", "error", err)
-		return
-	}
-	log.WarnContext(ctx, "seller bound to another connection at the record write; the vault entry holds what it held before, record unchanged")
+	return err
 }
 
 // afterRenewal counts the renewal in the funnel and withdraws the Seller Central

@@ -30,6 +30,7 @@ type Store interface {
 	UpdateBound(ctx context.Context, a authz.Authorization, at time.Time, events ...authz.Event) (authz.Authorization, error)
 	FindBySeller(ctx context.Context, sellingPartnerID string) ([]authz.Authorization, error)
 	SellerBinding(ctx context.Context, region authz.Region, sellingPartnerID string) (string, error)
+	ClaimBinding(ctx context.Context, region authz.Region, sellingPartnerID, connectionID string, at time.Time) error
 	AddEvent(ctx context.Context, e authz.Event) error
 	PutNonce(ctx context.Context, nonce, connectionID string, region authz.Region, expiresAt time.Time) error
 	ConsumeNonce(ctx context.Context, nonce string, now time.Time) (string, authz.Region, error)
@@ -42,7 +43,6 @@ type Store interface {
 type Vault interface {
 	Get(ctx context.Context, connectionID string, region authz.Region) (vault.RefreshToken, error)
 	Put(ctx context.Context, connectionID string, region authz.Region, rt vault.RefreshToken) (string, error)
-	Delete(ctx context.Context, connectionID string, region authz.Region) error
 }
 
 // Exchanger trades Amazon's spapi_oauth_code for tokens at LWA, and mints access

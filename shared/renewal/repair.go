@@ -120,7 +120,12 @@ func (s *Service) repairOne(ctx context.Context, p store.Parked) (repairOutcome,
 			return repairWaiting, err
 		}
 	}
-	prev, prevErr := s.vault.Get(ctx, n.a.ConnectionID, n.a.Region)
+	if err := s.claimBinding(ctx, log, n); err != nil {
+		if errors.Is(err, ErrSellerBound) {
+			return s.discard(ctx, p, "its seller is bound to another connection")
+		}
+		return repairWaiting, err
+	}
 	secretID, err := s.putToken(ctx, n)
 	if err != nil {
 		return repairWaiting, err
@@ -128,7 +133,6 @@ func (s *Service) repairOne(ctx context.Context, p store.Parked) (repairOutcome,
 	renewed, _, err := s.renewRecord(ctx, n, secretID)
 	if err != nil {
 		if errors.Is(err, store.ErrSellerBound) {
-			s.putBack(ctx, log, n, prev, prevErr)
 			return s.discard(ctx, p, "its seller is bound to another connection")
 		}
 		return repairWaiting, err

@@ -459,7 +459,22 @@ func (c *Client) attempt(ctx context.Context, op, method, u string, body []byte,
 	if res.StatusCode >= 200 && res.StatusCode < 300 {
 		return raw, nil, 0
 	}
-	return nil, classify(op, res.StatusCode, raw, id, token), retryAfter(res.Header)
+	wait := retryAfter(res.Header)
+	if wait == 0 && res.StatusCode == http.StatusTooManyRequests {
+		wait = rateInterval(res.Header)
+	}
+	return nil, classify(op, res.StatusCode, raw, id, token), wait
+}
+
+// rateInterval is the time one request of the operation's usage plan takes to come
+// back, from the x-amzn-RateLimit-Limit header (requests per second) SP-API sends:
+// after a 429 without Retry-After, retrying sooner is refused again. 0 if absent.
+func rateInterval(h http.Header) time.Duration {
+	rate, err := strconv.ParseFloat(strings.TrimSpace(h.Get("x-amzn-RateLimit-Limit")), 64)
+	if err != nil || rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(time.Second) / rate)
 }
 
 // classify reads an SP-API error answer: {"errors":[{"code","message","details"}]}.

@@ -355,3 +355,29 @@ func BenchmarkAccount(b *testing.B) {
 		})
 	}
 }
+
+// TestThrottledProbeWaitsForItsUsagePlan: the Product Fees API allows one request a
+// second per seller (burst 2). A throttled answer without Retry-After names the rate
+// in x-amzn-RateLimit-Limit, and the retry waits that long instead of being refused
+// again: three new tokens of one seller in a row all get their seller id.
+func TestThrottledProbeWaitsForItsUsagePlan(t *testing.T) {
+	t.Parallel()
+	// The usage plan refills in real time here: the simulator runs on the wall clock.
+	sim := amazonsim.New(amazonsim.Config{AppID: "amzn1.sp.solution.spapitest", AppName: "SP-API test", RedirectURIs: []string{redirectURI},
+		ClientID: clientID, ClientSecret: clientSecret,
+		Sellers: []amazonsim.Seller{{ID: sellerEU, Name: "Alpenblick Outdoor GmbH", CountryCodes: []string{"DE"}}}})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	e := &env{sim: sim, url: srv.URL, logs: &testenv.Buffer{},
+		lwa: lwa.NewClient(lwa.Config{Endpoint: srv.URL + "/auth/o2/token", Credentials: lwa.StaticCredentials{ClientID: clientID, ClientSecret: clientSecret}})}
+	c := e.client(func(c *spapi.Config) { c.SellerIDProbe = true; c.MaxDelay = 2 * time.Second })
+	for i := range 4 {
+		acct, err := c.Account(context.Background(), authz.RegionEU, e.accessToken(t, sellerEU))
+		if err != nil || !acct.SellerIDVerified {
+			t.Fatalf("token %d: %+v %v", i+1, acct, err)
+		}
+	}
+	if !strings.Contains(e.logs.String(), `"status":429`) {
+		t.Fatalf("the usage plan was never reached, so the retry was not tried:\n%s", e.logs.String())
+	}
+}

@@ -261,3 +261,45 @@ func (s *Store) ReleaseBindings(ctx context.Context, connectionID string, region
 	}
 	return len(unbind), nil
 }
+
+// ClaimBinding binds a selling partner to a connection in region before anything of
+// the seller's is stored there: a conditional PutItem that succeeds when no binding
+// exists or it already names the connection, and otherwise fails with a
+// *SellerBoundError naming the holder. The renewal claims the binding before it writes
+// the new token to the vault, so a seller bound elsewhere meanwhile is refused before
+// the write, not after it. The record's own write binds again, in its transaction.
+func (s *Store) ClaimBinding(ctx context.Context, region authz.Region, sellingPartnerID, connectionID string, at time.Time) error {
+	if sellingPartnerID == "" {
+		return nil
+	}
+	if holder, err := s.SellerBinding(ctx, region, sellingPartnerID); err != nil {
+		return err
+	} else if holder != "" && holder != connectionID {
+		return &SellerBoundError{SellingPartnerID: sellingPartnerID, Region: region, ConnectionID: holder}
+	}
+	av, err := attributevalue.MarshalMap(bindingItem{PK: sellerPrefix + string(region) + "#" + sellingPartnerID, SK: bindingSK,
+		ConnectionID: connectionID, BoundAt: formatTime(at)})
+	if err != nil {
+		return fmt.Errorf("claim binding: encode: %w", err)
+	}
+	cond := expression.AttributeNotExists(expression.Name(attrPK)).Or(expression.Name("connectionId").Equal(expression.Value(connectionID)))
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return fmt.Errorf("claim binding: build condition: %w", err)
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table), Item: av,
+		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var failed *types.ConditionalCheckFailedException
+	if errors.As(err, &failed) {
+		var held bindingItem
+		_ = attributevalue.UnmarshalMap(failed.Item, &held)
+		return &SellerBoundError{SellingPartnerID: sellingPartnerID, Region: region, ConnectionID: held.ConnectionID}
+	}
+	if err != nil {
+		return fmt.Errorf("claim binding of %s: %w", sellingPartnerID, unavailable(err))
+	}
+	return nil
+}
