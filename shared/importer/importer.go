@@ -514,7 +514,14 @@ var errStopped = errors.New("import stopped before the end of the file")
 func (ru *run) waitLag(ctx context.Context, line int) {
 	for nudged := false; ctx.Err() == nil; nudged = true {
 		ru.mu.Lock()
-		lag := line - ru.doneThroughLocked()
+		// Every line before this one is read: those not in flight are finished. (The
+		// watermark itself stops at the last line handed out, and a CSV record whose
+		// quoted fields span many lines moves the next row's line far past it.)
+		done := line - 1
+		for l := range ru.inFlight {
+			done = min(done, l-1)
+		}
+		lag := line - done
 		ru.mu.Unlock()
 		if lag <= ru.maxAhead {
 			return
