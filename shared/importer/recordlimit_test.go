@@ -67,9 +67,9 @@ func TestRecordSpanningManyShortLinesIsRefused(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			src := &shortLines{
-				head: "connectionId,region,refreshToken,displayName\nfirst,eu," + tok + ",First\nbomb,eu," + tok + ",\"",
+				head: "connectionId,region,refreshToken,displayName\nfirst,eu," + tok + "-first,First\nbomb,eu," + tok + "-bomb,\"",
 				n:    c.lines,
-				tail: "\"\nafter,eu," + tok + ",After\n",
+				tail: "\"\nafter,eu," + tok + "-after,After\n",
 			}
 			rep, err := importer.New(importer.Config{DryRun: true}, importer.Deps{}).Run(context.Background(), src)
 			if c.valid {
