@@ -47,6 +47,8 @@ func TestTokenIsStoredOnlyOnItsOwnAccountsConnection(t *testing.T) {
 		// gone are connections (in na) that must have neither record nor token, and
 		// sellers that must not be bound to them.
 		gone map[string]string
+		// untouched is a pending connection (in na) that must stay as it was, without a token.
+		untouched string
 	}{
 		{name: "one token on its seller's row and on another seller's row",
 			file: func(k tokens) string {
@@ -98,8 +100,20 @@ func TestTokenIsStoredOnlyOnItsOwnAccountsConnection(t *testing.T) {
 						MarketplaceIDs: []string{"A2EUQ1WTGCTBG2"}, TakenAt: now.Add(-time.Hour)}})
 				must(t, err)
 			},
-			file:     func(k tokens) string { return "waiting,na," + k.oak + ",,,,,\n" },
-			rejected: map[int]string{2: "the token's account is not the one on record for waiting/na (no marketplace in common)"}},
+			file:      func(k tokens) string { return "waiting,na," + k.oak + ",,,,,\n" },
+			rejected:  map[int]string{2: "the token's account is not the one on record for waiting/na (no marketplace in common)"},
+			untouched: "waiting"},
+		{name: "a pending connection's recorded account, and a token LWA refuses",
+			before: func(t *testing.T, e *env, k tokens) {
+				e.sim.Revoke(k.oak)
+				_, err := e.store.Create(e.ctx, authz.Authorization{ConnectionID: "waiting", Region: authz.RegionNA, AccountType: authz.AccountSeller,
+					Locale: "en-US", Status: authz.StatusPending, Account: authz.Account{StoreName: "Maple Leaf Goods",
+						MarketplaceIDs: []string{"A2EUQ1WTGCTBG2"}, TakenAt: now.Add(-time.Hour)}})
+				must(t, err)
+			},
+			file:      func(k tokens) string { return "waiting,na," + k.oak + ",,,,,\n" },
+			rejected:  map[int]string{2: "connection waiting/na has an account on record, and LWA refused this token"},
+			untouched: "waiting"},
 		{name: "a pending connection's recorded account matches",
 			before: func(t *testing.T, e *env, k tokens) {
 				_, err := e.store.Create(e.ctx, authz.Authorization{ConnectionID: "waiting", Region: authz.RegionNA, AccountType: authz.AccountSeller,
@@ -170,6 +184,14 @@ func TestTokenIsStoredOnlyOnItsOwnAccountsConnection(t *testing.T) {
 				}
 				if bound, err := e.store.SellerBinding(e.ctx, authz.RegionNA, seller); err != nil || bound == id {
 					t.Errorf("seller %s is bound to %q (%v), the rejected row's connection", seller, bound, err)
+				}
+			}
+			if c.untouched != "" {
+				if a := e.get(c.untouched, authz.RegionNA); a.Status != authz.StatusPending || a.Version != 1 {
+					t.Errorf("%s was written: %s, version %d", c.untouched, a.Status, a.Version)
+				}
+				if _, err := e.vault.Get(e.ctx, c.untouched, authz.RegionNA); !errors.Is(err, vault.ErrNotFound) {
+					t.Errorf("%s: a token was stored (%v)", c.untouched, err)
 				}
 			}
 			e.noToken("logs", []byte(e.logs.String()))

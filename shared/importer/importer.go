@@ -687,6 +687,9 @@ func (ru *run) importRow(ctx context.Context, row Row) (Outcome, string, *proven
 	}
 
 	var acct authz.Account
+	if !accepted && found && !existing.Account.IsZero() {
+		return OutcomeRejected, fmt.Sprintf("connection %s has an account on record, and LWA refused this token (invalid_grant), so SP-API cannot say whose it is: not imported", row.Key()), nil
+	}
 	if accepted {
 		var acctErr error
 		if im.d.Accounts != nil {
