@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/importer"
@@ -221,6 +222,8 @@ func syntheticFile(n int, tok func(i int) string) io.Reader {
 func simTokens(e *env, n int) func(int) string {
 	toks := make([]string, n)
 	for i := range toks {
+		// syntheticFile's rows name Germany: each account sells there.
+		must(e.t, e.sim.AddSeller(amazonsim.Seller{ID: fmt.Sprintf("A%013d", i), CountryCodes: []string{"DE"}}))
 		toks[i] = e.sim.IssueRefreshToken(fmt.Sprintf("A%013d", i))
 	}
 	return func(i int) string { return toks[i] }

@@ -186,9 +186,9 @@ func TestDryRunRefusesDuplicatesAnywhereInTheFile(t *testing.T) {
 	b.WriteString(header)
 	fmt.Fprintf(&b, "first,eu,%s,A1SELLERONE1,,,,\n", tok)
 	for i := range 2000 { // far apart: no in-flight window in a dry run anyway
-		fmt.Fprintf(&b, "filler-%d,eu,%s,,,,,\n", i, tok)
+		fmt.Fprintf(&b, "filler-%d,eu,%s-%d,,,,,\n", i, tok, i)
 	}
-	fmt.Fprintf(&b, "first,eu,%s,,,,,\nsecond,eu,%s,A1SELLERONE1,,,,\nfirst,na,%s,A1SELLERONE1,,,,\n", tok, tok, tok)
+	fmt.Fprintf(&b, "first,eu,%s-a,,,,,\nsecond,eu,%s-b,A1SELLERONE1,,,,\nfirst,na,%s-c,A1SELLERONE1,,,,\n", tok, tok, tok)
 	rep, err := importer.New(importer.Config{DryRun: true}, importer.Deps{}).Run(context.Background(), strings.NewReader(b.String()))
 	must(t, err)
 	if rep.Counts[importer.OutcomeValid] != 2002 || len(rep.Rejected) != 2 ||

@@ -51,6 +51,7 @@ type env struct {
 	writes   *countingWriter
 	clock    *testenv.Clock
 	accounts importer.AccountReader
+	simURL   string
 }
 
 func newEnv(t testing.TB) *env {
@@ -59,6 +60,7 @@ func newEnv(t testing.TB) *env {
 	e.sim = amazonsim.New(amazonsim.Config{ClientID: clientID, ClientSecret: clientSecret, Clock: e.clock.Now})
 	srv := httptest.NewServer(e.sim)
 	t.Cleanup(srv.Close)
+	e.simURL = srv.URL
 	e.lwa = lwa.NewClient(lwa.Config{Endpoint: srv.URL + "/auth/o2/token",
 		Credentials: lwa.StaticCredentials{ClientID: clientID, ClientSecret: secret.Value(clientSecret)},
 		MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond})
@@ -67,6 +69,15 @@ func newEnv(t testing.TB) *env {
 	e.store = store.New(testenv.DynamoDB(t), testenv.NewTable(t))
 	e.vault = vault.New(testenv.SecretsManager(t), testenv.Prefix(t), "").WithLogger(slog.New(slog.DiscardHandler))
 	e.writes = &countingWriter{w: e.vault}
+	return e
+}
+
+// withoutSellerIDProbe makes the import's SP-API client skip the Product Fees probe,
+// as a stack without VERIFY_SELLER_ID does: the account is known by its store name and
+// marketplaces only, never by a verified seller id.
+func (e *env) withoutSellerIDProbe() *env {
+	e.accounts = spapi.NewClient(spapi.Config{Endpoint: e.simURL, Clock: e.clock.Now,
+		BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	return e
 }
 

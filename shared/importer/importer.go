@@ -1,12 +1,13 @@
 // Package importer brings a vendor's existing seller authorizations into the ledger
 // from a file (CSV with a header, or JSON Lines): each refresh token is proven with
 // one LWA refresh at the rate budget the proof-of-life refresh shares, the account's
-// fingerprint is taken with SP-API, the token is stored in the vault and the record
-// written with the status the evidence gives. The file is streamed (memory does not
-// grow with it), a re-run changes nothing already imported and calls LWA for none of
-// it, and no token ever reaches a log line, an error or the report. keeperctl import
-// runs it on the operator's machine; the importer function runs it in the stack on a
-// file dropped into the import bucket.
+// fingerprint is taken with SP-API and compared with what the row and the ledger claim
+// (evidence.go), the token is stored in the vault and the record written with the
+// status the evidence gives. The file is streamed (memory grows only by a hash of each
+// row's token, to refuse a token's second row), a re-run changes nothing already
+// imported and calls LWA for none of it, and no token ever reaches a log line, an
+// error or the report. keeperctl import runs it on the operator's machine; the
+// importer function runs it in the stack on a file dropped into the import bucket.
 package importer
 
 import (
@@ -43,6 +44,9 @@ type Ledger interface {
 	UpdateBound(ctx context.Context, a authz.Authorization, at time.Time, events ...authz.Event) (authz.Authorization, error)
 	// SellerBinding names the connection a seller is bound to in a region ("" if none).
 	SellerBinding(ctx context.Context, region authz.Region, sellingPartnerID string) (string, error)
+	// FindBySeller returns a seller's records in every region, whose fingerprints a
+	// token said to be that seller's must match.
+	FindBySeller(ctx context.Context, sellingPartnerID string) ([]authz.Authorization, error)
 }
 
 // TokenReader reads a stored refresh token (*vault.Vault), to tell a row already
@@ -269,7 +273,8 @@ func New(cfg Config, d Deps) *Importer {
 func (im *Importer) Config() Config { return im.cfg }
 
 // run is the state of one import. Its memory is bounded by the rows in flight, never
-// by the file: no index of the rows read is kept (a dry run's duplicate checks aside).
+// by the file, but for the line each token first appeared on (tokenLines) and a dry
+// run's duplicate checks.
 type run struct {
 	im        *Importer
 	now       time.Time
@@ -281,6 +286,7 @@ type run struct {
 	ahead     map[int]bool // finished lines past the watermark (doneThroughLocked)
 	maxAhead  int
 	nudge     chan struct{} // the reader waits on the oldest rows: store the batch gathered so far
+	tokens    *tokenLines   // the line each token of the file first appeared on
 	stopped   atomic.Bool   // a row was left undone: the import is being interrupted
 	lwaCalls  atomic.Int64
 	unknownN  atomic.Int64
@@ -322,7 +328,7 @@ func (im *Importer) Run(ctx context.Context, r io.Reader) (*Report, error) {
 	ctx, abort := context.WithCancelCause(ctx)
 	defer abort(nil)
 	ru := &run{im: im, now: started, inFlight: map[int][]string{}, keys: map[string]int{}, ahead: map[int]bool{}, abort: abort,
-		report: newReport(im.cfg, rd.Format(), started), nudge: make(chan struct{}, 1)}
+		report: newReport(im.cfg, rd.Format(), started), nudge: make(chan struct{}, 1), tokens: newTokenLines()}
 	// The reader may run this far past the oldest unfinished row: beyond the rows in
 	// flight and the batches being gathered, stored and recorded (the writer's channel,
 	// its gathering, one waiting to be stored, those being stored, two being recorded
@@ -362,9 +368,12 @@ read:
 			fileErr = err
 			break
 		}
-		line := row.Line
+		line, firstOfToken := row.Line, 0
 		if rej != nil {
 			line = rej.Line
+		} else {
+			// Skipped rows count too: a continuation refuses what the whole run would.
+			firstOfToken = ru.tokens.see(row)
 		}
 		if line <= im.cfg.SkipThroughLine {
 			continue
@@ -381,10 +390,14 @@ read:
 			continue
 		}
 		if im.cfg.DryRun {
+			if firstOfToken > 0 {
+				ru.finish(row.Line, row.ConnectionID, OutcomeRejected, repeatedToken(firstOfToken))
+				continue
+			}
 			ru.finish(row.Line, row.ConnectionID, OutcomeValid, "")
 			continue
 		}
-		if reason := ru.dispatch(row); reason != "" {
+		if reason := ru.dispatch(row, firstOfToken); reason != "" {
 			ru.finish(row.Line, row.ConnectionID, OutcomeRejected, reason)
 			continue
 		}
@@ -429,8 +442,8 @@ func sellerKey(sellerID string, region authz.Region) string {
 
 // dispatch puts a row in flight, holding its connection and seller ids, or says why it
 // repeats a row still in flight (whose record is not written yet, so the ledger could
-// not refuse it).
-func (ru *run) dispatch(row Row) string {
+// not refuse it), or an earlier row's token (firstOfToken, its line).
+func (ru *run) dispatch(row Row, firstOfToken int) string {
 	ru.mu.Lock()
 	defer ru.mu.Unlock()
 	if first, dup := ru.keys[connectionKey(row)]; dup {
@@ -443,6 +456,9 @@ func (ru *run) dispatch(row Row) string {
 			return fmt.Sprintf("seller %s in region %s appears again (first on line %d)", row.SellingPartnerID, row.Region, first)
 		}
 		held = append(held, k)
+	}
+	if firstOfToken > 0 {
+		return repeatedToken(firstOfToken)
 	}
 	for _, k := range held {
 		ru.keys[k] = row.Line
@@ -514,7 +530,14 @@ var errStopped = errors.New("import stopped before the end of the file")
 func (ru *run) waitLag(ctx context.Context, line int) {
 	for nudged := false; ctx.Err() == nil; nudged = true {
 		ru.mu.Lock()
-		lag := line - ru.doneThroughLocked()
+		// Every line before this one is read: those not in flight are finished. (The
+		// watermark itself stops at the last line handed out, and a CSV record whose
+		// quoted fields span many lines moves the next row's line far past it.)
+		done := line - 1
+		for l := range ru.inFlight {
+			done = min(done, l-1)
+		}
+		lag := line - done
 		ru.mu.Unlock()
 		if lag <= ru.maxAhead {
 			return
@@ -664,35 +687,88 @@ func (ru *run) importRow(ctx context.Context, row Row) (Outcome, string, *proven
 	}
 
 	var acct authz.Account
-	if accepted && im.d.Accounts != nil {
-		acct, err = im.d.Accounts.Account(ctx, row.Region, tokens.AccessToken)
-		if err != nil {
-			// The token works; what SP-API did answer is kept (a partial fingerprint
-			// has no seller id), and a later renewal takes the rest.
-			im.d.Log.InfoContext(ctx, "import: account fingerprint incomplete", "connectionId", row.ConnectionID, "region", string(row.Region), "error", err.Error())
+	if !accepted && found && !existing.Account.IsZero() {
+		return OutcomeRejected, fmt.Sprintf("connection %s has an account on record, and LWA refused this token (invalid_grant), so SP-API cannot say whose it is: not imported", row.Key()), nil
+	}
+	if accepted {
+		var acctErr error
+		if im.d.Accounts != nil {
+			acct, acctErr = im.d.Accounts.Account(ctx, row.Region, tokens.AccessToken)
+			if acctErr != nil {
+				// The token works; what SP-API did answer is kept (a partial fingerprint
+				// has no seller id), and a later renewal takes the rest.
+				im.d.Log.InfoContext(ctx, "import: account fingerprint incomplete", "connectionId", row.ConnectionID, "region", string(row.Region), "error", acctErr.Error())
+			}
 		}
-		if acct.SellerIDVerified && acct.SellerID != "" {
-			for _, want := range []string{row.SellingPartnerID, existing.SellingPartnerID} {
-				if want != "" && want != acct.SellerID {
-					return OutcomeRejected, fmt.Sprintf("the refresh token belongs to seller %s, not %s: not imported", acct.SellerID, want), nil
-				}
-			}
-			if row.SellingPartnerID == "" {
-				row.SellingPartnerID = acct.SellerID
-				if first, dup := ru.claimSeller(row, acct.SellerID); dup {
-					return OutcomeRejected, fmt.Sprintf("seller %s in region %s appears again (first on line %d)", acct.SellerID, row.Region, first), nil
-				}
-				if reason, err := im.boundElsewhere(ctx, acct.SellerID, row); err != nil {
-					out, reason := ru.failed(ctx, "read the seller's binding", err)
-					return out, reason, nil
-				} else if reason != "" {
-					return OutcomeRejected, reason, nil
-				}
-			}
+		out, reason, err := ru.checkEvidence(ctx, &row, existing, found, acct, acctErr)
+		if err != nil {
+			out, reason := ru.failed(ctx, "read the ledger", err)
+			return out, reason, nil
+		}
+		if out != "" {
+			return out, reason, nil
 		}
 	}
 	a, out, detail := ru.record(row, existing, found, accepted, acct)
 	return out, "", &proven{row: row, a: a, found: found, hadToken: hadToken, out: out, detail: detail}
+}
+
+// checkEvidence compares what SP-API said about the token's account (acct) with what
+// the row and the ledger claim, and says why the token cannot be stored on the row's
+// connection: the account on record for the connection is another (Account.SameAs),
+// the row's marketplace is not one the account sells in, the verified seller id is
+// not the row's or is bound to another connection, or the seller the row names is on
+// record elsewhere with another account. A verified seller id the row lacks is set on
+// row. No outcome: the row may be stored.
+func (ru *run) checkEvidence(ctx context.Context, row *Row, existing authz.Authorization, found bool, acct authz.Account, acctErr error) (Outcome, string, error) {
+	im := ru.im
+	if found && !existing.Account.IsZero() {
+		if acct.IsZero() {
+			why := "no SP-API client"
+			if acctErr != nil {
+				why = clip(acctErr.Error(), 160)
+			}
+			return OutcomeFailed, fmt.Sprintf("connection %s has an account on record and SP-API did not answer for the token (%s), so it cannot be shown to be that account: nothing written, run the import again",
+				row.Key(), why), nil
+		}
+		if same, why := existing.Account.SameAs(acct); !same {
+			return OutcomeRejected, fmt.Sprintf("the token's account is not the one on record for %s (%s): not imported", row.Key(), why), nil
+		}
+	}
+	marketplace := row.Marketplace
+	if marketplace == "" && found {
+		marketplace = existing.Marketplace
+	}
+	if reason := sellsIn(acct, marketplace); reason != "" {
+		return OutcomeRejected, reason, nil
+	}
+	if acct.SellerIDVerified && acct.SellerID != "" {
+		for _, want := range []string{row.SellingPartnerID, existing.SellingPartnerID} {
+			if want != "" && want != acct.SellerID {
+				return OutcomeRejected, fmt.Sprintf("the refresh token belongs to seller %s, not %s: not imported", acct.SellerID, want), nil
+			}
+		}
+		if row.SellingPartnerID == "" {
+			row.SellingPartnerID = acct.SellerID
+			if first, dup := ru.claimSeller(*row, acct.SellerID); dup {
+				return OutcomeRejected, fmt.Sprintf("seller %s in region %s appears again (first on line %d)", acct.SellerID, row.Region, first), nil
+			}
+			reason, err := im.boundElsewhere(ctx, acct.SellerID, *row)
+			if err != nil || reason != "" {
+				return OutcomeRejected, reason, err
+			}
+		}
+		return "", "", nil
+	}
+	claimed := row.SellingPartnerID
+	if claimed == "" {
+		claimed = existing.SellingPartnerID
+	}
+	reason, err := im.claimedSellerDisagrees(ctx, *row, claimed, acct)
+	if err != nil || reason != "" {
+		return OutcomeRejected, reason, err
+	}
+	return "", "", nil
 }
 
 // writer gathers proven rows into batches and stores them (storeTokens, then
@@ -945,7 +1021,7 @@ func (ru *run) failed(ctx context.Context, what string, err error) (Outcome, str
 }
 
 // sameToken compares the stored token with the row's in memory, in constant time:
-// no hash of a token is ever computed or kept.
+// no hash of a token is kept beyond the run's memory (tokenLines, seeded at random).
 func sameToken(a, b secret.Value) bool {
 	return subtle.ConstantTimeCompare([]byte(a.Reveal()), []byte(b.Reveal())) == 1
 }

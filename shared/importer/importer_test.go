@@ -20,6 +20,8 @@ const header = "connectionId,region,refreshToken,sellingPartnerId,marketplace,co
 func TestImportEveryOutcome(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
+	// The row names Germany: the seller's account sells there, as SP-API says.
+	must(t, e.sim.AddSeller(amazonsim.Seller{ID: "A1GOODSELLER", Name: "Good Seller", CountryCodes: []string{"DE"}}))
 	good := e.sim.IssueRefreshToken("A1GOODSELLER")
 	unknown := e.sim.IssueRefreshToken("A1UNKNOWNEXP")
 	revoked := e.sim.IssueRefreshToken("A1REVOKEDSEL")
@@ -249,12 +251,12 @@ func TestExistingConnectionIsNeverOverwritten(t *testing.T) {
 		ContactEmail: "w@shop.example", Locale: "en-US", Status: authz.StatusPending})
 	must(t, err)
 
-	other := e.sim.IssueRefreshToken("A1INTRUDER01")
+	other, another := e.sim.IssueRefreshToken("A1INTRUDER01"), e.sim.IssueRefreshToken("A1INTRUDER01")
 	fresh := e.sim.IssueRefreshToken("A1ORIGINAL01")
 	pending := e.sim.IssueRefreshToken("A1WAITING001")
 	rep, err := e.run(importer.Config{}, header+
 		"acme,eu,"+other+",A1INTRUDER01,,,,\n"+
-		"acme-two,eu,"+other+",A1ORIGINAL01,,,,\n"+
+		"acme-two,eu,"+another+",A1ORIGINAL01,,,,\n"+
 		"waiting,na,"+pending+",,,,,\n")
 	must(t, err)
 	again, err := e.run(importer.Config{}, header+"acme,eu,"+fresh+",,,,,\n")

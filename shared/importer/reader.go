@@ -42,12 +42,14 @@ var (
 	OptionalColumns = []string{ColSellingPartnerID, ColAccountType, ColMarketplace, ColContactEmail, ColLocale, ColAuthorizedAt, ColDisplayName}
 )
 
-// MaxLineBytes bounds one line of a file: a row is a few hundred bytes, so a longer
-// line is an attack or a wrong file, and refusing it keeps memory flat.
+// MaxLineBytes bounds one record of a file: a JSON line, or a CSV record however many
+// lines its quoted fields span (a quoted field may hold line breaks). A row is a few
+// hundred bytes, so a longer record is an attack or a wrong file, and refusing it
+// keeps memory flat.
 const MaxLineBytes = 64 << 10
 
 // ErrBadFile says the file as a whole cannot be imported (wrong header, not CSV or
-// JSON Lines, a line over MaxLineBytes): nothing after that point is processed.
+// JSON Lines, a record over MaxLineBytes): nothing after that point is processed.
 var ErrBadFile = errors.New("import file refused")
 
 // Row is one authorization to import, as the vendor's file gives it, checked.
@@ -96,7 +98,8 @@ func NewReader(r io.Reader, now func() time.Time) (*Reader, error) {
 		now = time.Now
 	}
 	cr := &countingReader{r: r}
-	rd := &Reader{src: cr, lines: bufio.NewReaderSize(&lineLimit{r: cr}, MaxLineBytes+4096), now: now}
+	limit := &lineLimit{r: cr}
+	rd := &Reader{src: cr, lines: bufio.NewReaderSize(limit, MaxLineBytes+4096), now: now}
 	first, err := rd.lines.Peek(1)
 	for err == nil && (first[0] == 0xEF || first[0] == ' ' || first[0] == '\n' || first[0] == '\r' || first[0] == '\t') {
 		if first[0] == 0xEF { // a UTF-8 byte order mark, as spreadsheets write
@@ -119,8 +122,10 @@ func NewReader(r io.Reader, now func() time.Time) (*Reader, error) {
 	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrBadFile, err)
 	case first[0] == '{':
+		limit.decide(false)
 		return rd, nil
 	}
+	limit.decide(true)
 	rd.csv = csv.NewReader(rd.lines)
 	rd.csv.ReuseRecord = true
 	header, err := rd.csv.Read()
@@ -198,7 +203,7 @@ func (rd *Reader) Next() (Row, *Rejection, error) {
 		}
 		if err != nil {
 			var perr *csv.ParseError
-			if errors.As(err, &perr) && !errors.Is(err, errLineTooLong) {
+			if errors.As(err, &perr) && !errors.Is(err, errLineTooLong) && !errors.Is(err, errRecordTooLong) {
 				if errors.Is(perr.Err, csv.ErrFieldCount) {
 					return Row{}, &Rejection{Line: perr.StartLine, Reason: fmt.Sprintf("%d fields, the header has %d", len(rec), len(rd.cols))}, nil
 				}
@@ -444,8 +449,23 @@ func clip(s string, n int) string {
 
 var errLineTooLong = fmt.Errorf("a line is longer than %d KiB", MaxLineBytes>>10)
 
+// errRecordTooLong is a CSV record over MaxLineBytes; its message names the line the
+// record starts on.
+var errRecordTooLong = errors.New("record too long")
+
+type recordTooLongError struct{ line int }
+
+func (e recordTooLongError) Error() string {
+	return fmt.Sprintf("line %d: a record is longer than %d KiB (a quoted field runs over its lines: is a closing quote missing?)", e.line, MaxLineBytes>>10)
+}
+func (e recordTooLongError) Unwrap() error { return errRecordTooLong }
+
 func fileErr(err error) error {
-	if errors.Is(err, errLineTooLong) {
+	var rec recordTooLongError
+	switch {
+	case errors.As(err, &rec):
+		return rec
+	case errors.Is(err, errLineTooLong):
 		return errLineTooLong
 	}
 	return err
@@ -464,24 +484,67 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// lineLimit fails the read once a line runs past MaxLineBytes, so neither the CSV
+// lineLimit fails the read once a record runs past MaxLineBytes, so neither the CSV
 // reader (which grows a field without bound) nor a JSON line can take memory in
-// proportion to the file.
+// proportion to the file. A JSON line ends at its line break. A CSV record ends at a
+// line break outside quotes: a quoted field may hold line breaks (RFC 4180), so a
+// field of many short lines is one record, and counted as one. Quotes are counted by
+// parity: a quote inside a quoted field is doubled, and a bare quote elsewhere is a
+// parse error that ends the file anyway.
 type lineLimit struct {
-	r   io.Reader
-	run int
+	r      io.Reader
+	mode   int // undecided until NewReader has seen the first byte; then CSV or JSON Lines
+	run    int // bytes since the last line break
+	record int // bytes since the last line break outside quotes
+	quoted bool
+	line   int // line breaks so far
+	start  int // the line the current CSV record starts on, 1-based
+}
+
+const (
+	modeUndecided = iota
+	modeCSV
+	modeJSONLines
+)
+
+// undecidedChunk bounds what is read before NewReader knows the format, so that the
+// record limit, applied from then on, has seen all but this much of any record.
+const undecidedChunk = 512
+
+func (l *lineLimit) decide(csv bool) {
+	l.mode = modeJSONLines
+	if csv {
+		l.mode = modeCSV
+	}
 }
 
 func (l *lineLimit) Read(p []byte) (int, error) {
+	if l.mode == modeUndecided && len(p) > undecidedChunk {
+		p = p[:undecidedChunk]
+	}
 	n, err := l.r.Read(p)
 	for _, b := range p[:n] {
-		if b == '\n' {
+		switch b {
+		case '\n':
+			l.line++
 			l.run = 0
+			if !l.quoted {
+				l.record = 0
+				l.start = l.line + 1
+			} else {
+				l.record++
+			}
 			continue
+		case '"':
+			l.quoted = !l.quoted
 		}
 		l.run++
+		l.record++
 		if l.run > MaxLineBytes {
 			return 0, errLineTooLong
+		}
+		if l.mode == modeCSV && l.record > MaxLineBytes {
+			return 0, recordTooLongError{line: max(l.start, 1)}
 		}
 	}
 	return n, err
