@@ -14,19 +14,23 @@ import (
 // accountReader is the SP-API client that takes each imported token's account
 // fingerprint: against the local stack, the simulator its functions call
 // (SP_API_ENDPOINT); against AWS, SP_API_ENDPOINT if set, else each region's
-// production endpoint. SP_API_SELLER_ID_PROBE=true also asks for the seller id
-// (the app needs the Product Fees role).
+// production endpoint. The seller id is asked for too (the app needs the Product
+// Fees role), as the stack does, unless VERIFY_SELLER_ID=false: the local stack's
+// setting, else the operator's environment.
 func (c *CLI) accountReader(s *Session) importer.AccountReader {
 	endpoint := c.Getenv("SP_API_ENDPOINT")
+	verify := c.Getenv("VERIFY_SELLER_ID")
 	if s.Stack != nil {
 		for _, f := range s.Stack.Functions {
-			if e := f.Env["SP_API_ENDPOINT"]; e != "" {
+			if e := f.Env["SP_API_ENDPOINT"]; e != "" && endpoint == "" {
 				endpoint = e
-				break
+			}
+			if v := f.Env["VERIFY_SELLER_ID"]; v != "" && verify == "" {
+				verify = v
 			}
 		}
 	}
-	return spapi.NewClient(spapi.Config{Endpoint: endpoint, SellerIDProbe: c.Getenv("SP_API_SELLER_ID_PROBE") == "true",
+	return spapi.NewClient(spapi.Config{Endpoint: endpoint, SellerIDProbe: verify != "false",
 		Logger: slog.New(slog.DiscardHandler)})
 }
 

@@ -75,7 +75,7 @@ func Importer(ctx context.Context, d app.Deps, sqsClient *sqs.Client, getenv fun
 	creds := clientcreds.New(v, 0)
 	client := lwa.NewClient(lwa.Config{Endpoint: d.Config.LWAEndpoint, HTTPClient: d.HTTP, Credentials: creds, Logger: d.Log,
 		MaxAttempts: o.LWAMaxAttempts, BaseDelay: o.LWABaseDelay, MaxDelay: o.LWAMaxDelay})
-	accounts := spapi.NewClient(spapi.Config{Endpoint: getenv(app.SPAPIEndpointEnv), HTTPClient: d.HTTP, SellerIDProbe: o.SellerIDProbe || getenv("SP_API_SELLER_ID_PROBE") == "true",
+	accounts := spapi.NewClient(spapi.Config{Endpoint: getenv(app.SPAPIEndpointEnv), HTTPClient: d.HTTP, SellerIDProbe: o.SellerIDProbe || d.Config.VerifySellerID,
 		Clock: d.ClockOrSystem().Now, Logger: d.Log, MaxDelay: o.SPAPIMaxDelay})
 	s3c := o.S3
 	if s3c == nil {
