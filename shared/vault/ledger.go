@@ -325,21 +325,7 @@ func (v *Vault) commit(ctx context.Context, n int, owner string, b bucketItem) e
 	} else {
 		remove += ", #moved"
 	}
-	_, err := v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(v.table),
-		Key:                       bucketKey(n),
-		UpdateExpression:          aws.String(update + remove),
-		ConditionExpression:       aws.String("#owner = :owner"),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
-	})
-	switch {
-	case conditionFailed(err):
-		return fmt.Errorf("vault: bucket %d: %w", n, errLeaseLost)
-	case err != nil:
-		return v.ddbErr(fmt.Sprintf("commit vault bucket %d", n), err)
-	}
-	return nil
+	return v.leased(ctx, n, update+remove, names, values, "commit")
 }
 
 // updateLeased changes a bucket's item while this writer holds its lease (errLeaseLost
@@ -347,6 +333,11 @@ func (v *Vault) commit(ctx context.Context, n int, owner string, b bucketItem) e
 func (v *Vault) updateLeased(ctx context.Context, n int, owner, update string, names map[string]string, values map[string]types.AttributeValue) error {
 	names["#owner"] = "leaseOwner"
 	values[":owner"] = str(owner)
+	return v.leased(ctx, n, update, names, values, "update")
+}
+
+// leased runs update on bucket n's item on condition that owner holds its lease.
+func (v *Vault) leased(ctx context.Context, n int, update string, names map[string]string, values map[string]types.AttributeValue, what string) error {
 	_, err := v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(v.table),
 		Key:                       bucketKey(n),
@@ -359,7 +350,7 @@ func (v *Vault) updateLeased(ctx context.Context, n int, owner, update string, n
 	case conditionFailed(err):
 		return fmt.Errorf("vault: bucket %d: %w", n, errLeaseLost)
 	case err != nil:
-		return v.ddbErr(fmt.Sprintf("update vault bucket %d", n), err)
+		return v.ddbErr(fmt.Sprintf("%s vault bucket %d", what, n), err)
 	}
 	return nil
 }
