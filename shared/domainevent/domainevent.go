@@ -63,6 +63,7 @@ var kindTypes = map[authz.EventKind]string{
 	authz.EventAccountMismatch:      TypeAccountMismatch,
 	authz.EventMismatchedSeller:     TypeAccountMismatch,
 	authz.EventSellerConflict:       TypeAccountMismatch, // a seller bound to another connection tried this one
+	authz.EventAccountUnverified:    TypeAccountMismatch, // a renewal refused for want of evidence of its account
 	authz.EventForgotten:            TypeForgotten,
 	authz.EventReminded:             TypeReminderSent,
 	authz.EventReminderRejected:     TypeReminderRejected,

@@ -62,7 +62,8 @@ func TestEachDetailTypeHasASchemaThatFitsTheDetail(t *testing.T) {
 	}
 	kinds := []authz.EventKind{authz.EventCreated, authz.EventAuthorized, authz.EventRenewed, authz.EventExpiring, authz.EventExpired,
 		authz.EventRevoked, authz.EventRestored, authz.EventRefreshFailed, authz.EventAccountMismatch, authz.EventMismatchedSeller,
-		authz.EventForgotten, authz.EventReminded, authz.EventReminderRejected, authz.EventReminderBounced, authz.EventImported}
+		authz.EventForgotten, authz.EventReminded, authz.EventReminderRejected, authz.EventReminderBounced, authz.EventImported,
+		authz.EventAccountUnverified}
 	for _, k := range kinds {
 		h := authz.Event{ConnectionID: "acme", Region: authz.RegionEU, At: time.Now(), Kind: k, StatusBefore: authz.StatusActive,
 			StatusAfter: authz.StatusRevoked, SellingPartnerID: "A1", ExpiresAt: time.Now()}
