@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/spapi-auth-keeper/keeper/shared/i18n"
-	"github.com/spapi-auth-keeper/keeper/shared/markup"
 )
 
 // Brand is how the vendor's pages and emails look and where a seller finds help:
@@ -28,7 +27,7 @@ type Brand struct {
 // attributes and CSS, so only the shapes above are accepted.
 func (b Brand) Check() error {
 	var errs []error
-	if b.Color != "" && !markup.IsHexColor(b.Color) {
+	if b.Color != "" && !isHexColor(b.Color) {
 		errs = append(errs, fmt.Errorf("BRAND_COLOR=%q: want #rgb or #rrggbb", b.Color))
 	}
 	for name, v := range map[string]string{"LOGO_URL": b.LogoURL, "SUPPORT_URL": b.SupportURL, "CONNECT_URL": b.ConnectURL} {
@@ -49,12 +48,27 @@ func (b Brand) Check() error {
 	return errors.Join(errs...)
 }
 
-// AccentColor is the buttons' colour: the brand's, else Amazon-like orange.
+// AccentColor is the buttons' colour: the brand's, else Amazon-like orange. A colour
+// that is not #rgb or #rrggbb (Check refuses it at start-up) never reaches a style:
+// it is the default colour too.
 func (b Brand) AccentColor() string {
-	if b.Color != "" {
+	if isHexColor(b.Color) {
 		return b.Color
 	}
 	return DefaultColor
+}
+
+// isHexColor reports whether c is #rgb or #rrggbb.
+func isHexColor(c string) bool {
+	if (len(c) != 4 && len(c) != 7) || c[0] != '#' {
+		return false
+	}
+	for i := 1; i < len(c); i++ {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", rune(c[i])) {
+			return false
+		}
+	}
+	return true
 }
 
 // DefaultColor is the buttons' colour when the brand has none: Amazon-like orange.

@@ -1,12 +1,25 @@
 package reminder
 
 import (
+	"embed"
 	"fmt"
-	"strconv"
+	htmltemplate "html/template"
 	"strings"
+	texttemplate "text/template"
+)
 
-	"github.com/spapi-auth-keeper/keeper/shared/markup"
-	"github.com/spapi-auth-keeper/keeper/shared/pages"
+//go:embed templates/body.html templates/body.txt
+var templates embed.FS
+
+// The bodies' layouts, one for every language. html/template escapes each value of
+// the HTML body for where it goes: text, attribute values, the renewal link and the
+// logo (a javascript:, data: or other unsafe scheme becomes "#ZgotmplZ") and the CSS
+// of the button colour. A message the catalog lacks stops the email
+// (missingkey=error), though complete reports it first, by name.
+var (
+	htmlBody = htmltemplate.Must(htmltemplate.New("body.html").Option("missingkey=error").ParseFS(templates, "templates/body.html"))
+	textBody = texttemplate.Must(texttemplate.New("body.txt").Option("missingkey=error").
+			Funcs(texttemplate.FuncMap{"inc": func(i int) int { return i + 1 }}).ParseFS(templates, "templates/body.txt"))
 )
 
 // bodyMessages are the catalog's email messages the bodies show as they are, by their
@@ -31,45 +44,19 @@ func (d emailData) complete() error {
 }
 
 // text is the plain-text body.
-func (d emailData) text() string {
+func (d emailData) text() (string, error) {
 	var b strings.Builder
-	for _, p := range []string{d.M["greeting"], d.Lead, d.Consequence, d.TextIntro, d.RenewURL, d.M["text_note"]} {
-		b.WriteString(p)
-		b.WriteString("\n\n")
+	if err := textBody.Execute(&b, d); err != nil {
+		return "", fmt.Errorf("render %s email in %q: text body: %w", d.Kind, d.Lang, err)
 	}
-	b.WriteString(d.ManualText)
-	b.WriteString("\n")
-	for i, s := range d.Steps {
-		b.WriteString("\n" + strconv.Itoa(i+1) + ". " + s)
-	}
-	b.WriteString("\n\n" + d.Support + "\n\n" + d.M["footer"] + "\n")
-	return b.String()
+	return b.String(), nil
 }
 
 // html is the HTML body: tables and inline styles, which is what email clients read.
-func (d emailData) html() string {
-	var b markup.Builder
-	b.Raw("<!doctype html>\n<html lang=\"").Text(d.Lang).Raw("\">\n<head>\n<meta charset=\"utf-8\">\n" +
-		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>").Text(d.Subject).Raw("</title>\n</head>\n" +
-		`<body style="margin:0;padding:0;background:#f6f7f9;font-family:Arial,Helvetica,sans-serif;color:#1b1f24">` + "\n" +
-		`<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f6f7f9"><tr><td align="center" style="padding:24px 12px">` + "\n" +
-		`<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="max-width:600px;background:#ffffff;border-radius:8px"><tr><td style="padding:28px 32px;font-size:16px;line-height:1.5">` + "\n")
-	if d.LogoURL != "" {
-		b.Raw(`<p style="margin-top:0"><img src="`).URL(d.LogoURL).Raw(`" alt="" style="max-height:48px;max-width:200px"></p>` + "\n")
+func (d emailData) html() (string, error) {
+	var b strings.Builder
+	if err := htmlBody.Execute(&b, d); err != nil {
+		return "", fmt.Errorf("render %s email in %q: HTML body: %w", d.Kind, d.Lang, err)
 	}
-	b.Raw(`<p style="margin-top:0">`).Text(d.M["greeting"]).Raw("</p>\n")
-	b.Raw("<p><strong>").Text(d.Lead).Raw("</strong></p>\n")
-	b.Raw("<p>").Text(d.Consequence).Raw("</p>\n")
-	b.Raw(`<p style="text-align:center;margin:28px 0"><a href="`).URL(d.RenewURL).
-		Raw(`" style="display:inline-block;background:`).Color(d.Color, pages.DefaultColor).
-		Raw(`;color:#111111;padding:12px 22px;border-radius:6px;text-decoration:none;font-weight:bold">`).Text(d.Button).Raw("</a></p>\n")
-	b.Raw(`<p style="font-size:14px;color:#5f6b7a">`).Text(d.M["button_note"]).Raw("</p>\n")
-	b.Raw("<p>").Text(d.ManualHTML).Raw("</p>\n<ol>\n")
-	for _, s := range d.Steps {
-		b.Raw("<li>").Text(s).Raw("</li>\n")
-	}
-	b.Raw("</ol>\n<p>").Text(d.Support).Raw("</p>\n")
-	b.Raw(`<p style="font-size:13px;color:#5f6b7a;margin-bottom:0">`).Text(d.M["footer"]).Raw("</p>\n" +
-		"</td></tr></table>\n</td></tr></table>\n</body>\n</html>\n")
-	return b.String()
+	return b.String(), nil
 }

@@ -18,10 +18,8 @@ type fixedSigner struct{}
 
 func (fixedSigner) SignLink(consent.Link) string { return "v1.AbC-_xyz" }
 
-// The bodies were templates (html/template and text/template) until the reminder
-// sender's bootstrap had to shrink. The templates are kept in testdata: every kind of
-// email, in every language, with hostile names, must read as they made it, byte for
-// byte.
+// The bodies' original templates are kept in testdata: every kind of email, in every
+// language, with hostile names, must read as they made it, byte for byte.
 func TestBodiesAreWhatTheTemplatesRendered(t *testing.T) {
 	t.Parallel()
 	subject := texttemplate.Must(texttemplate.New("subject.txt").Option("missingkey=error").ParseFiles("testdata/subject.txt"))
@@ -77,10 +75,18 @@ func TestBodiesAreWhatTheTemplatesRendered(t *testing.T) {
 				if s.String() != d.Subject || strings.ContainsAny(d.Subject, "\r\n") {
 					t.Errorf("%s: subject %q, template made %q", name, d.Subject, s.String())
 				}
-				if got := d.text(); got != tx.String() {
+				gotText, err := d.text()
+				if err != nil {
+					t.Fatal(err)
+				}
+				gotHTML, err := d.html()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := gotText; got != tx.String() {
 					t.Errorf("%s: text body differs:\n got: %q\nwant: %q", name, got, tx.String())
 				}
-				if got := d.html(); got != h.String() {
+				if got := gotHTML; got != h.String() {
 					t.Errorf("%s: HTML body differs:\n got: %s\nwant: %s", name, got, h.String())
 				}
 			}
@@ -100,5 +106,19 @@ func TestAnEmailWithAMissingMessageIsNotSent(t *testing.T) {
 	d.M["footer"] = "f"
 	if err := d.complete(); err != nil {
 		t.Errorf("complete() = %v for a whole email", err)
+	}
+}
+
+// The templates themselves refuse a message that is not there (missingkey=error), so
+// even data that skipped complete never renders an email with a hole in it.
+func TestTheBodyTemplatesRefuseAMissingMessage(t *testing.T) {
+	t.Parallel()
+	d := emailData{Kind: kindBefore, Lang: "de", M: map[string]string{"greeting": "Hallo", "button_note": "b", "text_note": "t"},
+		Subject: "s", Lead: "l", Consequence: "c", Button: "b", TextIntro: "t", ManualText: "m", Support: "s", Color: "#abc"}
+	if _, err := d.html(); err == nil || !strings.Contains(err.Error(), "footer") {
+		t.Errorf("html() = %v, want an error naming footer", err)
+	}
+	if _, err := d.text(); err == nil || !strings.Contains(err.Error(), "footer") {
+		t.Errorf("text() = %v, want an error naming footer", err)
 	}
 }

@@ -17,10 +17,11 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/stages"
 )
 
-// The bodies are one layout for every language: each sentence comes from the message
-// catalog (shared/i18n) of the seller's language, filled in before the bodies are
-// written (body.go). The HTML body escapes every field for where it goes (package
-// markup: text, attribute, URL, colour).
+// The bodies are one layout for every language (templates/body.html and body.txt):
+// each sentence comes from the message catalog (shared/i18n) of the seller's
+// language, filled in before the bodies are rendered (body.go). The HTML body is an
+// html/template, which escapes every field for where it goes (text, attribute, URL,
+// colour).
 
 // DefaultLanguage is used for a locale and marketplace with no catalog of their own.
 const DefaultLanguage = i18n.Default
@@ -150,7 +151,15 @@ func (r *Renderer) render(a authz.Authorization, job Job, now time.Time, central
 	if err != nil {
 		return Email{}, err
 	}
-	return Email{Subject: d.Subject, HTML: d.html(), Text: d.text(),
+	html, err := d.html()
+	if err != nil {
+		return Email{}, err
+	}
+	text, err := d.text()
+	if err != nil {
+		return Email{}, err
+	}
+	return Email{Subject: d.Subject, HTML: html, Text: text,
 		Tags: delivery.Tags(a.ConnectionID, a.Region, job.Key()), Link: d.RenewURL, ExpiryDate: date}, nil
 }
 

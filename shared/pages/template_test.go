@@ -8,9 +8,9 @@ import (
 	"testing"
 )
 
-// The page was an html/template until the callback's bootstrap had to shrink; the
-// template is kept in testdata, and the page must stay what html/template made of it,
-// byte for byte, for hostile values in every field.
+// The page template (templates/page.html) must render what the page's original
+// template, kept in testdata, made of the same page, byte for byte, for hostile
+// values in every field.
 func TestPageIsWhatHTMLTemplateRendered(t *testing.T) {
 	t.Parallel()
 	src, err := os.ReadFile("testdata/page.html")
@@ -46,11 +46,20 @@ func TestPageIsWhatHTMLTemplateRendered(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The original template cut the whole support line at its placeholder.
+			old := struct {
+				chrome
+				SupportLine string
+			}{c, c.SupportBefore + "{support}" + c.SupportAfter}
 			var want bytes.Buffer
-			if err := tmpl.Execute(&want, c); err != nil {
+			if err := tmpl.Execute(&want, old); err != nil {
 				t.Fatal(err)
 			}
-			if got := c.html(); got != want.String() {
+			got, err := c.html()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want.String() {
 				t.Errorf("page differs from html/template's:\n got: %s\nwant: %s", got, want.String())
 			}
 		})
@@ -58,15 +67,35 @@ func TestPageIsWhatHTMLTemplateRendered(t *testing.T) {
 }
 
 // A colour that is not #rgb or #rrggbb (Brand.Check refuses it at start-up) gets the
-// default colour, where html/template wrote "ZgotmplZ" into the style.
+// default colour, not html/template's "ZgotmplZ" in the style.
 func TestPageKeepsAHostileColourOutOfTheStyle(t *testing.T) {
 	t.Parallel()
 	c, err := newChrome(Page{Title: "T", Lead: "L", Brand: Brand{Color: "red;}</style><script>x()</script>"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := c.html()
+	doc, err := c.html()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if strings.Contains(doc, "<script>") || strings.Contains(doc, "red;") || !strings.Contains(doc, "background:"+DefaultColor+";") {
 		t.Errorf("hostile colour reached the page:\n%s", doc)
+	}
+}
+
+// The button colour is the brand's when it is #rgb or #rrggbb, else the default:
+// nothing else reaches the style.
+func TestAccentColourIsAHexColourOrTheDefault(t *testing.T) {
+	t.Parallel()
+	for c, want := range map[string]string{
+		"#abc": "#abc", "#A1B2C3": "#A1B2C3", "": DefaultColor, "red": DefaultColor, "#abcd": DefaultColor,
+		"#12345g": DefaultColor, "#123;}</style>": DefaultColor, "expression(alert(1))": DefaultColor,
+	} {
+		if got := (Brand{Color: c}).AccentColor(); got != want {
+			t.Errorf("AccentColor() of %q = %q, want %q", c, got, want)
+		}
+		if err := (Brand{Color: c}).Check(); (err == nil) != (c == "" || want == c) {
+			t.Errorf("Check() of colour %q = %v", c, err)
+		}
 	}
 }
