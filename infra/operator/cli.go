@@ -12,7 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/spapi-auth-keeper/keeper/infra/localstack"
+	"github.com/spapi-auth-keeper/keeper/infra/localstate"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
@@ -479,7 +479,7 @@ func Connect(ctx context.Context, c *CLI, g Globals) (*Operator, error) {
 		return nil, err
 	}
 	g = sess.Globals
-	inv := LambdaInvoker{Config: sess.Config, Endpoint: sess.Endpoints[localstack.EnvLambda]}
+	inv := LambdaInvoker{Config: sess.Config, Endpoint: sess.Endpoints[localstate.EnvLambda]}
 	return New(Config{BaseURL: g.BaseURL, RefreshFunction: g.RefreshFunction},
 		store.New(sess.DynamoDB(), g.Table), sess.Vault(""), inv, authz.ClockFunc(c.Now)), nil
 }

@@ -6,13 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/spapi-auth-keeper/keeper/infra/localstack"
+	"github.com/spapi-auth-keeper/keeper/infra/localstate"
 	"github.com/spapi-auth-keeper/keeper/shared/rotation"
 )
 
@@ -112,24 +111,14 @@ func (c *CLI) clientSecret(ctx context.Context, g Globals, args []string) error 
 // (the default credential chain; AWS_ENDPOINT_URL_LAMBDA applies).
 func (c *CLI) credentialsInvoker(ctx context.Context, g Globals, function string) (Invoker, string, error) {
 	if g.Local {
-		root := c.Root
-		if root == "" {
-			wd, err := os.Getwd()
-			if err != nil {
-				return nil, "", err
-			}
-			if root, err = localstack.FindRoot(wd); err != nil {
-				return nil, "", err
-			}
-		}
-		st, err := localstack.ReadState(root)
+		st, err := c.localStack()
 		if err != nil {
 			return nil, "", err
 		}
 		if function == "" {
 			function = st.Env[CredentialsFunctionEnv]
 		}
-		return LambdaInvoker{Config: localstack.StaticConfig(), Endpoint: st.Env[localstack.EnvLambda]}, function, nil
+		return LambdaInvoker{Config: localstate.Config(), Endpoint: st.Env[localstate.EnvLambda]}, function, nil
 	}
 	if function == "" {
 		return nil, "", fmt.Errorf("%w: --credentials-function is required (the stack's CredentialsFunctionName output; env %s), or --local",
@@ -139,7 +128,7 @@ func (c *CLI) credentialsInvoker(ctx context.Context, g Globals, function string
 	if err != nil {
 		return nil, "", fmt.Errorf("AWS configuration: %w", err)
 	}
-	return LambdaInvoker{Config: cfg, Endpoint: c.Getenv(localstack.EnvLambda)}, function, nil
+	return LambdaInvoker{Config: cfg, Endpoint: c.Getenv(localstate.EnvLambda)}, function, nil
 }
 
 func writeClientSecret(w io.Writer, st rotation.Status) {

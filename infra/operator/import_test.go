@@ -18,8 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
-	"github.com/spapi-auth-keeper/keeper/infra/emulators"
-	"github.com/spapi-auth-keeper/keeper/infra/localstack"
+	"github.com/spapi-auth-keeper/keeper/infra/localstate"
 	"github.com/spapi-auth-keeper/keeper/infra/operator"
 	"github.com/spapi-auth-keeper/keeper/infra/secretsemu"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
@@ -38,6 +37,7 @@ import (
 // test process (whose PID is alive).
 type stack struct {
 	root   string
+	state  localstate.State // as published at root
 	lwaURL string
 	sim    *amazonsim.Sim
 	store  *store.Store
@@ -56,15 +56,16 @@ func newStack(t *testing.T) *stack {
 	ddb := testenv.DynamoDB(t)
 	table := testenv.NewTable(t)
 	prefix := testenv.Prefix(t)
-	st := localstack.State{PID: os.Getpid(), StartedAt: now, Env: map[string]string{
-		emulators.EnvDynamoDB: os.Getenv(emulators.EnvDynamoDB), localstack.EnvSecretsManager: smSrv.URL,
+	st := localstate.State{PID: os.Getpid(), StartedAt: now, Env: map[string]string{
+		localstate.EnvDynamoDB: os.Getenv(localstate.EnvDynamoDB), localstate.EnvSecretsManager: smSrv.URL,
 		operator.S3EndpointEnv: testenv.S3Endpoint(t),
 		"KEEPER_TABLE":         table, "KEEPER_SECRET_PREFIX": prefix,
-	}, Functions: map[string]localstack.FunctionState{
-		localstack.TokenRefreshFunction: {Env: map[string]string{"LWA_ENDPOINT": simSrv.URL + "/auth/o2/token", "REFRESH_MAX_PER_SECOND": "200",
+	}, Functions: map[string]localstate.FunctionState{
+		localstate.TokenRefreshFunction: {Env: map[string]string{"LWA_ENDPOINT": simSrv.URL + "/auth/o2/token", "REFRESH_MAX_PER_SECOND": "200",
 			"SP_API_ENDPOINT": simSrv.URL}},
 	}}
-	must(t, localstack.WriteState(s.root, st))
+	must(t, localstate.WriteState(s.root, st))
+	s.state = st
 	s.store = store.New(ddb, table)
 	sess := &operator.Session{Config: testenv.Config(), Endpoints: st.Env, Globals: operator.Globals{Table: table, SecretPrefix: prefix}}
 	s.vault = sess.Vault("")

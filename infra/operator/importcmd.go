@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spapi-auth-keeper/keeper/infra/localstack"
+	"github.com/spapi-auth-keeper/keeper/infra/localstate"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
@@ -101,11 +101,11 @@ func (c *CLI) importCmd(ctx context.Context, g Globals, args []string) error {
 			return err
 		}
 		if cfg.MaxPerSecond == 0 {
-			cfg.MaxPerSecond = importBudget(sess.FunctionEnv(localstack.TokenRefreshFunction, "REFRESH_MAX_PER_SECOND"))
+			cfg.MaxPerSecond = importBudget(sess.FunctionEnv(localstate.TokenRefreshFunction, "REFRESH_MAX_PER_SECOND"))
 		}
 		endpoint := f.lwaEndpoint
 		if endpoint == "" {
-			endpoint = sess.FunctionEnv(localstack.TokenRefreshFunction, "LWA_ENDPOINT")
+			endpoint = sess.FunctionEnv(localstate.TokenRefreshFunction, "LWA_ENDPOINT")
 		}
 		if endpoint == "" {
 			endpoint = config.DefaultLWAEndpoint

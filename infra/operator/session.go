@@ -11,8 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/spapi-auth-keeper/keeper/infra/emulators"
-	"github.com/spapi-auth-keeper/keeper/infra/localstack"
+	"github.com/spapi-auth-keeper/keeper/infra/localstate"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 
@@ -22,7 +21,7 @@ type Session struct {
 	Config    aws.Config
 	Endpoints map[string]string
 	Globals   Globals
-	Stack     *localstack.State // --local only
+	Stack     *localstate.State // --local only
 }
 
 // Session resolves g: against the local stack with --local (its endpoints and names
@@ -30,22 +29,12 @@ type Session struct {
 func (c *CLI) Session(ctx context.Context, g Globals) (*Session, error) {
 	s := &Session{Endpoints: map[string]string{}}
 	if g.Local {
-		root := c.Root
-		if root == "" {
-			wd, err := os.Getwd()
-			if err != nil {
-				return nil, err
-			}
-			if root, err = localstack.RootFrom(wd); err != nil {
-				return nil, err
-			}
-		}
-		st, err := localstack.ReadState(root)
+		st, err := c.localStack()
 		if err != nil {
 			return nil, err
 		}
 		s.Stack = &st
-		s.Config = localstack.StaticConfig()
+		s.Config = localstate.Config()
 		s.Endpoints = st.Env
 		fill := func(dst *string, key string) {
 			if *dst == "" {
@@ -61,7 +50,7 @@ func (c *CLI) Session(ctx context.Context, g Globals) (*Session, error) {
 		if s.Config, err = awsconfig.LoadDefaultConfig(ctx); err != nil {
 			return nil, fmt.Errorf("AWS configuration: %w", err)
 		}
-		s.Endpoints[localstack.EnvLambda] = c.Getenv(localstack.EnvLambda)
+		s.Endpoints[localstate.EnvLambda] = c.Getenv(localstate.EnvLambda)
 	}
 	if g.Table == "" {
 		return nil, fmt.Errorf("%w: --table is required (the stack's TableName output), or --local for the local stack", ErrNotConfigured)
@@ -73,10 +62,24 @@ func (c *CLI) Session(ctx context.Context, g Globals) (*Session, error) {
 	return s, nil
 }
 
+// localStack reads the state of the stack `make run` started: the one of c.Root when
+// set, else the one of the repository the working directory is in, else the one the
+// running stack recorded, so that --local works from any directory for every command.
+func (c *CLI) localStack() (localstate.State, error) {
+	if c.Root != "" {
+		return localstate.ReadState(c.Root)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return localstate.State{}, err
+	}
+	return localstate.Find(wd)
+}
+
 // DynamoDB is a client of the ledger's DynamoDB.
 func (s *Session) DynamoDB() *dynamodb.Client {
 	return dynamodb.NewFromConfig(s.Config, func(o *dynamodb.Options) {
-		if u := s.Endpoints[emulators.EnvDynamoDB]; u != "" {
+		if u := s.Endpoints[localstate.EnvDynamoDB]; u != "" {
 			o.BaseEndpoint = aws.String(u)
 		}
 	})
@@ -86,7 +89,7 @@ func (s *Session) DynamoDB() *dynamodb.Client {
 // secrets it creates.
 func (s *Session) Vault(kmsKeyID string) *vault.Vault {
 	sm := secretsmanager.NewFromConfig(s.Config, func(o *secretsmanager.Options) {
-		if u := s.Endpoints[localstack.EnvSecretsManager]; u != "" {
+		if u := s.Endpoints[localstate.EnvSecretsManager]; u != "" {
 			o.BaseEndpoint = aws.String(u)
 		}
 	})

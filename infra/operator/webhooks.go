@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"sort"
 	"time"
 
@@ -15,8 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/spapi-auth-keeper/keeper/infra/emulators"
-	"github.com/spapi-auth-keeper/keeper/infra/localstack"
+	"github.com/spapi-auth-keeper/keeper/infra/localstate"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -201,21 +199,11 @@ func (c *CLI) webhookDeps(ctx context.Context, g Globals, urls string) (WebhookD
 	var cfg aws.Config
 	endpoints := map[string]string{}
 	if g.Local {
-		root := c.Root
-		if root == "" {
-			wd, err := os.Getwd()
-			if err != nil {
-				return WebhookDeps{}, err
-			}
-			if root, err = localstack.FindRoot(wd); err != nil {
-				return WebhookDeps{}, err
-			}
-		}
-		st, err := localstack.ReadState(root)
+		st, err := c.localStack()
 		if err != nil {
 			return WebhookDeps{}, err
 		}
-		cfg, endpoints = localstack.StaticConfig(), st.Env
+		cfg, endpoints = localstate.Config(), st.Env
 		if g.Table == "" {
 			g.Table = st.Env["KEEPER_TABLE"]
 		}
@@ -242,12 +230,12 @@ func (c *CLI) webhookDeps(ctx context.Context, g Globals, urls string) (WebhookD
 		return WebhookDeps{}, fmt.Errorf("%v: %w", err, errUsage)
 	}
 	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if u := endpoints[emulators.EnvDynamoDB]; u != "" {
+		if u := endpoints[localstate.EnvDynamoDB]; u != "" {
 			o.BaseEndpoint = aws.String(u)
 		}
 	})
 	sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
-		if u := endpoints[localstack.EnvSecretsManager]; u != "" {
+		if u := endpoints[localstate.EnvSecretsManager]; u != "" {
 			o.BaseEndpoint = aws.String(u)
 		}
 	})
