@@ -1,9 +1,10 @@
 package localstack
 
 import (
+	"github.com/spapi-auth-keeper/keeper/infra/localstate"
+
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,23 +13,10 @@ import (
 )
 
 // ErrNoRepository says the repository root (go.mod beside template.yaml) was not found.
-var ErrNoRepository = errors.New("repository root not found")
+var ErrNoRepository = localstate.ErrNoRepository
 
 // FindRoot walks up from dir to the folder that holds go.mod and template.yaml.
-func FindRoot(dir string) (string, error) {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if fileExists(filepath.Join(d, "go.mod")) && fileExists(filepath.Join(d, "template.yaml")) {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("%w above %s: run from inside the repository", ErrNoRepository, dir)
-		}
-	}
-}
+func FindRoot(dir string) (string, error) { return localstate.FindRoot(dir) }
 
 func fileExists(p string) bool {
 	_, err := os.Stat(p)

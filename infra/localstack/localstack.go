@@ -10,6 +10,8 @@
 package localstack
 
 import (
+	"github.com/spapi-auth-keeper/keeper/infra/localstate"
+
 	"context"
 	"crypto/rand"
 	"errors"
@@ -52,21 +54,21 @@ import (
 const (
 	CallbackFunction     = "CallbackFunction"
 	ExpiryScanFunction   = "ExpiryScanFunction"
-	TokenRefreshFunction = "TokenRefreshFunction"
+	TokenRefreshFunction = localstate.TokenRefreshFunction
 	CredentialsFunction  = "CredentialsFunction"
 )
 
 // Environment variables the stack gives every function besides the template's, and
 // publishes for the operator CLI: the SDK's own endpoint variables.
 const (
-	EnvSecretsManager = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
-	EnvKMS            = "AWS_ENDPOINT_URL_KMS"
-	EnvLambda         = "AWS_ENDPOINT_URL_LAMBDA"
+	EnvSecretsManager = localstate.EnvSecretsManager
+	EnvKMS            = localstate.EnvKMS
+	EnvLambda         = localstate.EnvLambda
 )
 
 // Region and account every local ARN names.
 const (
-	Region    = "us-east-1"
+	Region    = localstate.Region
 	AccountID = "000000000000"
 )
 
