@@ -15,6 +15,7 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/infra/operator"
+	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -520,7 +521,7 @@ func TestSellerBoundMeanwhileLeavesTheVaultEntryAsItWas(t *testing.T) {
 		}
 	}}
 	svc := renewal.NewService(renewal.Config{AppID: appID, RedirectURI: e.cfg.RedirectURI, SellerCentralOverride: e.simURL},
-		renewal.Deps{Store: ledger, Vault: e.vault, LWA: e.deps.LWA(clientcreds.New(e.vault, 0)), Accounts: e.deps.Accounts(),
+		renewal.Deps{Store: ledger, Vault: e.vault, LWA: app.LWATokens{Client: e.deps.LWA(clientcreds.New(e.vault, 0))}, Accounts: app.Fingerprints{Client: e.deps.Accounts()},
 			Sealer: e.sealer, Signer: e.signer, Clock: e.clock, Log: slog.New(slog.NewJSONHandler(e.logs, nil))})
 	start, err := svc.StartFromLink(e.ctx, strings.TrimPrefix(e.link("first-try", time.Hour), e.server.URL+"/authorize?t="))
 	must(t, err)

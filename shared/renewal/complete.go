@@ -12,11 +12,7 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/consent"
-	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
-	"github.com/spapi-auth-keeper/keeper/shared/spapi"
-	"github.com/spapi-auth-keeper/keeper/shared/store"
-	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 
 // CallbackRequest is what Amazon's redirect to the redirect URI carries, and the
@@ -83,9 +79,9 @@ func (s *Service) Complete(ctx context.Context, r CallbackRequest) (Result, erro
 	}
 	connID, region, err := s.store.ConsumeNonce(ctx, st.Nonce, now)
 	switch {
-	case errors.Is(err, store.ErrNonceNotFound):
+	case errors.Is(err, authz.ErrNonceNotFound):
 		return Result{}, ErrStateReplayed
-	case errors.Is(err, store.ErrNonceExpired):
+	case errors.Is(err, authz.ErrNonceExpired):
 		return Result{}, ErrStateExpired
 	case err != nil:
 		return Result{}, s.storeErr(err, "consume state nonce")
@@ -148,10 +144,10 @@ func (s *Service) Complete(ctx context.Context, r CallbackRequest) (Result, erro
 
 	tokens, err := s.lwa.ExchangeCode(ctx, r.Code, s.redirectURI(ctx))
 	switch {
-	case errors.Is(err, lwa.ErrInvalidGrant):
+	case errors.Is(err, authz.ErrInvalidGrant):
 		log.WarnContext(ctx, "LWA rejected the authorization code", "error", err)
 		return Result{}, ErrCodeRejected
-	case errors.Is(err, lwa.ErrClient):
+	case errors.Is(err, authz.ErrClientRejected):
 		log.ErrorContext(ctx, "LWA rejected our client credentials", "error", err)
 		return Result{}, ErrVendorCredentials
 	case err != nil:
@@ -316,7 +312,7 @@ func (s *Service) expectedAccount(ctx context.Context, log *slog.Logger, a authz
 	}
 	tokens, err := s.lwa.Refresh(ctx, rt.Token)
 	switch {
-	case errors.Is(err, lwa.ErrInvalidGrant):
+	case errors.Is(err, authz.ErrInvalidGrant):
 		return authz.Account{}, nil // revoked or expired: the renewal is what repairs it
 	case err != nil:
 		return authz.Account{}, fmt.Errorf("%w: LWA refresh of the stored token: %v", ErrUnavailable, err)
@@ -334,8 +330,8 @@ func (s *Service) takeEvidence(ctx context.Context, a authz.Authorization, acces
 	if s.accounts == nil || a.AccountType == authz.AccountVendor {
 		return authz.Account{}, nil
 	}
-	acct, err := s.accounts.Account(ctx, a.Region, accessToken)
-	if errors.Is(err, spapi.ErrForbidden) {
+	acct, err := s.accounts.Fingerprint(ctx, a.Region, accessToken)
+	if errors.Is(err, authz.ErrAccessDenied) {
 		// SP-API refuses the Sellers API to this account (not a selling account):
 		// it names no account, now or later; the rule decides what that allows.
 		return authz.Account{}, nil
@@ -368,9 +364,9 @@ func (s *Service) store2(ctx context.Context, log *slog.Logger, n newToken, veri
 	}
 	updated, kind, err := s.renewRecord(ctx, n, secretID)
 	switch {
-	case errors.Is(err, store.ErrSellerBound):
+	case errors.Is(err, authz.ErrSellerBound):
 		// Only an operator's move can take a claimed binding away.
-		var be *store.SellerBoundError
+		var be *authz.SellerBoundError
 		if errors.As(err, &be) {
 			s.sellerConflict(ctx, log, n.a, n.sellerID, be.ConnectionID, s.clock.Now())
 		}
@@ -386,11 +382,11 @@ func (s *Service) store2(ctx context.Context, log *slog.Logger, n newToken, veri
 	return Result{Authorization: updated, Kind: kind}, nil
 }
 
-// claimBinding binds n's seller to its connection (store.ClaimBinding); a seller bound
+// claimBinding binds n's seller to its connection (Store.ClaimBinding); a seller bound
 // to another connection is ErrSellerBound, recorded in both histories.
 func (s *Service) claimBinding(ctx context.Context, log *slog.Logger, n newToken) error {
 	err := s.store.ClaimBinding(ctx, n.a.Region, n.sellerID, n.a.ConnectionID, s.clock.Now())
-	var be *store.SellerBoundError
+	var be *authz.SellerBoundError
 	if errors.As(err, &be) {
 		s.sellerConflict(ctx, log, n.a, n.sellerID, be.ConnectionID, s.clock.Now())
 		return ErrSellerBound
@@ -423,7 +419,7 @@ func (s *Service) putToken(ctx context.Context, n newToken) (string, error) {
 	defer cancel()
 	wait := 100 * time.Millisecond
 	for {
-		id, err := s.vault.Put(ctx, n.a.ConnectionID, n.a.Region, vault.RefreshToken{
+		id, err := s.vault.Put(ctx, n.a.ConnectionID, n.a.Region, authz.RefreshToken{
 			Token: n.token, SellingPartnerID: n.sellerID, Region: n.a.Region, AuthorizedAt: n.at,
 		})
 		if err == nil {
@@ -458,7 +454,7 @@ func (s *Service) park(ctx context.Context, log *slog.Logger, n newToken, verifi
 	doc, _ := json.Marshal(parkedToken{RefreshToken: n.token.Reveal()})
 	ct, err := s.sealer.Seal(ctx, secret.Value(doc), sealContext(n.a.ConnectionID, n.a.Region))
 	if err == nil {
-		err = s.store.Park(ctx, store.Parked{ConnectionID: n.a.ConnectionID, Region: n.a.Region, SellingPartnerID: n.sellerID,
+		err = s.store.Park(ctx, authz.Parked{ConnectionID: n.a.ConnectionID, Region: n.a.Region, SellingPartnerID: n.sellerID,
 			Ciphertext: ct, AuthorizedAt: n.at, Account: n.account, Verified: verified, Origin: n.origin, ParkedAt: s.clock.Now(), Reason: reason})
 	}
 	if err != nil {

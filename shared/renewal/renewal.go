@@ -16,11 +16,8 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/consent"
-	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
-	"github.com/spapi-auth-keeper/keeper/shared/store"
-	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 
 // Store is the ledger as the round trip uses it.
@@ -34,27 +31,29 @@ type Store interface {
 	AddEvent(ctx context.Context, e authz.Event) error
 	PutNonce(ctx context.Context, nonce, connectionID string, region authz.Region, expiresAt time.Time) error
 	ConsumeNonce(ctx context.Context, nonce string, now time.Time) (string, authz.Region, error)
-	Park(ctx context.Context, p store.Parked) error
-	ParkedTokens(ctx context.Context) ([]store.Parked, error)
+	Park(ctx context.Context, p authz.Parked) error
+	ParkedTokens(ctx context.Context) ([]authz.Parked, error)
 	Unpark(ctx context.Context, connectionID string, region authz.Region, parkedAt time.Time) error
 }
 
 // Vault stores refresh tokens.
 type Vault interface {
-	Get(ctx context.Context, connectionID string, region authz.Region) (vault.RefreshToken, error)
-	Put(ctx context.Context, connectionID string, region authz.Region, rt vault.RefreshToken) (string, error)
+	Get(ctx context.Context, connectionID string, region authz.Region) (authz.RefreshToken, error)
+	Put(ctx context.Context, connectionID string, region authz.Region, rt authz.RefreshToken) (string, error)
 }
 
 // Exchanger trades Amazon's spapi_oauth_code for tokens at LWA, and mints access
-// tokens from refresh tokens.
+// tokens from refresh tokens. Its errors are classified as authz.ErrInvalidGrant and
+// authz.ErrClientRejected where LWA said so.
 type Exchanger interface {
-	ExchangeCode(ctx context.Context, code, redirectURI string) (lwa.Tokens, error)
-	Refresh(ctx context.Context, refreshToken secret.Value) (lwa.Tokens, error)
+	ExchangeCode(ctx context.Context, code, redirectURI string) (authz.Tokens, error)
+	Refresh(ctx context.Context, refreshToken secret.Value) (authz.Tokens, error)
 }
 
-// AccountReader asks SP-API, with an access token, which account the token is for.
+// AccountReader asks SP-API, with an access token, which account the token is for;
+// authz.ErrAccessDenied when SP-API refuses to describe it (no Sellers API).
 type AccountReader interface {
-	Account(ctx context.Context, region authz.Region, accessToken secret.Value) (authz.Account, error)
+	Fingerprint(ctx context.Context, region authz.Region, accessToken secret.Value) (authz.Account, error)
 }
 
 // Sealer encrypts a token that must wait outside the vault (KMS).
@@ -366,7 +365,7 @@ func (s *Service) storeErr(err error, what string) error {
 	switch {
 	case errors.Is(err, authz.ErrNotFound):
 		return err
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, authz.ErrStoreUnavailable):
 		return fmt.Errorf("%w: %s: %v", ErrUnavailable, what, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)

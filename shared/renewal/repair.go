@@ -6,9 +6,7 @@ import (
 	"errors"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
-	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
-	"github.com/spapi-auth-keeper/keeper/shared/store"
 )
 
 // RepairResult is what one pass over the parked tokens did.
@@ -57,7 +55,7 @@ const (
 	repairDiscarded
 )
 
-func (s *Service) repairOne(ctx context.Context, p store.Parked) (repairOutcome, error) {
+func (s *Service) repairOne(ctx context.Context, p authz.Parked) (repairOutcome, error) {
 	log := s.log.With("connectionId", p.ConnectionID, "region", p.Region)
 	a, err := s.store.Get(ctx, p.ConnectionID, p.Region)
 	switch {
@@ -95,7 +93,7 @@ func (s *Service) repairOne(ctx context.Context, p store.Parked) (repairOutcome,
 	if !p.Verified || n.account.IsZero() {
 		tokens, err := s.lwa.Refresh(ctx, n.token)
 		switch {
-		case errors.Is(err, lwa.ErrInvalidGrant):
+		case errors.Is(err, authz.ErrInvalidGrant):
 			return s.discard(ctx, p, "LWA refuses it (revoked or replaced since)")
 		case err != nil:
 			return repairWaiting, err
@@ -132,7 +130,7 @@ func (s *Service) repairOne(ctx context.Context, p store.Parked) (repairOutcome,
 	}
 	renewed, _, err := s.renewRecord(ctx, n, secretID)
 	if err != nil {
-		if errors.Is(err, store.ErrSellerBound) {
+		if errors.Is(err, authz.ErrSellerBound) {
 			return s.discard(ctx, p, "its seller is bound to another connection")
 		}
 		return repairWaiting, err
@@ -144,7 +142,7 @@ func (s *Service) repairOne(ctx context.Context, p store.Parked) (repairOutcome,
 	return repairStored, nil
 }
 
-func (s *Service) discard(ctx context.Context, p store.Parked, why string) (repairOutcome, error) {
+func (s *Service) discard(ctx context.Context, p authz.Parked, why string) (repairOutcome, error) {
 	if err := s.store.Unpark(ctx, p.ConnectionID, p.Region, p.ParkedAt); err != nil {
 		return repairWaiting, err
 	}

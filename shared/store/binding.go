@@ -26,20 +26,11 @@ const (
 )
 
 // ErrSellerBound: the selling partner is bound to another connection in that region.
-var ErrSellerBound = errors.New("selling partner is bound to another connection in this region")
+var ErrSellerBound = authz.ErrSellerBound
 
 // SellerBoundError names the connection that holds the binding, for logs and history;
 // pages must not show it (it is another customer).
-type SellerBoundError struct {
-	SellingPartnerID string
-	Region           authz.Region
-	ConnectionID     string // the connection that holds it
-}
-
-func (e *SellerBoundError) Error() string {
-	return fmt.Sprintf("selling partner %s in %s is bound to connection %s", e.SellingPartnerID, e.Region, e.ConnectionID)
-}
-func (e *SellerBoundError) Unwrap() error { return ErrSellerBound }
+type SellerBoundError = authz.SellerBoundError
 
 func bindingKey(region authz.Region, sellingPartnerID string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{

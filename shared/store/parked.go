@@ -22,18 +22,7 @@ import (
 const parkedPK = "PARKED"
 
 // Parked is one waiting token. Ciphertext is KMS's; the plaintext never touches the table.
-type Parked struct {
-	ConnectionID     string
-	Region           authz.Region
-	SellingPartnerID string // as Amazon's redirect named it
-	Ciphertext       []byte
-	AuthorizedAt     time.Time
-	Account          authz.Account // the evidence taken at the callback, if any
-	Verified         bool          // the account evidence was checked against the record
-	Origin           authz.Origin  // how the token came (the Login URI needs SP-API's evidence)
-	ParkedAt         time.Time
-	Reason           string
-}
+type Parked = authz.Parked
 
 type parkedItem struct {
 	PK               string       `dynamodbav:"pk"`

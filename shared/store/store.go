@@ -14,18 +14,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	smithy "github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/spapi-auth-keeper/keeper/shared/authz"
 )
 
 // Error kinds of this package; the domain's own (authz.ErrNotFound,
 // authz.ErrAlreadyExists, authz.ErrVersionConflict) are returned as they are.
 var (
 	// ErrNonceNotFound: the state nonce was never issued or was already consumed (a replay).
-	ErrNonceNotFound = errors.New("state nonce not found (already used or never issued)")
+	ErrNonceNotFound = authz.ErrNonceNotFound
 	// ErrNonceExpired: the nonce existed but its lifetime had passed; it is deleted all the same.
-	ErrNonceExpired = errors.New("state nonce expired")
+	ErrNonceExpired = authz.ErrNonceExpired
 	// ErrUnavailable: DynamoDB throttled, failed (5xx) or could not be reached, after the
 	// SDK's own retries. The caller may retry later; nothing was decided.
-	ErrUnavailable = errors.New("DynamoDB unavailable")
+	ErrUnavailable = authz.ErrStoreUnavailable
 	// ErrTableExists: CreateTable found a table of that name.
 	ErrTableExists = errors.New("table already exists")
 )

@@ -103,15 +103,7 @@ func (v *Vault) WithClock(now func() time.Time) *Vault {
 
 // RefreshToken is one seller authorization's LWA refresh token and what Amazon said
 // with it.
-type RefreshToken struct {
-	Token            secret.Value
-	SellingPartnerID string
-	Region           authz.Region
-	AuthorizedAt     time.Time
-	// SecretID is the ARN of the secret Get read it from (its own, or its bucket);
-	// Put ignores it.
-	SecretID string
-}
+type RefreshToken = authz.RefreshToken
 
 // tokenDocument is the secret's JSON. Token is a plain string here, and only here,
 // because the value must reach Secrets Manager.
