@@ -109,6 +109,9 @@ func New(cfg, defaults Config) *Transport {
 	return t
 }
 
+// Logger is where the transport logs, for its client's own lines.
+func (t *Transport) Logger() *slog.Logger { return t.log }
+
 // Request is one operation.
 type Request struct {
 	Op          string // the operation or grant, in errors and log lines
@@ -241,7 +244,7 @@ func (t *Transport) attempt(ctx context.Context, r Request) (*Response, *Error, 
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
-	id := clean(res.Header.Get("x-amzn-RequestId"), 64, nil)
+	id := clean(res.Header.Get("x-amzn-RequestId"), 64, secrets)
 	if err != nil {
 		e := fail(transportError(err, secrets))
 		e.Status, e.RequestID, e.Sent = res.StatusCode, id, true
