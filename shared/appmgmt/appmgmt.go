@@ -138,7 +138,6 @@ type Config struct {
 type Client struct {
 	cfg       Config
 	transport *amazon.Transport
-	log       *slog.Logger
 
 	mu         sync.Mutex
 	tokens     float64
@@ -150,10 +149,7 @@ func New(cfg Config) *Client {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	return &Client{cfg: cfg, log: cfg.Logger, transport: amazon.New(amazon.Config{
+	return &Client{cfg: cfg, transport: amazon.New(amazon.Config{
 		HTTPClient: cfg.HTTPClient, AttemptTimeout: cfg.Timeout, Logger: cfg.Logger, UserAgent: cfg.UserAgent,
 	}, amazon.SendOnceDefaults)}
 }
@@ -178,7 +174,7 @@ func (c *Client) RotateClientSecret(ctx context.Context) error {
 	if res.Status != http.StatusNoContent && res.Status != http.StatusOK {
 		return &Error{Status: res.Status, RequestID: res.RequestID, Code: fmt.Sprintf("http_%d", res.Status), kind: ErrBadRequest}
 	}
-	c.log.InfoContext(ctx, "client secret rotation requested", "requestId", res.RequestID, "rateLimit", res.Header.Get("x-amzn-RateLimit-Limit"))
+	c.transport.Logger().InfoContext(ctx, "client secret rotation requested", "requestId", res.RequestID, "rateLimit", res.Header.Get("x-amzn-RateLimit-Limit"))
 	return nil
 }
 

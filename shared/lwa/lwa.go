@@ -70,7 +70,6 @@ type Config struct {
 type Client struct {
 	cfg       Config
 	transport *amazon.Transport
-	log       *slog.Logger
 }
 
 // NewClient builds a Client from cfg, filling in defaults.
@@ -78,10 +77,7 @@ func NewClient(cfg Config) *Client {
 	if cfg.Endpoint == "" {
 		cfg.Endpoint = DefaultEndpoint
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	return &Client{cfg: cfg, log: cfg.Logger, transport: amazon.New(amazon.Config{
+	return &Client{cfg: cfg, transport: amazon.New(amazon.Config{
 		HTTPClient: cfg.HTTPClient, MaxAttempts: cfg.MaxAttempts, BaseDelay: cfg.BaseDelay,
 		MaxDelay: cfg.MaxDelay, AttemptTimeout: cfg.AttemptTimeout, Logger: cfg.Logger,
 	}, amazon.LWADefaults)}
@@ -160,7 +156,7 @@ func (c *Client) do(ctx context.Context, grant string, form url.Values, idempote
 	}
 	// invalid_client means client authentication failed before LWA looked at the grant
 	// (RFC 6749 section 5.2), so even a code is still unspent and may be sent again.
-	c.log.WarnContext(ctx, "lwa refused the client credentials; reading them again and retrying once",
+	c.transport.Logger().WarnContext(ctx, "lwa refused the client credentials; reading them again and retrying once",
 		"grant", grant, "error", errCode(err))
 	inv.Invalidate()
 	return c.send(ctx, grant, form, idempotent, sent)

@@ -77,24 +77,8 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "spapi %s: %s", e.Op, e.Code)
-	if e.Status != 0 {
-		fmt.Fprintf(&b, " (HTTP %d)", e.Status)
-	}
-	if e.Attempts > 1 {
-		fmt.Fprintf(&b, " after %d attempts", e.Attempts)
-	}
-	if e.Message != "" {
-		b.WriteString(": " + e.Message)
-	}
-	if e.RequestID != "" {
-		b.WriteString(" [request id " + e.RequestID + "]")
-	}
-	if e.cause != nil {
-		b.WriteString(": " + e.cause.Error())
-	}
-	return b.String()
+	return (&amazon.Error{API: "spapi", Op: e.Op, Code: e.Code, Status: e.Status, Attempts: e.Attempts,
+		Message: e.Message, RequestID: e.RequestID, Cause: e.cause}).Error()
 }
 
 // Unwrap matches the kind and the cause (a context error, a net error).
@@ -133,7 +117,6 @@ type Config struct {
 type Client struct {
 	cfg       Config
 	transport *amazon.Transport
-	log       *slog.Logger
 }
 
 // NewClient builds a Client from cfg, filling in defaults.
@@ -144,10 +127,7 @@ func NewClient(cfg Config) *Client {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	return &Client{cfg: cfg, log: cfg.Logger, transport: amazon.New(amazon.Config{
+	return &Client{cfg: cfg, transport: amazon.New(amazon.Config{
 		HTTPClient: cfg.HTTPClient, MaxAttempts: cfg.MaxAttempts, BaseDelay: cfg.BaseDelay, MaxDelay: cfg.MaxDelay,
 		AttemptTimeout: cfg.AttemptTimeout, Logger: cfg.Logger, UserAgent: cfg.UserAgent,
 	}, amazon.SellingPartnerDefaults)}
@@ -211,7 +191,7 @@ func (c *Client) Account(ctx context.Context, region authz.Region, accessToken s
 		acct.SellerIDVerified = true
 		return acct, nil
 	case errors.Is(err, ErrForbidden):
-		c.log.WarnContext(ctx, "seller id probe refused; the account is checked by store name and marketplaces only (does the app have the Pricing role?)",
+		c.transport.Logger().WarnContext(ctx, "seller id probe refused; the account is checked by store name and marketplaces only (does the app have the Pricing role?)",
 			"error", err.Error())
 		return acct, nil
 	}
