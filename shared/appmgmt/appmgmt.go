@@ -8,24 +8,21 @@
 // a minute. The client sends each call once and never retries it itself: a retry
 // inside the minute would only earn a 429, and a retry after a lost answer could
 // rotate twice. It also keeps the usage plan on its side, so a caller that loops
-// cannot hammer the endpoint. Failures are classified once, here, into a few kinds.
+// cannot hammer the endpoint. The call goes through the Amazon transport
+// (shared/amazon), sent once; its failures are put once, here, into a few kinds.
 package appmgmt
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptrace"
-	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/spapi-auth-keeper/keeper/shared/amazon"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 )
 
@@ -139,9 +136,8 @@ type Config struct {
 
 // Client calls the Application Management API. It is safe for concurrent use.
 type Client struct {
-	cfg  Config
-	http *http.Client
-	log  *slog.Logger
+	cfg       Config
+	transport *amazon.Transport
 
 	mu         sync.Mutex
 	tokens     float64
@@ -150,24 +146,12 @@ type Client struct {
 
 // New returns a client.
 func New(cfg Config) *Client {
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Second
-	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	if cfg.UserAgent == "" {
-		// SP-API asks every application to name itself in the User-Agent.
-		cfg.UserAgent = "spapi-auth-keeper/1.0 (Language=Go)"
-	}
-	c := &Client{cfg: cfg, http: cfg.HTTPClient, log: cfg.Logger}
-	if c.http == nil {
-		c.http = &http.Client{Timeout: cfg.Timeout}
-	}
-	if c.log == nil {
-		c.log = slog.Default()
-	}
-	return c
+	return &Client{cfg: cfg, transport: amazon.New(amazon.Config{
+		HTTPClient: cfg.HTTPClient, AttemptTimeout: cfg.Timeout, Logger: cfg.Logger, UserAgent: cfg.UserAgent,
+	}, amazon.SendOnceDefaults)}
 }
 
 // RotateClientSecret asks Amazon for a new client secret (204). On success the new
@@ -181,33 +165,17 @@ func (c *Client) RotateClientSecret(ctx context.Context) error {
 	if err != nil {
 		return grantlessError(err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.cfg.Endpoint, "/")+RotationPath, http.NoBody)
+	// Not idempotent: a repeat after a lost answer could rotate twice.
+	res, err := c.transport.Do(ctx, amazon.Request{Op: "rotateApplicationClientSecret", Method: http.MethodPost,
+		URL: strings.TrimRight(c.cfg.Endpoint, "/") + RotationPath, AccessToken: tok.AccessToken.Reveal()})
 	if err != nil {
-		return &Error{Code: "invalid_endpoint", Message: "the SP-API endpoint is not a valid URL", kind: ErrBadRequest}
+		return c.classify(err)
 	}
-	req.Header.Set("x-amz-access-token", tok.AccessToken.Reveal())
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.cfg.UserAgent)
-	var wrote atomic.Bool
-	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(i httptrace.WroteRequestInfo) { wrote.Store(i.Err == nil) },
-	}))
-	res, err := c.http.Do(req)
-	if err != nil {
-		e := &Error{Code: "network_error", kind: ErrUnavailable, cause: transportCause(err)}
-		if wrote.Load() {
-			e.Code, e.kind = "no_answer", ErrUnknownOutcome
-		}
-		return e
+	if res.Status != http.StatusNoContent && res.Status != http.StatusOK {
+		return &Error{Status: res.Status, RequestID: res.RequestID, Code: fmt.Sprintf("http_%d", res.Status), kind: ErrBadRequest}
 	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-	id := res.Header.Get("x-amzn-RequestId")
-	if res.StatusCode == http.StatusNoContent || res.StatusCode == http.StatusOK {
-		c.log.InfoContext(ctx, "client secret rotation requested", "requestId", id, "rateLimit", res.Header.Get("x-amzn-RateLimit-Limit"))
-		return nil
-	}
-	return classify(res.StatusCode, raw, id, c.retryAfter())
+	c.transport.Logger().InfoContext(ctx, "client secret rotation requested", "requestId", res.RequestID, "rateLimit", res.Header.Get("x-amzn-RateLimit-Limit"))
+	return nil
 }
 
 // take spends the usage plan's token, or says how long until there is one.
@@ -250,53 +218,26 @@ func grantlessError(err error) error {
 	return e
 }
 
-// classify reads an SP-API error answer: {"errors":[{"code","message","details"}]}.
-func classify(status int, raw []byte, requestID string, wait time.Duration) error {
-	var body struct {
-		Errors []struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"errors"`
+// classify puts the transport's failure into the operation's kinds.
+func (c *Client) classify(err error) error {
+	var ae *amazon.Error
+	if !errors.As(err, &ae) {
+		return &Error{Code: "network_error", kind: ErrUnavailable, cause: err}
 	}
-	_ = json.Unmarshal(raw, &body) // a proxy's 502 may carry no JSON
-	e := &Error{Status: status, RequestID: requestID, Code: fmt.Sprintf("http_%d", status)}
-	if len(body.Errors) > 0 {
-		e.Code, e.Message = clean(body.Errors[0].Code, 64), clean(body.Errors[0].Message, 300)
-	}
+	e := &Error{Status: ae.Status, RequestID: ae.RequestID, Code: ae.Code, Message: ae.Message, cause: ae.Cause}
 	switch {
-	case status == http.StatusTooManyRequests:
-		e.kind, e.RetryAfter = ErrThrottled, max(wait, time.Minute)
-	case status == http.StatusBadRequest && strings.Contains(strings.ToLower(e.Message), "not enrolled"):
+	case ae.Kind == amazon.KindThrottled:
+		e.kind, e.RetryAfter = ErrThrottled, max(c.retryAfter(), ae.RetryAfter, time.Minute)
+	case ae.Status == 0 && ae.Sent:
+		e.Code, e.kind = "no_answer", ErrUnknownOutcome
+	case ae.Status == http.StatusBadRequest && strings.Contains(strings.ToLower(ae.Message), "not enrolled"):
 		e.kind = ErrNotEnrolled
-	case status == http.StatusForbidden || status == http.StatusUnauthorized:
+	case ae.Kind == amazon.KindForbidden:
 		e.kind = ErrForbidden
-	case status >= 500:
+	case ae.Kind == amazon.KindUnavailable:
 		e.kind = ErrUnavailable
 	default:
 		e.kind = ErrBadRequest
 	}
 	return e
-}
-
-// clean keeps an answer's text printable and short.
-func clean(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	if r := []rune(s); len(r) > n {
-		s = string(r[:n]) + "…"
-	}
-	return strings.TrimSpace(s)
-}
-
-// transportCause drops the *url.Error wrapper, whose text repeats the URL.
-func transportCause(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }

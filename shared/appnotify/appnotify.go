@@ -9,16 +9,14 @@
 package appnotify
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
-	"time"
 
+	"github.com/spapi-auth-keeper/keeper/shared/amazon"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 )
@@ -27,6 +25,12 @@ import (
 const (
 	NotificationsPath = "/appIntegrations/2024-04-01/notifications"
 	DeletionPath      = "/appIntegrations/2024-04-01/notifications/deletion"
+)
+
+// Operation names, as Amazon's model calls them.
+const (
+	opCreate = "createNotification"
+	opDelete = "deleteNotifications"
 )
 
 // Endpoints are the SP-API regional endpoints.
@@ -50,10 +54,11 @@ var (
 	ErrUnavailable = errors.New("App Integrations unavailable")
 )
 
-// Client calls the two operations with a seller's access token.
+// Client calls the two operations with a seller's access token, through the Amazon
+// transport (shared/amazon).
 type Client struct {
-	HTTP     *http.Client
-	Endpoint string // overrides the regional endpoint (the simulator in local runs)
+	HTTP     *http.Client // nil: a client with the transport's timeout
+	Endpoint string       // overrides the regional endpoint (the simulator in local runs)
 }
 
 func (c *Client) url(region authz.Region, path string) (string, error) {
@@ -80,7 +85,7 @@ func (c *Client) Create(ctx context.Context, region authz.Region, token secret.V
 	var out struct {
 		NotificationID string `json:"notificationId"`
 	}
-	if err := c.call(ctx, region, NotificationsPath, token, n, &out); err != nil {
+	if err := c.call(ctx, region, opCreate, NotificationsPath, token, n, &out); err != nil {
 		return "", err
 	}
 	if out.NotificationID == "" {
@@ -97,10 +102,12 @@ const (
 
 // Delete withdraws the app's notifications of templateID for the seller.
 func (c *Client) Delete(ctx context.Context, region authz.Region, token secret.Value, templateID, reason string) error {
-	return c.call(ctx, region, DeletionPath, token, map[string]string{"templateId": templateID, "deletionReason": reason}, nil)
+	return c.call(ctx, region, opDelete, DeletionPath, token, map[string]string{"templateId": templateID, "deletionReason": reason}, nil)
 }
 
-func (c *Client) call(ctx context.Context, region authz.Region, path string, token secret.Value, body, out any) error {
+// call sends one operation, once, through the Amazon transport (the Channel decides
+// about a retry), and puts its failure into the kinds above.
+func (c *Client) call(ctx context.Context, region authz.Region, op, path string, token secret.Value, body, out any) error {
 	u, err := c.url(region, path)
 	if err != nil {
 		return err
@@ -109,48 +116,25 @@ func (c *Client) call(ctx context.Context, region authz.Region, path string, tok
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("x-amz-access-token", token.Reveal())
-	hc := c.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Second}
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if out != nil && len(data) > 0 {
-			if err := json.Unmarshal(data, out); err != nil {
-				return fmt.Errorf("%w: answer is not JSON: %v", ErrUnavailable, err)
-			}
+	t := amazon.New(amazon.Config{HTTPClient: c.HTTP}, amazon.SendOnceDefaults)
+	res, err := t.Do(ctx, amazon.Request{Op: op, Method: http.MethodPost, URL: u, Body: b,
+		ContentType: "application/json", AccessToken: token.Reveal()})
+	var ae *amazon.Error
+	switch {
+	case err == nil:
+		if out != nil && len(res.Body) > 0 && json.Unmarshal(res.Body, out) != nil {
+			return fmt.Errorf("%w: %s answered with something that is not JSON", ErrUnavailable, op)
 		}
 		return nil
+	case !errors.As(err, &ae):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	// A 401 is the seller's token, not the app's role: it does not turn the channel off.
+	case ae.Kind == amazon.KindForbidden && ae.Status == http.StatusForbidden:
+		return fmt.Errorf("%w: %w", ErrForbidden, ae)
+	case ae.Kind == amazon.KindThrottled:
+		return fmt.Errorf("%w: %w", ErrThrottled, ae)
+	case ae.Kind == amazon.KindUnavailable:
+		return fmt.Errorf("%w: %w", ErrUnavailable, ae)
 	}
-	var errs struct {
-		Errors []struct{ Code, Message string } `json:"errors"`
-	}
-	_ = json.Unmarshal(data, &errs)
-	detail := http.StatusText(resp.StatusCode)
-	if len(errs.Errors) > 0 {
-		detail = errs.Errors[0].Code + ": " + errs.Errors[0].Message
-	}
-	if len(detail) > 200 {
-		detail = detail[:200]
-	}
-	switch {
-	case resp.StatusCode == http.StatusForbidden:
-		return fmt.Errorf("%w: %s", ErrForbidden, detail)
-	case resp.StatusCode == http.StatusTooManyRequests:
-		return fmt.Errorf("%w: %s", ErrThrottled, detail)
-	case resp.StatusCode >= 500:
-		return fmt.Errorf("%w: HTTP %d %s", ErrUnavailable, resp.StatusCode, detail)
-	}
-	return fmt.Errorf("%w: HTTP %d %s", ErrRejected, resp.StatusCode, detail)
+	return fmt.Errorf("%w: %w", ErrRejected, ae)
 }

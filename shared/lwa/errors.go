@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
 )
 
 // Kinds of LWA failure. Every error the Client returns from a token request is an
@@ -78,26 +77,3 @@ func (e *Error) Unwrap() []error {
 // Kind is the sentinel the error matches: ErrInvalidGrant, ErrClient, ErrBadRequest,
 // ErrThrottled or ErrUnavailable.
 func (e *Error) Kind() error { return e.kind }
-
-// maxDescription bounds what an answer can put into an error string and a log line.
-const maxDescription = 300
-
-// cleanDescription masks every value in sent (code, refresh token, client secret)
-// that an answer echoes, drops control characters and bounds the length.
-func cleanDescription(desc string, sent []string) string {
-	for _, s := range sent {
-		if s != "" {
-			desc = strings.ReplaceAll(desc, s, "[redacted]")
-		}
-	}
-	desc = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, desc)
-	if r := []rune(desc); len(r) > maxDescription {
-		desc = string(r[:maxDescription]) + "…"
-	}
-	return strings.TrimSpace(desc)
-}

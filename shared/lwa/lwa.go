@@ -1,9 +1,10 @@
 // Package lwa is the Login with Amazon token client: it exchanges a seller's
 // spapi_oauth_code for a refresh token, mints access tokens from refresh tokens, and
-// gets grantless tokens with the client_credentials grant. It retries what is worth
-// retrying and classifies every failure into one of a few kinds (ErrInvalidGrant,
-// ErrClient, ErrBadRequest, ErrThrottled, ErrUnavailable). No token or secret ever
-// appears in its errors or logs.
+// gets grantless tokens with the client_credentials grant. Its requests go through
+// the Amazon transport (shared/amazon), which retries what is worth retrying and
+// reads LWA's error answers; this client says which grants may be repeated and puts
+// every failure into one of a few kinds (ErrInvalidGrant, ErrClient, ErrBadRequest,
+// ErrThrottled, ErrUnavailable). No token or secret ever appears in its errors or logs.
 package lwa
 
 import (
@@ -11,18 +12,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
-	"strconv"
-	"strings"
-	"sync/atomic"
 	"time"
 
+	"github.com/spapi-auth-keeper/keeper/shared/amazon"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 )
 
@@ -59,7 +54,7 @@ func (s StaticCredentials) Credentials(context.Context) (Credentials, error) {
 	return Credentials(s), nil
 }
 
-// Config configures a Client. Zero fields take the defaults.
+// Config configures a Client. Zero fields take the defaults (amazon.LWADefaults).
 type Config struct {
 	Endpoint       string       // token URL; default DefaultEndpoint
 	HTTPClient     *http.Client // default: a client whose timeout is AttemptTimeout
@@ -73,9 +68,8 @@ type Config struct {
 
 // Client talks to the LWA token endpoint. It is safe for concurrent use.
 type Client struct {
-	cfg  Config
-	http *http.Client
-	log  *slog.Logger
+	cfg       Config
+	transport *amazon.Transport
 }
 
 // NewClient builds a Client from cfg, filling in defaults.
@@ -83,29 +77,10 @@ func NewClient(cfg Config) *Client {
 	if cfg.Endpoint == "" {
 		cfg.Endpoint = DefaultEndpoint
 	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 4
-	}
-	if cfg.BaseDelay <= 0 {
-		cfg.BaseDelay = 200 * time.Millisecond
-	}
-	if cfg.MaxDelay <= 0 {
-		cfg.MaxDelay = 5 * time.Second
-	}
-	if cfg.MaxDelay < cfg.BaseDelay {
-		cfg.MaxDelay = cfg.BaseDelay
-	}
-	if cfg.AttemptTimeout <= 0 {
-		cfg.AttemptTimeout = 10 * time.Second
-	}
-	c := &Client{cfg: cfg, http: cfg.HTTPClient, log: cfg.Logger}
-	if c.http == nil {
-		c.http = &http.Client{Timeout: cfg.AttemptTimeout}
-	}
-	if c.log == nil {
-		c.log = slog.Default()
-	}
-	return c
+	return &Client{cfg: cfg, transport: amazon.New(amazon.Config{
+		HTTPClient: cfg.HTTPClient, MaxAttempts: cfg.MaxAttempts, BaseDelay: cfg.BaseDelay,
+		MaxDelay: cfg.MaxDelay, AttemptTimeout: cfg.AttemptTimeout, Logger: cfg.Logger,
+	}, amazon.LWADefaults)}
 }
 
 // Tokens is a successful token answer.
@@ -169,16 +144,8 @@ func (c *Client) ClientCredentials(ctx context.Context, scope string) (Tokens, e
 	return c.do(ctx, grantClientCredentials, form, true, nil)
 }
 
-// outcome is one attempt's result.
-type outcome struct {
-	tokens     Tokens
-	err        *Error
-	retry      bool
-	retryAfter time.Duration
-}
-
-// do sends form with the client credentials, retrying transient failures with capped
-// exponential backoff and full jitter. idempotent says whether the request may be
+// do sends form with the client credentials; the transport retries transient
+// failures. idempotent says whether the request may be
 // repeated after LWA may already have acted on it. sent lists the secret values the
 // request carries, masked from any description LWA echoes.
 func (c *Client) do(ctx context.Context, grant string, form url.Values, idempotent bool, sent []string) (Tokens, error) {
@@ -189,7 +156,7 @@ func (c *Client) do(ctx context.Context, grant string, form url.Values, idempote
 	}
 	// invalid_client means client authentication failed before LWA looked at the grant
 	// (RFC 6749 section 5.2), so even a code is still unspent and may be sent again.
-	c.log.WarnContext(ctx, "lwa refused the client credentials; reading them again and retrying once",
+	c.transport.Logger().WarnContext(ctx, "lwa refused the client credentials; reading them again and retrying once",
 		"grant", grant, "error", errCode(err))
 	inv.Invalidate()
 	return c.send(ctx, grant, form, idempotent, sent)
@@ -205,7 +172,7 @@ func errCode(err error) string {
 }
 
 // send makes one call: the credentials as the source gives them now, and the
-// retries of transient failures.
+// transport's retries of transient failures.
 func (c *Client) send(ctx context.Context, grant string, form url.Values, idempotent bool, sent []string) (Tokens, error) {
 	if c.cfg.Credentials == nil {
 		return Tokens{}, &Error{Grant: grant, Code: "missing_credentials",
@@ -222,121 +189,62 @@ func (c *Client) send(ctx context.Context, grant string, form url.Values, idempo
 	}
 	form.Set("client_id", creds.ClientID)
 	form.Set("client_secret", creds.ClientSecret.Reveal())
-	sent = append(sent, creds.ClientSecret.Reveal())
-	body := form.Encode()
 
-	for attempt := 1; ; attempt++ {
-		o := c.attempt(ctx, grant, body, idempotent, sent)
-		if o.err == nil {
-			return o.tokens, nil
-		}
-		o.err.Attempts = attempt
-		// A caller who stopped waiting gets that, unless LWA's answer already settled it.
-		if ctx.Err() != nil && (o.retry || o.err.Status == 0) {
-			return Tokens{}, ended(ctx, grant, attempt, o.err)
-		}
-		if !o.retry || attempt >= c.cfg.MaxAttempts {
-			return Tokens{}, o.err
-		}
-		delay := c.backoff(attempt, o.retryAfter)
-		c.log.WarnContext(ctx, "lwa request failed, retrying",
-			"grant", grant, "attempt", attempt, "error", o.err.Code, "status", o.err.Status,
-			"description", o.err.Description, "delay", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return Tokens{}, ended(ctx, grant, attempt, o.err)
-		}
-	}
-}
-
-// ended is the error for a call whose context ended: it matches ErrUnavailable (LWA
-// did not answer within the time the caller gave it) and the context's error.
-func ended(ctx context.Context, grant string, attempts int, last *Error) *Error {
-	code := "canceled"
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		code = "deadline_exceeded"
-	}
-	return &Error{Grant: grant, Code: code, Status: last.Status, Attempts: attempts,
-		Description: "the caller stopped waiting; last failure: " + last.Code,
-		kind:        ErrUnavailable, cause: ctx.Err()}
-}
-
-// maxAnswer bounds how much of an answer is read; LWA's are a few hundred bytes.
-const maxAnswer = 64 << 10
-
-func (c *Client) attempt(ctx context.Context, grant, body string, idempotent bool, sent []string) outcome {
-	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
-	defer cancel()
-	// Whether the request left in full decides if a code exchange may be repeated.
-	var wrote atomic.Bool
-	actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{
-		WroteRequest: func(i httptrace.WroteRequestInfo) {
-			if i.Err == nil {
-				wrote.Store(true)
-			}
-		},
+	var tokens Tokens
+	_, err = c.transport.Do(ctx, amazon.Request{
+		Op: grant, Method: http.MethodPost, URL: c.cfg.Endpoint, Body: []byte(form.Encode()),
+		ContentType: "application/x-www-form-urlencoded;charset=UTF-8",
+		Secrets:     append(sent, creds.ClientSecret.Reveal()),
+		Idempotent:  idempotent,
+		// LWA answered success, so it acted: an unreadable answer is asked again only
+		// of a repeatable grant.
+		Check: func(raw []byte) (err error) { tokens, err = parseTokens(grant, raw); return err },
 	})
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, c.cfg.Endpoint, strings.NewReader(body))
 	if err != nil {
-		return outcome{err: &Error{Grant: grant, Code: "invalid_endpoint",
-			Description: "the LWA endpoint is not a valid URL", kind: ErrBadRequest}}
+		return Tokens{}, fromTransport(grant, err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")
-	req.Header.Set("Accept", "application/json")
-
-	res, err := c.http.Do(req)
-	if err != nil {
-		e := &Error{Grant: grant, Code: "network_error", kind: ErrUnavailable, cause: transportCause(err)}
-		if isTimeout(err) {
-			e.Code = "timeout"
-		}
-		return outcome{err: e, retry: idempotent || !wrote.Load()}
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
-	if err != nil {
-		e := &Error{Grant: grant, Code: "network_error", Status: res.StatusCode, kind: ErrUnavailable, cause: transportCause(err)}
-		if isTimeout(err) {
-			e.Code = "timeout"
-		}
-		return outcome{err: e, retry: idempotent}
-	}
-	if res.StatusCode >= 200 && res.StatusCode < 300 {
-		t, e := parseTokens(grant, res.StatusCode, raw)
-		if e != nil {
-			// LWA answered success: it acted. Only a repeatable request is sent again.
-			return outcome{err: e, retry: idempotent}
-		}
-		return outcome{tokens: t}
-	}
-	return classify(grant, res, raw, sent)
+	return tokens, nil
 }
 
-func parseTokens(grant string, status int, raw []byte) (Tokens, *Error) {
+// fromTransport is the transport's failure in LWA's kinds.
+func fromTransport(grant string, err error) *Error {
+	var ae *amazon.Error
+	if !errors.As(err, &ae) {
+		return &Error{Grant: grant, Code: "network_error", kind: ErrUnavailable, cause: err}
+	}
+	e := &Error{Grant: grant, Code: ae.Code, Description: ae.Message, Status: ae.Status, Attempts: ae.Attempts, cause: ae.Cause}
+	switch ae.Kind {
+	case amazon.KindInvalidGrant:
+		e.kind = ErrInvalidGrant
+	case amazon.KindClient:
+		e.kind = ErrClient
+	case amazon.KindBadRequest, amazon.KindForbidden:
+		e.kind = ErrBadRequest
+	case amazon.KindThrottled:
+		e.kind = ErrThrottled
+	default: // unavailable, or a success answer that cannot be read
+		e.kind = ErrUnavailable
+	}
+	return e
+}
+
+// parseTokens reads a token answer. Its errors quote nothing of the answer.
+func parseTokens(grant string, raw []byte) (Tokens, error) {
 	var ans struct {
 		AccessToken  string `json:"access_token"`
 		RefreshToken string `json:"refresh_token"`
 		TokenType    string `json:"token_type"`
 		ExpiresIn    int64  `json:"expires_in"`
 	}
-	bad := func(desc string) (Tokens, *Error) {
-		// The decoder's message is not used: it could quote the answer.
-		return Tokens{}, &Error{Grant: grant, Code: "invalid_response", Status: status, Description: desc, kind: ErrUnavailable}
-	}
-	if err := json.Unmarshal(raw, &ans); err != nil {
-		return bad("the token answer is not the JSON LWA sends")
-	}
-	if ans.AccessToken == "" {
-		return bad("the token answer has no access_token")
-	}
-	if grant == grantCode && ans.RefreshToken == "" {
-		return bad("the code grant answer has no refresh_token")
-	}
-	if ans.ExpiresIn < 0 {
-		return bad("the token answer has a negative expires_in")
+	switch err := json.Unmarshal(raw, &ans); {
+	case err != nil:
+		return Tokens{}, errors.New("the token answer is not the JSON LWA sends")
+	case ans.AccessToken == "":
+		return Tokens{}, errors.New("the token answer has no access_token")
+	case grant == grantCode && ans.RefreshToken == "":
+		return Tokens{}, errors.New("the code grant answer has no refresh_token")
+	case ans.ExpiresIn < 0:
+		return Tokens{}, errors.New("the token answer has a negative expires_in")
 	}
 	return Tokens{
 		AccessToken:  secret.Value(ans.AccessToken),
@@ -344,112 +252,4 @@ func parseTokens(grant string, status int, raw []byte) (Tokens, *Error) {
 		TokenType:    ans.TokenType,
 		ExpiresIn:    time.Duration(ans.ExpiresIn) * time.Second,
 	}, nil
-}
-
-// classify turns an LWA error answer into an Error of the right kind. LWA's "error"
-// field decides when it is one of the OAuth 2.0 codes (RFC 6749 section 5.2); the
-// HTTP status decides otherwise.
-func classify(grant string, res *http.Response, raw []byte, sent []string) outcome {
-	var body struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	_ = json.Unmarshal(raw, &body) // a 429 or a proxy's 502 may carry no JSON at all
-	e := &Error{Grant: grant, Code: cleanCode(body.Error, sent), Status: res.StatusCode,
-		Description: cleanDescription(body.Description, sent)}
-	if e.Code == "" {
-		e.Code = "http_" + strconv.Itoa(res.StatusCode)
-	}
-	o := outcome{err: e}
-	switch body.Error {
-	case "invalid_grant":
-		e.kind = ErrInvalidGrant
-		return o
-	case "invalid_client", "unauthorized_client":
-		e.kind = ErrClient
-		return o
-	case "invalid_request", "unsupported_grant_type", "invalid_scope":
-		e.kind = ErrBadRequest
-		return o
-	case "server_error", "temporarily_unavailable":
-		e.kind = ErrUnavailable
-		o.retry, o.retryAfter = true, retryAfter(res.Header)
-		return o
-	}
-	switch s := res.StatusCode; {
-	case s == http.StatusTooManyRequests:
-		e.kind = ErrThrottled
-		o.retry, o.retryAfter = true, retryAfter(res.Header)
-	case s >= 500:
-		e.kind = ErrUnavailable
-		o.retry, o.retryAfter = true, retryAfter(res.Header)
-	case s == http.StatusUnauthorized:
-		e.kind = ErrClient
-	default:
-		e.kind = ErrBadRequest
-	}
-	return o
-}
-
-// cleanCode keeps an "error" field as LWA sent it when it looks like an OAuth error
-// code, and masks anything else like a description, in shorter bounds.
-func cleanCode(code string, sent []string) string {
-	code = cleanDescription(code, sent)
-	if r := []rune(code); len(r) > 64 {
-		code = string(r[:64])
-	}
-	return code
-}
-
-// retryAfter reads Retry-After (RFC 9110 section 10.2.3): seconds or an HTTP date.
-func retryAfter(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
-}
-
-// backoff is the wait before attempt+1: Retry-After when LWA sent one, otherwise a
-// random duration in [0, min(MaxDelay, BaseDelay·2^(attempt-1))] ("full jitter", as
-// the AWS Architecture Blog's "Exponential Backoff And Jitter" recommends), so many
-// workers throttled together do not come back together. Both are capped at MaxDelay.
-func (c *Client) backoff(attempt int, retryAfter time.Duration) time.Duration {
-	if retryAfter > 0 {
-		return min(retryAfter, c.cfg.MaxDelay)
-	}
-	ceiling := c.cfg.MaxDelay
-	if attempt-1 < 32 {
-		if d := c.cfg.BaseDelay << (attempt - 1); d > 0 && d < ceiling {
-			ceiling = d
-		}
-	}
-	return rand.N(ceiling + 1)
-}
-
-func isTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// transportCause keeps the transport error without the *url.Error wrapper, whose text
-// repeats the endpoint; the endpoint holds no secret, but the message reads better.
-func transportCause(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }

@@ -7,28 +7,25 @@
 // store name and marketplaces) and, where the app's roles allow and the caller asks,
 // the Product Fees API's getMyFeesEstimateForASIN, whose answer names the seller id of
 // the calling token (a community technique: amzn/selling-partner-api-docs issue 492).
-// It retries throttling and server errors within a small budget and classifies every
-// failure once, here, into ErrForbidden, ErrThrottled, ErrUnavailable or
-// ErrBadResponse. No access token ever appears in its errors or logs.
+// Its calls go through the Amazon transport (shared/amazon), which retries throttling
+// and server errors within a small budget; every failure is put once, here, into
+// ErrForbidden, ErrThrottled, ErrUnavailable or ErrBadResponse. No access token ever
+// appears in its errors or logs.
 package spapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
+	"github.com/spapi-auth-keeper/keeper/shared/amazon"
 	"github.com/spapi-auth-keeper/keeper/shared/appmgmt"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
@@ -80,24 +77,8 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "spapi %s: %s", e.Op, e.Code)
-	if e.Status != 0 {
-		fmt.Fprintf(&b, " (HTTP %d)", e.Status)
-	}
-	if e.Attempts > 1 {
-		fmt.Fprintf(&b, " after %d attempts", e.Attempts)
-	}
-	if e.Message != "" {
-		b.WriteString(": " + e.Message)
-	}
-	if e.RequestID != "" {
-		b.WriteString(" [request id " + e.RequestID + "]")
-	}
-	if e.cause != nil {
-		b.WriteString(": " + e.cause.Error())
-	}
-	return b.String()
+	return (&amazon.Error{API: "spapi", Op: e.Op, Code: e.Code, Status: e.Status, Attempts: e.Attempts,
+		Message: e.Message, RequestID: e.RequestID, Cause: e.cause}).Error()
 }
 
 // Unwrap matches the kind and the cause (a context error, a net error).
@@ -111,7 +92,7 @@ func (e *Error) Unwrap() []error {
 // Kind is the sentinel the error matches.
 func (e *Error) Kind() error { return e.kind }
 
-// Config configures a Client. Zero fields take the defaults.
+// Config configures a Client. Zero fields take the defaults (amazon.SellingPartnerDefaults).
 type Config struct {
 	// Endpoint overrides the SP-API endpoint for every region (SP_API_ENDPOINT: the
 	// simulator). Empty: the region's production endpoint.
@@ -127,16 +108,15 @@ type Config struct {
 	MaxAttempts    int           // requests per operation, first included; default 3
 	BaseDelay      time.Duration // first backoff ceiling (full jitter); default 100ms
 	MaxDelay       time.Duration // cap of the backoff and of a Retry-After; default 1s
-	AttemptTimeout time.Duration // per request, for the default HTTP client; default 3s
+	AttemptTimeout time.Duration // per request; default 3s
 	Logger         *slog.Logger  // retries and a refused probe are logged here; default slog.Default()
 	UserAgent      string
 }
 
 // Client calls SP-API with a seller's access token. It is safe for concurrent use.
 type Client struct {
-	cfg  Config
-	http *http.Client
-	log  *slog.Logger
+	cfg       Config
+	transport *amazon.Transport
 }
 
 // NewClient builds a Client from cfg, filling in defaults.
@@ -147,33 +127,10 @@ func NewClient(cfg Config) *Client {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 3
-	}
-	if cfg.BaseDelay <= 0 {
-		cfg.BaseDelay = 100 * time.Millisecond
-	}
-	if cfg.MaxDelay <= 0 {
-		cfg.MaxDelay = time.Second
-	}
-	if cfg.MaxDelay < cfg.BaseDelay {
-		cfg.MaxDelay = cfg.BaseDelay
-	}
-	if cfg.AttemptTimeout <= 0 {
-		cfg.AttemptTimeout = 3 * time.Second
-	}
-	if cfg.UserAgent == "" {
-		// SP-API asks every application to name itself in the User-Agent.
-		cfg.UserAgent = "spapi-auth-keeper/1.0 (Language=Go)"
-	}
-	c := &Client{cfg: cfg, http: cfg.HTTPClient, log: cfg.Logger}
-	if c.http == nil {
-		c.http = &http.Client{Timeout: cfg.AttemptTimeout}
-	}
-	if c.log == nil {
-		c.log = slog.Default()
-	}
-	return c
+	return &Client{cfg: cfg, transport: amazon.New(amazon.Config{
+		HTTPClient: cfg.HTTPClient, MaxAttempts: cfg.MaxAttempts, BaseDelay: cfg.BaseDelay, MaxDelay: cfg.MaxDelay,
+		AttemptTimeout: cfg.AttemptTimeout, Logger: cfg.Logger, UserAgent: cfg.UserAgent,
+	}, amazon.SellingPartnerDefaults)}
 }
 
 // Operation names, as Amazon's models call them.
@@ -210,7 +167,7 @@ func (c *Client) Account(ctx context.Context, region authz.Region, accessToken s
 	base = strings.TrimRight(base, "/")
 	token := accessToken.Reveal()
 
-	raw, err := c.call(ctx, opParticipations, http.MethodGet, base+ParticipationsPath, nil, token)
+	raw, err := c.call(ctx, amazon.Request{Op: opParticipations, Method: http.MethodGet, URL: base + ParticipationsPath, AccessToken: token})
 	if err != nil {
 		return authz.Account{}, err
 	}
@@ -224,7 +181,8 @@ func (c *Client) Account(ctx context.Context, region authz.Region, accessToken s
 	}
 
 	body, _ := json.Marshal(feesRequest(acct.MarketplaceIDs[0], currency[acct.MarketplaceIDs[0]], c.cfg.ProbeASIN))
-	raw, err = c.call(ctx, opFees, http.MethodPost, base+fmt.Sprintf(FeesPathFormat, url.PathEscape(c.cfg.ProbeASIN)), body, token)
+	raw, err = c.call(ctx, amazon.Request{Op: opFees, Method: http.MethodPost, URL: base + fmt.Sprintf(FeesPathFormat, url.PathEscape(c.cfg.ProbeASIN)),
+		Body: body, ContentType: "application/json", AccessToken: token})
 	if err == nil {
 		acct.SellerID, err = readSellerID(raw)
 	}
@@ -233,7 +191,7 @@ func (c *Client) Account(ctx context.Context, region authz.Region, accessToken s
 		acct.SellerIDVerified = true
 		return acct, nil
 	case errors.Is(err, ErrForbidden):
-		c.log.WarnContext(ctx, "seller id probe refused; the account is checked by store name and marketplaces only (does the app have the Pricing role?)",
+		c.transport.Logger().WarnContext(ctx, "seller id probe refused; the account is checked by store name and marketplaces only (does the app have the Pricing role?)",
 			"error", err.Error())
 		return acct, nil
 	}
@@ -283,7 +241,7 @@ func readParticipations(raw []byte) (authz.Account, map[string]string, error) {
 		if _, seen := stores[id]; !seen {
 			ids = append(ids, id)
 		}
-		stores[id] = clean(p.StoreName, 200, nil)
+		stores[id] = amazon.Clean(p.StoreName, 200)
 		currency[id] = p.Marketplace.CurrencyCode
 	}
 	slices.Sort(ids)
@@ -364,202 +322,28 @@ func badResponse(op, msg string) *Error {
 	return &Error{Op: op, Code: "invalid_response", Message: msg, Status: http.StatusOK, kind: ErrBadResponse}
 }
 
-// maxAnswer bounds how much of an answer is read.
-const maxAnswer = 1 << 20
-
-// call sends one operation, retrying 429, 5xx and transport failures with capped
-// exponential backoff and full jitter while the attempts and the caller's deadline
-// allow. Both operations only read, so a repeat is always safe.
-func (c *Client) call(ctx context.Context, op, method, u string, body []byte, token string) ([]byte, error) {
-	for attempt := 1; ; attempt++ {
-		raw, e, retryAfter := c.attempt(ctx, op, method, u, body, token)
-		if e == nil {
-			return raw, nil
-		}
-		e.Attempts = attempt
-		if ctx.Err() != nil && (e.kind == ErrUnavailable || e.kind == ErrThrottled) {
-			return nil, ended(ctx, op, attempt, e)
-		}
-		if (e.kind != ErrThrottled && e.kind != ErrUnavailable) || attempt >= c.cfg.MaxAttempts {
-			return nil, e
-		}
-		delay := c.backoff(attempt, retryAfter)
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
-			// The caller's budget would end during the wait: give the real cause now.
-			return nil, e
-		}
-		c.log.WarnContext(ctx, "sp-api call failed, retrying", "operation", op, "attempt", attempt,
-			"status", e.Status, "code", e.Code, "delay", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ended(ctx, op, attempt, e)
-		}
+// call sends one operation. Both operations only read, so a repeat is always safe.
+func (c *Client) call(ctx context.Context, r amazon.Request) ([]byte, error) {
+	r.Idempotent = true
+	res, err := c.transport.Do(ctx, r)
+	if err == nil {
+		return res.Body, nil
 	}
-}
-
-// ended is the error of a call whose context ended: ErrUnavailable and the context's error.
-func ended(ctx context.Context, op string, attempts int, last *Error) *Error {
-	code := "canceled"
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		code = "deadline_exceeded"
+	var ae *amazon.Error
+	if !errors.As(err, &ae) {
+		return nil, &Error{Op: r.Op, Code: "network_error", kind: ErrUnavailable, cause: err}
 	}
-	return &Error{Op: op, Code: code, Status: last.Status, Attempts: attempts,
-		Message: "the caller stopped waiting; last failure: " + last.Code, kind: ErrUnavailable, cause: ctx.Err()}
-}
-
-// backoff is the wait before attempt+1: full jitter under BaseDelay·2^(attempt-1),
-// or Amazon's Retry-After, both capped at MaxDelay.
-func (c *Client) backoff(attempt int, retryAfter time.Duration) time.Duration {
-	if retryAfter > 0 {
-		return min(retryAfter, c.cfg.MaxDelay)
-	}
-	ceiling := c.cfg.BaseDelay << min(attempt-1, 20)
-	if ceiling <= 0 || ceiling > c.cfg.MaxDelay {
-		ceiling = c.cfg.MaxDelay
-	}
-	return rand.N(ceiling) + 1
-}
-
-func (c *Client) attempt(ctx context.Context, op, method, u string, body []byte, token string) ([]byte, *Error, time.Duration) {
-	var rd io.Reader = http.NoBody
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return nil, &Error{Op: op, Code: "invalid_endpoint", Message: "the SP-API endpoint is not a valid URL", kind: ErrBadResponse}, 0
-	}
-	req.Header.Set("x-amz-access-token", token)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.cfg.UserAgent)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		e := &Error{Op: op, Code: "network_error", kind: ErrUnavailable, cause: transportCause(err, token)}
-		if isTimeout(err) {
-			e.Code = "timeout"
-		}
-		return nil, e, 0
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
-	id := clean(res.Header.Get("x-amzn-RequestId"), 64, nil)
-	if err != nil {
-		e := &Error{Op: op, Code: "network_error", Status: res.StatusCode, RequestID: id, kind: ErrUnavailable, cause: transportCause(err, token)}
-		if isTimeout(err) {
-			e.Code = "timeout"
-		}
-		return nil, e, 0
-	}
-	if res.StatusCode >= 200 && res.StatusCode < 300 {
-		return raw, nil, 0
-	}
-	wait := retryAfter(res.Header)
-	if wait == 0 && res.StatusCode == http.StatusTooManyRequests {
-		wait = rateInterval(res.Header)
-	}
-	return nil, classify(op, res.StatusCode, raw, id, token), wait
-}
-
-// rateInterval is the time one request of the operation's usage plan takes to come
-// back, from the x-amzn-RateLimit-Limit header (requests per second) SP-API sends:
-// after a 429 without Retry-After, retrying sooner is refused again. 0 if absent.
-func rateInterval(h http.Header) time.Duration {
-	rate, err := strconv.ParseFloat(strings.TrimSpace(h.Get("x-amzn-RateLimit-Limit")), 64)
-	if err != nil || rate <= 0 {
-		return 0
-	}
-	return time.Duration(float64(time.Second) / rate)
-}
-
-// classify reads an SP-API error answer: {"errors":[{"code","message","details"}]}.
-func classify(op string, status int, raw []byte, requestID, token string) *Error {
-	var body struct {
-		Errors []struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-			Details string `json:"details"`
-		} `json:"errors"`
-	}
-	_ = json.Unmarshal(raw, &body) // a proxy's 502 may carry no JSON
-	e := &Error{Op: op, Status: status, RequestID: requestID, Code: "http_" + strconv.Itoa(status)}
-	if len(body.Errors) > 0 {
-		sent := []string{token}
-		if c := clean(body.Errors[0].Code, 64, sent); c != "" {
-			e.Code = c
-		}
-		e.Message = clean(body.Errors[0].Message, 200, sent)
-		if d := clean(body.Errors[0].Details, 200, sent); d != "" {
-			e.Message = strings.TrimSpace(e.Message + " (" + d + ")")
-		}
-	}
-	switch {
-	case status == http.StatusTooManyRequests:
+	e := &Error{Op: r.Op, Status: ae.Status, Code: ae.Code, Message: ae.Message, RequestID: ae.RequestID,
+		Attempts: ae.Attempts, cause: ae.Cause}
+	switch ae.Kind {
+	case amazon.KindThrottled:
 		e.kind = ErrThrottled
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+	case amazon.KindForbidden:
 		e.kind = ErrForbidden
-	case status >= 500:
+	case amazon.KindUnavailable:
 		e.kind = ErrUnavailable
-	default:
+	default: // another 4xx, or an endpoint that is not a URL
 		e.kind = ErrBadResponse
 	}
-	return e
-}
-
-// clean masks every value in sent that an answer echoes, drops control characters
-// and bounds the length, so Amazon's text can go into an error and a log line.
-func clean(s string, n int, sent []string) string {
-	for _, v := range sent {
-		if v != "" {
-			s = strings.ReplaceAll(s, v, secret.Redacted)
-		}
-	}
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	if r := []rune(s); len(r) > n {
-		s = string(r[:n]) + "…"
-	}
-	return strings.TrimSpace(s)
-}
-
-// retryAfter reads Retry-After (RFC 9110 section 10.2.3): seconds or an HTTP date.
-func retryAfter(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		return max(time.Duration(secs)*time.Second, 0)
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
-}
-
-// transportCause drops the *url.Error wrapper, whose text repeats the URL, and masks
-// the token should anything below quote it.
-func transportCause(err error, token string) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	if token != "" && strings.Contains(err.Error(), token) {
-		return errors.New(strings.ReplaceAll(err.Error(), token, secret.Redacted))
-	}
-	return err
-}
-
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &t) && t.Timeout())
+	return nil, e
 }

@@ -381,3 +381,19 @@ func TestThrottledProbeWaitsForItsUsagePlan(t *testing.T) {
 		t.Fatalf("the usage plan was never reached, so the retry was not tried:\n%s", e.logs.String())
 	}
 }
+
+// TestRequestIDNeverHoldsTheToken: the request id goes into the error for Amazon's
+// support; a proxy that echoes the token there does not get it into the error.
+func TestRequestIDNeverHoldsTheToken(t *testing.T) {
+	t.Parallel()
+	const token = "Atza|IwEBrequest-id-echo-0123456789"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("x-amzn-RequestId", r.Header.Get("x-amz-access-token"))
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	t.Cleanup(srv.Close)
+	_, err := spapi.NewClient(spapi.Config{Endpoint: srv.URL, MaxAttempts: 1}).Account(context.Background(), authz.RegionEU, token)
+	if !errors.Is(err, spapi.ErrForbidden) || strings.Contains(err.Error(), token) {
+		t.Fatalf("error %v: want ErrForbidden without the token", err)
+	}
+}
