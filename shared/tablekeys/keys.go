@@ -21,12 +21,14 @@
 //	vault index entry    VAULT#entry#{connectionId}/{region} ENTRY
 //	vault bucket         VAULT#bucket#{n:06d}                BUCKET
 //	vault open bucket    VAULT#open                          OPEN
+//	vault write budget   VAULT#pace#{unix second}            PACE
 //
 // {at} is TimeLayout in UTC.
 package tablekeys
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -144,6 +146,15 @@ const (
 	VaultOpenPK       = "VAULT#open"
 	VaultOpenSK       = "OPEN"
 )
+
+// The vault's budget of Secrets Manager writes: one counter item per second.
+const (
+	VaultPacePrefix = "VAULT#pace#"
+	VaultPaceSK     = "PACE"
+)
+
+// VaultPacePK is the vault's write counter of one unix second.
+func VaultPacePK(second int64) string { return VaultPacePrefix + strconv.FormatInt(second, 10) }
 
 // VaultEntryPK is the index item of entry ({connectionId}/{region}).
 func VaultEntryPK(entry string) string { return VaultEntryPrefix + entry }

@@ -2,7 +2,8 @@ package vault
 
 // The packed layout's bookkeeping, in the keeper's DynamoDB table (DESIGN.md, "Secrets
 // Manager"): which bucket holds an entry, which bucket is open for new entries, and the
-// lease that serializes writes to one bucket. None of these items holds a token; none
+// lease that serializes writes to one bucket, and the stack-wide pace of Secrets
+// Manager writes. None of these items holds a token; none
 // has a GSI key attribute, so no index copies them. The keys are tablekeys':
 //
 //	pk=VAULT#entry#{connectionId}/{region}  sk=ENTRY   bucket, secretName, writtenAt, staleIn
@@ -10,6 +11,7 @@ package vault
 //	                                                   committed, retired, leaseOwner, leaseUntil, updatedAt,
 //	                                                   recent, refusedAt, movedOut, closed
 //	pk=VAULT#open                           sk=OPEN    bucket, last
+//	pk=VAULT#pace#{unix second}             sk=PACE    n, ttl
 //
 // recent lists the versions the vault wrote to a bucket in the last 24 hours ("{unix
 // ms} {entry}", the entry empty when a version wrote several), refusedAt when Secrets
@@ -42,18 +44,20 @@ import (
 // index is the vault's bookkeeping in the table: entries, buckets, leases and the open
 // bucket. It holds no Secrets Manager client.
 type index struct {
-	db         *dynamodb.Client
-	table      string
-	leaseTTL   time.Duration
-	bucketName func(n int) string
-	now        func() time.Time
-	log        *slog.Logger
-	stats      *counters
+	db       *dynamodb.Client
+	table    string
+	leaseTTL time.Duration
+	// writesPerSecond is the stack-wide budget of Secrets Manager writes; <= 0: unpaced.
+	writesPerSecond int
+	bucketName      func(n int) string
+	now             func() time.Time
+	log             *slog.Logger
+	stats           *counters
 }
 
 // idx is the vault's bookkeeping as the vault is now configured.
 func (v *Vault) idx() index {
-	return index{db: v.db, table: v.table, leaseTTL: v.pack.LeaseTTL, bucketName: v.BucketName, now: v.now, log: v.log, stats: v.stats}
+	return index{db: v.db, table: v.table, leaseTTL: v.pack.LeaseTTL, writesPerSecond: v.pack.WritesPerSecond, bucketName: v.BucketName, now: v.now, log: v.log, stats: v.stats}
 }
 
 // errLeaseLost: the bucket's lease expired during a write and another writer took it.
@@ -569,6 +573,45 @@ func (x index) repoint(ctx context.Context, entry string, from, to int, writtenA
 		return ddbErr("move the vault index of "+entry, err)
 	}
 	return nil
+}
+
+// pace waits for a slot in the stack-wide budget of Secrets Manager writes: one
+// counter item per second, incremented on condition that it is below the budget.
+// PutSecretValue, UpdateSecretVersionStage and their kin share 50 requests per second
+// per region (not adjustable); the default budget of 40 leaves room for the writes
+// that do not pass through here (client-credential rotation, the console).
+func (x index) pace(ctx context.Context) error {
+	if x.writesPerSecond <= 0 || x.db == nil {
+		return nil
+	}
+	for {
+		now := time.Now()
+		sec := now.Unix()
+		_, err := x.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(x.table),
+			Key:                       key(tablekeys.VaultPacePK(sec), tablekeys.VaultPaceSK),
+			UpdateExpression:          aws.String("ADD #n :one SET #ttl = :ttl"),
+			ConditionExpression:       aws.String("attribute_not_exists(#n) OR #n < :max"),
+			ExpressionAttributeNames:  map[string]string{"#n": "n", "#ttl": "ttl"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":max": num(int64(x.writesPerSecond)), ":ttl": num(sec + 3600)},
+		})
+		if err == nil {
+			return nil
+		}
+		if !conditionFailed(err) {
+			return ddbErr("take a Secrets Manager write slot", err)
+		}
+		x.stats.paceWaits.Add(1)
+		d := time.Unix(sec+1, 0).Sub(now) + time.Duration(rand.N(int64(20*time.Millisecond)))
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+			return fmt.Errorf("vault: Secrets Manager write budget of %d/s spent for this second: %w", x.writesPerSecond, ErrUnavailable)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+		}
+	}
 }
 
 // randomID is 128 random bits in hex: lease owners.

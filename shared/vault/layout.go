@@ -1,15 +1,11 @@
 package vault
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/spapi-auth-keeper/keeper/shared/pace"
 )
 
 // Layout is where refresh tokens live (VAULT_LAYOUT).
@@ -47,7 +43,7 @@ type Packing struct {
 	// LeaseTTL is how long a writer holds a bucket's lease at most (15 s).
 	LeaseTTL time.Duration
 	// WritesPerSecond is the stack-wide budget of Secrets Manager writes (40 of the
-	// region's 50/s), the pace budget WriteBudget; negative turns pacing off.
+	// region's 50/s), negative turns pacing off.
 	WritesPerSecond int
 	// CacheTTL is how long a bucket document is kept in memory (10 min); entries are
 	// checked against the index on every read, so this bounds memory, not staleness.
@@ -104,40 +100,7 @@ func (v *Vault) WithTable(db *dynamodb.Client, table string, layout Layout, p Pa
 	c.db, c.table, c.layout, c.pack = db, table, layout, p.withDefaults()
 	c.cache = &bucketCache{m: map[string]cachedBucket{}, ttl: c.pack.CacheTTL, max: c.pack.CacheBuckets}
 	c.stats = &counters{}
-	c.pacer = nil
-	if c.pack.WritesPerSecond > 0 && db != nil {
-		// New fails only without a table: then, as without a db, the writes go unpaced.
-		c.pacer, _ = pace.New(db, table, WriteBudget, float64(c.pack.WritesPerSecond))
-	}
 	return &c
-}
-
-// WriteBudget is the name of the stack-wide budget of Secrets Manager writes in the
-// table's pace items (shared/pace), beside the SES and LWA budgets.
-const WriteBudget = "secretsmanager"
-
-// pace waits for the caller's time on the stack-wide budget of Secrets Manager writes.
-// PutSecretValue, UpdateSecretVersionStage and their kin share 50 requests per second
-// per region (not adjustable); the default budget of 40 leaves room for the writes
-// that do not pass through here (client-credential rotation, the console).
-func (v *Vault) pace(ctx context.Context) error {
-	if v.pacer == nil {
-		return nil
-	}
-	asked := time.Now()
-	at, err := v.pacer.Next(ctx)
-	switch {
-	case errors.Is(err, pace.ErrNoSlot):
-		return fmt.Errorf("vault: Secrets Manager write budget of %d/s spent until the deadline: %w: %w", v.pack.WritesPerSecond, ErrUnavailable, err)
-	case err != nil && ctx.Err() != nil:
-		return fmt.Errorf("vault: wait for a Secrets Manager write slot: %w", err)
-	case err != nil:
-		return ddbErr("take a Secrets Manager write slot", err)
-	}
-	if at.Sub(asked) > v.pacer.Interval() {
-		v.stats.paceWaits.Add(1)
-	}
-	return nil
 }
 
 // Layout is the layout the vault writes.
@@ -155,7 +118,7 @@ type Counters struct {
 	SecretWrites int64 // PutSecretValue and CreateSecret calls
 	Leases       int64 // bucket leases taken
 	LeaseWaits   int64 // times a writer found a bucket leased and waited
-	PaceWaits    int64 // times a writer waited longer than the budget's interval for its write time
+	PaceWaits    int64 // times a writer waited for the next second's write budget
 	Repairs      int64 // buckets merged after a write that landed late
 }
 

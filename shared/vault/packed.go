@@ -10,7 +10,7 @@ package vault
 // would pass MaxBytes; then the next bucket opens. An entry stays in its bucket for
 // good (renewals rewrite it in place), so nothing is ever re-hashed.
 //
-// Writes to one bucket are serialized by a lease item in DynamoDB (ledger.go), and
+// Writes to one bucket are serialized by a lease item in DynamoDB (index.go; the write path is write.go), and
 // each is a read-modify-write of AWSCURRENT. A writer whose lease expired mid-write can
 // land its version after another writer's: every bucket item records the VersionId of
 // the last write that committed under its lease, and the next writer (or a reader

@@ -19,7 +19,6 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
-	"github.com/spapi-auth-keeper/keeper/shared/pace"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 )
 
@@ -56,7 +55,6 @@ type Vault struct {
 	pack    Packing
 	now     func() time.Time
 	cache   *bucketCache
-	pacer   *pace.Pacer // the stack-wide Secrets Manager write budget; nil: unpaced
 	stats   *counters
 	metrics *metrics.Emitter // nil discards
 }
@@ -404,7 +402,7 @@ func (v *Vault) write(ctx context.Context, name, body string, c creation) (strin
 		return cur.arn, nil
 	case err == nil, errors.Is(err, errBinary):
 	case notFoundAnswer(err):
-		if err := v.pace(ctx); err != nil {
+		if err := v.idx().pace(ctx); err != nil {
 			return "", err
 		}
 		created, cerr := sm.create(ctx, name, body, newRequestToken(), c)
@@ -428,7 +426,7 @@ func (v *Vault) write(ctx context.Context, name, body string, c creation) (strin
 	default:
 		return "", fmt.Errorf("vault: read secret %s before writing it: %w", name, err)
 	}
-	if err := v.pace(ctx); err != nil {
+	if err := v.idx().pace(ctx); err != nil {
 		return "", err
 	}
 	out, err := sm.put(ctx, name, body, newRequestToken())

@@ -300,7 +300,7 @@ func (v *Vault) loadForWrite(ctx context.Context, b bucketItem) (loaded, error) 
 // first write. It waits for a slot in the stack's write budget, and bounds the call by
 // the lease: a write must not outlive the lease it was made under.
 func (v *Vault) writeBucketSecret(ctx context.Context, b bucketItem, body string) (version, arn string, err error) {
-	if err := v.pace(ctx); err != nil {
+	if err := v.idx().pace(ctx); err != nil {
 		return "", "", err
 	}
 	left := b.LeaseUntil.Sub(v.now()) - v.pack.LeaseTTL/10
