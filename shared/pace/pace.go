@@ -30,6 +30,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/spapi-auth-keeper/keeper/shared/tablekeys"
 )
 
 // Margin is the share of the rate left unused (see the package comment).
@@ -46,8 +48,8 @@ const Late = 20 * time.Millisecond
 const Horizon = 2 * time.Second
 
 // PK is the partition of the pace items, outside the authorization key space (no
-// index attribute, so no index writes).
-const PK = "META#pace"
+// index attribute, so no index writes); a budget's name is its sort key.
+const PK = tablekeys.PacePK
 
 // ErrNoSlot means the next free time is after the caller's deadline.
 var ErrNoSlot = errors.New("no free slot before the deadline")
@@ -244,8 +246,8 @@ func (p *Pacer) reserve(ctx context.Context, n int) error {
 // holds, so the loop ends as soon as the budget stays put between two writes.
 func (p *Pacer) reserveShared(ctx context.Context, span time.Duration) (time.Time, error) {
 	key := map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: PK},
-		"sk": &types.AttributeValueMemberS{Value: p.name},
+		tablekeys.PK: &types.AttributeValueMemberS{Value: PK},
+		tablekeys.SK: &types.AttributeValueMemberS{Value: p.name},
 	}
 	busy := p.busy
 	for range 8 {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/tablekeys"
 )
 
 func authKey(connectionID string, region authz.Region) map[string]types.AttributeValue {
@@ -310,7 +311,7 @@ func (s *Store) queryIndex(ctx context.Context, index string, key expression.Key
 // List calls fn for every authorization in the table: a full Scan, page by page, for
 // the operator CLI only (it reads every item, history and nonces included).
 func (s *Store) List(ctx context.Context, fn func(authz.Authorization) error) error {
-	expr, err := expression.NewBuilder().WithFilter(expression.Name(attrSK).BeginsWith(authPrefix)).Build()
+	expr, err := expression.NewBuilder().WithFilter(expression.Name(attrSK).BeginsWith(tablekeys.AuthPrefix)).Build()
 	if err != nil {
 		return fmt.Errorf("list authorizations: build filter: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/tablekeys"
 )
 
 // One selling partner is bound to at most one connection per region. The by-seller
@@ -21,8 +22,7 @@ import (
 // write that binds a seller puts it in the same transaction as the record, on the
 // condition that it is absent or already names that connection.
 const (
-	sellerPrefix = "SELLER#"
-	bindingSK    = "BINDING"
+	bindingSK = tablekeys.BindingSK
 )
 
 // ErrSellerBound: the selling partner is bound to another connection in that region.
@@ -34,7 +34,7 @@ type SellerBoundError = authz.SellerBoundError
 
 func bindingKey(region authz.Region, sellingPartnerID string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		attrPK: &types.AttributeValueMemberS{Value: sellerPrefix + string(region) + "#" + sellingPartnerID},
+		attrPK: &types.AttributeValueMemberS{Value: tablekeys.SellerPK(string(region), sellingPartnerID)},
 		attrSK: &types.AttributeValueMemberS{Value: bindingSK},
 	}
 }
@@ -110,7 +110,7 @@ func (s *Store) UpdateBound(ctx context.Context, a authz.Authorization, at time.
 
 func (s *Store) bindingPut(a authz.Authorization, at time.Time) (*types.Put, error) {
 	av, err := attributevalue.MarshalMap(bindingItem{
-		PK: sellerPrefix + string(a.Region) + "#" + a.SellingPartnerID, SK: bindingSK, ConnectionID: a.ConnectionID, BoundAt: formatTime(at),
+		PK: tablekeys.SellerPK(string(a.Region), a.SellingPartnerID), SK: bindingSK, ConnectionID: a.ConnectionID, BoundAt: formatTime(at),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode binding: %w", err)
@@ -141,7 +141,7 @@ func (s *Store) MoveBinding(ctx context.Context, from authz.Authorization, toCon
 		return fmt.Errorf("move binding: %w", err)
 	}
 	seller := from.SellingPartnerID
-	bindAV, err := attributevalue.MarshalMap(bindingItem{PK: sellerPrefix + string(from.Region) + "#" + seller, SK: bindingSK, ConnectionID: toConnectionID, BoundAt: formatTime(at)})
+	bindAV, err := attributevalue.MarshalMap(bindingItem{PK: tablekeys.SellerPK(string(from.Region), seller), SK: bindingSK, ConnectionID: toConnectionID, BoundAt: formatTime(at)})
 	if err != nil {
 		return fmt.Errorf("move binding: encode: %w", err)
 	}
@@ -268,7 +268,7 @@ func (s *Store) ClaimBinding(ctx context.Context, region authz.Region, sellingPa
 	} else if holder != "" && holder != connectionID {
 		return &SellerBoundError{SellingPartnerID: sellingPartnerID, Region: region, ConnectionID: holder}
 	}
-	av, err := attributevalue.MarshalMap(bindingItem{PK: sellerPrefix + string(region) + "#" + sellingPartnerID, SK: bindingSK,
+	av, err := attributevalue.MarshalMap(bindingItem{PK: tablekeys.SellerPK(string(region), sellingPartnerID), SK: bindingSK,
 		ConnectionID: connectionID, BoundAt: formatTime(at)})
 	if err != nil {
 		return fmt.Errorf("claim binding: encode: %w", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/tablekeys"
 )
 
 // The renewal funnel is kept as per-day counters, one meta item per UTC day
@@ -22,8 +23,8 @@ import (
 // Counter names are "{step}:{stage}" ("sent:-30", "opened:+7") and a few totals
 // ("renewedBeforeExpiry", "contactBounced").
 const (
-	funnelPrefix = "META#funnel#"
-	funnelSK     = "COUNTS"
+	funnelPrefix = tablekeys.FunnelPrefix
+	funnelSK     = tablekeys.FunnelSK
 )
 
 // Funnel steps, per reminder stage.
@@ -61,7 +62,7 @@ func FunnelStage(key string) string {
 }
 
 func funnelKey(day string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: str(funnelPrefix + day), attrSK: str(funnelSK)}
+	return map[string]types.AttributeValue{attrPK: str(tablekeys.FunnelPK(day)), attrSK: str(funnelSK)}
 }
 
 // funnelUpdate adds one to each counter of day (a counter named twice gets two); for

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/tablekeys"
 )
 
 func (s *Store) eventPut(e authz.Event) (*types.Put, error) {
@@ -46,7 +47,7 @@ func (s *Store) AddEvent(ctx context.Context, e authz.Event) error {
 // limit <= 0 returns them all.
 func (s *Store) History(ctx context.Context, connectionID string, limit int) ([]authz.Event, error) {
 	key := expression.Key(attrPK).Equal(expression.Value(connPK(connectionID))).
-		And(expression.Key(attrSK).BeginsWith(eventPrefix))
+		And(expression.Key(attrSK).BeginsWith(tablekeys.EventPrefix))
 	expr, err := expression.NewBuilder().WithKeyCondition(key).Build()
 	if err != nil {
 		return nil, fmt.Errorf("history of %s: build key condition: %w", connectionID, err)

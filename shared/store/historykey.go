@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/tablekeys"
 )
 
 // HistoryKey is the table key of a history event, as the store writes it. The domain
@@ -19,12 +20,13 @@ func HistoryKey(e authz.Event) (pk, sk string) {
 
 // IsHistoryKey reports whether a table key is a history event's.
 func IsHistoryKey(pk, sk string) bool {
-	return len(pk) > len(connPrefix) && pk[:len(connPrefix)] == connPrefix && len(sk) > len(eventPrefix) && sk[:len(eventPrefix)] == eventPrefix
+	return len(pk) > len(tablekeys.ConnPrefix) && strings.HasPrefix(pk, tablekeys.ConnPrefix) &&
+		len(sk) > len(tablekeys.EventPrefix) && strings.HasPrefix(sk, tablekeys.EventPrefix)
 }
 
 // ClientSecretHistoryPK is where the client secret rotation keeps its history (the
 // rotation ledger's items): the app's, not a connection's.
-const ClientSecretHistoryPK = "META#client-secret"
+const ClientSecretHistoryPK = tablekeys.ClientSecretPK
 
 // clientSecretKinds are the rotation's history kinds that are domain events, and the
 // kinds they are published as; its other steps (requested, a notification refused)
@@ -74,7 +76,7 @@ func HistoryFromImage(img map[string]events.DynamoDBAttributeValue) (pk, sk stri
 			return "", "", authz.Event{}, fmt.Errorf("history image: %w", err)
 		}
 	}
-	if it.PK == ClientSecretHistoryPK && strings.HasPrefix(it.SK, eventPrefix) {
+	if it.PK == ClientSecretHistoryPK && strings.HasPrefix(it.SK, tablekeys.EventPrefix) {
 		return clientSecretHistory(it)
 	}
 	if !IsHistoryKey(it.PK, it.SK) {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/tablekeys"
 )
 
 // An import that runs in the stack (a file dropped into the import bucket) keeps its
@@ -18,8 +19,7 @@ import (
 // writes it as it goes, and keeperctl import --remote reads it to show progress. It
 // holds counts, line numbers and reasons, never a token.
 const (
-	importPKPrefix = "META#import#"
-	importSK       = "IMPORT"
+	importSK = tablekeys.ImportSK
 )
 
 // ImportStatus is the progress of one remote import.
@@ -56,7 +56,7 @@ func (s *Store) PutImportStatus(ctx context.Context, st ImportStatus) error {
 		return fmt.Errorf("put import status: no id")
 	}
 	st.TTL = st.UpdatedAt.Add(importTTL).Unix()
-	av, err := attributevalue.MarshalMap(importItem{PK: importPKPrefix + st.ID, SK: importSK, ImportStatus: st})
+	av, err := attributevalue.MarshalMap(importItem{PK: tablekeys.ImportPK(st.ID), SK: importSK, ImportStatus: st})
 	if err != nil {
 		return fmt.Errorf("put import status %s: encode: %w", st.ID, err)
 	}
@@ -70,7 +70,7 @@ func (s *Store) PutImportStatus(ctx context.Context, st ImportStatus) error {
 func (s *Store) ImportStatus(ctx context.Context, id string) (ImportStatus, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
 		Key: map[string]types.AttributeValue{
-			attrPK: &types.AttributeValueMemberS{Value: importPKPrefix + id},
+			attrPK: &types.AttributeValueMemberS{Value: tablekeys.ImportPK(id)},
 			attrSK: &types.AttributeValueMemberS{Value: importSK},
 		}})
 	if err != nil {

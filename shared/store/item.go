@@ -9,30 +9,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/tablekeys"
 )
 
-// Key prefixes of the single-table layout (DESIGN.md "Data: one DynamoDB table").
-const (
-	connPrefix  = "CONN#"
-	authPrefix  = "AUTH#"
-	eventPrefix = "EVENT#"
-	statePrefix = "STATE#"
-	stateSK     = "STATE"
-)
-
-// timeLayout is RFC 3339 in UTC with a fixed nine-digit fraction. time.RFC3339Nano
-// drops trailing zeros, and then "…05Z" sorts after "…05.5Z": history sort keys must
-// order as the times do.
-const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+// timeLayout sorts as the times do: history sort keys and the times stored beside
+// them are written the same way.
+const timeLayout = tablekeys.TimeLayout
 
 // historyTTL is how long history items live before DynamoDB's TTL removes them.
 const historyTTLYears = 2
 
-func connPK(connectionID string) string { return connPrefix + connectionID }
-func authSK(region authz.Region) string { return authPrefix + string(region) }
-func statePK(nonce string) string       { return statePrefix + nonce }
+// The item kinds' keys are built in tablekeys; these take the domain's types.
+func connPK(connectionID string) string { return tablekeys.ConnPK(connectionID) }
+func authSK(region authz.Region) string { return tablekeys.AuthSK(string(region)) }
 func eventSK(at time.Time, k authz.EventKind) string {
-	return eventPrefix + formatTime(at) + "#" + string(k)
+	return tablekeys.EventSK(at, string(k))
 }
 
 func formatTime(t time.Time) string {
@@ -220,7 +211,7 @@ func decodeAuth(av map[string]types.AttributeValue) (authz.Authorization, error)
 	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
 		return authz.Authorization{}, fmt.Errorf("decode authorization item: %w", err)
 	}
-	if !strings.HasPrefix(it.SK, authPrefix) {
+	if !strings.HasPrefix(it.SK, tablekeys.AuthPrefix) {
 		return authz.Authorization{}, fmt.Errorf("decode authorization item: sort key %q is not an authorization", it.SK)
 	}
 	a, err := it.authorization()

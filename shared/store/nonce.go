@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/tablekeys"
 )
 
 // PutNonce records a state nonce issued for an authorization round trip. A nonce that
@@ -23,8 +24,8 @@ func (s *Store) PutNonce(ctx context.Context, nonce, connectionID string, region
 		return errors.New("put nonce: empty nonce")
 	}
 	av, err := attributevalue.MarshalMap(nonceItem{
-		PK:           statePK(nonce),
-		SK:           stateSK,
+		PK:           tablekeys.StatePK(nonce),
+		SK:           tablekeys.StateSK,
 		ConnectionID: connectionID,
 		Region:       string(region),
 		ExpiresAt:    formatTime(expiresAt),
@@ -68,8 +69,8 @@ func (s *Store) ConsumeNonce(ctx context.Context, nonce string, now time.Time) (
 	out, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName: aws.String(s.table),
 		Key: map[string]types.AttributeValue{
-			attrPK: &types.AttributeValueMemberS{Value: statePK(nonce)},
-			attrSK: &types.AttributeValueMemberS{Value: stateSK},
+			attrPK: &types.AttributeValueMemberS{Value: tablekeys.StatePK(nonce)},
+			attrSK: &types.AttributeValueMemberS{Value: tablekeys.StateSK},
 		},
 		ConditionExpression:      expr.Condition(),
 		ExpressionAttributeNames: expr.Names(),

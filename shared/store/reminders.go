@@ -14,6 +14,7 @@ import (
 	smithy "github.com/aws/smithy-go"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/tablekeys"
 )
 
 // Reminder stages are claimed, marked and released with conditional updates on the
@@ -306,8 +307,8 @@ func (s *Store) ReleaseReminder(ctx context.Context, c ReminderClaim) error {
 // The expiry scan's cursor: one item outside the authorization key space (no
 // expiryDay, refreshSlot or sellingPartnerId, so no index holds it).
 const (
-	cursorPK = "META#expiryscan"
-	cursorSK = "CURSOR"
+	cursorPK = tablekeys.ExpiryScanPK
+	cursorSK = tablekeys.ExpiryScanSK
 )
 
 // ScanCursor is where the daily expiry scan stands: the last day it completed.

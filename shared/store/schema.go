@@ -9,12 +9,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/spapi-auth-keeper/keeper/shared/tablekeys"
 )
 
 // Attribute and index names of the table; template.yaml declares the same schema.
 const (
-	attrPK          = "pk"
-	attrSK          = "sk"
+	attrPK          = tablekeys.PK
+	attrSK          = tablekeys.SK
 	attrExpiryDay   = "expiryDay"
 	attrSeller      = "sellingPartnerId"
 	attrRefreshSlot = "refreshSlot"

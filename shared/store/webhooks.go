@@ -10,12 +10,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/spapi-auth-keeper/keeper/shared/tablekeys"
 )
 
 // Webhook endpoints that answered 410 Gone are recorded here, one meta item each
 // (outside the authorization key space: no index holds them), so that the sender stops
 // calling them until an operator enables them again.
-const webhooksPK = "META#webhooks"
+const webhooksPK = tablekeys.WebhooksPK
 
 // DisabledEndpoint is a webhook endpoint the sender no longer calls.
 type DisabledEndpoint struct {
@@ -35,7 +37,7 @@ type endpointItem struct {
 }
 
 func endpointKey(id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: str(webhooksPK), attrSK: str("ENDPOINT#" + id)}
+	return map[string]types.AttributeValue{attrPK: str(webhooksPK), attrSK: str(tablekeys.EndpointSK(id))}
 }
 
 // EndpointDisabled returns the record of a disabled endpoint, or ok=false.
@@ -60,7 +62,7 @@ func (s *Store) EndpointDisabled(ctx context.Context, endpointID string) (Disabl
 
 // DisableEndpoint records an endpoint as disabled (idempotent: the first record stays).
 func (s *Store) DisableEndpoint(ctx context.Context, d DisabledEndpoint) error {
-	av, err := attributevalue.MarshalMap(endpointItem{PK: webhooksPK, SK: "ENDPOINT#" + d.EndpointID, EndpointID: d.EndpointID, URL: d.URL,
+	av, err := attributevalue.MarshalMap(endpointItem{PK: webhooksPK, SK: tablekeys.EndpointSK(d.EndpointID), EndpointID: d.EndpointID, URL: d.URL,
 		Reason: d.Reason, At: formatTime(d.At)})
 	if err != nil {
 		return fmt.Errorf("encode webhook endpoint: %w", err)

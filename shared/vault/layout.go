@@ -43,7 +43,7 @@ type Packing struct {
 	// LeaseTTL is how long a writer holds a bucket's lease at most (15 s).
 	LeaseTTL time.Duration
 	// WritesPerSecond is the stack-wide budget of Secrets Manager writes (40 of the
-	// region's 50/s); negative turns pacing off.
+	// region's 50/s), negative turns pacing off.
 	WritesPerSecond int
 	// CacheTTL is how long a bucket document is kept in memory (10 min); entries are
 	// checked against the index on every read, so this bounds memory, not staleness.

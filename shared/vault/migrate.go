@@ -12,10 +12,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 )
 
@@ -84,29 +80,20 @@ func (k entryKeyParts) String() string { return entryName(k.connectionID, k.regi
 // ownSecrets lists the per-authorization secrets (not those scheduled for deletion).
 func (v *Vault) ownSecrets(ctx context.Context) ([]entryKeyParts, error) {
 	base := v.name("sp-api") + "/"
+	names, err := v.sm().list(ctx, base)
+	if err != nil {
+		return nil, fmt.Errorf("vault: list secrets: %w", err)
+	}
 	var out []entryKeyParts
-	pages := secretsmanager.NewListSecretsPaginator(v.client, &secretsmanager.ListSecretsInput{
-		Filters: []types.Filter{{Key: types.FilterNameStringTypeName, Values: []string{base}}},
-	})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("vault: list secrets: %w", classify(err))
+	for _, name := range names {
+		conn, region, ok := strings.Cut(strings.TrimPrefix(name, base), "/")
+		if !ok || conn == "tokens" || authz.ValidateConnectionID(conn) != nil {
+			continue
 		}
-		for _, s := range page.SecretList {
-			rest, ok := strings.CutPrefix(aws.ToString(s.Name), base)
-			if !ok || s.DeletedDate != nil {
-				continue
-			}
-			conn, region, ok := strings.Cut(rest, "/")
-			if !ok || conn == "tokens" || authz.ValidateConnectionID(conn) != nil {
-				continue
-			}
-			if _, err := authz.ParseRegion(region); err != nil {
-				continue
-			}
-			out = append(out, entryKeyParts{conn, authz.Region(region)})
+		if _, err := authz.ParseRegion(region); err != nil {
+			continue
 		}
+		out = append(out, entryKeyParts{conn, authz.Region(region)})
 	}
 	slices.SortFunc(out, func(a, b entryKeyParts) int { return strings.Compare(a.String(), b.String()) })
 	return out, nil
@@ -115,13 +102,13 @@ func (v *Vault) ownSecrets(ctx context.Context) ([]entryKeyParts, error) {
 // packedEntries walks the buckets from the first to the last handed out (no scan): every
 // entry whose index still places it in its bucket, by bucket.
 func (v *Vault) packedEntries(ctx context.Context) (map[int][]entryKeyParts, error) {
-	last, err := v.lastBucket(ctx)
+	last, err := v.idx().lastBucket(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := map[int][]entryKeyParts{}
 	for n := 1; n <= last; n++ {
-		b, err := v.readBucket(ctx, n)
+		b, err := v.idx().readBucket(ctx, n)
 		if err != nil {
 			return nil, err
 		}
@@ -137,7 +124,7 @@ func (v *Vault) packedEntries(ctx context.Context) (map[int][]entryKeyParts, err
 			if !ok {
 				continue
 			}
-			idx, found, err := v.readIndex(ctx, k)
+			idx, found, err := v.idx().readIndex(ctx, k)
 			if err != nil {
 				return nil, err
 			}
@@ -216,9 +203,8 @@ func (v *Vault) migrateToPacked(ctx context.Context, opts MigrateOptions) (Migra
 				m.Skipped = append(m.Skipped, fmt.Sprintf("%s: its secret changed during the migration; run migrate again", k))
 				continue
 			}
-			_, err = v.client.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(name), RecoveryWindowInDays: aws.Int64(int64(opts.RecoveryDays))})
-			if err != nil && !errors.Is(classify(err), ErrNotFound) {
-				return m, fmt.Errorf("vault: schedule deletion of %s: %w", name, classify(err))
+			if err := v.sm().remove(ctx, name, opts.RecoveryDays); err != nil && !errors.Is(err, ErrNotFound) {
+				return m, fmt.Errorf("vault: schedule deletion of %s: %w", name, err)
 			}
 			m.Retired++
 		}
@@ -303,7 +289,7 @@ func (v *Vault) removeFromBucket(ctx context.Context, n int, keys []string) erro
 		if err != nil {
 			return err
 		}
-		return v.dropIndexes(ctx, n, keys)
+		return v.idx().dropIndexes(ctx, n, keys)
 	}
 	return fmt.Errorf("vault: remove %d entries from bucket %d: %w: %w", len(keys), n, last, ErrUnavailable)
 }

@@ -11,14 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
@@ -258,12 +255,7 @@ func (v *Vault) forget(ctx context.Context, connectionID string, region authz.Re
 }
 
 func (v *Vault) deleteOwn(ctx context.Context, name, connectionID string, region authz.Region) error {
-	_, err := v.client.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{
-		SecretId:                   aws.String(name),
-		ForceDeleteWithoutRecovery: aws.Bool(true),
-	})
-	if err != nil {
-		err = classify(err)
+	if err := v.sm().remove(ctx, name, 0); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil
 		}
@@ -372,25 +364,11 @@ func (v *Vault) read(ctx context.Context, name string) (string, error) {
 
 // readARN returns the AWSCURRENT string of a secret and the secret's ARN.
 func (v *Vault) readARN(ctx context.Context, name string) (string, string, error) {
-	out, err := v.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
-	v.stats.secretReads.Add(1)
+	cur, err := v.sm().get(ctx, name, "")
 	if err != nil {
-		if v.scheduledForDeletion(ctx, name, err) {
-			return "", "", fmt.Errorf("vault: read secret %s: scheduled for deletion: %w: %w", name, ErrNotFound, err)
-		}
-		return "", "", fmt.Errorf("vault: read secret %s: %w", name, classify(err))
+		return "", "", fmt.Errorf("vault: read secret %s: %w", name, err)
 	}
-	if out.SecretString == nil {
-		return "", "", fmt.Errorf("vault: secret %s holds binary data, not a string: %w", name, ErrMalformed)
-	}
-	return *out.SecretString, aws.ToString(out.ARN), nil
-}
-
-// creation is what a secret gets when the vault creates it.
-type creation struct {
-	description string
-	tags        map[string]string
-	logAttrs    []any
+	return cur.body, cur.arn, nil
 }
 
 // write stores body as the AWSCURRENT version of secret name and returns its ARN.
@@ -408,98 +386,47 @@ type creation struct {
 // secret in between, CreateSecret answers ResourceExistsException and the write
 // becomes a PutSecretValue.
 func (v *Vault) write(ctx context.Context, name, body string, c creation) (string, error) {
-	cur, err := v.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
-	v.stats.secretReads.Add(1)
-	var notFound *types.ResourceNotFoundException
+	sm := v.sm()
+	cur, err := sm.get(ctx, name, "")
 	switch {
-	case err == nil && cur.SecretString != nil && *cur.SecretString == body:
+	case err == nil && cur.body == body:
 		v.log.InfoContext(ctx, "secret already holds this value; no new version", append([]any{"secretName", name}, c.logAttrs...)...)
-		return aws.ToString(cur.ARN), nil
-	case err == nil:
-	case errors.As(err, &notFound):
-		if err := v.pace(ctx); err != nil {
+		return cur.arn, nil
+	case err == nil, errors.Is(err, errBinary):
+	case notFoundAnswer(err):
+		if err := v.idx().pace(ctx); err != nil {
 			return "", err
 		}
-		arn, created, cerr := v.create(ctx, name, body, newRequestToken(), c)
-		if cerr != nil || created {
-			return arn, cerr
+		created, cerr := sm.create(ctx, name, body, newRequestToken(), c)
+		if cerr == nil {
+			v.log.InfoContext(ctx, "secret created", append([]any{"secretName", name, "versionId", created.version}, c.logAttrs...)...)
+			return created.arn, nil
+		}
+		if !errors.Is(cerr, errExists) {
+			return "", fmt.Errorf("vault: create secret %s: %w", name, cerr)
 		}
 		// Another writer created the secret first.
 		v.log.InfoContext(ctx, "secret created concurrently, adding a version", append([]any{"secretName", name}, c.logAttrs...)...)
-	case v.scheduledForDeletion(ctx, name, err):
+	case errors.Is(err, errScheduled):
 		// Someone scheduled the secret for deletion (the console's Delete). The value
 		// being written is newer than anything in it, and a refresh token once received
 		// must not be lost: cancel the deletion and write.
-		if _, rerr := v.client.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: aws.String(name)}); rerr != nil {
-			return "", fmt.Errorf("vault: restore secret %s scheduled for deletion: %w", name, classify(rerr))
+		if rerr := sm.restore(ctx, name); rerr != nil {
+			return "", fmt.Errorf("vault: restore secret %s scheduled for deletion: %w", name, rerr)
 		}
 		v.log.WarnContext(ctx, "secret was scheduled for deletion; restored it to write a new value", append([]any{"secretName", name}, c.logAttrs...)...)
 	default:
-		return "", fmt.Errorf("vault: read secret %s before writing it: %w", name, classify(err))
+		return "", fmt.Errorf("vault: read secret %s before writing it: %w", name, err)
 	}
-	if err := v.pace(ctx); err != nil {
+	if err := v.idx().pace(ctx); err != nil {
 		return "", err
 	}
-	out, err := v.putValue(ctx, name, body, newRequestToken())
+	out, err := sm.put(ctx, name, body, newRequestToken())
 	if err != nil {
-		return "", fmt.Errorf("vault: write secret %s: %w", name, classify(err))
+		return "", fmt.Errorf("vault: write secret %s: %w", name, err)
 	}
-	v.log.InfoContext(ctx, "secret version written", append([]any{"secretName", name, "versionId", aws.ToString(out.VersionId)}, c.logAttrs...)...)
-	return aws.ToString(out.ARN), nil
-}
-
-func (v *Vault) putValue(ctx context.Context, name, body, token string) (*secretsmanager.PutSecretValueOutput, error) {
-	v.stats.secretWrites.Add(1)
-	return v.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
-		SecretId:           aws.String(name),
-		SecretString:       aws.String(body),
-		ClientRequestToken: aws.String(token),
-	})
-}
-
-// create makes the secret with its first version. created is false, with no error,
-// when the secret already exists.
-func (v *Vault) create(ctx context.Context, name, body, token string, c creation) (arn string, created bool, err error) {
-	in := &secretsmanager.CreateSecretInput{
-		Name:               aws.String(name),
-		SecretString:       aws.String(body),
-		ClientRequestToken: aws.String(token),
-		Description:        aws.String(c.description),
-	}
-	if v.kmsKeyID != "" {
-		in.KmsKeyId = aws.String(v.kmsKeyID)
-	}
-	keys := make([]string, 0, len(c.tags))
-	for k := range c.tags {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		in.Tags = append(in.Tags, types.Tag{Key: aws.String(k), Value: aws.String(c.tags[k])})
-	}
-	v.stats.secretWrites.Add(1)
-	out, err := v.client.CreateSecret(ctx, in)
-	if err != nil {
-		var exists *types.ResourceExistsException
-		if errors.As(err, &exists) {
-			return "", false, nil
-		}
-		return "", false, fmt.Errorf("vault: create secret %s: %w", name, classify(err))
-	}
-	v.log.InfoContext(ctx, "secret created", append([]any{"secretName", name, "versionId", aws.ToString(out.VersionId)}, c.logAttrs...)...)
-	return aws.ToString(out.ARN), true, nil
-}
-
-// scheduledForDeletion tells whether err is Secrets Manager refusing to touch a secret
-// scheduled for deletion: it answers InvalidRequestException, which has other causes
-// too, so the vault asks DescribeSecret, which still works on such a secret.
-func (v *Vault) scheduledForDeletion(ctx context.Context, name string, err error) bool {
-	var invalid *types.InvalidRequestException
-	if !errors.As(err, &invalid) {
-		return false
-	}
-	desc, derr := v.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
-	return derr == nil && desc.DeletedDate != nil
+	v.log.InfoContext(ctx, "secret version written", append([]any{"secretName", name, "versionId", out.version}, c.logAttrs...)...)
+	return out.arn, nil
 }
 
 // unmarshal decodes a secret's JSON without ever quoting it: encoding/json's syntax

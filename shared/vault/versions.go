@@ -30,7 +30,6 @@ package vault
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -38,7 +37,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -156,7 +154,7 @@ func (r finalRefusals) IsErrorRetryable(err error) bool {
 // until a day has passed, renewals move out and new entries go to the next bucket.
 func (v *Vault) refuse(ctx context.Context, n int, owner string) error {
 	v.log.WarnContext(ctx, "Secrets Manager refused a vault bucket a version (100 in 24 hours); its renewals move to fresh buckets for a day", "bucket", n)
-	return v.updateLeased(ctx, n, owner, "SET #refused = :now",
+	return v.idx().updateLeased(ctx, n, owner, "SET #refused = :now",
 		map[string]string{"#refused": "refusedAt"}, map[string]types.AttributeValue{":now": num(v.now().UnixMilli())})
 }
 
@@ -168,7 +166,7 @@ func (v *Vault) dropMovedOut(ctx context.Context, b bucketItem, doc bucketDocume
 		if _, ok := doc[k]; !ok {
 			continue
 		}
-		idx, found, err := v.readIndex(ctx, k)
+		idx, found, err := v.idx().readIndex(ctx, k)
 		if err != nil {
 			return err
 		}
@@ -184,17 +182,17 @@ func (v *Vault) dropMovedOut(ctx context.Context, b bucketItem, doc bucketDocume
 // returns its ARN. It holds n's lease throughout, so no write of these entries to n
 // happens meanwhile, and checks that their index items still name n.
 func (v *Vault) moveOut(ctx context.Context, n int, entries map[string]bucketEntry) (string, error) {
-	b, owner, err := v.lease(ctx, n)
+	b, owner, err := v.idx().lease(ctx, n)
 	if err != nil {
 		return "", err
 	}
-	defer v.release(n, owner)
+	defer v.idx().release(n, owner)
 	if b.Retired {
 		return "", errMoved // its writer places it anew
 	}
 	keys := slices.Sorted(maps.Keys(entries))
 	for _, k := range keys {
-		idx, found, err := v.readIndex(ctx, k)
+		idx, found, err := v.idx().readIndex(ctx, k)
 		if err != nil {
 			return "", err
 		}
@@ -202,7 +200,7 @@ func (v *Vault) moveOut(ctx context.Context, n int, entries map[string]bucketEnt
 			return "", errMoved
 		}
 	}
-	m, err := v.claimFresh(ctx)
+	m, err := v.idx().claimFresh(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -212,12 +210,12 @@ func (v *Vault) moveOut(ctx context.Context, n int, entries map[string]bucketEnt
 	}
 	// Recorded before the index moves: a write of n that drops the old copy checks
 	// the index first, so it keeps an entry whose move did not finish.
-	if err := v.updateLeased(ctx, n, owner, "ADD #moved :keys",
+	if err := v.idx().updateLeased(ctx, n, owner, "ADD #moved :keys",
 		map[string]string{"#moved": "movedOut"}, map[string]types.AttributeValue{":keys": &types.AttributeValueMemberSS{Value: keys}}); err != nil {
 		return "", err
 	}
 	for _, k := range keys {
-		if err := v.repoint(ctx, k, n, m, entries[k].WrittenAt); err != nil {
+		if err := v.idx().repoint(ctx, k, n, m, entries[k].WrittenAt); err != nil {
 			return "", err
 		}
 	}
@@ -228,14 +226,14 @@ func (v *Vault) moveOut(ctx context.Context, n int, entries map[string]bucketEnt
 
 // fill writes entries as the first and only content of fresh bucket m.
 func (v *Vault) fill(ctx context.Context, m int, entries map[string]bucketEntry) (arn, version string, err error) {
-	b, owner, err := v.lease(ctx, m)
+	b, owner, err := v.idx().lease(ctx, m)
 	if err != nil {
 		return "", "", err
 	}
 	committed := false
 	defer func() {
 		if !committed {
-			v.release(m, owner)
+			v.idx().release(m, owner)
 		}
 	}()
 	doc := bucketDocument(maps.Clone(entries))
@@ -252,34 +250,9 @@ func (v *Vault) fill(ctx context.Context, m int, entries map[string]bucketEntry)
 	v.noteVersions(ctx, &b, 1, entry)
 	b.Committed, b.Entries, b.Bytes, b.SecretARN = version, len(doc), len(body), arn
 	committed = true
-	if err := v.commit(ctx, m, owner, b); err != nil {
+	if err := v.idx().commit(ctx, m, owner, b); err != nil {
 		return "", "", err
 	}
 	v.cache.put(b.SecretName, cachedBucket{doc: doc, version: version, arn: arn, at: v.now()})
 	return arn, version, nil
-}
-
-// repoint moves entry's index item from bucket from to bucket to, recording that from
-// may still hold an older copy.
-func (v *Vault) repoint(ctx context.Context, entry string, from, to int, writtenAt int64) error {
-	_, err := v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(v.table),
-		Key:                 entryKey(entry),
-		UpdateExpression:    aws.String("SET #b = :to, #name = :name, #w = :w ADD #stale :from"),
-		ConditionExpression: aws.String("#b = :b"),
-		ExpressionAttributeNames: map[string]string{
-			"#b": "bucket", "#name": "secretName", "#w": "writtenAt", "#stale": "staleIn",
-		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":to": num(int64(to)), ":name": str(v.BucketName(to)), ":w": num(writtenAt), ":b": num(int64(from)),
-			":from": &types.AttributeValueMemberNS{Value: []string{strconv.Itoa(from)}},
-		},
-	})
-	switch {
-	case conditionFailed(err):
-		return fmt.Errorf("vault: move %s from bucket %d: %w", entry, from, errMoved)
-	case err != nil:
-		return v.ddbErr("move the vault index of "+entry, err)
-	}
-	return nil
 }

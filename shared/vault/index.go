@@ -1,10 +1,10 @@
 package vault
 
 // The packed layout's bookkeeping, in the keeper's DynamoDB table (DESIGN.md, "Secrets
-// Manager"): which bucket holds an entry, which bucket is open for new entries, the
+// Manager"): which bucket holds an entry, which bucket is open for new entries, and the
 // lease that serializes writes to one bucket, and the stack-wide pace of Secrets
-// Manager writes. None of these items holds a token; none has a GSI key attribute, so
-// no index copies them.
+// Manager writes. None of these items holds a token; none
+// has a GSI key attribute, so no index copies them. The keys are tablekeys':
 //
 //	pk=VAULT#entry#{connectionId}/{region}  sk=ENTRY   bucket, secretName, writtenAt, staleIn
 //	pk=VAULT#bucket#{bucket:06d}            sk=BUCKET  bucket, secretName, secretArn, entries, bytes,
@@ -18,6 +18,9 @@ package vault
 // Manager last refused it a version, movedOut the entries moved to a fresh bucket whose
 // old copy the bucket still holds, closed that it is a fresh bucket that takes no new
 // entries (versions.go). last is the highest bucket number handed out, open or fresh.
+//
+// This file speaks DynamoDB only; the Secrets Manager side is secrets.go, and the
+// write path that uses both is write.go.
 
 import (
 	"context"
@@ -25,24 +28,37 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/spapi-auth-keeper/keeper/shared/tablekeys"
 )
 
-const (
-	attrPK = "pk"
-	attrSK = "sk"
+// index is the vault's bookkeeping in the table: entries, buckets, leases and the open
+// bucket. It holds no Secrets Manager client.
+type index struct {
+	db       *dynamodb.Client
+	table    string
+	leaseTTL time.Duration
+	// writesPerSecond is the stack-wide budget of Secrets Manager writes; <= 0: unpaced.
+	writesPerSecond int
+	bucketName      func(n int) string
+	now             func() time.Time
+	log             *slog.Logger
+	stats           *counters
+}
 
-	entryPrefix  = "VAULT#entry#"
-	bucketPrefix = "VAULT#bucket#"
-	openPK       = "VAULT#open"
-	pacePrefix   = "VAULT#pace#"
-)
+// idx is the vault's bookkeeping as the vault is now configured.
+func (v *Vault) idx() index {
+	return index{db: v.db, table: v.table, leaseTTL: v.pack.LeaseTTL, writesPerSecond: v.pack.WritesPerSecond, bucketName: v.BucketName, now: v.now, log: v.log, stats: v.stats}
+}
 
 // errLeaseLost: the bucket's lease expired during a write and another writer took it.
 // The write may have landed after the other writer's: the next write to the bucket
@@ -83,12 +99,17 @@ func num(n int64) types.AttributeValue {
 }
 
 func key(pk, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: str(pk), attrSK: str(sk)}
+	return map[string]types.AttributeValue{tablekeys.PK: str(pk), tablekeys.SK: str(sk)}
 }
 
-func entryKey(entry string) map[string]types.AttributeValue { return key(entryPrefix+entry, "ENTRY") }
+func entryKey(entry string) map[string]types.AttributeValue {
+	return key(tablekeys.VaultEntryPK(entry), tablekeys.VaultEntrySK)
+}
 func bucketKey(n int) map[string]types.AttributeValue {
-	return key(fmt.Sprintf("%s%06d", bucketPrefix, n), "BUCKET")
+	return key(tablekeys.VaultBucketPK(n), tablekeys.VaultBucketSK)
+}
+func openKey() map[string]types.AttributeValue {
+	return key(tablekeys.VaultOpenPK, tablekeys.VaultOpenSK)
 }
 
 func getS(item map[string]types.AttributeValue, name string) string {
@@ -116,16 +137,16 @@ func conditionFailed(err error) bool {
 	return errors.As(err, &failed)
 }
 
-func (v *Vault) ddbErr(what string, err error) error {
+func ddbErr(what string, err error) error {
 	return fmt.Errorf("vault: %s: %w", what, classify(err))
 }
 
 // readIndex reads where an entry lives (a strongly consistent read: a renewal that
 // just placed the entry must be found by the next reader).
-func (v *Vault) readIndex(ctx context.Context, entry string) (indexItem, bool, error) {
-	out, err := v.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(v.table), Key: entryKey(entry), ConsistentRead: aws.Bool(true)})
+func (x index) readIndex(ctx context.Context, entry string) (indexItem, bool, error) {
+	out, err := x.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(x.table), Key: entryKey(entry), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return indexItem{}, false, v.ddbErr("read the vault index of "+entry, err)
+		return indexItem{}, false, ddbErr("read the vault index of "+entry, err)
 	}
 	if out.Item == nil || getN(out.Item, "bucket") == 0 {
 		return indexItem{}, false, nil
@@ -144,29 +165,29 @@ func (v *Vault) readIndex(ctx context.Context, entry string) (indexItem, bool, e
 // placeIndex records that entry lives in bucket n, unless it already lives in another
 // bucket (a concurrent first write of the same entry placed it elsewhere): then it
 // answers false. (An update, not a put: the buckets it moved out of stay recorded.)
-func (v *Vault) placeIndex(ctx context.Context, entry string, n int, secretName string, writtenAt int64) (bool, error) {
-	_, err := v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(v.table),
+func (x index) placeIndex(ctx context.Context, entry string, n int, secretName string, writtenAt int64) (bool, error) {
+	_, err := x.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(x.table),
 		Key:                       entryKey(entry),
 		UpdateExpression:          aws.String("SET #b = :b, #name = :name, #w = :w"),
 		ConditionExpression:       aws.String("attribute_not_exists(#pk) OR attribute_not_exists(#b) OR #b = :b"),
-		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#b": "bucket", "#name": "secretName", "#w": "writtenAt"},
+		ExpressionAttributeNames:  map[string]string{"#pk": tablekeys.PK, "#b": "bucket", "#name": "secretName", "#w": "writtenAt"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":b": num(int64(n)), ":name": str(secretName), ":w": num(writtenAt)},
 	})
 	switch {
 	case conditionFailed(err):
 		return false, nil
 	case err != nil:
-		return false, v.ddbErr("write the vault index of "+entry, err)
+		return false, ddbErr("write the vault index of "+entry, err)
 	}
 	return true, nil
 }
 
 // unplaceIndex forgets that entry lived in bucket n, a retired bucket, so that the
 // next write places it anew. (An update, not a delete: writers never delete.)
-func (v *Vault) unplaceIndex(ctx context.Context, entry string, n int) error {
-	_, err := v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(v.table),
+func (x index) unplaceIndex(ctx context.Context, entry string, n int) error {
+	_, err := x.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(x.table),
 		Key:                       entryKey(entry),
 		UpdateExpression:          aws.String("REMOVE #b"),
 		ConditionExpression:       aws.String("#b = :b"),
@@ -174,22 +195,22 @@ func (v *Vault) unplaceIndex(ctx context.Context, entry string, n int) error {
 		ExpressionAttributeValues: map[string]types.AttributeValue{":b": num(int64(n))},
 	})
 	if err != nil && !conditionFailed(err) {
-		return v.ddbErr("update the vault index of "+entry, err)
+		return ddbErr("update the vault index of "+entry, err)
 	}
 	return nil
 }
 
 // dropIndex removes an entry's index item if it still names bucket n.
-func (v *Vault) dropIndex(ctx context.Context, entry string, n int) error {
-	_, err := v.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 aws.String(v.table),
+func (x index) dropIndex(ctx context.Context, entry string, n int) error {
+	_, err := x.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(x.table),
 		Key:                       entryKey(entry),
 		ConditionExpression:       aws.String("#b = :b"),
 		ExpressionAttributeNames:  map[string]string{"#b": "bucket"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":b": num(int64(n))},
 	})
 	if err != nil && !conditionFailed(err) {
-		return v.ddbErr("delete the vault index of "+entry, err)
+		return ddbErr("delete the vault index of "+entry, err)
 	}
 	return nil
 }
@@ -224,13 +245,13 @@ func decodeBucket(item map[string]types.AttributeValue) bucketItem {
 
 // readBucket reads a bucket's bookkeeping; a bucket never written reads as its zero
 // value with its number and secret name.
-func (v *Vault) readBucket(ctx context.Context, n int) (bucketItem, error) {
-	out, err := v.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(v.table), Key: bucketKey(n), ConsistentRead: aws.Bool(true)})
+func (x index) readBucket(ctx context.Context, n int) (bucketItem, error) {
+	out, err := x.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(x.table), Key: bucketKey(n), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return bucketItem{}, v.ddbErr(fmt.Sprintf("read vault bucket %d", n), err)
+		return bucketItem{}, ddbErr(fmt.Sprintf("read vault bucket %d", n), err)
 	}
 	if out.Item == nil {
-		return bucketItem{Bucket: n, SecretName: v.BucketName(n)}, nil
+		return bucketItem{Bucket: n, SecretName: x.bucketName(n)}, nil
 	}
 	return decodeBucket(out.Item), nil
 }
@@ -240,13 +261,13 @@ func (v *Vault) readBucket(ctx context.Context, n int) (bucketItem, error) {
 // growing to a quarter of a second) and tries again until ctx ends. A writer that
 // crashes holding the lease leaves the bucket as it was; the lease expires after
 // LeaseTTL.
-func (v *Vault) lease(ctx context.Context, n int) (bucketItem, string, error) {
+func (x index) lease(ctx context.Context, n int) (bucketItem, string, error) {
 	owner := randomID()
 	wait := 10 * time.Millisecond
 	for {
-		now := v.now()
-		out, err := v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:           aws.String(v.table),
+		now := x.now()
+		out, err := x.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:           aws.String(x.table),
 			Key:                 bucketKey(n),
 			UpdateExpression:    aws.String("SET #owner = :owner, #until = :until, #b = :b, #name = if_not_exists(#name, :name)"),
 			ConditionExpression: aws.String("attribute_not_exists(#until) OR #until < :now"),
@@ -254,19 +275,19 @@ func (v *Vault) lease(ctx context.Context, n int) (bucketItem, string, error) {
 				"#owner": "leaseOwner", "#until": "leaseUntil", "#b": "bucket", "#name": "secretName",
 			},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":owner": str(owner), ":until": num(now.Add(v.pack.LeaseTTL).UnixMilli()), ":now": num(now.UnixMilli()),
-				":b": num(int64(n)), ":name": str(v.BucketName(n)),
+				":owner": str(owner), ":until": num(now.Add(x.leaseTTL).UnixMilli()), ":now": num(now.UnixMilli()),
+				":b": num(int64(n)), ":name": str(x.bucketName(n)),
 			},
 			ReturnValues: types.ReturnValueAllNew,
 		})
 		if err == nil {
-			v.stats.leases.Add(1)
+			x.stats.leases.Add(1)
 			return decodeBucket(out.Attributes), owner, nil
 		}
 		if !conditionFailed(err) {
-			return bucketItem{}, "", v.ddbErr(fmt.Sprintf("lease vault bucket %d", n), err)
+			return bucketItem{}, "", ddbErr(fmt.Sprintf("lease vault bucket %d", n), err)
 		}
-		v.stats.leaseWaits.Add(1)
+		x.stats.leaseWaits.Add(1)
 		d := wait/2 + rand.N(wait)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
 			return bucketItem{}, "", fmt.Errorf("vault: bucket %d: %w: %w", n, errBusy, ErrUnavailable)
@@ -281,13 +302,13 @@ func (v *Vault) lease(ctx context.Context, n int) (bucketItem, string, error) {
 }
 
 // release gives the lease back without a write. A lease already lost is not an error.
-func (v *Vault) release(n int, owner string) {
+func (x index) release(n int, owner string) {
 	// The caller's context may be spent: release on a short context of its own, so the
 	// next writer need not wait for the lease to expire.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(v.table),
+	_, err := x.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(x.table),
 		Key:                       bucketKey(n),
 		UpdateExpression:          aws.String("REMOVE #owner, #until"),
 		ConditionExpression:       aws.String("#owner = :owner"),
@@ -295,14 +316,14 @@ func (v *Vault) release(n int, owner string) {
 		ExpressionAttributeValues: map[string]types.AttributeValue{":owner": str(owner)},
 	})
 	if err != nil && !conditionFailed(err) {
-		v.log.Warn("could not release a vault bucket lease; it expires by itself", "bucket", n, "error", err)
+		x.log.Warn("could not release a vault bucket lease; it expires by itself", "bucket", n, "error", err)
 	}
 }
 
 // commit records a write made under the lease and gives the lease back, on condition
 // that the lease is still this writer's. errLeaseLost otherwise. It records the
 // bucket's recent versions and which moved-out entries it still holds.
-func (v *Vault) commit(ctx context.Context, n int, owner string, b bucketItem) error {
+func (x index) commit(ctx context.Context, n int, owner string, b bucketItem) error {
 	names := map[string]string{
 		"#owner": "leaseOwner", "#until": "leaseUntil", "#committed": "committed", "#entries": "entries",
 		"#bytes": "bytes", "#arn": "secretArn", "#updated": "updatedAt", "#retired": "retired", "#recent": "recent",
@@ -314,7 +335,7 @@ func (v *Vault) commit(ctx context.Context, n int, owner string, b bucketItem) e
 	}
 	values := map[string]types.AttributeValue{
 		":owner": str(owner), ":committed": str(b.Committed), ":entries": num(int64(b.Entries)), ":bytes": num(int64(b.Bytes)),
-		":arn": str(b.SecretARN), ":updated": str(v.now().UTC().Format(time.RFC3339Nano)), ":retired": &types.AttributeValueMemberBOOL{Value: b.Retired},
+		":arn": str(b.SecretARN), ":updated": str(x.now().UTC().Format(time.RFC3339Nano)), ":retired": &types.AttributeValueMemberBOOL{Value: b.Retired},
 		":recent": &types.AttributeValueMemberL{Value: recent},
 	}
 	update := "SET #committed = :committed, #entries = :entries, #bytes = :bytes, #arn = :arn, #updated = :updated, #retired = :retired, #recent = :recent"
@@ -325,21 +346,21 @@ func (v *Vault) commit(ctx context.Context, n int, owner string, b bucketItem) e
 	} else {
 		remove += ", #moved"
 	}
-	return v.leased(ctx, n, update+remove, names, values, "commit")
+	return x.leased(ctx, n, update+remove, names, values, "commit")
 }
 
 // updateLeased changes a bucket's item while this writer holds its lease (errLeaseLost
 // otherwise), keeping the lease.
-func (v *Vault) updateLeased(ctx context.Context, n int, owner, update string, names map[string]string, values map[string]types.AttributeValue) error {
+func (x index) updateLeased(ctx context.Context, n int, owner, update string, names map[string]string, values map[string]types.AttributeValue) error {
 	names["#owner"] = "leaseOwner"
 	values[":owner"] = str(owner)
-	return v.leased(ctx, n, update, names, values, "update")
+	return x.leased(ctx, n, update, names, values, "update")
 }
 
 // leased runs update on bucket n's item on condition that owner holds its lease.
-func (v *Vault) leased(ctx context.Context, n int, update string, names map[string]string, values map[string]types.AttributeValue, what string) error {
-	_, err := v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(v.table),
+func (x index) leased(ctx context.Context, n int, update string, names map[string]string, values map[string]types.AttributeValue, what string) error {
+	_, err := x.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(x.table),
 		Key:                       bucketKey(n),
 		UpdateExpression:          aws.String(update),
 		ConditionExpression:       aws.String("#owner = :owner"),
@@ -350,23 +371,23 @@ func (v *Vault) leased(ctx context.Context, n int, update string, names map[stri
 	case conditionFailed(err):
 		return fmt.Errorf("vault: bucket %d: %w", n, errLeaseLost)
 	case err != nil:
-		return v.ddbErr(fmt.Sprintf("%s vault bucket %d", what, n), err)
+		return ddbErr(fmt.Sprintf("%s vault bucket %d", what, n), err)
 	}
 	return nil
 }
 
 // openBucket is the bucket new entries go to (1 before anything was written).
-func (v *Vault) openBucket(ctx context.Context) (int, error) {
-	o, _, err := v.readOpen(ctx)
+func (x index) openBucket(ctx context.Context) (int, error) {
+	o, _, err := x.readOpen(ctx)
 	return o, err
 }
 
 // readOpen reads the open bucket and the highest bucket number handed out (0 when none
 // was handed out beyond the open one: a deployment from before fresh buckets).
-func (v *Vault) readOpen(ctx context.Context) (open, last int, err error) {
-	out, err := v.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(v.table), Key: key(openPK, "OPEN"), ConsistentRead: aws.Bool(true)})
+func (x index) readOpen(ctx context.Context) (open, last int, err error) {
+	out, err := x.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(x.table), Key: openKey(), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return 0, 0, v.ddbErr("read the open vault bucket", err)
+		return 0, 0, ddbErr("read the open vault bucket", err)
 	}
 	open, last = int(getN(out.Item, "bucket")), int(getN(out.Item, "last"))
 	if open <= 0 {
@@ -376,8 +397,8 @@ func (v *Vault) readOpen(ctx context.Context) (open, last int, err error) {
 }
 
 // lastBucket is the highest bucket number that may exist.
-func (v *Vault) lastBucket(ctx context.Context) (int, error) {
-	o, l, err := v.readOpen(ctx)
+func (x index) lastBucket(ctx context.Context) (int, error) {
+	o, l, err := x.readOpen(ctx)
 	return max(o, l), err
 }
 
@@ -397,29 +418,29 @@ func openCondition(o, l int) (string, map[string]types.AttributeValue) {
 
 // advanceOpen moves the open bucket from full to the next number not handed out,
 // unless another writer already moved it.
-func (v *Vault) advanceOpen(ctx context.Context, full int) error {
+func (x index) advanceOpen(ctx context.Context, full int) error {
 	for range maxRounds {
-		o, l, err := v.readOpen(ctx)
+		o, l, err := x.readOpen(ctx)
 		if err != nil || o != full {
 			return err
 		}
 		next := max(o, l) + 1
 		cond, values := openCondition(o, l)
 		values[":next"] = num(int64(next))
-		_, err = v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 aws.String(v.table),
-			Key:                       key(openPK, "OPEN"),
+		_, err = x.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(x.table),
+			Key:                       openKey(),
 			UpdateExpression:          aws.String("SET #b = :next, #last = :next"),
 			ConditionExpression:       aws.String(cond),
 			ExpressionAttributeNames:  map[string]string{"#b": "bucket", "#last": "last"},
 			ExpressionAttributeValues: values,
 		})
 		if err == nil {
-			v.log.InfoContext(ctx, "vault bucket full; opened the next one", "bucket", next)
+			x.log.InfoContext(ctx, "vault bucket full; opened the next one", "bucket", next)
 			return nil
 		}
 		if !conditionFailed(err) {
-			return v.ddbErr("open the next vault bucket", err)
+			return ddbErr("open the next vault bucket", err)
 		}
 	}
 	return fmt.Errorf("vault: open the next vault bucket: the open item kept changing: %w", ErrUnavailable)
@@ -428,18 +449,18 @@ func (v *Vault) advanceOpen(ctx context.Context, full int) error {
 // claimFresh hands out a bucket number no one has used, for entries moved out of a
 // bucket that should not spend its versions on them. The bucket is closed: the open
 // bucket skips it, and it takes only the entries moved to it.
-func (v *Vault) claimFresh(ctx context.Context) (int, error) {
+func (x index) claimFresh(ctx context.Context) (int, error) {
 	for range maxRounds {
-		o, l, err := v.readOpen(ctx)
+		o, l, err := x.readOpen(ctx)
 		if err != nil {
 			return 0, err
 		}
 		m := max(o, l) + 1
 		cond, values := openCondition(o, l)
 		values[":m"] = num(int64(m))
-		_, err = v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 aws.String(v.table),
-			Key:                       key(openPK, "OPEN"),
+		_, err = x.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(x.table),
+			Key:                       openKey(),
 			UpdateExpression:          aws.String("SET #last = :m"),
 			ConditionExpression:       aws.String(cond),
 			ExpressionAttributeNames:  map[string]string{"#b": "bucket", "#last": "last"},
@@ -449,21 +470,109 @@ func (v *Vault) claimFresh(ctx context.Context) (int, error) {
 			continue
 		}
 		if err != nil {
-			return 0, v.ddbErr("hand out a fresh vault bucket", err)
+			return 0, ddbErr("hand out a fresh vault bucket", err)
 		}
-		_, err = v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 aws.String(v.table),
+		_, err = x.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(x.table),
 			Key:                       bucketKey(m),
 			UpdateExpression:          aws.String("SET #b = :b, #name = :name, #closed = :closed"),
 			ExpressionAttributeNames:  map[string]string{"#b": "bucket", "#name": "secretName", "#closed": "closed"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":b": num(int64(m)), ":name": str(v.BucketName(m)), ":closed": &types.AttributeValueMemberBOOL{Value: true}},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":b": num(int64(m)), ":name": str(x.bucketName(m)), ":closed": &types.AttributeValueMemberBOOL{Value: true}},
 		})
 		if err != nil {
-			return 0, v.ddbErr(fmt.Sprintf("close fresh vault bucket %d", m), err)
+			return 0, ddbErr(fmt.Sprintf("close fresh vault bucket %d", m), err)
 		}
 		return m, nil
 	}
 	return 0, fmt.Errorf("vault: hand out a fresh vault bucket: the open item kept changing: %w", ErrUnavailable)
+}
+
+// placeIndexes writes the index items of entries, a few at a time (an import places
+// fifty per bucket).
+func (x index) placeIndexes(ctx context.Context, n int, name string, doc bucketDocument, keys []string) error {
+	errs := make([]error, len(keys))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ok, err := x.placeIndex(ctx, k, n, name, doc[k].WrittenAt)
+			if err == nil && !ok {
+				err = errMoved
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x index) dropIndexes(ctx context.Context, n int, keys []string) error {
+	for _, k := range keys {
+		if err := x.dropIndex(ctx, k, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readIndexes reads the index items of keys, a few at a time; entries without one are
+// left out of the answer.
+func (x index) readIndexes(ctx context.Context, keys []string) (map[string]indexItem, error) {
+	items := make([]indexItem, len(keys))
+	found := make([]bool, len(keys))
+	errs := make([]error, len(keys))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			items[i], found[i], errs[i] = x.readIndex(ctx, k)
+		})
+	}
+	wg.Wait()
+	out := map[string]indexItem{}
+	for i, k := range keys {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if found[i] {
+			out[k] = items[i]
+		}
+	}
+	return out, nil
+}
+
+// repoint moves entry's index item from bucket from to bucket to, recording that from
+// may still hold an older copy.
+func (x index) repoint(ctx context.Context, entry string, from, to int, writtenAt int64) error {
+	_, err := x.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(x.table),
+		Key:                 entryKey(entry),
+		UpdateExpression:    aws.String("SET #b = :to, #name = :name, #w = :w ADD #stale :from"),
+		ConditionExpression: aws.String("#b = :b"),
+		ExpressionAttributeNames: map[string]string{
+			"#b": "bucket", "#name": "secretName", "#w": "writtenAt", "#stale": "staleIn",
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":to": num(int64(to)), ":name": str(x.bucketName(to)), ":w": num(writtenAt), ":b": num(int64(from)),
+			":from": &types.AttributeValueMemberNS{Value: []string{strconv.Itoa(from)}},
+		},
+	})
+	switch {
+	case conditionFailed(err):
+		return fmt.Errorf("vault: move %s from bucket %d: %w", entry, from, errMoved)
+	case err != nil:
+		return ddbErr("move the vault index of "+entry, err)
+	}
+	return nil
 }
 
 // pace waits for a slot in the stack-wide budget of Secrets Manager writes: one
@@ -471,31 +580,31 @@ func (v *Vault) claimFresh(ctx context.Context) (int, error) {
 // PutSecretValue, UpdateSecretVersionStage and their kin share 50 requests per second
 // per region (not adjustable); the default budget of 40 leaves room for the writes
 // that do not pass through here (client-credential rotation, the console).
-func (v *Vault) pace(ctx context.Context) error {
-	if v.pack.WritesPerSecond <= 0 || v.db == nil {
+func (x index) pace(ctx context.Context) error {
+	if x.writesPerSecond <= 0 || x.db == nil {
 		return nil
 	}
 	for {
 		now := time.Now()
 		sec := now.Unix()
-		_, err := v.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 aws.String(v.table),
-			Key:                       key(pacePrefix+strconv.FormatInt(sec, 10), "PACE"),
+		_, err := x.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(x.table),
+			Key:                       key(tablekeys.VaultPacePK(sec), tablekeys.VaultPaceSK),
 			UpdateExpression:          aws.String("ADD #n :one SET #ttl = :ttl"),
 			ConditionExpression:       aws.String("attribute_not_exists(#n) OR #n < :max"),
 			ExpressionAttributeNames:  map[string]string{"#n": "n", "#ttl": "ttl"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":max": num(int64(v.pack.WritesPerSecond)), ":ttl": num(sec + 3600)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":max": num(int64(x.writesPerSecond)), ":ttl": num(sec + 3600)},
 		})
 		if err == nil {
 			return nil
 		}
 		if !conditionFailed(err) {
-			return v.ddbErr("take a Secrets Manager write slot", err)
+			return ddbErr("take a Secrets Manager write slot", err)
 		}
-		v.stats.paceWaits.Add(1)
+		x.stats.paceWaits.Add(1)
 		d := time.Unix(sec+1, 0).Sub(now) + time.Duration(rand.N(int64(20*time.Millisecond)))
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-			return fmt.Errorf("vault: Secrets Manager write budget of %d/s spent for this second: %w", v.pack.WritesPerSecond, ErrUnavailable)
+			return fmt.Errorf("vault: Secrets Manager write budget of %d/s spent for this second: %w", x.writesPerSecond, ErrUnavailable)
 		}
 		select {
 		case <-ctx.Done():
@@ -510,16 +619,4 @@ func randomID() string {
 	var b [16]byte
 	_, _ = crand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// newRequestToken is a random version 4 UUID: the ClientRequestToken of one logical
-// write, kept across the SDK's retries of it. It is random, not derived from the
-// secret's content: a content hash would tell anyone who may list versions that two
-// secrets, or two versions, hold the same token.
-func newRequestToken() string {
-	var b [16]byte
-	_, _ = crand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
