@@ -16,8 +16,10 @@ import (
 )
 
 // bindings are this stack's values for template.yaml: parameters without a default
-// (or whose default would reach AWS), the resources it created, and the variables it
-// replaces whatever the template says (the public URLs and every endpoint).
+// (or whose default would reach AWS), the resources it created, the values it gives
+// the variables the template sets for a function (the public URLs, the stack's
+// configuration set), and what stands in for AWS and Amazon in every function (the
+// emulators' endpoints, local credentials, the Amazon simulator): see Bindings.
 func (s *Stack) bindings() Bindings {
 	b := Bindings{
 		Params: map[string]string{"AppId": demo.AppID, "AppName": AppName, "SenderEmail": SenderEmail, "AppIsDraft": "false",

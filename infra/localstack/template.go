@@ -164,13 +164,32 @@ func (t *Template) Names() []string {
 type Bindings struct {
 	Params    map[string]string
 	Resources map[string]string
+	// Overrides are of two kinds, told apart by name (StandsIn). A variable that
+	// stands in for AWS or Amazon (the SDK's endpoints, credentials and region; the
+	// Amazon simulator's LWA_ENDPOINT, SELLER_CENTRAL_URL, SP_API_ENDPOINT) is given to
+	// every function, as Lambda and Amazon are there for every function in AWS. Any
+	// other replaces the value of a variable the function's template sets, and is not
+	// given to a function whose template does not set it: a function gets locally
+	// only the settings it would get in AWS.
 	Overrides map[string]string
 }
 
+// amazonStandIns are the variables that point a function at the Amazon simulator
+// instead of Amazon: in AWS they are unset and the code uses Amazon's own endpoints.
+var amazonStandIns = map[string]bool{"LWA_ENDPOINT": true, "SELLER_CENTRAL_URL": true, "SP_API_ENDPOINT": true}
+
+// StandsIn reports whether the local stack gives variable name to every function
+// whatever the template says: it stands in for what AWS (AWS_*: Lambda's reserved
+// variables and the SDK's endpoint variables) or Amazon provides in a deployment.
+func StandsIn(name string) bool {
+	return strings.HasPrefix(name, "AWS_") || amazonStandIns[name]
+}
+
 // Environment resolves a function's variables (Globals merged with its own, as
-// samtemplate reads them) against b, and adds b.Overrides. A value the stack cannot
-// resolve is an error naming the variable, so a new template variable is never
-// silently left out of local runs.
+// samtemplate reads them) against b: an override replaces the value of a variable the
+// template sets, and the overrides that stand in for AWS or Amazon are added. A value
+// the stack cannot resolve is an error naming the variable, so a new template
+// variable is never silently left out of local runs.
 func (t *Template) Environment(fn string, b Bindings) (map[string]string, error) {
 	spec, ok := t.Functions[fn]
 	if !ok {
@@ -191,7 +210,9 @@ func (t *Template) Environment(fn string, b Bindings) (map[string]string, error)
 		env[name] = val
 	}
 	for k, v := range b.Overrides {
-		env[k] = v
+		if StandsIn(k) {
+			env[k] = v
+		}
 	}
 	return env, errors.Join(errs...)
 }

@@ -96,3 +96,70 @@ func TestEnvironment(t *testing.T) {
 		})
 	}
 }
+
+// TestEnvironmentGivesOnlyWhatTheTemplateGives is the settings contract locally: a
+// function gets a setting only if its template sets it, whatever the stack overrides,
+// so a setting the template forgets is missing here too (as it would be in AWS);
+// only what stands in for AWS and Amazon reaches every function.
+func TestEnvironmentGivesOnlyWhatTheTemplateGives(t *testing.T) {
+	t.Parallel()
+	tmpl := loadTemplate(t)
+	b := localstack.Bindings{
+		Params:    map[string]string{"AppId": "amzn1.sp.solution.x", "AppName": "X", "SenderEmail": "s@x.example", "AppNotificationsTemplateId": "tmpl-1"},
+		Resources: map[string]string{"Table": "tbl", "KmsKey": "", "ReminderQueue": "http://q/rem", "RefreshQueue": "http://q/ref"},
+		Overrides: map[string]string{
+			"BASE_URL": "http://front", "REDIRECT_URI": "http://front/callback", "SES_CONFIGURATION_SET": "keeper-local-reminders",
+			"LWA_ENDPOINT": "http://sim/auth/o2/token", "SELLER_CENTRAL_URL": "http://sim", "SP_API_ENDPOINT": "http://sim",
+			"AWS_ENDPOINT_URL_DYNAMODB": "http://ddb", "AWS_REGION": "us-east-1",
+		},
+	}
+	standIns := []string{"LWA_ENDPOINT", "SELLER_CENTRAL_URL", "SP_API_ENDPOINT", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_REGION"}
+	tests := []struct {
+		fn      string
+		want    map[string]string // set, with this value
+		without []string          // not set at all
+	}{
+		// The reminder's template sets the public URL and the configuration set: the
+		// stack's values replace the template's.
+		{"ReminderFunction", map[string]string{"BASE_URL": "http://front", "SES_CONFIGURATION_SET": "keeper-local-reminders", "APP_NOTIFICATIONS_TEMPLATE_ID": "tmpl-1"}, nil},
+		// The callback's template sets no BASE_URL and no configuration set: overriding
+		// them does not give them to it.
+		{"CallbackFunction", map[string]string{"REDIRECT_URI": "http://front/callback", "APP_NOTIFICATIONS_TEMPLATE_ID": "tmpl-1"}, []string{"BASE_URL", "SES_CONFIGURATION_SET"}},
+		{"DeliveryFunction", nil, []string{"BASE_URL", "REDIRECT_URI", "SES_CONFIGURATION_SET", "APP_NOTIFICATIONS_TEMPLATE_ID", "REMINDER_QUEUE_URL"}},
+		{"ExpiryScanFunction", map[string]string{"REMINDER_QUEUE_URL": "http://q/rem"}, []string{"BASE_URL", "REDIRECT_URI", "APP_NOTIFICATIONS_TEMPLATE_ID", "REFRESH_QUEUE_URL"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.fn, func(t *testing.T) {
+			t.Parallel()
+			env, err := tmpl.Environment(tc.fn, b)
+			must(t, err)
+			for k, v := range tc.want {
+				if got, ok := env[k]; !ok || got != v {
+					t.Errorf("%s = %q (set %t), want %q", k, got, ok, v)
+				}
+			}
+			for _, k := range tc.without {
+				if v, ok := env[k]; ok {
+					t.Errorf("%s = %q, but the template does not give it to %s", k, v, tc.fn)
+				}
+			}
+			for _, k := range standIns {
+				if env[k] != b.Overrides[k] {
+					t.Errorf("%s = %q, want the stand-in %q in every function", k, env[k], b.Overrides[k])
+				}
+			}
+		})
+	}
+}
+
+func TestStandsIn(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]bool{
+		"AWS_ENDPOINT_URL_SQS": true, "AWS_ACCESS_KEY_ID": true, "LWA_ENDPOINT": true, "SELLER_CENTRAL_URL": true, "SP_API_ENDPOINT": true,
+		"BASE_URL": false, "APP_NOTIFICATIONS_TEMPLATE_ID": false, "SES_CONFIGURATION_SET": false, "KMS_KEY_ID": false, "WEBHOOK_URL": false,
+	} {
+		if got := localstack.StandsIn(name); got != want {
+			t.Errorf("StandsIn(%s) = %t, want %t", name, got, want)
+		}
+	}
+}

@@ -193,6 +193,9 @@ type used struct {
 	actions map[string]bool
 	callers map[string]map[string]bool // action → caller function names
 	clients map[string]bool            // SDK service packages whose client the code calls
+	// reachable is every function the main reaches (settings_test.go reads which
+	// environment variables they can read).
+	reachable map[*ssa.Function]bool
 }
 
 var (
@@ -390,7 +393,7 @@ func usedActions(t interface {
 				}
 			}
 		}
-		out[filepath.Base(p.Pkg.Path())] = used{actions: need, callers: callers, clients: clients}
+		out[filepath.Base(p.Pkg.Path())] = used{actions: need, callers: callers, clients: clients, reachable: reachable}
 	}
 	return out
 }
