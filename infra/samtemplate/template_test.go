@@ -122,22 +122,9 @@ var sdkActions = map[string]map[string][]string{
 	},
 }
 
-// ownClients are our own clients of AWS services (where the SDK's client costs a
-// bootstrap too much), per package, mapped like sdkActions: each method that sends an
-// operation maps to that operation's IAM actions, so a function reaching
-// s3object.Client.GetObject needs s3:GetObject as one calling the SDK's would. Their
-// other methods send nothing. A method added to such a client that sends another
-// operation must be added here, or the function's policy is not audited for it.
-var ownClients = map[string]map[string][]string{
-	module + "shared/s3object": {"GetObject": {"s3:GetObject"}, "DeleteObject": {"s3:DeleteObject"}, "PutObject": {"s3:PutObject"}},
-}
-
-// clientOps is the operation map of an SDK service package or of one of ownClients.
+// clientOps is the operation map of an SDK service package.
 func clientOps(pkg string) map[string][]string {
-	if ops, ok := sdkActions[pkg]; ok {
-		return ops
-	}
-	return ownClients[pkg]
+	return sdkActions[pkg]
 }
 
 // impliedByOp are actions one operation needs besides its own. Secrets Manager calls
@@ -227,7 +214,7 @@ type onceT struct{ *testing.T }
 
 func (o *onceT) Fatal(args ...any) { panic(fmt.Sprint(args...)) }
 
-// clientService maps a client type (an SDK service's, or one of ownClients) to its package.
+// clientService maps an SDK service's client type to its package.
 func clientService(recv string) (string, bool) {
 	svc, ok := strings.CutSuffix(strings.TrimPrefix(recv, "*"), ".Client")
 	if ok && clientOps(svc) != nil {

@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"context"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -19,9 +18,8 @@ import (
 // Path-style addressing: the emulator has no per-bucket host names.
 
 var (
-	s3Once    sync.Once
-	s3URL     string
-	s3Handler http.Handler // the emulator, also behind S3SignedEndpoint
+	s3Once sync.Once
+	s3URL  string
 )
 
 // S3Endpoint is the emulator's base URL (AWS_ENDPOINT_URL_S3 for code that builds its
@@ -30,8 +28,7 @@ func S3Endpoint(t testing.TB) string {
 	t.Helper()
 	s3Once.Do(func() {
 		backend := s3mem.New()
-		s3Handler = ifMatch(backend, gofakes3.New(backend).Server())
-		s3URL = httptest.NewServer(s3Handler).URL
+		s3URL = httptest.NewServer(ifMatch(backend, gofakes3.New(backend).Server())).URL
 	})
 	return s3URL
 }
@@ -44,6 +41,14 @@ func S3(t testing.TB) *s3.Client {
 		o.BaseEndpoint = aws.String(url)
 		o.UsePathStyle = true
 	})
+}
+
+// S3Objects is a client of the emulator as the import function builds its own for
+// an endpoint override (importer.NewS3FromConfig): the SDK's S3 client, by path.
+// Objects are shared with S3(t)'s.
+func S3Objects(t testing.TB) *s3.Client {
+	t.Helper()
+	return S3(t)
 }
 
 // NewBucket creates a bucket for this test alone and returns its name.
