@@ -120,14 +120,14 @@ func (c *Channel) Withdraw(ctx context.Context, a authz.Authorization) error {
 func (c *Channel) outcome(err error) {
 	switch {
 	case err == nil:
-		c.metrics.Count("AppNotificationsPosted", 1)
+		c.metrics.Count(metrics.AppNotificationsPosted, 1)
 	case errors.Is(err, ErrForbidden):
 		if c.disabled.CompareAndSwap(false, true) {
 			c.log.Error("App Integrations refused the app: the Seller Central channel is off until the role is granted (README, the Seller Central channel)", "error", err)
-			c.metrics.Count("AppNotificationsDisabled", 1)
+			c.metrics.Count(metrics.AppNotificationsDisabled, 1)
 		}
 	default:
-		c.metrics.Count("AppNotificationFailed", 1, metrics.Dim{Name: "Reason", Value: reason(err)})
+		c.metrics.Count(metrics.AppNotificationFailed, 1, metrics.Dim{Name: metrics.DimReason, Value: reason(err)})
 	}
 }
 

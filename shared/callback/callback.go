@@ -99,7 +99,7 @@ func (h *handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, ref, "callback", err)
 		return
 	}
-	h.metrics.Count("CallbackSucceeded", 1)
+	h.metrics.Count(metrics.CallbackSucceeded, 1)
 	pages.Render(w, h.successPage(res.Authorization, res.Kind, ref, r)) // i18n.go
 }
 
@@ -137,7 +137,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, ref, route string
 	}
 	h.log.Log(r.Context(), level, "request rejected", "route", route, "ref", ref, "status", p.Status, "reason", reason, "error", err)
 	if route == "callback" {
-		h.metrics.Count("CallbackRejected", 1, metrics.Dim{Name: "Reason", Value: reason})
+		h.metrics.Count(metrics.CallbackRejected, 1, metrics.Dim{Name: metrics.DimReason, Value: reason})
 	}
 	pages.Render(w, p)
 }

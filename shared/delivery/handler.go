@@ -179,7 +179,7 @@ func (s *Service) Process(ctx context.Context, r Record) (Outcome, error) {
 		log.WarnContext(ctx, "seller contact flagged: no more email to it until the vendor sets it again", "contactStatus", res.Contact, "detail", e.Detail)
 		now := s.clock.Now()
 		if a.Status == authz.StatusRevoked || (a.Status != authz.StatusPending && !a.ExpiresAt.IsZero() && a.ExpiresAt.Sub(now) <= UnreachableWindow) {
-			s.metrics.Count("SellerUnreachable", 1)
+			s.metrics.Count(metrics.SellerUnreachable, 1)
 		}
 	}
 	log.InfoContext(ctx, "delivery event recorded", "kind", e.Kind)
@@ -187,5 +187,5 @@ func (s *Service) Process(ctx context.Context, r Record) (Outcome, error) {
 }
 
 func (s *Service) ignored(reason string) {
-	s.metrics.Count("DeliveryEventIgnored", 1, metrics.Dim{Name: "Reason", Value: reason})
+	s.metrics.Count(metrics.DeliveryEventIgnored, 1, metrics.Dim{Name: metrics.DimReason, Value: reason})
 }

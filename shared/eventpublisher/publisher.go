@@ -69,7 +69,7 @@ func (p *Publisher) Handle(ctx context.Context, batch events.DynamoDBEvent) (eve
 		}
 		done, err := p.publish(ctx, chunk)
 		if err != nil {
-			p.metrics.Count("DomainEventFailed", 1, metrics.Dim{Name: "Reason", Value: "eventbridge"})
+			p.metrics.Count(metrics.DomainEventFailed, 1, metrics.Dim{Name: metrics.DimReason, Value: "eventbridge"})
 			p.log.ErrorContext(ctx, "publish domain events", "error", err, "eventId", chunk[done].ev.ID(), "published", done)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: chunk[done].seq})
 			return false
@@ -86,7 +86,7 @@ func (p *Publisher) Handle(ctx context.Context, batch events.DynamoDBEvent) (eve
 			if !flush() {
 				return resp, nil
 			}
-			p.metrics.Count("DomainEventFailed", 1, metrics.Dim{Name: "Reason", Value: "malformed"})
+			p.metrics.Count(metrics.DomainEventFailed, 1, metrics.Dim{Name: metrics.DimReason, Value: "malformed"})
 			p.log.ErrorContext(ctx, "malformed history record", "error", err, "sequenceNumber", r.Change.SequenceNumber)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
 			return resp, nil
@@ -122,7 +122,7 @@ func (p *Publisher) decode(r events.DynamoDBEventRecord) (domainevent.Event, boo
 	}
 	if errors.Is(err, domainevent.ErrUnknownKind) {
 		// Documented choice (README, "React in your own app"): skipped with a metric.
-		p.metrics.Count("DomainEventSkipped", 1, metrics.Dim{Name: "Reason", Value: "unknown_kind"})
+		p.metrics.Count(metrics.DomainEventSkipped, 1, metrics.Dim{Name: metrics.DimReason, Value: "unknown_kind"})
 		p.log.Warn("history kind without a domain event type: skipped", "kind", h.Kind, "connectionId", h.ConnectionID)
 		return domainevent.Event{}, false, nil
 	}
@@ -162,7 +162,7 @@ func (p *Publisher) publish(ctx context.Context, evs []pending) (int, error) {
 		}
 	}
 	for _, e := range evs[:done] {
-		p.metrics.Count("DomainEventPublished", 1, metrics.Dim{Name: "DetailType", Value: e.ev.DetailType})
+		p.metrics.Count(metrics.DomainEventPublished, 1, metrics.Dim{Name: "DetailType", Value: e.ev.DetailType})
 		p.log.InfoContext(ctx, "domain event published", "eventId", e.ev.ID(), "detailType", e.ev.DetailType,
 			"connectionId", e.ev.Detail.ConnectionID, "region", e.ev.Detail.Region)
 	}

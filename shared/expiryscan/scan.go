@@ -159,9 +159,9 @@ func (s *Service) Run(ctx context.Context) (Result, error) {
 	}
 	err = errors.Join(append([]error{readErr}, w.errs...)...)
 
-	s.metrics.Count("AuthorizationsExpiring", float64(res.Expiring))
-	s.metrics.Count("AuthorizationsExpired", float64(res.Expired))
-	s.metrics.Count("RemindersQueued", float64(res.Queued))
+	s.metrics.Count(metrics.AuthorizationsExpiring, float64(res.Expiring))
+	s.metrics.Count(metrics.AuthorizationsExpired, float64(res.Expired))
+	s.metrics.Count(metrics.RemindersQueued, float64(res.Queued))
 	log := s.log.With("today", res.Today, "days", len(res.Days), "partitions", res.Partitions, "read", res.Read, "queued", res.Queued,
 		"alreadyDone", res.AlreadyDone, "inFlight", res.InFlight, "expiring", res.Expiring, "expired", res.Expired)
 	if err != nil {

@@ -47,7 +47,7 @@ func (r *Recorder) LinkOpened(ctx context.Context, a authz.Authorization, at tim
 	if err != nil {
 		r.log.WarnContext(ctx, "funnel: link opening not counted", "connectionId", a.ConnectionID, "region", a.Region, "error", err)
 	}
-	r.metrics.Count("LinkOpened", 1, metrics.Dim{Name: "Stage", Value: store.FunnelStage(stage)})
+	r.metrics.Count(metrics.LinkOpened, 1, metrics.Dim{Name: "Stage", Value: store.FunnelStage(stage)})
 }
 
 // Renewed records the renewal at at of prev (the record before the renewal wiped its

@@ -278,11 +278,11 @@ func (s *Sender) process(ctx context.Context, m events.SQSMessage, stop *atomic.
 		// SES has the email. Retrying the message would send it twice, so it is removed;
 		// the claim stays without sentAt and the log line says what to repair.
 		log.ErrorContext(ctx, "reminder sent but not recorded", "error", err)
-		s.metrics.Count("RemindersSent", 1)
+		s.metrics.Count(metrics.RemindersSent, 1)
 		return OutcomeSent, err
 	}
 	log.InfoContext(ctx, "reminder sent")
-	s.metrics.Count("RemindersSent", 1)
+	s.metrics.Count(metrics.RemindersSent, 1)
 	s.notifyApp(ctx, log, claim, a, job, email) // appnotify.go: the Seller Central channel
 	return OutcomeSent, nil
 }
@@ -343,7 +343,7 @@ func (s *Sender) mark(ctx context.Context, c store.ReminderClaim, messageID stri
 }
 
 func (s *Sender) failed(reason string) {
-	s.metrics.Count("ReminderFailed", 1, metrics.Dim{Name: "Reason", Value: reason})
+	s.metrics.Count(metrics.ReminderFailed, 1, metrics.Dim{Name: metrics.DimReason, Value: reason})
 }
 
 // deadlineMargin is kept free at the end of an invocation for the claims, sends and

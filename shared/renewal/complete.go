@@ -12,6 +12,7 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/consent"
+	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 )
 
@@ -459,12 +460,12 @@ func (s *Service) park(ctx context.Context, log *slog.Logger, n newToken, verifi
 	}
 	if err != nil {
 		log.ErrorContext(ctx, "REFRESH TOKEN LOST: neither the vault nor the parking took it; the seller must authorize again", "error", err)
-		s.metrics.Count("TokenLost", 1)
+		s.metrics.Count(metrics.TokenLost, 1)
 		return fmt.Errorf("%w: park: %v", ErrUnavailable, err)
 	}
 	s.event(ctx, log, authz.Event{ConnectionID: n.a.ConnectionID, Region: n.a.Region, At: s.clock.Now(), Kind: authz.EventTokenParked,
 		Detail: "new token from selling partner " + n.sellerID + " kept encrypted until it is stored (" + truncate(reason, 120) + ")"})
-	s.metrics.Count("TokenParked", 1)
+	s.metrics.Count(metrics.TokenParked, 1)
 	log.WarnContext(ctx, "refresh token parked (KMS-encrypted) for the refresh sweep to store", "verified", verified)
 	return ErrParked
 }

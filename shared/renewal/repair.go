@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 )
 
@@ -43,7 +44,7 @@ func (s *Service) RepairParked(ctx context.Context) (RepairResult, error) {
 			log.WarnContext(ctx, "parked refresh token still waiting", "error", err)
 		}
 	}
-	s.metrics.Count("ParkedTokensWaiting", float64(res.Waiting))
+	s.metrics.Count(metrics.ParkedTokensWaiting, float64(res.Waiting))
 	return res, nil
 }
 

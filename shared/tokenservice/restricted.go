@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"io"
 	"net/http"
 	"time"
@@ -63,7 +64,7 @@ func (s *Service) restrictedToken(w http.ResponseWriter, r *http.Request) {
 			s.unavailable(w, 5, "SP-API answered without a restricted data token")
 			return
 		}
-		s.metrics.Count("RestrictedTokenServed", 1)
+		s.metrics.Count(metrics.RestrictedTokenServed, 1)
 		s.logger(r.Context()).InfoContext(r.Context(), "restricted data token served", "connectionId", a.ConnectionID, "region", region, "resources", len(resources))
 		writeJSON(w, http.StatusOK, Answer{RestrictedDataToken: rdt.Token, ExpiresAt: s.clock.Now().Add(time.Duration(rdt.ExpiresIn) * time.Second).UTC().Format(time.RFC3339),
 			SellingPartnerID: a.SellingPartnerID, Region: string(region), Endpoint: s.endpoint(region)})

@@ -345,7 +345,7 @@ func (s *Service) mint(w http.ResponseWriter, r *http.Request, id string, region
 	tok, until, err := s.tokens.TokenUntil(ctx, id, region)
 	switch {
 	case err == nil:
-		s.metrics.Count("TokenServed", 1)
+		s.metrics.Count(metrics.TokenServed, 1)
 		return a, tok, until, true
 	case errors.Is(err, lwa.ErrInvalidGrant):
 		// LWA refused even a freshly read refresh token: only the seller can fix it.
@@ -357,11 +357,11 @@ func (s *Service) mint(w http.ResponseWriter, r *http.Request, id string, region
 		s.renewalNeeded(ctx, w, a, status, grant)
 	case errors.Is(err, vault.ErrNotFound):
 		// The same alarm as the proof-of-life sweep: a live authorization without a token.
-		s.metrics.Count("RefreshFailed", 1, metrics.Dim{Name: "Reason", Value: "no_secret"})
+		s.metrics.Count(metrics.RefreshFailed, 1, metrics.Dim{Name: metrics.DimReason, Value: "no_secret"})
 		log.ErrorContext(ctx, "token request: no refresh token in the vault", "error", err)
 		s.unavailable(w, 300, "the authorization's refresh token is missing; the operator has been alerted")
 	case errors.Is(err, lwa.ErrClient):
-		s.metrics.Count("RefreshFailed", 1, metrics.Dim{Name: "Reason", Value: "client"})
+		s.metrics.Count(metrics.RefreshFailed, 1, metrics.Dim{Name: metrics.DimReason, Value: "client"})
 		log.ErrorContext(ctx, "token request: LWA refused the app's client credentials", "error", err)
 		s.unavailable(w, 60, "Login with Amazon refused the app's credentials; the operator has been alerted")
 	default:

@@ -250,7 +250,7 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 func (s *Sender) handleOne(ctx context.Context, sm events.SQSMessage) error {
 	m, err := ParseMessage(sm.Body)
 	if err != nil {
-		s.metrics.Count("WebhookFailed", 1, metrics.Dim{Name: "Reason", Value: "malformed"})
+		s.metrics.Count(metrics.WebhookFailed, 1, metrics.Dim{Name: metrics.DimReason, Value: "malformed"})
 		s.log.ErrorContext(ctx, "malformed webhook message dropped", "error", err, "messageId", sm.MessageId)
 		return nil
 	}
@@ -258,11 +258,11 @@ func (s *Sender) handleOne(ctx context.Context, sm events.SQSMessage) error {
 	r := s.Send(ctx, m)
 	switch r.Outcome {
 	case Delivered:
-		s.metrics.Count("WebhookDelivered", 1)
+		s.metrics.Count(metrics.WebhookDelivered, 1)
 		log.InfoContext(ctx, "webhook delivered", "status", r.Status)
 		return nil
 	case Rejected:
-		s.metrics.Count("WebhookRejected", 1, metrics.Dim{Name: "Reason", Value: r.Reason})
+		s.metrics.Count(metrics.WebhookRejected, 1, metrics.Dim{Name: metrics.DimReason, Value: r.Reason})
 		if r.Reason == ReasonUnknownEndpoint {
 			// An endpoint removed from WEBHOOK_URL with messages still queued for it, or
 			// a message someone else put on the queue.
@@ -278,17 +278,17 @@ func (s *Sender) handleOne(ctx context.Context, sm events.SQSMessage) error {
 				log.ErrorContext(ctx, "record disabled webhook endpoint", "error", err)
 				return err
 			}
-			s.metrics.Count("WebhookEndpointDisabled", 1)
+			s.metrics.Count(metrics.WebhookEndpointDisabled, 1)
 			log.ErrorContext(ctx, "webhook endpoint answered 410 Gone: disabled", "url", m.EndpointURL)
 		} else {
-			s.metrics.Count("WebhookRejected", 1, metrics.Dim{Name: "Reason", Value: "disabled"})
+			s.metrics.Count(metrics.WebhookRejected, 1, metrics.Dim{Name: metrics.DimReason, Value: "disabled"})
 			log.InfoContext(ctx, "webhook endpoint disabled: message dropped", "error", r.Err)
 		}
 		return nil
 	}
 	receives, _ := strconv.Atoi(sm.Attributes["ApproximateReceiveCount"])
 	delay := NextDelay(receives, r.RetryAfter)
-	s.metrics.Count("WebhookFailed", 1, metrics.Dim{Name: "Reason", Value: r.Reason})
+	s.metrics.Count(metrics.WebhookFailed, 1, metrics.Dim{Name: metrics.DimReason, Value: r.Reason})
 	if r.Reason == "tls" {
 		log.ErrorContext(ctx, "webhook endpoint misconfigured", "error", r.Err, "attempt", receives, "nextIn", delay.String())
 	} else {
