@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 )
 
 // rdtPath is SP-API's Tokens API operation createRestrictedDataToken.
