@@ -20,7 +20,6 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/demo"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
-	"github.com/spapi-auth-keeper/keeper/shared/app/callbackapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -92,7 +91,7 @@ func TestSampleEvents(t *testing.T) {
 			cfg := config.Config{TableName: table, SecretPrefix: prefix, AppID: demo.AppID, AppName: "Demo App", BaseURL: demo.BaseURL,
 				RedirectURI: demo.BaseURL + "/callback", LWAEndpoint: simServer.URL + "/auth/o2/token", StateTTL: 15 * time.Minute,
 				SPAPIEndpoint: simServer.URL}
-			h, err := callbackapp.Callback(ctx, app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm}, Log: slog.New(slog.DiscardHandler)}, nil)
+			h, err := handler(app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm}, Log: slog.New(slog.DiscardHandler)}, nil)
 			must(t, err)
 			res, err := httpadapter.NewV2(h).ProxyWithContext(ctx, ev)
 			must(t, err)

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -15,10 +16,15 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 )
 
+// configNames are the variables the function cannot start without. APP_ID tells this
+// application's notifications from another's on a shared queue.
+var configNames = []string{"TABLE_NAME", "SECRET_PREFIX", "APP_ID"}
+
 func main() {
 	ctx := context.Background()
-	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager}, app.CredentialsConfigNames...)
-	h, err := app.CredentialsFromEnv(ctx, d)
+	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager}, configNames...)
+	o, err := optionsFromEnv(os.Getenv)
 	app.Must(d, err)
+	h, _ := wire(d, o)
 	lambda.Start(h)
 }

@@ -97,9 +97,8 @@ func deploy(t *testing.T) deployment {
 	v := vault.New(sm, cfg.SecretPrefix, "").WithLogger(quiet)
 	must(t, v.PutClientCredentials(ctx, vault.ClientCredentials{ClientID: demo.ClientID, ClientSecret: secret.Value(demo.ClientSecret),
 		ClientSecretExpiresAt: now.Add(16 * 24 * time.Hour)}))
-	h, _, err := app.Credentials(ctx, app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: testenv.DynamoDB(t), Secrets: sm},
-		Log: quiet, Clock: authz.ClockFunc(clock)}, app.CredentialsOptions{SPAPIEndpoint: srv.URL})
-	must(t, err)
+	h, _ := wire(app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: testenv.DynamoDB(t), Secrets: sm},
+		Log: quiet, Clock: authz.ClockFunc(clock)}, options{SPAPIEndpoint: srv.URL})
 	return deployment{handler: h, vault: v, sim: sim}
 }
 

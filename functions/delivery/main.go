@@ -11,10 +11,11 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
+	"github.com/spapi-auth-keeper/keeper/shared/delivery"
 )
 
 func main() {
 	ctx := context.Background()
-	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB}, app.DeliveryConfigNames...)
-	lambda.Start(app.Delivery(d).Handle)
+	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB}, "TABLE_NAME")
+	lambda.Start(delivery.New(d.Store(), d.ClockOrSystem(), d.Log, d.Metrics).Handle)
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/demo"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
-	"github.com/spapi-auth-keeper/keeper/shared/app/expiryscanapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -55,7 +54,7 @@ func TestSampleScheduleEvent(t *testing.T) {
 	must(t, err)
 
 	cfg := config.Config{TableName: table, ReminderQueueURL: queueURL, ReminderStages: config.DefaultReminderStages}
-	svc, err := expiryscanapp.ExpiryScan(ctx, app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb},
+	svc, err := scan(app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb},
 		Log: slog.New(slog.DiscardHandler), Clock: authz.ClockFunc(func() time.Time { return ev.Time })}, sqsClient)
 	must(t, err)
 	out, err := lambda.NewHandler(svc.Handle).Invoke(ctx, raw)

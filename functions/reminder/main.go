@@ -9,14 +9,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/spapi-auth-keeper/keeper/shared/app"
-	"github.com/spapi-auth-keeper/keeper/shared/app/reminderapp"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 )
 
+// configNames are the variables the function cannot start without.
+var configNames = []string{"TABLE_NAME", "SECRET_PREFIX", "BASE_URL", "SENDER_EMAIL"}
+
 func main() {
 	ctx := context.Background()
-	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager}, reminderapp.ReminderConfigNames...)
-	sender, err := reminderapp.Reminder(ctx, d, sesv2.NewFromConfig(d.Clients.Config))
+	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager}, configNames...)
+	handle, err := wire(d, sesv2.NewFromConfig(d.Clients.Config))
 	app.Must(d, err)
-	lambda.Start(sender.Handle)
+	lambda.Start(handle)
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/demo"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
-	"github.com/spapi-auth-keeper/keeper/shared/app/reminderapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -74,11 +73,11 @@ func sampleSQSEvent(t *testing.T, keyLate bool) {
 
 	cfg := config.Config{TableName: table, SecretPrefix: prefix, AppName: "Demo App", BaseURL: demo.BaseURL,
 		SenderEmail: "reminders@keeper.example.com", SESMaxPerSecond: 1, ReminderStages: config.DefaultReminderStages, LinkTTL: config.DefaultLinkTTL}
-	sender, err := reminderapp.Reminder(ctx, app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm},
+	handle, err := wire(app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm},
 		Log: slog.New(slog.DiscardHandler), Clock: authz.ClockFunc(func() time.Time { return time.Date(2027, 1, 16, 6, 0, 1, 0, time.UTC) })}, ses)
 	must(t, err)
 	if keyLate {
-		if out, err := lambda.NewHandler(sender.Handle).Invoke(ctx, raw); err == nil {
+		if out, err := lambda.NewHandler(handle).Invoke(ctx, raw); err == nil {
 			t.Fatalf("a batch before the state key could be read succeeded: %s", out)
 		}
 		if sent := mail.SentTo(t, recipient); len(sent) != 0 {
@@ -86,7 +85,7 @@ func sampleSQSEvent(t *testing.T, keyLate bool) {
 		}
 		putKey()
 	}
-	out, err := lambda.NewHandler(sender.Handle).Invoke(ctx, raw)
+	out, err := lambda.NewHandler(handle).Invoke(ctx, raw)
 	must(t, err)
 	var resp events.SQSEventResponse
 	must(t, json.Unmarshal(out, &resp))

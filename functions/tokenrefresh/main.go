@@ -13,14 +13,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/spapi-auth-keeper/keeper/shared/app"
-	"github.com/spapi-auth-keeper/keeper/shared/app/refreshapp"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
+	"github.com/spapi-auth-keeper/keeper/shared/refresh"
 )
+
+// configNames are the variables the function cannot start without.
+var configNames = []string{"TABLE_NAME", "SECRET_PREFIX", "REFRESH_QUEUE_URL", "REMINDER_QUEUE_URL"}
 
 func main() {
 	ctx := context.Background()
-	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager}, refreshapp.TokenRefreshConfigNames...)
-	h, err := refreshapp.TokenRefreshHandler(ctx, d, refreshapp.Clients{SQS: sqs.NewFromConfig(d.Clients.Config), KMS: kms.NewFromConfig(d.Clients.Config)})
+	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager}, configNames...)
+	h, _, err := wire(d, sqs.NewFromConfig(d.Clients.Config), kms.NewFromConfig(d.Clients.Config), refresh.Config{})
 	app.Must(d, err)
 	lambda.Start(h)
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/demo"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
-	"github.com/spapi-auth-keeper/keeper/shared/app/refreshapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -124,9 +123,9 @@ func deployment(t *testing.T) (*refresh.Handler, *store.Store, func(time.Time) i
 		SecretID:    v.SecretName(demo.ConnectionID, authz.Region(demo.Region)),
 	})
 	must(t, err)
-	h, svc, err := refreshapp.TokenRefresh(ctx, app.Deps{
+	h, svc, err := wire(app.Deps{
 		Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm}, Log: quiet, Clock: clock,
-	}, refreshapp.Clients{SQS: sq}, refreshapp.RefreshOptions{})
+	}, sq, nil, refresh.Config{})
 	must(t, err)
 	return h, st, func(at time.Time) int { return svc.SlotsAt(at)[0] }
 }

@@ -27,15 +27,13 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/demo"
 	"github.com/spapi-auth-keeper/keeper/infra/eventbridgeemu"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv/deploy"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
-	"github.com/spapi-auth-keeper/keeper/shared/app/expiryscanapp"
-	"github.com/spapi-auth-keeper/keeper/shared/app/publisherapp"
-	"github.com/spapi-auth-keeper/keeper/shared/app/refreshapp"
-	"github.com/spapi-auth-keeper/keeper/shared/app/reminderapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
+	"github.com/spapi-auth-keeper/keeper/shared/refresh"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
@@ -153,11 +151,11 @@ func BenchmarkAuthorizationDay(b *testing.B) {
 		out := logs[fn]
 		return app.Deps{Config: cfg, Clients: clients, Log: slog.New(slog.NewJSONHandler(out, nil)), Metrics: metrics.New(out)}
 	}
-	refreshH, refreshSvc, err := refreshapp.TokenRefresh(ctx, deps("tokenrefresh"), refreshapp.Clients{SQS: sqsc}, refreshapp.RefreshOptions{})
+	refreshH, refreshSvc, err := deploy.TokenRefresh(deps("tokenrefresh"), sqsc, nil, refresh.Config{})
 	must(b, err)
-	scan, err := expiryscanapp.ExpiryScan(ctx, deps("expiryscan"), sqsc)
+	scan, err := deploy.ExpiryScan(deps("expiryscan"), sqsc)
 	must(b, err)
-	sender, err := reminderapp.Reminder(ctx, deps("reminder"), ses)
+	sender, err := deploy.Reminder(deps("reminder"), ses)
 	must(b, err)
 	bus := eventbridgeemu.New(nil)
 	bus.CreateBus("keeper")
@@ -167,7 +165,7 @@ func BenchmarkAuthorizationDay(b *testing.B) {
 	pd.Clients.Config = testenv.Config()
 	pd.Clients.Config.BaseEndpoint = aws.String(busSrv.URL)
 	pd.Clients.Config.APIOptions = append(pd.Clients.Config.APIOptions, calls.Middleware)
-	publisher, err := publisherapp.EventPublisher(pd, sqsc, func(name string) string {
+	publisher, err := deploy.EventPublisher(pd, sqsc, func(name string) string {
 		return map[string]string{"EVENT_BUS_NAME": "keeper"}[name]
 	})
 	must(b, err)
@@ -224,7 +222,7 @@ func BenchmarkAuthorizationDay(b *testing.B) {
 		must(b, err)
 	})
 	drain("reminder", reminderURL, 10, func(ev events.SQSEvent) {
-		_, err := sender.Handle(ctx, ev)
+		_, err := sender(ctx, ev)
 		must(b, err)
 	})
 	// The day's stream records, through the event source's filter (new history items

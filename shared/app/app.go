@@ -1,15 +1,9 @@
-// Package app assembles each function's object graph from its configuration and AWS
-// clients. The functions' main packages call it with the real clients; tests, the
-// benchmarks and the local stack call it with clients pointed at emulators, so they
-// all run the same graph.
-//
-// This package holds what every function is built from (Deps: the configuration, the
-// DynamoDB and Secrets Manager clients, the vault, the ledger, LWA) and the functions
-// that need nothing more. A function that needs another AWS service, an email or a
-// page template has its own package beside it (callbackapp, reminderapp,
-// expiryscanapp, refreshapp, importerapp, publisherapp, webhookapp): Go links and
-// initialises every package a binary imports, so each function imports only the
-// wiring of what it runs.
+// Package app holds what every function of the stack is built from: Deps, the
+// configuration and the SDK clients, and the constructors of the parts the functions
+// share (the vault, the ledger, LWA, SP-API, the state-key signer, the renewal round
+// trip, the shared call budgets). Each function's own assembly is in its folder under
+// functions/; tests and the cost model build the same parts from the same
+// constructors, against the emulators.
 package app
 
 import (
@@ -19,6 +13,7 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/spapi-auth-keeper/keeper/shared/appnotify"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
@@ -30,8 +25,14 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/renewal"
 	"github.com/spapi-auth-keeper/keeper/shared/spapi"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
+	"github.com/spapi-auth-keeper/keeper/shared/tokensource"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
+
+// SPAPIEndpointEnv overrides the SP-API endpoint of the functions that call App
+// Integrations, Application Management or the Sellers API (the simulator in local
+// runs).
+const SPAPIEndpointEnv = "SP_API_ENDPOINT"
 
 // Deps are what every function is built from.
 type Deps struct {
@@ -43,6 +44,10 @@ type Deps struct {
 	HTTP    *http.Client     // for LWA; nil = the LWA client's default
 	// SPAPIHTTP is for SP-API calls; nil = the SP-API client's default.
 	SPAPIHTTP *http.Client
+	// LWARetry paces the retries of the LWA clients LWA builds (MaxAttempts,
+	// BaseDelay, MaxDelay, AttemptTimeout; its other fields are ignored); zero fields
+	// take the LWA client's defaults. Tests shorten them.
+	LWARetry lwa.Config
 }
 
 // ClockOrSystem is d.Clock, or the system clock when it is nil.
@@ -52,8 +57,6 @@ func (d Deps) ClockOrSystem() authz.Clock {
 	}
 	return d.Clock
 }
-
-func (d Deps) clock() authz.Clock { return d.ClockOrSystem() }
 
 // Vault is the token vault of this deployment: refresh tokens in the layout
 // VAULT_LAYOUT names, its bookkeeping in the keeper's table.
@@ -72,29 +75,39 @@ func (d Deps) Vault() *vault.Vault {
 // Store is the ledger of this deployment.
 func (d Deps) Store() *store.Store { return store.New(d.Clients.DynamoDB, d.Config.TableName) }
 
-// LWA is an LWA client whose client credentials come from the vault's lwa-client secret.
+// LWA is an LWA client whose client credentials come from creds (the vault's
+// lwa-client secret, clientcreds.New).
 func (d Deps) LWA(creds *clientcreds.Source) *lwa.Client {
-	return lwa.NewClient(lwa.Config{Endpoint: d.Config.LWAEndpoint, HTTPClient: d.HTTP, Credentials: creds})
+	return lwa.NewClient(d.lwaConfig(creds))
 }
 
-// Signer reads the state-key secret and returns the link and state signer.
-func (d Deps) Signer(ctx context.Context, v *vault.Vault) (*consent.Signer, error) {
-	key, err := v.StateKey(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read state signing key: %w", err)
+// lwaConfig is the configuration of d's LWA clients, with creds (nil: none).
+func (d Deps) lwaConfig(creds *clientcreds.Source) lwa.Config {
+	c := lwa.Config{Endpoint: d.Config.LWAEndpoint, HTTPClient: d.HTTP, Logger: d.Log,
+		MaxAttempts: d.LWARetry.MaxAttempts, BaseDelay: d.LWARetry.BaseDelay, MaxDelay: d.LWARetry.MaxDelay, AttemptTimeout: d.LWARetry.AttemptTimeout}
+	if creds != nil {
+		c.Credentials = creds
 	}
-	return consent.NewSigner(key)
+	return c
 }
+
+// LWAConfig is the configuration of d's LWA clients without client credentials: for
+// a client that brings its own (the rotation's check of a new secret).
+func (d Deps) LWAConfig() lwa.Config { return d.lwaConfig(nil) }
+
+// Signer is the link and state signer of this deployment: it reads the state-key
+// secret from v on first use (Load), so a function starts without waiting for it.
+func (d Deps) Signer(v *vault.Vault) *consent.Signer { return consent.NewSignerFrom(v.StateKey) }
 
 // Accounts is the SP-API client that takes an account's fingerprint with its access token.
 func (d Deps) Accounts() *spapi.Client {
 	return spapi.NewClient(spapi.Config{Endpoint: d.Config.SPAPIEndpoint, HTTPClient: d.SPAPIHTTP, SellerIDProbe: d.Config.VerifySellerID,
-		Clock: d.clock().Now, Logger: d.Log})
+		Clock: d.ClockOrSystem().Now, Logger: d.Log})
 }
 
 // Renewal is the renewal round trip of this deployment; the callback serves it and
 // the refresh sweep repairs its parked tokens. seal is the KMS sealer of parked tokens
-// (shared/sealer), built by the wiring of the two functions that use KMS.
+// (shared/sealer), built by the two functions that use KMS.
 func (d Deps) Renewal(v *vault.Vault, signer *consent.Signer, seal renewal.Sealer) *renewal.Service {
 	return renewal.NewService(renewal.Config{
 		AppID: d.Config.AppID, AppName: d.Config.AppName, Draft: d.Config.AppIsDraft, RedirectURI: d.Config.RedirectURI,
@@ -102,7 +115,7 @@ func (d Deps) Renewal(v *vault.Vault, signer *consent.Signer, seal renewal.Seale
 		VerifySellerID: d.Config.VerifySellerID,
 	}, renewal.Deps{Store: d.Store(), Vault: v, LWA: LWATokens{d.LWA(clientcreds.New(v, 0))}, Accounts: Fingerprints{d.Accounts()},
 		Sealer: seal, Signer: signer, Funnel: funnel.New(d.Store(), d.Log, d.Metrics),
-		Notices: d.notices(), Clock: d.clock(), Log: d.Log, Metrics: d.Metrics})
+		Notices: d.notices(), Clock: d.ClockOrSystem(), Log: d.Log, Metrics: d.Metrics})
 }
 
 // notices is the Seller Central channel as the renewal withdraws its notifications,
@@ -112,4 +125,78 @@ func (d Deps) notices() renewal.Notices {
 		return c
 	}
 	return nil
+}
+
+// AppNotifications is the Seller Central channel when APP_NOTIFICATIONS_TEMPLATE_ID
+// is set, else nil: App Integrations calls with the seller's own access token
+// (minted from the stored refresh token), on SP_API_ENDPOINT when set.
+func (d Deps) AppNotifications(getenv func(string) string) *appnotify.Channel {
+	if d.Config.AppNotificationsTemplateID == "" {
+		return nil
+	}
+	v := d.Vault()
+	tokens := tokensource.New(v, d.LWA(clientcreds.New(v, 0)))
+	client := &appnotify.Client{HTTP: d.HTTP, Endpoint: getenv(SPAPIEndpointEnv)}
+	return appnotify.NewChannel(d.Config.AppNotificationsTemplateID, client, tokens, d.ClockOrSystem(), d.Log, d.Metrics)
+}
+
+// RoundTrip is the renewal round trip as the callback serves it: each step reads the
+// state key first (consent.Signer.Load), so a request that comes while Secrets
+// Manager cannot give it answers renewal.ErrUnavailable (the "try again" page) and
+// changes nothing, and the next request reads it again.
+type RoundTrip struct {
+	*renewal.Service
+	signer *consent.Signer
+}
+
+// RoundTrip is Renewal with v's state key, read on the first request that needs it.
+func (d Deps) RoundTrip(v *vault.Vault, seal renewal.Sealer) RoundTrip {
+	signer := d.Signer(v)
+	return RoundTrip{Service: d.Renewal(v, signer, seal), signer: signer}
+}
+
+func (r RoundTrip) keyed(ctx context.Context) error {
+	if err := r.signer.Load(ctx); err != nil {
+		return fmt.Errorf("%w: the state key: %w", renewal.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// StartFromLink is renewal.Service.StartFromLink once the state key is read.
+func (r RoundTrip) StartFromLink(ctx context.Context, token string) (renewal.Start, error) {
+	if err := r.keyed(ctx); err != nil {
+		return renewal.Start{}, err
+	}
+	return r.Service.StartFromLink(ctx, token)
+}
+
+// StartFromLogin is renewal.Service.StartFromLogin once the state key is read.
+func (r RoundTrip) StartFromLogin(ctx context.Context, req renewal.LoginRequest) (renewal.Start, error) {
+	if err := r.keyed(ctx); err != nil {
+		return renewal.Start{}, err
+	}
+	return r.Service.StartFromLogin(ctx, req)
+}
+
+// Complete is renewal.Service.Complete once the state key is read.
+func (r RoundTrip) Complete(ctx context.Context, req renewal.CallbackRequest) (renewal.Result, error) {
+	if err := r.keyed(ctx); err != nil {
+		return renewal.Result{}, err
+	}
+	return r.Service.Complete(ctx, req)
+}
+
+// Links signs renewal links with v's state key, read with the context of the first
+// request that needs one (tokenservice.LinkSigner).
+func (d Deps) Links(v *vault.Vault) Links { return Links{signer: d.Signer(v)} }
+
+// Links signs renewal links once the state key is read.
+type Links struct{ signer *consent.Signer }
+
+// SignLink reads the state key unless it has been read, and signs l.
+func (l Links) SignLink(ctx context.Context, link consent.Link) (string, error) {
+	if err := l.signer.Load(ctx); err != nil {
+		return "", err
+	}
+	return l.signer.SignLink(link), nil
 }

@@ -17,8 +17,8 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv/deploy"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
-	"github.com/spapi-auth-keeper/keeper/shared/app/refreshapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -90,9 +90,8 @@ func TestClientSecretRotationEndToEnd(t *testing.T) {
 	logs, emf := &testenv.Buffer{}, &testenv.Buffer{}
 	deps := app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm},
 		Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Metrics: metrics.New(emf).WithClock(clock.Now), Clock: clock}
-	credentials, _, err := app.Credentials(ctx, deps, app.CredentialsOptions{SPAPIEndpoint: srv.URL})
-	rotMust(t, err)
-	_, refresher, err := refreshapp.TokenRefresh(ctx, deps, refreshapp.Clients{SQS: sq}, refreshapp.RefreshOptions{})
+	credentials, _ := deploy.Credentials(deps, deploy.CredentialsOptions{SPAPIEndpoint: srv.URL})
+	_, refresher, err := deploy.TokenRefresh(deps, sq, nil, refresh.Config{})
 	rotMust(t, err)
 	refreshNow := func(when string) {
 		t.Helper()
@@ -137,7 +136,7 @@ func TestClientSecretRotationEndToEnd(t *testing.T) {
 	}
 	refreshNow("after the grace period")
 	// A new Lambda environment reads the new secret from the start.
-	_, fresh, err := refreshapp.TokenRefresh(ctx, deps, refreshapp.Clients{SQS: sq}, refreshapp.RefreshOptions{})
+	_, fresh, err := deploy.TokenRefresh(deps, sq, nil, refresh.Config{})
 	rotMust(t, err)
 	if o := fresh.Refresh(ctx, refresh.Request{ConnectionID: rotConn, Region: authz.RegionEU}); o.Result != refresh.ResultRefreshed {
 		t.Fatalf("a new refresh function: %+v", o)
@@ -226,37 +225,4 @@ func rotDeliver(t *testing.T, client *sqs.Client, queueURL string, h *rotation.H
 	}
 	t.Fatal("the notifications queue did not drain")
 	return failed
-}
-
-func TestCredentialsOptionsFromEnv(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		env          map[string]string
-		wantErr      string
-		wantBefore   time.Duration
-		wantEndpoint string
-	}{
-		{env: map[string]string{}, wantEndpoint: "https://sellingpartnerapi-na.amazon.com"},
-		{env: map[string]string{"ROTATE_BEFORE": "45d", "SP_API_REGION": "eu"}, wantBefore: 45 * rotDay, wantEndpoint: "https://sellingpartnerapi-eu.amazon.com"},
-		{env: map[string]string{"SP_API_REGION": "FE"}, wantEndpoint: "https://sellingpartnerapi-fe.amazon.com"},
-		{env: map[string]string{"SP_API_ENDPOINT": "http://127.0.0.1:9999"}, wantEndpoint: "http://127.0.0.1:9999"},
-		{env: map[string]string{"ROTATE_BEFORE": "180d"}, wantErr: "ROTATE_BEFORE"},
-		{env: map[string]string{"ROTATE_BEFORE": "2h"}, wantErr: "ROTATE_BEFORE"},
-		{env: map[string]string{"ROTATE_BEFORE": "soon"}, wantErr: "ROTATE_BEFORE"},
-		{env: map[string]string{"SP_API_REGION": "moon"}, wantErr: "SP_API_REGION"},
-		{env: map[string]string{"SP_API_ENDPOINT": "sellingpartnerapi-na.amazon.com"}, wantErr: "SP_API_ENDPOINT"},
-	}
-	for _, tc := range tests {
-		o, err := app.CredentialsOptionsFromEnv(func(k string) string { return tc.env[k] })
-		switch {
-		case tc.wantErr != "":
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("%v: error %v, want one naming %s", tc.env, err, tc.wantErr)
-			}
-		case err != nil:
-			t.Errorf("%v: %v", tc.env, err)
-		case o.Rotation.RotateBefore != tc.wantBefore || o.SPAPIEndpoint != tc.wantEndpoint:
-			t.Errorf("%v: rotate before %s, endpoint %s", tc.env, o.Rotation.RotateBefore, o.SPAPIEndpoint)
-		}
-	}
 }

@@ -14,8 +14,8 @@ import (
 // LambdaDepsWith is what every function's main starts from in Lambda: aws-lambda-go's
 // JSON log handler (it adds the request id to each line), the configuration with the
 // variables in names required, the clients of services (DynamoDB, Secrets Manager)
-// from the role's credentials in the environment (awsclients.FromEnv), and EMF metrics
-// on stdout. A configuration or client error ends the process during init, where
+// from the SDK's default configuration (awsclients.FromEnv), and EMF metrics on
+// stdout. A configuration or client error ends the process during init, where
 // Lambda reports it, not on the first event.
 func LambdaDepsWith(ctx context.Context, services []awsclients.Service, names ...string) Deps {
 	log := lambdacontext.NewLogger()

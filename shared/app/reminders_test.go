@@ -23,10 +23,8 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv/deploy"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
-	"github.com/spapi-auth-keeper/keeper/shared/app/callbackapp"
-	"github.com/spapi-auth-keeper/keeper/shared/app/expiryscanapp"
-	"github.com/spapi-auth-keeper/keeper/shared/app/reminderapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -117,11 +115,11 @@ func TestRemindersEndToEnd(t *testing.T) {
 	deps := app.Deps{Config: cfg, Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm},
 		Log: slog.New(slog.DiscardHandler), Clock: clock}
 	var err error
-	handler, err = callbackapp.Callback(ctx, deps, nil)
+	handler, err = deploy.Callback(deps, nil)
 	must(t, err)
-	scan, err := expiryscanapp.ExpiryScan(ctx, deps, sqsClient)
+	scan, err := deploy.ExpiryScan(deps, sqsClient)
 	must(t, err)
-	sender, err := reminderapp.Reminder(ctx, deps, ses)
+	sender, err := deploy.Reminder(deps, ses)
 	must(t, err)
 
 	st := store.New(ddb, table)
@@ -218,7 +216,7 @@ func TestRemindersEndToEnd(t *testing.T) {
 	// No further reminder is due for it: not from a late redelivery of the old job, nor
 	// from any daily scan until a month before its new expiry.
 	stale := reminder.Job{ConnectionID: "e2e-m7", Region: authz.RegionEU, Stage: "+7", ExpiresAt: time.Date(2027, 1, 9, 9, 30, 0, 0, time.UTC)}
-	resp, err := sender.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: "late", Body: stale.Marshal()}}})
+	resp, err := sender(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: "late", Body: stale.Marshal()}}})
 	must(t, err)
 	if len(resp.BatchItemFailures) != 0 || len(mail.SentTo(t, recipients["e2e-m7"])) != 1 {
 		t.Fatal("a late job for the old expiry was sent or retried")
@@ -248,7 +246,7 @@ func sellerOf(connID string) string {
 
 // deliverQueue drains the queue into the sender as Lambda's SQS event source does:
 // batches of up to ten, and every message the sender did not report as failed deleted.
-func deliverQueue(t *testing.T, client *sqs.Client, queueURL string, sender *reminderapp.Reminders) {
+func deliverQueue(t *testing.T, client *sqs.Client, queueURL string, sender deploy.ReminderHandler) {
 	t.Helper()
 	ctx := context.Background()
 	for {
@@ -266,7 +264,7 @@ func deliverQueue(t *testing.T, client *sqs.Client, queueURL string, sender *rem
 			ev.Records = append(ev.Records, events.SQSMessage{MessageId: id, ReceiptHandle: receipts[id], Body: aws.ToString(m.Body),
 				EventSource: "aws:sqs", EventSourceARN: queueURL})
 		}
-		resp, err := sender.Handle(ctx, ev)
+		resp, err := sender(ctx, ev)
 		must(t, err)
 		if len(resp.BatchItemFailures) != 0 {
 			t.Fatalf("sender asked to retry %v", resp.BatchItemFailures)
@@ -338,7 +336,7 @@ func TestThrottledReminderParksInTheDLQ(t *testing.T) {
 	must(t, err)
 	emf := &strings.Builder{}
 	var emfMu sync.Mutex
-	sender, err := reminderapp.Reminder(ctx, app.Deps{Config: config.Config{TableName: table, SecretPrefix: prefix, AppName: "Keeper",
+	sender, err := deploy.Reminder(app.Deps{Config: config.Config{TableName: table, SecretPrefix: prefix, AppName: "Keeper",
 		BaseURL: "https://keeper.example.com", SenderEmail: "reminders@keeper.example.com", SESMaxPerSecond: 10,
 		ReminderStages: config.DefaultReminderStages, LinkTTL: config.DefaultLinkTTL},
 		Clients: awsclients.Clients{DynamoDB: ddb, Secrets: sm}, Log: slog.New(slog.DiscardHandler),
@@ -359,7 +357,7 @@ func TestThrottledReminderParksInTheDLQ(t *testing.T) {
 		}
 		receives++
 		m := out.Messages[0]
-		resp, err := sender.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body)}}})
+		resp, err := sender(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: aws.ToString(m.MessageId), Body: aws.ToString(m.Body)}}})
 		must(t, err)
 		if len(resp.BatchItemFailures) != 1 {
 			t.Fatalf("receive %d: the throttled message was not reported as failed", receives)

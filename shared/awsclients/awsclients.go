@@ -5,8 +5,7 @@
 //
 // It holds only the DynamoDB and Secrets Manager clients: a function that also uses
 // SQS, SES, KMS, S3 or EventBridge builds that client from Clients.Config in its own
-// wiring, so that the others never link (or initialise at a cold start) a service
-// they do not call.
+// main.
 package awsclients
 
 import (
@@ -35,8 +34,8 @@ func DynamoDB(c *Clients) { c.DynamoDB = dynamodb.NewFromConfig(c.Config) }
 // SecretsManager builds the Secrets Manager client.
 func SecretsManager(c *Clients) { c.Secrets = secretsmanager.NewFromConfig(c.Config) }
 
-// Load reads the configuration Lambda gives a function in its environment (FromEnv)
-// and builds the clients of services, and only those.
+// Load reads the SDK's default configuration (FromEnv) and builds the clients of
+// services, and only those.
 func Load(ctx context.Context, services ...Service) (Clients, error) {
 	cfg, err := FromEnv(ctx)
 	if err != nil {

@@ -21,8 +21,8 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/infra/secretsemu"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv/deploy"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
-	"github.com/spapi-auth-keeper/keeper/shared/app/callbackapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
@@ -116,7 +116,7 @@ func newEnv(t testing.TB, tweak ...func(*config.Config)) *env {
 		Metrics: metrics.New(e.metrics), Clock: e.clock,
 	}
 	e.sealer = sealer.New(kmsClient, kmsKey)
-	handler, err = callbackapp.Callback(e.ctx, e.deps, kmsClient)
+	handler, err = deploy.Callback(e.deps, kmsClient)
 	must(t, err)
 	// The seller's browser: it follows no redirect by itself, so each hop is checked.
 	e.browser = newBrowser(t)

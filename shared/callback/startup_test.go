@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spapi-auth-keeper/keeper/shared/app/callbackapp"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv/deploy"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 )
 
@@ -24,7 +24,7 @@ func TestARequestBeforeTheStateKeyIsReadGetsTryAgainAndChangesNothing(t *testing
 	before := e.onboard("acme-de", seller, 20)
 
 	e.secrets.FailNext("GetSecretValue", 100, "InternalServiceError")
-	h, err := callbackapp.Callback(e.ctx, e.deps, nil)
+	h, err := deploy.Callback(e.deps, nil)
 	if err != nil {
 		t.Fatalf("the function did not start: %v", err)
 	}

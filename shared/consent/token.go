@@ -5,6 +5,7 @@ package consent
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -12,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
@@ -53,17 +55,88 @@ const (
 	purposeState = "state"
 )
 
+// ErrKeyNotRead: the signer's key has not been read yet (Load), or could not be.
+var ErrKeyNotRead = errors.New("state signing key not read")
+
+// KeySource reads the stack's state-key secret (vault.Vault.StateKey).
+type KeySource func(ctx context.Context) (secret.Value, error)
+
 // Signer signs and verifies links and states with the stack's state-key secret.
 type Signer struct {
-	key []byte
+	key  atomic.Pointer[[]byte]
+	src  KeySource
+	read chan struct{} // holds one token: one read of src at a time
 }
 
 // NewSigner returns a signer for key, which must be at least MinKeyLen bytes.
 func NewSigner(key secret.Value) (*Signer, error) {
+	k, err := checkKey(key)
+	if err != nil {
+		return nil, err
+	}
+	s := &Signer{}
+	s.key.Store(&k)
+	return s, nil
+}
+
+// NewSignerFrom returns a signer that reads its key from src on first use (Load) and
+// keeps it, so a function starts without waiting for Secrets Manager, and one that
+// does not answer then fails the requests that need the key, each with a clear
+// error, instead of the function's start.
+func NewSignerFrom(src KeySource) *Signer {
+	s := &Signer{src: src, read: make(chan struct{}, 1)}
+	s.read <- struct{}{}
+	return s
+}
+
+func checkKey(key secret.Value) ([]byte, error) {
 	if len(key.Reveal()) < MinKeyLen {
 		return nil, fmt.Errorf("state signing key is %d bytes, want at least %d", len(key.Reveal()), MinKeyLen)
 	}
-	return &Signer{key: []byte(key.Reveal())}, nil
+	return []byte(key.Reveal()), nil
+}
+
+// Load reads the key from the signer's source unless it has been read: a request that
+// signs or verifies calls it first, with its own context. A failed read is not kept,
+// so the next Load reads again; concurrent callers wait for one read, each no longer
+// than its context allows.
+func (s *Signer) Load(ctx context.Context) error {
+	if s.key.Load() != nil {
+		return nil
+	}
+	if s.src == nil {
+		return ErrKeyNotRead
+	}
+	select {
+	case <-s.read:
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrKeyNotRead, ctx.Err())
+	}
+	defer func() { s.read <- struct{}{} }()
+	if s.key.Load() != nil { // read by the caller we waited for
+		return nil
+	}
+	v, err := s.src(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: read state signing key: %w", ErrKeyNotRead, err)
+	}
+	k, err := checkKey(v)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrKeyNotRead, err)
+	}
+	s.key.Store(&k)
+	return nil
+}
+
+// keyBytes is the key once read. Signing before a successful Load is a bug of the
+// caller's wiring (each request loads the key first), not a state a request can
+// reach: it panics rather than sign with no key.
+func (s *Signer) keyBytes() []byte {
+	k := s.key.Load()
+	if k == nil {
+		panic("consent: signer used before Load read its key")
+	}
+	return *k
 }
 
 // Link is what a renewal link in an email carries: which authorization to renew and
@@ -136,7 +209,7 @@ func (s *Signer) VerifyState(token string, now time.Time) (State, error) {
 // so a consent URL forwarded to, or planted in, another browser cannot complete. The
 // nonce itself never goes into the cookie.
 func (s *Signer) BrowserBinding(nonce string) string {
-	m := hmac.New(sha256.New, s.key)
+	m := hmac.New(sha256.New, s.keyBytes())
 	m.Write([]byte("browser-binding\x00"))
 	m.Write([]byte(nonce))
 	return b64.EncodeToString(m.Sum(nil)[:18])
@@ -145,6 +218,9 @@ func (s *Signer) BrowserBinding(nonce string) string {
 // CheckBrowserBinding reports whether one of the bindings a browser presented is the
 // one for nonce, in constant time for each.
 func (s *Signer) CheckBrowserBinding(nonce string, presented []string) bool {
+	if s.key.Load() == nil {
+		return false
+	}
 	want := []byte(s.BrowserBinding(nonce))
 	ok := false
 	for _, p := range presented {
@@ -165,12 +241,15 @@ func (s *Signer) sign(p payload) string {
 }
 
 func (s *Signer) mac(encodedPayload string) []byte {
-	m := hmac.New(sha256.New, s.key)
+	m := hmac.New(sha256.New, s.keyBytes())
 	m.Write([]byte(encodedPayload))
 	return m.Sum(nil)
 }
 
 func (s *Signer) verify(token, purpose string, now time.Time) (payload, error) {
+	if s.key.Load() == nil {
+		return payload{}, ErrKeyNotRead
+	}
 	if token == "" {
 		return payload{}, fmt.Errorf("%w: empty", ErrMalformed)
 	}

@@ -18,11 +18,12 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/infra/secretsemu"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv/deploy"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
-	"github.com/spapi-auth-keeper/keeper/shared/app/refreshapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
+	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/refresh"
 	"github.com/spapi-auth-keeper/keeper/shared/reminder"
@@ -131,10 +132,10 @@ func (e *env) build(o options) (*refresh.Service, *refresh.Handler) {
 		cfg.RefreshMaxPerSecond = o.lwaBudget
 		o.service.MaxPerSecond = 0
 	}
-	h, svc, err := refreshapp.TokenRefresh(e.ctx, app.Deps{
+	h, svc, err := deploy.TokenRefresh(app.Deps{
 		Config: cfg, Clients: e.clients, Log: logger, Metrics: metrics.New(e.metrics).WithClock(e.clock.Now), Clock: e.clock,
-	}, refreshapp.Clients{SQS: e.sqs}, refreshapp.RefreshOptions{LWAMaxAttempts: 3, LWABaseDelay: time.Millisecond, LWAMaxDelay: 2 * time.Millisecond,
-		LWAAttemptTimeout: o.attemptLimit, Service: o.service})
+		LWARetry: lwa.Config{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond, AttemptTimeout: o.attemptLimit},
+	}, e.sqs, nil, o.service)
 	must(e.t, err)
 	return svc, h
 }

@@ -19,9 +19,11 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/infra/secretsemu"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv/deploy"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
+	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/rotation"
 	"github.com/spapi-auth-keeper/keeper/shared/rotation/ledger"
@@ -87,13 +89,12 @@ func newEnv(t testing.TB, expiresIn time.Duration) *env {
 	e.ledger = ledger.New(ddb, table)
 
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	var err error
-	e.handler, e.svc, err = app.Credentials(e.ctx, app.Deps{
+	e.handler, e.svc = deploy.Credentials(app.Deps{
 		Config:  config.Config{TableName: table, SecretPrefix: e.prefix, AppID: appID, LWAEndpoint: srv.URL + "/auth/o2/token"},
 		Clients: awsclients.Clients{DynamoDB: ddb, Secrets: e.sm}, Log: logger,
 		Metrics: metrics.New(e.metrics).WithClock(e.clock.Now), Clock: e.clock,
-	}, app.CredentialsOptions{SPAPIEndpoint: srv.URL, LWAMaxAttempts: 2, LWABaseDelay: time.Millisecond, LWAMaxDelay: time.Millisecond})
-	must(t, err)
+		LWARetry: lwa.Config{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
+	}, deploy.CredentialsOptions{SPAPIEndpoint: srv.URL})
 	return e
 }
 

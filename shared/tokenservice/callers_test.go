@@ -1,7 +1,6 @@
 package tokenservice_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/spapi-auth-keeper/keeper/infra/testenv/deploy"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/consent"
@@ -303,7 +303,7 @@ func TestBadCallersSettingStopsTheStart(t *testing.T) {
 		}
 		return ""
 	}
-	if _, err := app.TokenService(context.Background(), app.Deps{}, bad); !errors.Is(err, tokenservice.ErrBadCallers) {
+	if _, err := deploy.TokenService(app.Deps{}, bad); !errors.Is(err, tokenservice.ErrBadCallers) {
 		t.Errorf("the token service started with a bad TOKEN_SERVICE_CALLERS: %v", err)
 	}
 	if _, err := tokenservice.ParseCallers(" ;\n "); err != nil {

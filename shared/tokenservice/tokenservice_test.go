@@ -16,8 +16,8 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv/deploy"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
-	"github.com/spapi-auth-keeper/keeper/shared/app/callbackapp"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -83,7 +83,7 @@ func newEnv(t testing.TB, withKey bool, callers string) *Env {
 		Metrics: metrics.New(e.metrics),
 	}
 	e.deps = d
-	svc, err := app.TokenService(e.ctx, d, func(name string) string {
+	svc, err := deploy.TokenService(d, func(name string) string {
 		switch name {
 		case "SP_API_ENDPOINT":
 			return sim.URL
@@ -289,7 +289,7 @@ func (e *Env) OpenRenewURL(renewURL string) (status int, location, page string) 
 	d := e.deps
 	d.Config.AppID = "amzn1.sp.solution.tokenservice"
 	d.Config.SellerCentralURL = "https://sellercentral.example"
-	h, err := callbackapp.Callback(e.ctx, d, nil)
+	h, err := deploy.Callback(d, nil)
 	must(e.t, err)
 	path, ok := strings.CutPrefix(renewURL, baseURL)
 	if !ok {
