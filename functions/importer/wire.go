@@ -7,12 +7,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/importer"
 	"github.com/spapi-auth-keeper/keeper/shared/queue"
-	"github.com/spapi-auth-keeper/keeper/shared/s3object"
 	"github.com/spapi-auth-keeper/keeper/shared/spapi"
 )
 
@@ -31,7 +31,7 @@ const (
 // wire builds the function: S3 notifications and continuations in, the importer over
 // the ledger, the vault, LWA and SP-API; s3c reads and deletes the import objects,
 // sqsClient queues continuations.
-func wire(d app.Deps, sqsClient *sqs.Client, s3c *s3object.Client, getenv func(string) string) (*importer.Remote, error) {
+func wire(d app.Deps, sqsClient *sqs.Client, s3c *s3.Client, getenv func(string) string) (*importer.Remote, error) {
 	cfg := importer.Config{UnknownExpiry: importer.DefaultUnknownExpiry}
 	if v := getenv(importUnknownExpiryEnv); v != "" {
 		dur, err := config.ParseDuration(v)
