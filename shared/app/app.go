@@ -8,7 +8,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -140,50 +139,10 @@ func (d Deps) AppNotifications(getenv func(string) string) *appnotify.Channel {
 	return appnotify.NewChannel(d.Config.AppNotificationsTemplateID, client, tokens, d.ClockOrSystem(), d.Log, d.Metrics)
 }
 
-// RoundTrip is the renewal round trip as the callback serves it: each step reads the
-// state key first (consent.Signer.Load), so a request that comes while Secrets
-// Manager cannot give it answers renewal.ErrUnavailable (the "try again" page) and
-// changes nothing, and the next request reads it again.
-type RoundTrip struct {
-	*renewal.Service
-	signer *consent.Signer
-}
-
-// RoundTrip is Renewal with v's state key, read on the first request that needs it.
-func (d Deps) RoundTrip(v *vault.Vault, seal renewal.Sealer) RoundTrip {
-	signer := d.Signer(v)
-	return RoundTrip{Service: d.Renewal(v, signer, seal), signer: signer}
-}
-
-func (r RoundTrip) keyed(ctx context.Context) error {
-	if err := r.signer.Load(ctx); err != nil {
-		return fmt.Errorf("%w: the state key: %w", renewal.ErrUnavailable, err)
-	}
-	return nil
-}
-
-// StartFromLink is renewal.Service.StartFromLink once the state key is read.
-func (r RoundTrip) StartFromLink(ctx context.Context, token string) (renewal.Start, error) {
-	if err := r.keyed(ctx); err != nil {
-		return renewal.Start{}, err
-	}
-	return r.Service.StartFromLink(ctx, token)
-}
-
-// StartFromLogin is renewal.Service.StartFromLogin once the state key is read.
-func (r RoundTrip) StartFromLogin(ctx context.Context, req renewal.LoginRequest) (renewal.Start, error) {
-	if err := r.keyed(ctx); err != nil {
-		return renewal.Start{}, err
-	}
-	return r.Service.StartFromLogin(ctx, req)
-}
-
-// Complete is renewal.Service.Complete once the state key is read.
-func (r RoundTrip) Complete(ctx context.Context, req renewal.CallbackRequest) (renewal.Result, error) {
-	if err := r.keyed(ctx); err != nil {
-		return renewal.Result{}, err
-	}
-	return r.Service.Complete(ctx, req)
+// RoundTrip is the renewal round trip as the callback serves it, with v's state key
+// read by the signer on the first request that needs it.
+func (d Deps) RoundTrip(v *vault.Vault, seal renewal.Sealer) *renewal.Service {
+	return d.Renewal(v, d.Signer(v), seal)
 }
 
 // Links signs renewal links with v's state key, read with the context of the first

@@ -49,6 +49,9 @@ type Result struct {
 // A temporary failure before Amazon redeemed the code restores the nonce, so that
 // reloading the callback works.
 func (s *Service) Complete(ctx context.Context, r CallbackRequest) (Result, error) {
+	if err := s.keyed(ctx); err != nil {
+		return Result{}, err
+	}
 	if r.Error != "" {
 		s.log.InfoContext(ctx, "seller did not authorize", "amazonError", truncate(r.Error, 64), "description", truncate(r.ErrorDescription, 200))
 		return Result{}, ErrDeclined

@@ -76,6 +76,10 @@ type Notices interface {
 
 // Signer signs and verifies links and states, and the browser binding of a state.
 type Signer interface {
+	// Load reads the state key if it was not read yet (the signer keeps it): each
+	// step of the round trip calls it first, so a key that cannot be read fails that
+	// request with ErrUnavailable, not the function's start.
+	Load(ctx context.Context) error
 	VerifyLink(token string, now time.Time) (consent.Link, error)
 	SignState(st consent.State) string
 	VerifyState(token string, now time.Time) (consent.State, error)
@@ -207,6 +211,9 @@ func (e *LinkError) Unwrap() error { return e.Err }
 // StartFromLink verifies a renewal link, opens a single-use state for it, and returns
 // the Seller Central (or Vendor Central) consent URL to redirect the seller to.
 func (s *Service) StartFromLink(ctx context.Context, token string) (Start, error) {
+	if err := s.keyed(ctx); err != nil {
+		return Start{}, err
+	}
 	if token == "" {
 		return Start{}, fmt.Errorf("%w: t", ErrMissingParameter)
 	}
@@ -259,6 +266,9 @@ type LoginRequest struct {
 // Your Apps → Renew) and Appstore installs arrive here with the seller's id. It
 // returns the URL to send the seller back to Amazon with.
 func (s *Service) StartFromLogin(ctx context.Context, r LoginRequest) (Start, error) {
+	if err := s.keyed(ctx); err != nil {
+		return Start{}, err
+	}
 	switch {
 	case r.CallbackURI == "":
 		return Start{}, fmt.Errorf("%w: amazon_callback_uri", ErrMissingParameter)
@@ -339,6 +349,14 @@ func (s *Service) openState(ctx context.Context, a authz.Authorization, now time
 	}
 	st := s.signer.SignState(state)
 	return Start{URL: st, Binding: s.signer.BrowserBinding(nonce)}, nil
+}
+
+// keyed reads the state key on the first step that needs it.
+func (s *Service) keyed(ctx context.Context) error {
+	if err := s.signer.Load(ctx); err != nil {
+		return fmt.Errorf("%w: the state key: %w", ErrUnavailable, err)
+	}
+	return nil
 }
 
 type redirectKey struct{}

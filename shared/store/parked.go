@@ -13,13 +13,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/tablekeys"
 )
 
 // Parked refresh tokens: when Secrets Manager cannot take a token that Amazon has
 // just issued, the callback parks it, KMS-encrypted, under `pk=PARKED,
 // sk={connectionId}#{region}`, and the refresh sweep moves it into the vault later. One
 // partition holds them all: they are rare, and the sweep reads them in one Query.
-const parkedPK = "PARKED"
+const parkedPK = tablekeys.ParkedPK
 
 // Parked is one waiting token. Ciphertext is KMS's; the plaintext never touches the table.
 type Parked = authz.Parked
@@ -42,7 +43,7 @@ type parkedItem struct {
 func parkedKey(connectionID string, region authz.Region) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
 		attrPK: &types.AttributeValueMemberS{Value: parkedPK},
-		attrSK: &types.AttributeValueMemberS{Value: connectionID + "#" + string(region)},
+		attrSK: &types.AttributeValueMemberS{Value: tablekeys.ParkedSK(connectionID, string(region))},
 	}
 }
 
@@ -52,7 +53,7 @@ func (s *Store) Park(ctx context.Context, p Parked) error {
 	if err := validKey(p.ConnectionID, p.Region); err != nil {
 		return fmt.Errorf("park token: %w", err)
 	}
-	it := parkedItem{PK: parkedPK, SK: p.ConnectionID + "#" + string(p.Region), ConnectionID: p.ConnectionID, Region: string(p.Region),
+	it := parkedItem{PK: parkedPK, SK: tablekeys.ParkedSK(p.ConnectionID, string(p.Region)), ConnectionID: p.ConnectionID, Region: string(p.Region),
 		SellingPartnerID: p.SellingPartnerID, Ciphertext: p.Ciphertext, AuthorizedAt: formatTime(p.AuthorizedAt),
 		Verified: p.Verified, Origin: string(p.Origin), ParkedAt: formatTime(p.ParkedAt), Reason: truncateReason(p.Reason)}
 	if !p.Account.IsZero() {
