@@ -27,6 +27,15 @@ type Tokens struct {
 	ExpiresIn    time.Duration
 }
 
+// ClientCredentials are the vendor's LWA client id and secret (the lwa-client
+// secret). Amazon expires the client secret (rotation every 180 days), so its expiry
+// travels with it.
+type ClientCredentials struct {
+	ClientID              string
+	ClientSecret          secret.Value
+	ClientSecretExpiresAt time.Time
+}
+
 // Parked is a refresh token Amazon issued that the vault could not take in time (or
 // whose account could not be verified yet), kept KMS-encrypted in the ledger until
 // the refresh sweep stores it. Ciphertext is KMS's; the plaintext never touches the

@@ -73,7 +73,7 @@ func TokenRefresh(ctx context.Context, d app.Deps, c Clients, o RefreshOptions) 
 		cfg.ExpiringWindow = schedule.Window()
 	}
 	svc := refresh.New(cfg, refresh.Deps{
-		Store: d.Store(), Vault: v, LWA: client, Credentials: creds, Accounts: d.Accounts(),
+		Store: d.Store(), Vault: v, LWA: app.LWATokens{Client: client}, Credentials: creds, Accounts: d.Accounts(),
 		RefreshQueue:  queue.NewSender(c.SQS, d.Config.RefreshQueueURL),
 		ReminderQueue: queue.NewSender(c.SQS, d.Config.ReminderQueueURL),
 		Clock:         d.ClockOrSystem(), Log: d.Log, Metrics: d.Metrics, Pacer: pacer,
