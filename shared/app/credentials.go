@@ -89,7 +89,7 @@ func Credentials(ctx context.Context, d Deps, o CredentialsOptions) (*rotation.H
 		Endpoint: d.Config.LWAEndpoint, HTTPClient: d.HTTP, Logger: d.Log,
 		MaxAttempts: o.LWAMaxAttempts, BaseDelay: o.LWABaseDelay, MaxDelay: o.LWAMaxDelay, AttemptTimeout: o.LWAAttemptTimeout,
 	}
-	verify := rotation.LWAVerifier{Config: lwaCfg}
+	verify := LWAVerifier{Config: lwaCfg}
 	if o.Rotation.AppID == "" {
 		o.Rotation.AppID = d.Config.AppID
 	}
@@ -97,7 +97,7 @@ func Credentials(ctx context.Context, d Deps, o CredentialsOptions) (*rotation.H
 	rotator := appmgmt.New(appmgmt.Config{Endpoint: o.SPAPIEndpoint, Tokens: lwa.NewClient(lwaCfg), HTTPClient: d.HTTP,
 		Clock: d.clock().Now, Logger: d.Log})
 	svc := rotation.New(o.Rotation, rotation.Deps{
-		Vault: v, Store: ledger.New(d.Clients.DynamoDB, d.Config.TableName), Rotator: rotator, Verifier: verify,
+		Vault: v, Store: ledger.New(d.Clients.DynamoDB, d.Config.TableName), Rotator: SecretRotator{Client: rotator}, Verifier: verify,
 		Cache: creds, Clock: d.clock(), Log: d.Log, Metrics: d.Metrics,
 	})
 	return rotation.NewHandler(svc), svc, nil
