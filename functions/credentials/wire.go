@@ -76,8 +76,8 @@ func wire(d app.Deps, o options) (*rotation.Handler, *rotation.Service) {
 	rotator := appmgmt.New(appmgmt.Config{Endpoint: o.SPAPIEndpoint, Tokens: d.LWA(creds), HTTPClient: d.HTTP,
 		Clock: d.ClockOrSystem().Now, Logger: d.Log})
 	svc := rotation.New(o.Rotation, rotation.Deps{
-		Vault: v, Store: ledger.New(d.Clients.DynamoDB, d.Config.TableName), Rotator: rotator,
-		Verifier: rotation.LWAVerifier{Config: d.LWAConfig()},
+		Vault: v, Store: ledger.New(d.Clients.DynamoDB, d.Config.TableName), Rotator: app.SecretRotator{Client: rotator},
+		Verifier: app.LWAVerifier{Config: d.LWAConfig()},
 		Cache:    creds, Clock: d.ClockOrSystem(), Log: d.Log, Metrics: d.Metrics,
 	})
 	return rotation.NewHandler(svc), svc

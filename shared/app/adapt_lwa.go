@@ -10,8 +10,9 @@ import (
 )
 
 // LWATokens is an LWA client as the use cases see it: their tokens are authz.Tokens,
-// and LWA's invalid_grant and client errors are classified as the domain's kinds
-// (the error says what LWA's said, and errors.Is still finds lwa's kinds too).
+// and LWA's invalid_grant, client, throttled and malformed-request errors are
+// classified as the domain's kinds (the error says what LWA's said, and errors.Is
+// still finds lwa's kinds too).
 type LWATokens struct{ Client *lwa.Client }
 
 // ExchangeCode trades Amazon's spapi_oauth_code for tokens.
@@ -36,6 +37,10 @@ func classifyLWA(err error) error {
 		return authz.Classified(authz.ErrInvalidGrant, err)
 	case errors.Is(err, lwa.ErrClient):
 		return authz.Classified(authz.ErrClientRejected, err)
+	case errors.Is(err, lwa.ErrThrottled):
+		return authz.Classified(authz.ErrThrottled, err)
+	case errors.Is(err, lwa.ErrBadRequest):
+		return authz.Classified(authz.ErrBadRequest, err)
 	}
 	return err
 }

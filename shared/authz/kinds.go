@@ -26,6 +26,20 @@ var (
 	// ErrClientRejected: LWA's invalid_client or unauthorized_client: the vendor's
 	// client id or secret is wrong or rotated away; the vendor must act.
 	ErrClientRejected = errors.New("lwa: client credentials refused")
+	// ErrThrottled: LWA answered 429 on every attempt. Retry later.
+	ErrThrottled = errors.New("lwa: throttled")
+	// ErrBadRequest: LWA called the request malformed (invalid_request and other
+	// 4xx): a bug or a misconfiguration, not the seller's doing.
+	ErrBadRequest = errors.New("lwa: request refused as malformed")
+	// ErrClientNotConfigured: the lwa-client secret holds no client id or secret, so
+	// no LWA call can be made; the vendor must set them.
+	ErrClientNotConfigured = errors.New("LWA client credentials are not set in the lwa-client secret")
+
+	// ErrSecretNotFound: the vault holds no such secret (never written, deleted, or
+	// without a current value).
+	ErrSecretNotFound = errors.New("secret not found")
+	// ErrSecretMalformed: the secret exists but its value is not what the vault writes.
+	ErrSecretMalformed = errors.New("secret value malformed")
 
 	// ErrAccessDenied: SP-API answered 401 or 403 to an access token: an account
 	// without the Sellers API (a Vendor Central account), or a token it refuses.

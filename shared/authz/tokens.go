@@ -27,6 +27,27 @@ type Tokens struct {
 	ExpiresIn    time.Duration
 }
 
+// VaultEntry is one authorization's refresh token, as a batch of the vault's writes
+// takes it.
+type VaultEntry struct {
+	ConnectionID string
+	Region       Region
+	Token        RefreshToken
+}
+
+// VaultLayout is how the vault keeps refresh tokens: many to a bucket secret
+// ("packed"), or one secret per authorization ("per-authorization").
+type VaultLayout string
+
+// ClientCredentials are the vendor's LWA client id and secret (the lwa-client
+// secret). Amazon expires the client secret (rotation every 180 days), so its expiry
+// travels with it.
+type ClientCredentials struct {
+	ClientID              string
+	ClientSecret          secret.Value
+	ClientSecretExpiresAt time.Time
+}
+
 // Parked is a refresh token Amazon issued that the vault could not take in time (or
 // whose account could not be verified yet), kept KMS-encrypted in the ledger until
 // the refresh sweep stores it. Ciphertext is KMS's; the plaintext never touches the

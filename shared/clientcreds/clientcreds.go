@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
@@ -22,7 +23,7 @@ type Reader interface {
 
 // ErrNotConfigured says the lwa-client secret has no usable client id and secret yet
 // (as template.yaml creates it, before the vendor puts the real values in).
-var ErrNotConfigured = errors.New("LWA client credentials are not set in the lwa-client secret")
+var ErrNotConfigured = authz.ErrClientNotConfigured
 
 // DefaultTTL is how long credentials are cached.
 const DefaultTTL = 5 * time.Minute

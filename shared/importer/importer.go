@@ -18,20 +18,17 @@ import (
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
-	"github.com/spapi-auth-keeper/keeper/shared/lwa"
-	"github.com/spapi-auth-keeper/keeper/shared/pace"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
-	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 
-// Ledger is the part of the authorization table an import uses (*store.Store).
+// Ledger is the part of the authorization table an import uses.
 type Ledger interface {
 	Get(ctx context.Context, connectionID string, region authz.Region) (authz.Authorization, error)
 	Create(ctx context.Context, a authz.Authorization, events ...authz.Event) (authz.Authorization, error)
 	Update(ctx context.Context, a authz.Authorization, events ...authz.Event) (authz.Authorization, error)
 	// CreateBound and UpdateBound also bind the record's seller to its connection in
 	// the same transaction, and write nothing if another connection holds the seller
-	// in that region (*store.SellerBoundError): the binding, not a memory of the file,
+	// in that region (*authz.SellerBoundError): the binding, not a memory of the file,
 	// refuses one seller under two connections, so the import's memory stays flat.
 	CreateBound(ctx context.Context, a authz.Authorization, at time.Time, events ...authz.Event) (authz.Authorization, error)
 	UpdateBound(ctx context.Context, a authz.Authorization, at time.Time, events ...authz.Event) (authz.Authorization, error)
@@ -42,25 +39,28 @@ type Ledger interface {
 	FindBySeller(ctx context.Context, sellingPartnerID string) ([]authz.Authorization, error)
 }
 
-// TokenReader reads a stored refresh token (*vault.Vault), to tell a row already
-// imported (the same token) without asking LWA again.
+// TokenReader reads a stored refresh token, to tell a row already imported (the same
+// token) without asking LWA again; authz.ErrSecretNotFound or authz.ErrSecretMalformed
+// when the vault holds no usable one.
 type TokenReader interface {
-	Get(ctx context.Context, connectionID string, region authz.Region) (vault.RefreshToken, error)
+	Get(ctx context.Context, connectionID string, region authz.Region) (authz.RefreshToken, error)
 }
 
 // TokenWriter stores refresh tokens many at a time and returns the id of the secret
-// that holds each (*vault.Vault). The packed vault writes each bucket secret once per
+// that holds each (the vault). The packed vault writes each bucket secret once per
 // call, so an import writes a bucket a few times, not once per row: Secrets Manager
 // refuses more than about 100 versions of one secret in 24 hours. Delete removes a
 // token stored for a row whose record was then refused.
 type TokenWriter interface {
-	PutMany(ctx context.Context, entries []vault.Entry) ([]string, error)
+	PutMany(ctx context.Context, entries []authz.VaultEntry) ([]string, error)
 	Delete(ctx context.Context, connectionID string, region authz.Region) error
 }
 
-// TokenRefresher exchanges a refresh token at LWA (*lwa.Client).
+// TokenRefresher exchanges a refresh token at LWA. Its errors are classified as
+// authz.ErrInvalidGrant, authz.ErrClientRejected and authz.ErrBadRequest where LWA
+// said so; anything else fails the row as LWA unavailable.
 type TokenRefresher interface {
-	Refresh(ctx context.Context, refreshToken secret.Value) (lwa.Tokens, error)
+	Refresh(ctx context.Context, refreshToken secret.Value) (authz.Tokens, error)
 }
 
 // AccountReader takes an account's fingerprint with SP-API, using an access token of
@@ -90,8 +90,8 @@ var Outcomes = []Outcome{OutcomeActive, OutcomeUnknownExpiry, OutcomeRevoked, Ou
 // Defaults of Config.
 const (
 	DefaultUnknownExpiry   = 30 * 24 * time.Hour
-	DefaultConcurrency     = 8 // at least; see Config.Concurrency
-	DefaultBatchSize       = vault.DefaultMaxEntries
+	DefaultConcurrency     = 8  // at least; see Config.Concurrency
+	DefaultBatchSize       = 50 // a packed vault bucket's entries (its default MaxEntries): one bucket write a batch
 	perSecretBatchSize     = 8
 	DefaultExpiringWindow  = 31 * 24 * time.Hour
 	DefaultMaxRejections   = 10000
@@ -109,7 +109,10 @@ const (
 // first rows and accepted none: every row would fail, so the import stops.
 var ErrClientCredentials = errors.New("LWA refused the app's client credentials for every row tried: check the lwa-client secret, then run again")
 
-// Pacer hands out LWA call times on the budget (shared/pace.Pacer).
+// perAuthorization is the vault layout that keeps one secret per authorization.
+const perAuthorization authz.VaultLayout = "per-authorization"
+
+// Pacer hands out LWA call times on the budget the proof-of-life refresh shares.
 type Pacer interface {
 	Wait(ctx context.Context) error
 }
@@ -240,18 +243,18 @@ func New(cfg Config, d Deps) *Importer {
 	}
 	var lim Pacer = d.Pacer
 	if lim == nil {
-		p, err := pace.Local(cfg.MaxPerSecond)
-		if err != nil { // an infinite rate: withDefaults keeps only numbers above 0
-			p, _ = pace.Local(20)
+		rate := cfg.MaxPerSecond
+		if math.IsInf(rate, 0) { // withDefaults keeps only numbers above 0
+			rate = 20
 		}
-		lim = p
+		lim = newLocalPacer(rate)
 	}
 	// A packed vault's batches go one after the other: two at once would queue on the
 	// open bucket's lease and write it once each. A vault that keeps one secret per
 	// authorization writes a secret per row whatever the batch, so batches go side by
 	// side there.
 	flushers, batch := 1, DefaultBatchSize
-	if l, ok := d.Writer.(interface{ Layout() vault.Layout }); ok && l.Layout() == vault.LayoutPerAuthorization {
+	if l, ok := d.Writer.(interface{ Layout() authz.VaultLayout }); ok && l.Layout() == perAuthorization {
 		// Its PutMany writes the secrets one after the other: short batches, so that
 		// none waits long behind a slow one.
 		flushers, batch = 4, perSecretBatchSize

@@ -15,8 +15,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
-	"github.com/spapi-auth-keeper/keeper/shared/queue"
-	"github.com/spapi-auth-keeper/keeper/shared/store"
 )
 
 // The remote import: the vendor drops the file into the stack's import bucket
@@ -40,13 +38,13 @@ type Objects interface {
 // ErrNoObject: the import object does not exist (deleted by a finished import).
 var ErrNoObject = errors.New("import object not found")
 
-// Statuses keeps the progress item of each remote import (*store.Store).
+// Statuses keeps the progress item of each remote import in the ledger.
 type Statuses interface {
-	PutImportStatus(ctx context.Context, st store.ImportStatus) error
-	ImportStatus(ctx context.Context, id string) (store.ImportStatus, error)
+	PutImportStatus(ctx context.Context, st authz.ImportStatus) error
+	ImportStatus(ctx context.Context, id string) (authz.ImportStatus, error)
 }
 
-// Sender puts continuation messages on the import queue (*queue.Sender).
+// Sender puts continuation messages on the import queue.
 type Sender interface {
 	Send(ctx context.Context, bodies []string) (int, error)
 }
@@ -114,9 +112,16 @@ func (r *Remote) Handle(ctx context.Context, raw json.RawMessage) (events.SQSEve
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			return events.SQSEventResponse{}, fmt.Errorf("SQS event: %w", err)
 		}
-		return queue.Handle(ctx, ev, func(ctx context.Context, m events.SQSMessage) error {
-			return r.message(ctx, []byte(m.Body))
-		}), nil
+		// A message that fails goes back to the queue, and after maxReceiveCount to the
+		// dead-letter queue: a malformed one too, kept there for a person, never deleted
+		// unread (ReportBatchItemFailures).
+		var resp events.SQSEventResponse
+		for _, m := range ev.Records {
+			if err := r.message(ctx, []byte(m.Body)); err != nil {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+			}
+		}
+		return resp, nil
 	}
 	return events.SQSEventResponse{}, r.message(ctx, raw)
 }
@@ -164,12 +169,12 @@ func (r *Remote) run(ctx context.Context, c Continuation) error {
 	st, err := r.Statuses.ImportStatus(ctx, id)
 	switch {
 	case errors.Is(err, authz.ErrNotFound):
-		st = store.ImportStatus{ID: id, StartedAt: now, Counts: map[string]int{}}
+		st = authz.ImportStatus{ID: id, StartedAt: now, Counts: map[string]int{}}
 	case err != nil:
 		return err
 	case st.State != StateRunning && c.SkipThroughLine == 0 && st.DoneThroughLine > 0:
 		// A new upload under a finished import's key: a new import.
-		st = store.ImportStatus{ID: id, StartedAt: now, Counts: map[string]int{}}
+		st = authz.ImportStatus{ID: id, StartedAt: now, Counts: map[string]int{}}
 	}
 	if c.SkipThroughLine < st.DoneThroughLine && st.State == StateRunning {
 		c.SkipThroughLine = st.DoneThroughLine // a redelivered message: do not redo
@@ -288,7 +293,7 @@ func outcomeCounts(c map[Outcome]int) map[string]int {
 const maxStoredRejections = 1000
 
 // mergeReport adds this invocation's rejections to the import's report.
-func mergeReport(st *store.ImportStatus, rep *Report) error {
+func mergeReport(st *authz.ImportStatus, rep *Report) error {
 	var whole Report
 	if st.Report != "" {
 		if err := json.Unmarshal([]byte(st.Report), &whole); err != nil {

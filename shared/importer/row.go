@@ -9,8 +9,6 @@ import (
 	"fmt"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
-	"github.com/spapi-auth-keeper/keeper/shared/lwa"
-	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 
 // importRow proves one row: the ledger's and the vault's state, the LWA refresh and
@@ -36,7 +34,7 @@ func (ru *run) importRow(ctx context.Context, row Row) (Outcome, string, *proven
 			// Already imported (by an earlier run, or by an earlier row of this file
 			// that said the same): nothing to do, and no LWA call.
 			return OutcomeUnchanged, "", nil
-		case err != nil && !errors.Is(err, vault.ErrNotFound) && !errors.Is(err, vault.ErrMalformed):
+		case err != nil && !errors.Is(err, authz.ErrSecretNotFound) && !errors.Is(err, authz.ErrSecretMalformed):
 			out, reason := ru.failed(ctx, "read the stored refresh token", err)
 			return out, reason, nil
 		}
@@ -64,8 +62,8 @@ func (ru *run) importRow(ctx context.Context, row Row) (Outcome, string, *proven
 	switch {
 	case accepted:
 		ru.accepted.Add(1)
-	case errors.Is(lwaErr, lwa.ErrInvalidGrant):
-	case errors.Is(lwaErr, lwa.ErrClient):
+	case errors.Is(lwaErr, authz.ErrInvalidGrant):
+	case errors.Is(lwaErr, authz.ErrClientRejected):
 		// For one token, LWA's invalid_client / unauthorized_client means the token was
 		// issued to another app's client id. For the first rows with none accepted, it
 		// is more likely the app's own credentials: stop rather than blame every row.
@@ -73,7 +71,7 @@ func (ru *run) importRow(ctx context.Context, row Row) (Outcome, string, *proven
 			ru.abort(ErrClientCredentials)
 		}
 		return OutcomeRejected, "LWA refused this refresh token for the app's client id (invalid_client/unauthorized_client): it belongs to another app", nil
-	case errors.Is(lwaErr, lwa.ErrBadRequest):
+	case errors.Is(lwaErr, authz.ErrBadRequest):
 		return OutcomeRejected, "LWA called the refresh request malformed (invalid_request)", nil
 	default:
 		out, reason := ru.failed(ctx, "LWA refresh", lwaErr)

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
-	"github.com/spapi-auth-keeper/keeper/shared/store"
-	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 
 // writer gathers proven rows into batches and stores them (storeTokens, then
@@ -84,9 +82,9 @@ func (ru *run) writer(ctx context.Context, in <-chan *proven) (wait func()) {
 // that what the report counts is what the ledger holds, and a record is only ever
 // written once its token is stored.
 func (ru *run) storeTokens(ctx context.Context, batch []*proven) []*proven {
-	entries := make([]vault.Entry, len(batch))
+	entries := make([]authz.VaultEntry, len(batch))
 	for i, p := range batch {
-		entries[i] = vault.Entry{ConnectionID: p.row.ConnectionID, Region: p.row.Region, Token: vault.RefreshToken{
+		entries[i] = authz.VaultEntry{ConnectionID: p.row.ConnectionID, Region: p.row.Region, Token: authz.RefreshToken{
 			Token: p.row.RefreshToken, SellingPartnerID: p.a.SellingPartnerID, Region: p.row.Region, AuthorizedAt: p.a.AuthorizedAt,
 		}}
 	}
@@ -143,7 +141,7 @@ func (ru *run) writeRecord(ctx context.Context, p *proven) (Outcome, string) {
 	default:
 		_, err = im.d.Ledger.Create(ctx, a, ev)
 	}
-	var bound *store.SellerBoundError
+	var bound *authz.SellerBoundError
 	switch {
 	case errors.As(err, &bound):
 		// Another connection took the seller since the check (an earlier row of the

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/spapi-auth-keeper/keeper/shared/authz"
 )
 
 // Kinds of LWA failure. Every error the Client returns from a token request is an
@@ -13,15 +15,15 @@ var (
 	// ErrInvalidGrant: LWA refused the code or refresh token (code used or expired,
 	// token revoked, authorization lapsed). Only the seller can fix it, by
 	// authorizing again.
-	ErrInvalidGrant = errors.New("lwa: grant refused; the seller must authorize again")
+	ErrInvalidGrant = authz.ErrInvalidGrant
 	// ErrClient: invalid_client or unauthorized_client. The vendor's LWA client id or
 	// secret is wrong or was rotated away: page the vendor, do not blame the seller.
-	ErrClient = errors.New("lwa: client credentials refused")
+	ErrClient = authz.ErrClientRejected
 	// ErrBadRequest: invalid_request, unsupported_grant_type, invalid_scope or another
 	// 4xx. The request itself is wrong: a bug or a misconfiguration on our side.
-	ErrBadRequest = errors.New("lwa: request refused as malformed")
+	ErrBadRequest = authz.ErrBadRequest
 	// ErrThrottled: HTTP 429 on every attempt.
-	ErrThrottled = errors.New("lwa: throttled")
+	ErrThrottled = authz.ErrThrottled
 	// ErrUnavailable: 5xx, server_error, temporarily_unavailable, a timeout, a network
 	// error or an unreadable answer on the last attempt, or the caller's context ended
 	// first. Trying again later may succeed.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/shared/amazon"
+	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 )
 
@@ -84,12 +85,7 @@ func NewClient(cfg Config) *Client {
 }
 
 // Tokens is a successful token answer.
-type Tokens struct {
-	AccessToken  secret.Value
-	RefreshToken secret.Value // from the code grant; the one given, on refresh; empty for client_credentials
-	TokenType    string       // "bearer"
-	ExpiresIn    time.Duration
-}
+type Tokens = authz.Tokens
 
 const (
 	grantCode              = "authorization_code"

@@ -14,15 +14,13 @@ package refresh
 import (
 	"context"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
-	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
-	"github.com/spapi-auth-keeper/keeper/shared/pace"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
-	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 
 // Store is the part of the ledger a refresh uses.
@@ -33,16 +31,20 @@ type Store interface {
 	History(ctx context.Context, connectionID string, limit int) ([]authz.Event, error)
 }
 
-// Vault holds the authorizations' refresh tokens.
+// Vault holds the authorizations' refresh tokens. Get fails with
+// authz.ErrSecretNotFound or authz.ErrSecretMalformed when it holds no usable one.
 type Vault interface {
-	Get(ctx context.Context, connectionID string, region authz.Region) (vault.RefreshToken, error)
-	Put(ctx context.Context, connectionID string, region authz.Region, rt vault.RefreshToken) (string, error)
+	Get(ctx context.Context, connectionID string, region authz.Region) (authz.RefreshToken, error)
+	Put(ctx context.Context, connectionID string, region authz.Region, rt authz.RefreshToken) (string, error)
 	SecretName(connectionID string, region authz.Region) string
 }
 
-// TokenRefresher exchanges a refresh token at LWA (the *lwa.Client).
+// TokenRefresher exchanges a refresh token at LWA. Its errors are classified as
+// authz.ErrInvalidGrant, authz.ErrClientRejected, authz.ErrClientNotConfigured,
+// authz.ErrThrottled and authz.ErrBadRequest where LWA (or the lwa-client secret)
+// said so; anything else counts as LWA unavailable.
 type TokenRefresher interface {
-	Refresh(ctx context.Context, refreshToken secret.Value) (lwa.Tokens, error)
+	Refresh(ctx context.Context, refreshToken secret.Value) (authz.Tokens, error)
 }
 
 // AccountReader takes the fingerprint of the Amazon account behind an access token
@@ -51,13 +53,13 @@ type AccountReader interface {
 	Account(ctx context.Context, region authz.Region, accessToken secret.Value) (authz.Account, error)
 }
 
-// ClientCredentials is the cached lwa-client secret (the *clientcreds.Source the LWA
-// client reads its credentials from), read for the client secret's expiry.
+// ClientCredentials is the cached lwa-client secret the LWA client reads its
+// credentials from, read for the client secret's expiry.
 type ClientCredentials interface {
-	Full(ctx context.Context) (vault.ClientCredentials, error)
+	Full(ctx context.Context) (authz.ClientCredentials, error)
 }
 
-// Sender puts message bodies on a queue (the *queue.Sender).
+// Sender puts message bodies on a queue.
 type Sender interface {
 	Send(ctx context.Context, bodies []string) (int, error)
 }
@@ -197,11 +199,11 @@ func New(cfg Config, d Deps) *Service {
 		pacer: d.Pacer,
 	}
 	if s.pacer == nil {
-		p, err := pace.Local(cfg.MaxPerSecond)
-		if err != nil { // an infinite rate: withDefaults keeps only numbers above 0
-			p, _ = pace.Local(DefaultMaxPerSecond)
+		rate := cfg.MaxPerSecond
+		if math.IsInf(rate, 0) { // withDefaults keeps only numbers above 0
+			rate = DefaultMaxPerSecond
 		}
-		s.pacer = p
+		s.pacer = newLocalPacer(rate)
 	}
 	if s.clock == nil {
 		s.clock = authz.SystemClock
@@ -215,7 +217,7 @@ func New(cfg Config, d Deps) *Service {
 // Config returns the configuration in effect, defaults filled in.
 func (s *Service) Config() Config { return s.cfg }
 
-// Pacer hands out call times on the LWA budget (shared/pace.Pacer).
+// Pacer hands out call times on the LWA budget every worker and the importer share.
 type Pacer interface {
 	// Reserve announces a batch about to be refreshed, so that one reservation serves it.
 	Reserve(n int)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
-	"github.com/spapi-auth-keeper/keeper/shared/queue"
 )
 
 // ClientSecretWarnDays is when the LWA client secret's expiry becomes urgent: Amazon
@@ -29,6 +28,10 @@ type SweepResult struct {
 	ClientSecretDaysLeft *int      `json:"clientSecretDaysLeft,omitempty"`
 	Parked               any       `json:"parked,omitempty"` // what the repair of parked tokens did
 }
+
+// maxBatch is SQS's limit of entries per SendMessageBatch: the sweep hands the
+// refresh queue's sender chunks of this size.
+const maxBatch = 10
 
 // errStop ends a slot query early.
 var errStop = errors.New("sweep stopped")
@@ -92,11 +95,11 @@ func (s *Service) Sweep(ctx context.Context, at time.Time) (SweepResult, error) 
 			}
 		})
 	}
-	buf := make([]string, 0, queue.MaxBatch)
+	buf := make([]string, 0, maxBatch)
 	flush := func() {
 		if len(buf) > 0 {
 			chunks <- buf
-			buf = make([]string, 0, queue.MaxBatch)
+			buf = make([]string, 0, maxBatch)
 		}
 	}
 	var readErr error
@@ -114,7 +117,7 @@ func (s *Service) Sweep(ctx context.Context, at time.Time) (SweepResult, error) 
 				}
 			}
 			buf = append(buf, Request{ConnectionID: a.ConnectionID, Region: a.Region, QueuedAt: now}.Marshal())
-			if len(buf) == queue.MaxBatch {
+			if len(buf) == maxBatch {
 				flush()
 			}
 			return nil

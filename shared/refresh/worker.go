@@ -9,12 +9,9 @@ import (
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
-	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
-	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 	"github.com/spapi-auth-keeper/keeper/shared/stages"
-	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 
 // Request names one authorization to refresh. It is the refresh queue's message body
@@ -130,12 +127,12 @@ func (s *Service) refresh(ctx context.Context, req Request) Outcome {
 	out.describe(a)
 	rt, err := s.vault.Get(ctx, req.ConnectionID, req.Region)
 	switch {
-	case errors.Is(err, vault.ErrNotFound), errors.Is(err, vault.ErrMalformed):
+	case errors.Is(err, authz.ErrSecretNotFound), errors.Is(err, authz.ErrSecretMalformed):
 		if !s.proofDue(a) {
 			out.Result = ResultChecked
 			return out
 		}
-		return s.write(ctx, req, out, a, vault.RefreshToken{}, observedNoSecret, err, authz.Account{})
+		return s.write(ctx, req, out, a, authz.RefreshToken{}, observedNoSecret, err, authz.Account{})
 	case err != nil:
 		return failed(out, ReasonUnavailable, true, fmt.Errorf("read refresh token: %w", err))
 	}
@@ -149,7 +146,7 @@ func (s *Service) refresh(ctx context.Context, req Request) Outcome {
 	tokens, err := s.exchange(ctx, rt.Token)
 	switch {
 	case err == nil:
-	case errors.Is(err, lwa.ErrInvalidGrant):
+	case errors.Is(err, authz.ErrInvalidGrant):
 		return s.write(ctx, req, out, a, rt, observedRefused, err, authz.Account{})
 	default:
 		return failed(out, reasonOf(err), true, err)
@@ -199,9 +196,9 @@ func (s *Service) fingerprint(ctx context.Context, a authz.Authorization, access
 // LWA client itself has already dropped the cached client credentials and asked once
 // more with the lwa-client secret read afresh (a secret rotated a moment ago is picked
 // up before anyone is paged); refused twice, refreshes fail fast for a while.
-func (s *Service) exchange(ctx context.Context, token secret.Value) (lwa.Tokens, error) {
+func (s *Service) exchange(ctx context.Context, token secret.Value) (authz.Tokens, error) {
 	if err := s.pacer.Wait(ctx); err != nil {
-		return lwa.Tokens{}, fmt.Errorf("waiting for the LWA budget: %w", err)
+		return authz.Tokens{}, fmt.Errorf("waiting for the LWA budget: %w", err)
 	}
 	t, err := s.lwa.Refresh(ctx, token)
 	if isClientErr(err) {
@@ -211,14 +208,14 @@ func (s *Service) exchange(ctx context.Context, token secret.Value) (lwa.Tokens,
 }
 
 func isClientErr(err error) bool {
-	return errors.Is(err, lwa.ErrClient) || errors.Is(err, clientcreds.ErrNotConfigured)
+	return errors.Is(err, authz.ErrClientRejected) || errors.Is(err, authz.ErrClientNotConfigured)
 }
 
 // storeRotated writes a refresh token LWA returned in place of the stored one, unless
 // the vault no longer holds the token that was refreshed (a renewal wrote a newer
 // one meanwhile, which must not be overwritten). Secrets Manager has no conditional
 // write; the re-read narrows the race to the moments between two calls.
-func (s *Service) storeRotated(ctx context.Context, a authz.Authorization, used vault.RefreshToken, rotated secret.Value) (bool, error) {
+func (s *Service) storeRotated(ctx context.Context, a authz.Authorization, used authz.RefreshToken, rotated secret.Value) (bool, error) {
 	current, err := s.vault.Get(ctx, a.ConnectionID, a.Region)
 	if err != nil {
 		return false, fmt.Errorf("re-read refresh token before storing LWA's new one: %w", err)
@@ -226,7 +223,7 @@ func (s *Service) storeRotated(ctx context.Context, a authz.Authorization, used 
 	if current.Token != used.Token {
 		return false, nil
 	}
-	if _, err := s.vault.Put(ctx, a.ConnectionID, a.Region, vault.RefreshToken{
+	if _, err := s.vault.Put(ctx, a.ConnectionID, a.Region, authz.RefreshToken{
 		Token: rotated, SellingPartnerID: used.SellingPartnerID, Region: a.Region, AuthorizedAt: used.AuthorizedAt,
 	}); err != nil {
 		return false, fmt.Errorf("store LWA's new refresh token: %w", err)
@@ -238,7 +235,7 @@ func (s *Service) storeRotated(ctx context.Context, a authz.Authorization, used 
 // a conflict it reads the record again and applies the observation anew, unless a
 // renewal happened in between: then the observation was about a token that is no
 // longer the current one, and the renewal's own write stands.
-func (s *Service) write(ctx context.Context, req Request, out Outcome, a authz.Authorization, rt vault.RefreshToken, obs observation, cause error, fp authz.Account) Outcome {
+func (s *Service) write(ctx context.Context, req Request, out Outcome, a authz.Authorization, rt authz.RefreshToken, obs observation, cause error, fp authz.Account) Outcome {
 	basis := a.AuthorizedAt
 	if rt.AuthorizedAt.After(basis) {
 		basis = rt.AuthorizedAt
@@ -302,7 +299,7 @@ func (s *Service) write(ctx context.Context, req Request, out Outcome, a authz.A
 
 // apply returns the record as the observation leaves it, the history events to write
 // with it, the result, and whether it turned the record revoked.
-func (s *Service) apply(a authz.Authorization, rt vault.RefreshToken, obs observation, cause error, now time.Time) (authz.Authorization, []authz.Event, string, bool) {
+func (s *Service) apply(a authz.Authorization, rt authz.RefreshToken, obs observation, cause error, now time.Time) (authz.Authorization, []authz.Event, string, bool) {
 	before := a.Status
 	event := func(kind authz.EventKind, detail string) authz.Event {
 		return authz.Event{ConnectionID: a.ConnectionID, Region: a.Region, At: now, Kind: kind, Detail: detail, StatusBefore: before}
@@ -434,9 +431,9 @@ func reasonOf(err error) string {
 	switch {
 	case isClientErr(err):
 		return ReasonClient
-	case errors.Is(err, lwa.ErrThrottled):
+	case errors.Is(err, authz.ErrThrottled):
 		return ReasonThrottled
-	case errors.Is(err, lwa.ErrBadRequest):
+	case errors.Is(err, authz.ErrBadRequest):
 		return ReasonBadRequest
 	}
 	return ReasonUnavailable

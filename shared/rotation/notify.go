@@ -7,9 +7,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/spapi-auth-keeper/keeper/shared/lwa"
+	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
-	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 
 // supersededTolerance: an expiry notice whose expiry is this much before the stored
@@ -96,8 +95,8 @@ func (s *Service) newSecret(ctx context.Context, r Result, n Notification, now t
 		return s.reject(ctx, r, ReasonDuplicate, fmt.Sprintf("the secret expires %s, no later than the stored one (%s): an older notification",
 			p.ExpiresAt.Format(time.RFC3339), c.ClientSecretExpiresAt.UTC().Format(time.RFC3339)), now)
 	}
-	if err := s.verifier.Verify(ctx, lwa.Credentials{ClientID: p.ClientID, ClientSecret: p.ClientSecret}); err != nil {
-		if errors.Is(err, lwa.ErrClient) {
+	if err := s.verifier.Verify(ctx, authz.ClientCredentials{ClientID: p.ClientID, ClientSecret: p.ClientSecret}); err != nil {
+		if errors.Is(err, authz.ErrClientRejected) {
 			// Kept on the queue: if LWA has not caught up yet, a later delivery works;
 			// if it never does, the message waits in the dead-letter queue for a person.
 			r = s.reject(ctx, r, ReasonUnverified, "LWA refused the new secret: "+err.Error()+"; the stored secret is unchanged", now)
@@ -106,7 +105,7 @@ func (s *Service) newSecret(ctx context.Context, r Result, n Notification, now t
 		}
 		return failed(r, ReasonUnavailable, true, fmt.Errorf("verify the new secret at LWA: %w", err))
 	}
-	if err := s.vault.PutClientCredentials(ctx, vault.ClientCredentials{ClientID: c.ClientID, ClientSecret: p.ClientSecret, ClientSecretExpiresAt: p.ExpiresAt}); err != nil {
+	if err := s.vault.PutClientCredentials(ctx, authz.ClientCredentials{ClientID: c.ClientID, ClientSecret: p.ClientSecret, ClientSecretExpiresAt: p.ExpiresAt}); err != nil {
 		// The message comes back; the secret is still in it (and in the dead-letter
 		// queue after the last attempt), so it is never lost.
 		return failed(r, ReasonStore, true, fmt.Errorf("store the verified secret: %w", err))

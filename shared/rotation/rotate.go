@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/spapi-auth-keeper/keeper/shared/appmgmt"
+	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 )
 
@@ -109,7 +109,7 @@ func (s *Service) request(ctx context.Context, r Result, claimedAt time.Time) Re
 	}
 	reason, retry := reasonOf(err)
 	r = failed(r, reason, retry, err)
-	var ae *appmgmt.Error
+	var ae *RetryAfterError
 	if errors.As(err, &ae) && ae.RetryAfter > 0 {
 		r.RetryAfter = ae.RetryAfter.Round(time.Second).String()
 	}
@@ -136,17 +136,17 @@ func (s *Service) request(ctx context.Context, r Result, claimedAt time.Time) Re
 // reasonOf classifies a failed rotation request and says whether to retry it later.
 func reasonOf(err error) (string, bool) {
 	switch {
-	case errors.Is(err, appmgmt.ErrUnknownOutcome):
+	case errors.Is(err, ErrOutcomeUnknown):
 		return ReasonUnknownOutcome, false
-	case errors.Is(err, appmgmt.ErrClient):
+	case errors.Is(err, authz.ErrClientRejected):
 		return ReasonClient, false
-	case errors.Is(err, appmgmt.ErrThrottled):
+	case errors.Is(err, ErrThrottled):
 		return ReasonThrottled, true
-	case errors.Is(err, appmgmt.ErrNotEnrolled):
+	case errors.Is(err, ErrNotEnrolled):
 		return ReasonNotEnrolled, false
-	case errors.Is(err, appmgmt.ErrForbidden):
+	case errors.Is(err, ErrForbidden):
 		return ReasonForbidden, false
-	case errors.Is(err, appmgmt.ErrBadRequest):
+	case errors.Is(err, ErrBadRequest):
 		return ReasonBadRequest, false
 	}
 	return ReasonUnavailable, true

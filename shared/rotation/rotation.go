@@ -26,9 +26,7 @@ import (
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
-	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
-	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 
 // Trigger says what asked for a rotation.
@@ -92,24 +90,28 @@ type Store interface {
 	Events(ctx context.Context, limit int) ([]Event, error)
 }
 
-// Vault holds the lwa-client secret (the *vault.Vault).
+// Vault holds the lwa-client secret.
 type Vault interface {
-	ClientCredentials(ctx context.Context) (vault.ClientCredentials, error)
-	PutClientCredentials(ctx context.Context, c vault.ClientCredentials) error
+	ClientCredentials(ctx context.Context) (authz.ClientCredentials, error)
+	PutClientCredentials(ctx context.Context, c authz.ClientCredentials) error
 }
 
-// Rotator asks Amazon for a new client secret (the *appmgmt.Client).
+// Rotator asks Amazon for a new client secret (the Application Management API). Its
+// errors are classified as this package's kinds (ErrOutcomeUnknown, ErrThrottled,
+// ErrNotEnrolled, ErrForbidden, ErrBadRequest) and authz.ErrClientRejected; a
+// *RetryAfterError says how long Amazon asked to wait.
 type Rotator interface {
 	RotateClientSecret(ctx context.Context) error
 }
 
-// Verifier proves client credentials work at LWA (LWAVerifier).
+// Verifier proves client credentials work at LWA, with the grant a rotation needs
+// itself; authz.ErrClientRejected when LWA refuses them. The expiry is not read.
 type Verifier interface {
-	Verify(ctx context.Context, c lwa.Credentials) error
+	Verify(ctx context.Context, c authz.ClientCredentials) error
 }
 
-// Cache is this process's cached lwa-client secret (the *clientcreds.Source), dropped
-// once a new secret is stored.
+// Cache is this process's cached lwa-client secret, dropped once a new secret is
+// stored.
 type Cache interface {
 	Invalidate()
 }

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/spapi-auth-keeper/keeper/shared/appmgmt"
-	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 )
 
 // Status is the client secret as an operator sees it. It holds no secret.
@@ -62,21 +59,4 @@ func days(d time.Duration) string {
 		return fmt.Sprintf("%dd", d/(24*time.Hour))
 	}
 	return d.String()
-}
-
-// LWAVerifier proves client credentials with the grant a rotation needs itself: a
-// client_credentials grant for the rotation scope. LWA answers invalid_client
-// (lwa.ErrClient) when the secret is wrong.
-type LWAVerifier struct {
-	// Config is the LWA client configuration (endpoint, HTTP client, retries); its
-	// Credentials are replaced by the ones verified.
-	Config lwa.Config
-}
-
-// Verify implements Verifier.
-func (v LWAVerifier) Verify(ctx context.Context, c lwa.Credentials) error {
-	cfg := v.Config
-	cfg.Credentials = lwa.StaticCredentials(c)
-	_, err := lwa.NewClient(cfg).ClientCredentials(ctx, appmgmt.ScopeRotation)
-	return err
 }

@@ -6,10 +6,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/spapi-auth-keeper/keeper/shared/authz"
 )
 
 // Layout is where refresh tokens live (VAULT_LAYOUT).
-type Layout string
+type Layout = authz.VaultLayout
 
 const (
 	// LayoutPacked keeps many refresh tokens in each bucket secret

@@ -262,11 +262,7 @@ func (v *Vault) retire(ctx context.Context, n int, removing []string) error {
 }
 
 // Entry is one authorization's refresh token for PutMany.
-type Entry struct {
-	ConnectionID string
-	Region       authz.Region
-	Token        RefreshToken
-}
+type Entry = authz.VaultEntry
 
 // PutMany stores many refresh tokens, writing each bucket once (an import or a
 // migration would otherwise create a version per entry, and Secrets Manager refuses a

@@ -26,12 +26,12 @@ import (
 var (
 	// ErrNotFound: the secret does not exist, has no current value, or is scheduled
 	// for deletion (Secrets Manager keeps such a secret but refuses to read it).
-	ErrNotFound = errors.New("secret not found")
+	ErrNotFound = authz.ErrSecretNotFound
 	// ErrUnavailable: Secrets Manager throttled, failed on its side, or could not be
 	// reached, after the SDK's own retries. Retry later.
 	ErrUnavailable = errors.New("secrets manager unavailable")
 	// ErrMalformed: the secret exists but its value is not what the vault writes.
-	ErrMalformed = errors.New("secret value malformed")
+	ErrMalformed = authz.ErrSecretMalformed
 	// ErrStateKeyTooShort: an HMAC-SHA256 key shorter than the hash output weakens it.
 	ErrStateKeyTooShort = errors.New("state key shorter than 32 bytes")
 )
@@ -267,11 +267,7 @@ func (v *Vault) deleteOwn(ctx context.Context, name, connectionID string, region
 
 // ClientCredentials are the vendor's LWA client id and secret. Amazon expires the
 // client secret (rotation every 180 days), so its expiry travels with it.
-type ClientCredentials struct {
-	ClientID              string
-	ClientSecret          secret.Value
-	ClientSecretExpiresAt time.Time
-}
+type ClientCredentials = authz.ClientCredentials
 
 type clientDocument struct {
 	ClientID              string `json:"clientId"`

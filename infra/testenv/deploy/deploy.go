@@ -69,7 +69,7 @@ func TokenRefresh(d app.Deps, sqsClient *sqs.Client, kmsClient *kms.Client, cfg 
 	v := d.Vault()
 	creds := clientcreds.New(v, 0)
 	svc := refresh.New(cfg, refresh.Deps{
-		Store: d.Store(), Vault: v, LWA: d.LWA(creds), Credentials: creds, Accounts: d.Accounts(),
+		Store: d.Store(), Vault: v, LWA: app.LWATokens{Client: d.LWA(creds)}, Credentials: creds, Accounts: d.Accounts(),
 		RefreshQueue:  queue.NewSender(sqsClient, d.Config.RefreshQueueURL),
 		ReminderQueue: queue.NewSender(sqsClient, d.Config.ReminderQueueURL),
 		Clock:         d.ClockOrSystem(), Log: d.Log, Metrics: d.Metrics, Pacer: pacer,
@@ -94,8 +94,8 @@ func Credentials(d app.Deps, o CredentialsOptions) (*rotation.Handler, *rotation
 	rotator := appmgmt.New(appmgmt.Config{Endpoint: o.SPAPIEndpoint, Tokens: d.LWA(creds), HTTPClient: d.HTTP,
 		Clock: d.ClockOrSystem().Now, Logger: d.Log})
 	svc := rotation.New(o.Rotation, rotation.Deps{
-		Vault: v, Store: ledger.New(d.Clients.DynamoDB, d.Config.TableName), Rotator: rotator,
-		Verifier: rotation.LWAVerifier{Config: d.LWAConfig()},
+		Vault: v, Store: ledger.New(d.Clients.DynamoDB, d.Config.TableName), Rotator: app.SecretRotator{Client: rotator},
+		Verifier: app.LWAVerifier{Config: d.LWAConfig()},
 		Cache:    creds, Clock: d.ClockOrSystem(), Log: d.Log, Metrics: d.Metrics,
 	})
 	return rotation.NewHandler(svc), svc
