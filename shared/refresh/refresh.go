@@ -66,10 +66,10 @@ type Sender interface {
 
 // Metric names and the reasons of RefreshFailed (DESIGN.md, "Observability").
 const (
-	MetricSucceeded      = "RefreshSucceeded"
-	MetricFailed         = "RefreshFailed"
-	MetricQueued         = "RefreshQueued"
-	MetricClientDaysLeft = "ClientSecretDaysLeft"
+	MetricSucceeded      = metrics.RefreshSucceeded
+	MetricFailed         = metrics.RefreshFailed
+	MetricQueued         = metrics.RefreshQueued
+	MetricClientDaysLeft = metrics.ClientSecretDaysLeft
 
 	ReasonRevoked     = "revoked"     // invalid_grant before expiresAt: the seller must reconnect
 	ReasonExpired     = "expired"     // invalid_grant at or after expiresAt

@@ -2,13 +2,13 @@ package refresh
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/jobs"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 	"github.com/spapi-auth-keeper/keeper/shared/stages"
@@ -16,40 +16,13 @@ import (
 
 // Request names one authorization to refresh. It is the refresh queue's message body
 // and, without QueuedAt, the payload of a direct invocation.
-type Request struct {
-	ConnectionID string       `json:"connectionId"`
-	Region       authz.Region `json:"region"`
-	// QueuedAt is when the sweep queued the request; zero for a direct invocation.
-	QueuedAt time.Time `json:"queuedAt,omitzero"`
-	// Force sends the refresh token to LWA even when the record is not due for a
-	// proof of life (pending, expired, revocation confirmed): an operator invoking the
-	// function directly wants LWA's answer. Never read from a message.
-	Force bool `json:"-"`
-}
+type Request = jobs.RefreshRequest
 
 // ErrBadMessage says a message or payload does not name an authorization.
-var ErrBadMessage = errors.New("not a refresh request")
+var ErrBadMessage = jobs.ErrBadRefreshRequest
 
 // ParseRequest decodes and checks a queue message body or a direct payload.
-func ParseRequest(body []byte) (Request, error) {
-	var r Request
-	if err := json.Unmarshal(body, &r); err != nil {
-		return Request{}, fmt.Errorf("%w: %v", ErrBadMessage, err)
-	}
-	if err := authz.ValidateConnectionID(r.ConnectionID); err != nil {
-		return Request{}, fmt.Errorf("%w: %v", ErrBadMessage, err)
-	}
-	if _, err := authz.ParseRegion(string(r.Region)); err != nil {
-		return Request{}, fmt.Errorf("%w: %v", ErrBadMessage, err)
-	}
-	return r, nil
-}
-
-// Marshal encodes the request as a queue message body.
-func (r Request) Marshal() string {
-	b, _ := json.Marshal(r) // strings and a time: cannot fail
-	return string(b)
-}
+func ParseRequest(body []byte) (Request, error) { return jobs.ParseRefreshRequest(body) }
 
 // Results of a refresh.
 const (

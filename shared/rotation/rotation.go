@@ -118,13 +118,13 @@ type Cache interface {
 
 // Metric names (namespace SpapiAuthKeeper) and the reasons of MetricFailed.
 const (
-	MetricRequested = "ClientSecretRotationRequested"
-	MetricRotated   = "ClientSecretRotated"
-	MetricFailed    = "ClientSecretRotationFailed" // dimension Reason
-	MetricDaysLeft  = "ClientSecretDaysLeft"
+	MetricRequested = metrics.ClientSecretRotationRequested
+	MetricRotated   = metrics.ClientSecretRotated
+	MetricFailed    = metrics.ClientSecretRotationFailed // dimension Reason
+	MetricDaysLeft  = metrics.ClientSecretDaysLeft
 	// MetricIgnored counts notifications meant for another application (dimension
 	// Reason); no alarm watches it: a queue shared by several apps is normal.
-	MetricIgnored = "ClientSecretNotificationIgnored"
+	MetricIgnored = metrics.ClientSecretNotificationIgnored
 
 	// A notification that changes nothing.
 	ReasonMalformed   = "malformed"    // not the JSON of an SP-API notification

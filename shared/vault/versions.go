@@ -40,6 +40,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 )
 
 const (
@@ -53,7 +55,7 @@ const (
 	// MetricBucketVersionsHigh is the metric the vault emits, valued at the bucket's
 	// count, when a write leaves a bucket with BucketVersionsHighMark or more versions
 	// in the last 24 hours.
-	MetricBucketVersionsHigh = "VaultBucketVersionsHigh"
+	MetricBucketVersionsHigh = metrics.VaultBucketVersionsHigh
 	// BucketVersionsHighMark is where MetricBucketVersionsHigh starts.
 	BucketVersionsHighMark = 80
 )

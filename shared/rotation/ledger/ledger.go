@@ -21,22 +21,23 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/spapi-auth-keeper/keeper/shared/rotation"
+	"github.com/spapi-auth-keeper/keeper/shared/tablekeys"
 )
 
 // ErrUnavailable: DynamoDB throttled, failed or could not be reached after the SDK's
 // own retries. Try again later.
 var ErrUnavailable = errors.New("DynamoDB unavailable")
 
-// Keys of the rotation's items.
+// Keys of the rotation's items (shared/tablekeys lists every item kind's).
 const (
-	PK          = "META#client-secret"
-	stateSK     = "ROTATION"
-	eventPrefix = "EVENT#"
+	PK          = tablekeys.ClientSecretPK
+	stateSK     = tablekeys.ClientSecretStateSK
+	eventPrefix = tablekeys.EventPrefix
 )
 
 // timeLayout sorts as the times do (a fixed nine-digit fraction), as the
 // authorizations' history does.
-const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+const timeLayout = tablekeys.TimeLayout
 
 // historyTTL is how long history events live before DynamoDB's TTL removes them.
 const historyTTL = 2 * 365 * 24 * time.Hour
@@ -72,7 +73,7 @@ type eventItem struct {
 }
 
 func key(sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: PK}, "sk": &types.AttributeValueMemberS{Value: sk}}
+	return map[string]types.AttributeValue{tablekeys.PK: &types.AttributeValueMemberS{Value: PK}, tablekeys.SK: &types.AttributeValueMemberS{Value: sk}}
 }
 
 func format(t time.Time) string {
@@ -167,7 +168,7 @@ func (l *Ledger) eventPut(e rotation.Event) (*types.Put, error) {
 	if e.At.IsZero() || e.Kind == "" {
 		return nil, errors.New("rotation history event: time and kind are required")
 	}
-	av, err := attributevalue.MarshalMap(eventItem{PK: PK, SK: eventPrefix + format(e.At) + "#" + string(e.Kind), At: format(e.At),
+	av, err := attributevalue.MarshalMap(eventItem{PK: PK, SK: tablekeys.EventSK(e.At, string(e.Kind)), At: format(e.At),
 		Kind: string(e.Kind), Detail: e.Detail, TTL: e.At.Add(historyTTL).Unix()})
 	if err != nil {
 		return nil, fmt.Errorf("encode a rotation history event: %w", err)
@@ -189,7 +190,7 @@ func (l *Ledger) AddEvent(ctx context.Context, e rotation.Event) error {
 
 // Events returns up to limit history events, newest first.
 func (l *Ledger) Events(ctx context.Context, limit int) ([]rotation.Event, error) {
-	k := expression.Key("pk").Equal(expression.Value(PK)).And(expression.Key("sk").BeginsWith(eventPrefix))
+	k := expression.Key(tablekeys.PK).Equal(expression.Value(PK)).And(expression.Key(tablekeys.SK).BeginsWith(eventPrefix))
 	expr, err := expression.NewBuilder().WithKeyCondition(k).Build()
 	if err != nil {
 		return nil, fmt.Errorf("build the history query: %w", err)

@@ -1,4 +1,7 @@
-package queue
+// Package jobs holds the message bodies of the keeper's own queues (the reminder and
+// refresh queues): one type per queue, with the function that checks an untrusted body.
+// It imports no AWS SDK, so the use cases that produce and consume them need none.
+package jobs
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package queue_test
+package jobs_test
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spapi-auth-keeper/keeper/shared/queue"
+	"github.com/spapi-auth-keeper/keeper/shared/jobs"
 	"github.com/spapi-auth-keeper/keeper/shared/refresh"
 	"github.com/spapi-auth-keeper/keeper/shared/stages"
 )
@@ -26,13 +26,13 @@ func TestMessagesOnTheWire(t *testing.T) {
 		got  string
 		want string
 	}{
-		{"reminder stage", queue.ReminderJob{ConnectionID: "acme", Region: "eu", Stage: "-30", ExpiresAt: expires}.Marshal(),
+		{"reminder stage", jobs.ReminderJob{ConnectionID: "acme", Region: "eu", Stage: "-30", ExpiresAt: expires}.Marshal(),
 			`{"connectionId":"acme","region":"eu","stage":"-30","expiresAt":"2026-11-23T10:30:00Z"}`},
-		{"reconnect", queue.ReminderJob{ConnectionID: "acme", Region: "na", Stage: queue.StageReconnect, ExpiresAt: expires, RevokedAt: revoked}.Marshal(),
+		{"reconnect", jobs.ReminderJob{ConnectionID: "acme", Region: "na", Stage: jobs.StageReconnect, ExpiresAt: expires, RevokedAt: revoked}.Marshal(),
 			`{"connectionId":"acme","region":"na","stage":"reconnect","expiresAt":"2026-11-23T10:30:00Z","revokedAt":"2026-06-01T08:00:00Z"}`},
-		{"refresh from the sweep", queue.RefreshRequest{ConnectionID: "acme", Region: "fe", QueuedAt: revoked}.Marshal(),
+		{"refresh from the sweep", jobs.RefreshRequest{ConnectionID: "acme", Region: "fe", QueuedAt: revoked}.Marshal(),
 			`{"connectionId":"acme","region":"fe","queuedAt":"2026-06-01T08:00:00Z"}`},
-		{"refresh, forced, never says so", queue.RefreshRequest{ConnectionID: "acme", Region: "fe", Force: true}.Marshal(),
+		{"refresh, forced, never says so", jobs.RefreshRequest{ConnectionID: "acme", Region: "fe", Force: true}.Marshal(),
 			`{"connectionId":"acme","region":"fe"}`},
 	}
 	for _, tc := range tests {
@@ -44,10 +44,10 @@ func TestMessagesOnTheWire(t *testing.T) {
 
 func TestReminderJobKey(t *testing.T) {
 	t.Parallel()
-	if k := (queue.ReminderJob{Stage: "-30"}).Key(); k != "-30" {
+	if k := (jobs.ReminderJob{Stage: "-30"}).Key(); k != "-30" {
 		t.Errorf("stage key = %q", k)
 	}
-	if k := (queue.ReminderJob{Stage: queue.StageReconnect, RevokedAt: revoked.In(time.FixedZone("x", 3600))}).Key(); k != "reconnect@2026-06-01T08:00:00Z" {
+	if k := (jobs.ReminderJob{Stage: jobs.StageReconnect, RevokedAt: revoked.In(time.FixedZone("x", 3600))}).Key(); k != "reconnect@2026-06-01T08:00:00Z" {
 		t.Errorf("reconnect key = %q, want one per revocation, in UTC", k)
 	}
 }
@@ -66,7 +66,7 @@ func TestParseRejectsWhatIsNotAMessage(t *testing.T) {
 		"reconnect, no revoked": `{"connectionId":"acme","region":"eu","stage":"reconnect","expiresAt":"2026-11-23T10:30:00Z"}`,
 	}
 	for name, body := range reminders {
-		if j, err := queue.ParseReminderJob(body); !errors.Is(err, queue.ErrBadReminderJob) {
+		if j, err := jobs.ParseReminderJob(body); !errors.Is(err, jobs.ErrBadReminderJob) {
 			t.Errorf("reminder %s: ParseReminderJob = %+v, %v; want ErrBadReminderJob", name, j, err)
 		}
 	}
@@ -77,11 +77,11 @@ func TestParseRejectsWhatIsNotAMessage(t *testing.T) {
 		"unknown region": `{"connectionId":"acme","region":"EU-WEST"}`,
 	}
 	for name, body := range refreshes {
-		if r, err := queue.ParseRefreshRequest([]byte(body)); !errors.Is(err, queue.ErrBadRefreshRequest) {
+		if r, err := jobs.ParseRefreshRequest([]byte(body)); !errors.Is(err, jobs.ErrBadRefreshRequest) {
 			t.Errorf("refresh %s: ParseRefreshRequest = %+v, %v; want ErrBadRefreshRequest", name, r, err)
 		}
 	}
-	if r, err := queue.ParseRefreshRequest([]byte(`{"connectionId":"acme","region":"eu","Force":true,"force":true}`)); err != nil || r.Force {
+	if r, err := jobs.ParseRefreshRequest([]byte(`{"connectionId":"acme","region":"eu","Force":true,"force":true}`)); err != nil || r.Force {
 		t.Errorf("a message asked to force a refresh: %+v, %v; Force is never read from a message", r, err)
 	}
 }
@@ -91,16 +91,16 @@ func TestParseRejectsWhatIsNotAMessage(t *testing.T) {
 // the sweep, the workers and anyone else putting messages on a queue agree.
 func TestOneFormatPerQueue(t *testing.T) {
 	t.Parallel()
-	job := queue.ReminderJob{ConnectionID: "acme", Region: "eu", Stage: queue.StageReconnect, ExpiresAt: expires, RevokedAt: revoked}
+	job := jobs.ReminderJob{ConnectionID: "acme", Region: "eu", Stage: jobs.StageReconnect, ExpiresAt: expires, RevokedAt: revoked}
 	var asStages stages.Job = job // an alias: one type
 	if got, err := stages.ParseJob(job.Marshal()); err != nil || got != asStages {
 		t.Errorf("stages.ParseJob(queue body) = %+v, %v", got, err)
 	}
-	if _, err := stages.ParseJob("{}"); !errors.Is(err, queue.ErrBadReminderJob) || !errors.Is(err, stages.ErrBadJob) {
+	if _, err := stages.ParseJob("{}"); !errors.Is(err, jobs.ErrBadReminderJob) || !errors.Is(err, stages.ErrBadJob) {
 		t.Errorf("stages.ParseJob error %v is not the shared kind", err)
 	}
 
-	shared := queue.RefreshRequest{ConnectionID: "acme", Region: "na", QueuedAt: revoked}
+	shared := jobs.RefreshRequest{ConnectionID: "acme", Region: "na", QueuedAt: revoked}
 	old := refresh.Request{ConnectionID: "acme", Region: "na", QueuedAt: revoked}
 	if a, b := shared.Marshal(), old.Marshal(); a != b {
 		t.Errorf("refresh request bodies differ:\nqueue   %s\nrefresh %s", a, b)
@@ -114,7 +114,7 @@ func TestOneFormatPerQueue(t *testing.T) {
 	if string(b1) != string(b2) {
 		t.Errorf("refresh.ParseRequest(queue body) = %s, want %s", b1, b2)
 	}
-	if _, err := queue.ParseRefreshRequest([]byte(old.Marshal())); err != nil {
-		t.Errorf("queue.ParseRefreshRequest(refresh body) = %v", err)
+	if _, err := jobs.ParseRefreshRequest([]byte(old.Marshal())); err != nil {
+		t.Errorf("jobs.ParseRefreshRequest(refresh body) = %v", err)
 	}
 }
