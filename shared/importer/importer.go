@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/rate"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 )
 
@@ -243,11 +244,11 @@ func New(cfg Config, d Deps) *Importer {
 	}
 	var lim Pacer = d.Pacer
 	if lim == nil {
-		rate := cfg.MaxPerSecond
-		if math.IsInf(rate, 0) { // withDefaults keeps only numbers above 0
-			rate = 20
+		perSecond := cfg.MaxPerSecond
+		if math.IsInf(perSecond, 0) { // withDefaults keeps only numbers above 0
+			perSecond = 20
 		}
-		lim = newLocalPacer(rate)
+		lim = rate.NewLocal(perSecond)
 	}
 	// A packed vault's batches go one after the other: two at once would queue on the
 	// open bucket's lease and write it once each. A vault that keeps one secret per

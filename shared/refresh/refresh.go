@@ -20,6 +20,7 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
+	"github.com/spapi-auth-keeper/keeper/shared/rate"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 )
 
@@ -199,11 +200,11 @@ func New(cfg Config, d Deps) *Service {
 		pacer: d.Pacer,
 	}
 	if s.pacer == nil {
-		rate := cfg.MaxPerSecond
-		if math.IsInf(rate, 0) { // withDefaults keeps only numbers above 0
-			rate = DefaultMaxPerSecond
+		perSecond := cfg.MaxPerSecond
+		if math.IsInf(perSecond, 0) { // withDefaults keeps only numbers above 0
+			perSecond = DefaultMaxPerSecond
 		}
-		s.pacer = newLocalPacer(rate)
+		s.pacer = rate.NewLocal(perSecond)
 	}
 	if s.clock == nil {
 		s.clock = authz.SystemClock
