@@ -16,7 +16,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/spapi-auth-keeper/keeper/infra/demo"
 	"github.com/spapi-auth-keeper/keeper/infra/emulators"
 	"github.com/spapi-auth-keeper/keeper/infra/localstack"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
@@ -63,97 +62,6 @@ func emulatorEnv(t *testing.T) func(string) string {
 			return os.Getenv(k)
 		}
 		return ""
-	}
-}
-
-// TestEverySampleEventThroughTheRealBinary invokes each file in events/ the way
-// `make invoke` does: the function's built bootstrap behind the local Runtime API,
-// its environment from template.yaml, a deployment seeded with the sample fixtures.
-func TestEverySampleEventThroughTheRealBinary(t *testing.T) {
-	getenv := emulatorEnv(t)
-	type check func(t *testing.T, out []byte)
-	httpResp := func(status int, want string) check {
-		return func(t *testing.T, out []byte) {
-			var r events.APIGatewayV2HTTPResponse
-			if err := json.Unmarshal(out, &r); err != nil || r.StatusCode != status || !strings.Contains(r.Headers["Location"]+r.Body, want) {
-				t.Fatalf("want HTTP %d with %q, got %.600s", status, want, out)
-			}
-		}
-	}
-	noBatchFailures := func(t *testing.T, out []byte) {
-		var r events.SQSEventResponse
-		if err := json.Unmarshal(out, &r); err != nil || len(r.BatchItemFailures) != 0 || !bytes.Contains(out, []byte("batchItemFailures")) {
-			t.Fatalf("want an SQSEventResponse without failures, got %s", out)
-		}
-	}
-	noStreamFailures := func(t *testing.T, out []byte) {
-		var r events.DynamoDBEventResponse
-		if err := json.Unmarshal(out, &r); err != nil || len(r.BatchItemFailures) != 0 {
-			t.Fatalf("want a DynamoDBEventResponse without failures, got %s", out)
-		}
-	}
-	field := func(name, want string) check {
-		return func(t *testing.T, out []byte) {
-			var m map[string]any
-			if err := json.Unmarshal(out, &m); err != nil || fmt.Sprint(m[name]) != want {
-				t.Fatalf("want %s = %s, got %s", name, want, out)
-			}
-		}
-	}
-	cases := map[string]struct {
-		fn    string
-		check check
-	}{
-		"authorize-link.json":           {"CallbackFunction", httpResp(302, "/apps/authorize/consent?application_id="+demo.AppID)},
-		"login-uri.json":                {"CallbackFunction", httpResp(302, demo.CallbackHost+"?amazon_state=amzn-state-demo")},
-		"callback-good.json":            {"CallbackFunction", httpResp(200, "renewed")},
-		"callback-tampered-state.json":  {"CallbackFunction", httpResp(400, "could not verify")},
-		"callback-missing-code.json":    {"CallbackFunction", httpResp(400, "missing")},
-		"refresh-one.json":              {"TokenRefreshFunction", field("result", "refreshed")},
-		"sqs-refresh.json":              {"TokenRefreshFunction", noBatchFailures},
-		"schedule-refresh.json":         {"TokenRefreshFunction", field("read", "1")},
-		"schedule.json":                 {"ExpiryScanFunction", field("today", time.Now().UTC().Format("2006-01-02"))},
-		"sqs-reminder.json":             {"ReminderFunction", noBatchFailures},
-		"sqs-client-secret-new.json":    {"CredentialsFunction", noBatchFailures},
-		"sqs-client-secret-expiry.json": {"CredentialsFunction", noBatchFailures},
-		"schedule-credentials.json":     {"CredentialsFunction", field("result", "not_due")},
-		"import-object-created.json":    {"ImporterFunction", noBatchFailures},
-		"dynamodb-stream-history.json":  {"EventPublisherFunction", noStreamFailures},
-		"sqs-webhook.json":              {"WebhookSenderFunction", noBatchFailures}, // not a configured endpoint: dropped unsent
-		"function-url-token.json":       {"TokenServiceFunction", httpResp(200, "accessToken")},
-	}
-	// The invoke exits non-zero for these, saying this: the function answered, but asked
-	// for records again.
-	wantErr := map[string]string{}
-	files, err := filepath.Glob("../../../events/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no sample events: %v", err)
-	}
-	for _, f := range files {
-		name := filepath.Base(f)
-		tc, ok := cases[name]
-		if !ok {
-			t.Errorf("events/%s has no case here: every sample event must be invoked through its binary", name)
-			continue
-		}
-		if tc.fn != sampleFunctions[name] { // readme_test.go
-			t.Errorf("events/%s: invoked with %s here, the README gives it to %s", name, tc.fn, sampleFunctions[name])
-		}
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			var stdout, stderr bytes.Buffer
-			err := run(context.Background(), []string{"-fn", tc.fn, "-event", "events/" + name, "-bin-dir", binDir, "-standalone"}, getenv, &stdout, &stderr)
-			switch {
-			case wantErr[name] == "" && err != nil:
-				t.Fatalf("invoke: %v\n%s", err, stderr.String())
-			case wantErr[name] != "" && (err == nil || !strings.Contains(err.Error(), wantErr[name])):
-				t.Fatalf("invoke: %v, want an error saying %q\n%s", err, wantErr[name], stderr.String())
-			}
-			tc.check(t, stdout.Bytes())
-			if !strings.Contains(stderr.String(), "REPORT Init: ") {
-				t.Errorf("no REPORT line on stderr:\n%s", stderr.String())
-			}
-		})
 	}
 }
 
