@@ -82,7 +82,9 @@ func TestSendRequest(t *testing.T) {
 				Content              struct {
 					Simple struct {
 						Subject struct{ Data, Charset string }
-						Body    struct{ Html, Text struct{ Data, Charset string } }
+						Body    struct {
+							Html, Text struct{ Data, Charset string }
+						}
 					}
 				}
 				EmailTags []struct{ Name, Value string }
