@@ -11,6 +11,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/pages"
 	"github.com/spapi-auth-keeper/keeper/shared/reminder"
+	"github.com/spapi-auth-keeper/keeper/shared/sesmail"
 )
 
 // handler is what Lambda calls with each batch of reminder jobs.
@@ -43,12 +44,12 @@ func wire(d app.Deps, sesClient *sesv2.Client) (handler, error) {
 		return nil, fmt.Errorf("SES_MAX_PER_SECOND: %w", err)
 	}
 	cfg := reminder.SenderConfig{
-		From: d.Config.SenderEmail, ConfigurationSet: d.Config.SESConfigurationSet, Schedule: schedule, Pacer: pacer,
+		From: d.Config.SenderEmail, Schedule: schedule, Pacer: pacer,
 	}
 	if ch := d.AppNotifications(os.Getenv); ch != nil {
 		cfg.AppNotifier = ch
 	}
-	sender, err := reminder.NewSender(cfg, d.Store(), sesClient, r, d.ClockOrSystem(), d.Log, d.Metrics)
+	sender, err := reminder.NewSender(cfg, d.Store(), sesmail.New(sesClient, d.Config.SESConfigurationSet), r, d.ClockOrSystem(), d.Log, d.Metrics)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
+	"github.com/spapi-auth-keeper/keeper/shared/queue"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 	"github.com/spapi-auth-keeper/keeper/shared/webhook"
 )
@@ -40,5 +41,5 @@ func sender(d app.Deps, sqsClient *sqs.Client, getenv func(string) string) (*web
 	key := webhook.CachedKey(func(ctx context.Context) (secret.Value, error) {
 		return app.WebhookKey(ctx, d.Clients.Secrets, ec.WebhookKeyID)
 	})
-	return webhook.NewSender(d.HTTP, key, endpoints, d.Store(), sqsClient, ec.WebhookQueueURL, d.Log, d.Metrics), nil
+	return webhook.New(d.HTTP, key, endpoints, d.Store(), queue.NewDelayer(sqsClient, ec.WebhookQueueURL), d.Log, d.Metrics), nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/reminder"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
+	"github.com/spapi-auth-keeper/keeper/shared/sesmail"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
 )
 
@@ -297,9 +298,9 @@ func TestMailboxSimulatorEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender, err := reminder.NewSender(reminder.SenderConfig{From: "reminders@keeper.example.com", ConfigurationSet: "keeper-events",
+	sender, err := reminder.NewSender(reminder.SenderConfig{From: "reminders@keeper.example.com",
 		Schedule: reminder.MustParseSchedule(config.DefaultReminderStages), RatePerSecond: 1000, RetryDelay: time.Millisecond},
-		e.store, ses, r, testenv.NewClock(now), nil, nil)
+		e.store, sesmail.New(ses, "keeper-events"), r, testenv.NewClock(now), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/reminder"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
+	"github.com/spapi-auth-keeper/keeper/shared/sesmail"
 )
 
 type refreshTokens struct {
@@ -53,7 +54,7 @@ func TestSellerCentralChannelPostsOncePerStage(t *testing.T) {
 	emu, _ := testenv.SESv2(t)
 	s, err := reminder.NewSender(reminder.SenderConfig{From: "reminders@keeper.example.com", AppNotifier: ch,
 		Schedule: reminder.MustParseSchedule(config.DefaultReminderStages), RatePerSecond: 1000, RetryDelay: time.Millisecond},
-		e.store, emu, testRenderer(t, "Keeper Test App"), e.clock, nil, nil)
+		e.store, sesmail.New(emu, ""), testRenderer(t, "Keeper Test App"), e.clock, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func TestBouncingContactStillGetsTheSellerCentralNotice(t *testing.T) {
 	emu, mailbox := testenv.SESv2(t)
 	s, err := reminder.NewSender(reminder.SenderConfig{From: "reminders@keeper.example.com", AppNotifier: ch,
 		Schedule: reminder.MustParseSchedule(config.DefaultReminderStages), RatePerSecond: 1000, RetryDelay: time.Millisecond},
-		e.store, emu, testRenderer(t, "Keeper Test App"), e.clock, nil, nil)
+		e.store, sesmail.New(emu, ""), testRenderer(t, "Keeper Test App"), e.clock, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/pace"
 	"github.com/spapi-auth-keeper/keeper/shared/reminder"
+	"github.com/spapi-auth-keeper/keeper/shared/sesmail"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
 )
 
@@ -46,7 +47,7 @@ func BenchmarkSender(b *testing.B) {
 
 	emuClient, _ := testenv.SESv2(b)
 	proxyURL, arrivals := testenv.TimingProxy(b, aws.ToString(emuClient.Options().BaseEndpoint))
-	ses := sesClient(proxyURL)
+	ses := sesmail.New(sesClient(proxyURL), "")
 	st := store.New(db, table)
 	schedule := reminder.MustParseSchedule(config.DefaultReminderStages)
 

@@ -10,9 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
@@ -30,17 +27,11 @@ type Store interface {
 	RejectReminder(ctx context.Context, c store.ReminderClaim, reason string, at time.Time) error
 }
 
-// SES is the part of the SES v2 client the sender uses.
-type SES interface {
-	SendEmail(ctx context.Context, in *sesv2.SendEmailInput, optFns ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error)
-}
-
 // SenderConfig tunes the sender.
 type SenderConfig struct {
-	From             string      // SENDER_EMAIL, verified in SES
-	ConfigurationSet string      // SES_CONFIGURATION_SET; empty sends without one
-	AppNotifier      AppNotifier // the Seller Central channel (appnotify.go); nil: off
-	Schedule         Schedule    // REMINDER_STAGES: a job for another stage is malformed
+	From        string      // SENDER_EMAIL, verified in SES
+	AppNotifier AppNotifier // the Seller Central channel (appnotify.go); nil: off
+	Schedule    Schedule    // REMINDER_STAGES: a job for another stage is malformed
 	// Pacer spaces the sends of every sender of the stack on one budget,
 	// SES_MAX_PER_SECOND (shared/pace), so that all concurrent invocations together
 	// stay under the account's SES sending rate in every second. nil paces this sender
@@ -79,7 +70,7 @@ type Sender struct {
 	cfg      SenderConfig
 	from     string
 	store    Store
-	ses      SES
+	mailer   Mailer
 	renderer *Renderer
 	clock    authz.Clock
 	log      *slog.Logger
@@ -87,8 +78,8 @@ type Sender struct {
 	pacer    Pacer
 }
 
-// NewSender checks cfg and wires the sender. m may be nil.
-func NewSender(cfg SenderConfig, st Store, ses SES, r *Renderer, clock authz.Clock, log *slog.Logger, m *metrics.Emitter) (*Sender, error) {
+// NewSender checks cfg and wires the sender, which sends through mailer. m may be nil.
+func NewSender(cfg SenderConfig, st Store, mailer Mailer, r *Renderer, clock authz.Clock, log *slog.Logger, m *metrics.Emitter) (*Sender, error) {
 	from, err := FormatSender(cfg.From)
 	if err != nil {
 		return nil, err
@@ -121,7 +112,7 @@ func NewSender(cfg SenderConfig, st Store, ses SES, r *Renderer, clock authz.Clo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Sender{cfg: cfg, from: from, store: st, ses: ses, renderer: r, clock: clock, log: log, metrics: m, pacer: cfg.Pacer}, nil
+	return &Sender{cfg: cfg, from: from, store: st, mailer: mailer, renderer: r, clock: clock, log: log, metrics: m, pacer: cfg.Pacer}, nil
 }
 
 // Outcome is what became of one message, for logs and tests.
@@ -261,9 +252,8 @@ func (s *Sender) process(ctx context.Context, m events.SQSMessage, stop *atomic.
 		s.release(ctx, log, claim)
 		return OutcomeRetry, ErrThrottled
 	}
-	out, err := s.ses.SendEmail(ctx, s.input(email))
+	messageID, err := s.mailer.Send(ctx, Message{From: s.from, To: email.To, Subject: email.Subject, HTML: email.HTML, Text: email.Text, Tags: email.Tags})
 	if err != nil {
-		err = ClassifySES(err)
 		if errors.Is(err, ErrRejected) {
 			return s.reject(ctx, log, claim, ReasonRejected, err)
 		}
@@ -272,7 +262,6 @@ func (s *Sender) process(ctx context.Context, m events.SQSMessage, stop *atomic.
 		s.failed(Reason(err))
 		return OutcomeRetry, err
 	}
-	messageID := aws.ToString(out.MessageId)
 	log = log.With("sesMessageId", messageID)
 	if err := s.mark(ctx, claim, messageID); err != nil {
 		// SES has the email. Retrying the message would send it twice, so it is removed;
@@ -285,26 +274,6 @@ func (s *Sender) process(ctx context.Context, m events.SQSMessage, stop *atomic.
 	s.metrics.Count(metrics.RemindersSent, 1)
 	s.notifyApp(ctx, log, claim, a, job, email) // appnotify.go: the Seller Central channel
 	return OutcomeSent, nil
-}
-
-func (s *Sender) input(e Email) *sesv2.SendEmailInput {
-	in := &sesv2.SendEmailInput{
-		FromEmailAddress: aws.String(s.from),
-		Destination:      &types.Destination{ToAddresses: []string{e.To}},
-		Content: &types.EmailContent{Simple: &types.Message{
-			// SES encodes non-ASCII text in the given charset; without it, 7-bit ASCII.
-			Subject: &types.Content{Data: aws.String(e.Subject), Charset: aws.String("UTF-8")},
-			Body: &types.Body{
-				Html: &types.Content{Data: aws.String(e.HTML), Charset: aws.String("UTF-8")},
-				Text: &types.Content{Data: aws.String(e.Text), Charset: aws.String("UTF-8")},
-			},
-		}},
-	}
-	if s.cfg.ConfigurationSet != "" {
-		in.ConfigurationSetName = aws.String(s.cfg.ConfigurationSet)
-	}
-	in.EmailTags = messageTags(e.Tags) // delivery events find their reminder entry by these
-	return in
 }
 
 // reject records a permanent failure on the authorization, so that the stage is not

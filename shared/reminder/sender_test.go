@@ -26,6 +26,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/reminder"
+	"github.com/spapi-auth-keeper/keeper/shared/sesmail"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
 )
 
@@ -116,10 +117,10 @@ func newSenderEnv(t *testing.T) *senderEnv {
 	t.Cleanup(proxy.Close)
 	e := &senderEnv{t: t, ctx: context.Background(), store: store.New(testenv.DynamoDB(t), testenv.NewTable(t)), mail: mail,
 		faults: faults, clock: testenv.NewClock(scanDay), logs: &testenv.Buffer{}, metrics: &testenv.Buffer{}}
-	ses := sesClient(proxy.URL)
+	ses := sesmail.New(sesClient(proxy.URL), "")
 	e.newOne = func() *reminder.Sender {
 		s, err := reminder.NewSender(reminder.SenderConfig{
-			From: "Keeper Reminders <reminders@keeper.example.com>", ConfigurationSet: "",
+			From:     "Keeper Reminders <reminders@keeper.example.com>",
 			Schedule: reminder.MustParseSchedule(config.DefaultReminderStages), RatePerSecond: 1000, RetryDelay: time.Millisecond,
 		}, e.store, ses, testRenderer(t, "Keeper Test App"), e.clock,
 			slog.New(slog.NewJSONHandler(e.logs, nil)), metrics.New(e.metrics))
@@ -301,7 +302,7 @@ func TestThrottlingIsRetriedLater(t *testing.T) {
 			e.sender = func() *reminder.Sender { // one at a time, so "the rest of the batch" is well defined
 				s, err := reminder.NewSender(reminder.SenderConfig{From: "reminders@keeper.example.com", Parallel: 1,
 					Schedule: reminder.MustParseSchedule(config.DefaultReminderStages), RatePerSecond: 1000},
-					e.store, sesClient(proxyURL(t, e)), testRenderer(t, "Keeper"), e.clock, slog.New(slog.NewJSONHandler(e.logs, nil)), metrics.New(e.metrics))
+					e.store, sesmail.New(sesClient(proxyURL(t, e)), ""), testRenderer(t, "Keeper"), e.clock, slog.New(slog.NewJSONHandler(e.logs, nil)), metrics.New(e.metrics))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,7 +1,8 @@
 // Package reminder holds the reminder emails of the ledger: the sender that claims
-// each due stage once and sends it through SES v2, and the emails it renders. The
-// stages and the queue's jobs are shared/stages; their names here are aliases, so
-// that the sender's callers and tests read as before.
+// each due stage once and sends it through a Mailer (SES v2 in the stack, through
+// shared/sesmail), and the emails it renders. The stages and the queue's jobs are
+// shared/stages; their names here are aliases, so that the sender's callers and
+// tests read as before.
 package reminder
 
 import (

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
+	"github.com/spapi-auth-keeper/keeper/shared/queue"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 	"github.com/spapi-auth-keeper/keeper/shared/webhook"
 )
@@ -44,7 +45,7 @@ func TestSenderDeliversOnlyToConfiguredEndpoints(t *testing.T) {
 			configured := vendor.srv.URL + "/hooks"
 			r := newRig(t, nil, configured)
 			logs := &testenv.Buffer{}
-			r.sender = webhook.NewSender(nil, func(context.Context) (secret.Value, error) { return key, nil }, r.configured, r.store, r.vis, r.queue,
+			r.sender = webhook.New(nil, func(context.Context) (secret.Value, error) { return key, nil }, r.configured, r.store, queue.NewDelayer(r.vis, r.queue),
 				slog.New(slog.NewJSONHandler(logs, nil)), metrics.New(r.emf))
 
 			// Queued by someone else: a well-formed message, its endpoint id derived from

@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/queue"
@@ -36,9 +34,11 @@ const maxVisibility = 12 * time.Hour
 // Timeout bounds one delivery attempt; a slow endpoint is retried later.
 const Timeout = 10 * time.Second
 
-// Visibility is the API the sender uses to delay a message's next receive.
-type Visibility interface {
-	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+// Delayer holds a received message back from its next receive for d: the queue
+// itself keeps the message until its retry is due (queue.Delayer, on SQS's
+// visibility timeout).
+type Delayer interface {
+	Delay(ctx context.Context, receiptHandle string, d time.Duration) error
 }
 
 // Endpoints records endpoints disabled by a 410 (the store).
@@ -79,22 +79,22 @@ type Sender struct {
 	allowed   map[string]bool // the configured endpoints' URLs: the only ones a message may name
 	key       KeySource
 	endpoints Endpoints
-	sqs       Visibility
-	queueURL  string
+	delayer   Delayer
 	now       func() time.Time
 	timeout   time.Duration
 	log       *slog.Logger
 	metrics   *metrics.Emitter
 }
 
-// NewSender returns a sender that delivers only to configured: the endpoints of
+// New returns a sender that delivers only to configured: the endpoints of
 // WEBHOOK_URL, as the publisher reads them. A queue message is untrusted input (anyone
 // who may send to the queue writes one), so a message that names any other URL is
 // dropped unsent: the sender must not sign and post for whoever wrote it. client nil:
 // an HTTP client with Timeout that follows no redirect (Standard Webhooks counts a
 // redirect as a failure, and following one would let an endpoint send the signed
-// payload elsewhere).
-func NewSender(client *http.Client, key KeySource, configured []Endpoint, endpoints Endpoints, vis Visibility, queueURL string, log *slog.Logger, m *metrics.Emitter) *Sender {
+// payload elsewhere). delayer sets each retry's delay on its message; nil leaves a
+// failed message to the queue's own visibility timeout (one-off sends).
+func New(client *http.Client, key KeySource, configured []Endpoint, endpoints Endpoints, delayer Delayer, log *slog.Logger, m *metrics.Emitter) *Sender {
 	if client == nil {
 		client = &http.Client{Timeout: Timeout}
 	}
@@ -104,7 +104,17 @@ func NewSender(client *http.Client, key KeySource, configured []Endpoint, endpoi
 	for _, e := range configured {
 		allowed[e.URL] = true
 	}
-	return &Sender{http: &c, allowed: allowed, key: key, endpoints: endpoints, sqs: vis, queueURL: queueURL, now: time.Now, timeout: Timeout, log: log, metrics: m}
+	return &Sender{http: &c, allowed: allowed, key: key, endpoints: endpoints, delayer: delayer, now: time.Now, timeout: Timeout, log: log, metrics: m}
+}
+
+// NewSender is New for a caller that still names the queue apart (keeperctl's one-off
+// sends, with no delayer); the queue now goes with the delayer (queue.NewDelayer) and
+// queueURL is not used.
+//
+// Deprecated: use New.
+func NewSender(client *http.Client, key KeySource, configured []Endpoint, endpoints Endpoints, delayer Delayer, queueURL string, log *slog.Logger, m *metrics.Emitter) *Sender {
+	_ = queueURL
+	return New(client, key, configured, endpoints, delayer, log, m)
 }
 
 // WithClock sets the time source (tests).
@@ -294,9 +304,8 @@ func (s *Sender) handleOne(ctx context.Context, sm events.SQSMessage) error {
 	} else {
 		log.WarnContext(ctx, "webhook attempt failed; retrying", "error", r.Err, "attempt", receives, "nextIn", delay.String())
 	}
-	if s.sqs != nil && sm.ReceiptHandle != "" {
-		if _, err := s.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(s.queueURL),
-			ReceiptHandle: aws.String(sm.ReceiptHandle), VisibilityTimeout: int32(delay / time.Second)}); err != nil {
+	if s.delayer != nil && sm.ReceiptHandle != "" {
+		if err := s.delayer.Delay(ctx, sm.ReceiptHandle, delay); err != nil {
 			log.WarnContext(ctx, "set the retry delay", "error", err)
 		}
 	}

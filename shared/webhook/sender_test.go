@@ -131,7 +131,7 @@ func newRig(t *testing.T, client *http.Client, configured ...string) *rig {
 	st := store.New(testenv.DynamoDB(t), testenv.NewTable(t))
 	vis := &visibility{Client: sqsClient}
 	emf := &testenv.Buffer{}
-	s := webhook.NewSender(client, func(context.Context) (secret.Value, error) { return key, nil }, eps, st, vis, q,
+	s := webhook.New(client, func(context.Context) (secret.Value, error) { return key, nil }, eps, st, queue.NewDelayer(vis, q),
 		slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.New(emf)).WithTimeout(20 * time.Second)
 	return &rig{sender: s, vis: vis, queue: q, store: st, emf: emf, configured: eps}
 }
@@ -241,7 +241,7 @@ func TestEndpointAnswers(t *testing.T) {
 			r := newRig(t, nil)
 			logs := &testenv.Buffer{}
 			eps, _ := webhook.ParseEndpoints(rcv.srv.URL)
-			r.sender = webhook.NewSender(nil, func(context.Context) (secret.Value, error) { return key, nil }, eps, r.store, r.vis, r.queue,
+			r.sender = webhook.New(nil, func(context.Context) (secret.Value, error) { return key, nil }, eps, r.store, queue.NewDelayer(r.vis, r.queue),
 				slog.New(slog.NewTextHandler(logs, nil)), metrics.New(r.emf)).WithTimeout(timeoutFor(tt.delay))
 			resp := r.deliver(t, rcv.srv.URL, sampleEvent())
 			if got := len(resp.BatchItemFailures) == 1; got != tt.wantRetry {

@@ -31,6 +31,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/rotation"
 	"github.com/spapi-auth-keeper/keeper/shared/rotation/ledger"
 	"github.com/spapi-auth-keeper/keeper/shared/sealer"
+	"github.com/spapi-auth-keeper/keeper/shared/sesmail"
 	"github.com/spapi-auth-keeper/keeper/shared/stages"
 	"github.com/spapi-auth-keeper/keeper/shared/tokenservice"
 	"github.com/spapi-auth-keeper/keeper/shared/tokensource"
@@ -133,12 +134,12 @@ func Reminder(d app.Deps, sesClient *sesv2.Client) (ReminderHandler, error) {
 		return nil, fmt.Errorf("SES_MAX_PER_SECOND: %w", err)
 	}
 	cfg := reminder.SenderConfig{
-		From: d.Config.SenderEmail, ConfigurationSet: d.Config.SESConfigurationSet, Schedule: schedule, Pacer: pacer,
+		From: d.Config.SenderEmail, Schedule: schedule, Pacer: pacer,
 	}
 	if ch := d.AppNotifications(os.Getenv); ch != nil {
 		cfg.AppNotifier = ch
 	}
-	sender, err := reminder.NewSender(cfg, d.Store(), sesClient, r, d.ClockOrSystem(), d.Log, d.Metrics)
+	sender, err := reminder.NewSender(cfg, d.Store(), sesmail.New(sesClient, d.Config.SESConfigurationSet), r, d.ClockOrSystem(), d.Log, d.Metrics)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package reminder_test
+package sesmail_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/reminder"
+	"github.com/spapi-auth-keeper/keeper/shared/sesmail"
 )
 
 // sesAnswer is one recorded SES v2 (REST-JSON) error answer: status, the
@@ -58,7 +59,7 @@ var recordedSESErrors = map[string]sesAnswer{
 	"emulator throttled":   {429, "", `{"type":"TooManyRequestsException","message":"Too Many Requests"}`},
 }
 
-func TestClassifySESWithRecordedAnswers(t *testing.T) {
+func TestClassifyWithRecordedAnswers(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		answer string
@@ -92,9 +93,9 @@ func TestClassifySESWithRecordedAnswers(t *testing.T) {
 			if err == nil {
 				t.Fatal("SendEmail succeeded against an error answer")
 			}
-			got := reminder.ClassifySES(err)
+			got := sesmail.Classify(err)
 			if !errors.Is(got, tt.want) {
-				t.Fatalf("ClassifySES(%v) = %v, want kind %v", err, got, tt.want)
+				t.Fatalf("Classify(%v) = %v, want kind %v", err, got, tt.want)
 			}
 			if r := reminder.Reason(got); r != tt.reason {
 				t.Errorf("Reason = %q, want %q", r, tt.reason)
@@ -108,23 +109,23 @@ func TestClassifySESWithRecordedAnswers(t *testing.T) {
 	}
 }
 
-func TestClassifySESNetworkAndContext(t *testing.T) {
+func TestClassifyNetworkAndContext(t *testing.T) {
 	t.Parallel()
-	if got := reminder.ClassifySES(nil); got != nil {
-		t.Fatalf("ClassifySES(nil) = %v", got)
+	if got := sesmail.Classify(nil); got != nil {
+		t.Fatalf("Classify(nil) = %v", got)
 	}
 	// A server that is gone: the SDK's request fails before any answer.
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close()
 	_, err := sesClient(url).SendEmail(context.Background(), sampleInput())
-	if got := reminder.ClassifySES(err); !errors.Is(got, reminder.ErrUnavailable) {
+	if got := sesmail.Classify(err); !errors.Is(got, reminder.ErrUnavailable) {
 		t.Errorf("connection refused: %v, want unavailable", got)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err = sesClient("http://127.0.0.1:9").SendEmail(ctx, sampleInput())
-	if got := reminder.ClassifySES(err); !errors.Is(got, reminder.ErrUnavailable) {
+	if got := sesmail.Classify(err); !errors.Is(got, reminder.ErrUnavailable) {
 		t.Errorf("cancelled: %v, want unavailable", got)
 	}
 }
@@ -176,10 +177,10 @@ func sampleInput() *sesv2.SendEmailInput {
 
 // The message SES gives is kept for the record and the log: it says which address or
 // limit, and the classification never loses it.
-func TestClassifySESKeepsTheMessage(t *testing.T) {
+func TestClassifyKeepsTheMessage(t *testing.T) {
 	t.Parallel()
 	_, err := sendThrough(t, recordedSESErrors["recipient not verified (sandbox)"])
-	got := reminder.ClassifySES(err).Error()
+	got := sesmail.Classify(err).Error()
 	if !strings.Contains(got, "MessageRejected") || !strings.Contains(got, "failed the check") {
 		t.Fatalf("classified error %q lost SES's code or message", got)
 	}
