@@ -242,6 +242,6 @@ func (c *CLI) webhookDeps(ctx context.Context, g Globals, urls string) (WebhookD
 	st := store.New(ddb, g.Table)
 	keyName := g.SecretPrefix + "/webhook-key"
 	key := webhook.CachedKey(func(ctx context.Context) (secret.Value, error) { return app.WebhookKey(ctx, sm, keyName) })
-	sender := webhook.NewSender(nil, key, eps, st, nil, "", slog.New(slog.DiscardHandler), nil)
+	sender := webhook.New(nil, key, eps, st, nil, slog.New(slog.DiscardHandler), nil)
 	return WebhookDeps{Store: st, Key: key, Sender: sender, URLs: eps, Clock: c.Now}, nil
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/shared/appnotify"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
-	"github.com/spapi-auth-keeper/keeper/shared/store"
 )
 
 // AppNotifier posts a reminder stage's app notification in Seller Central
@@ -17,15 +16,15 @@ type AppNotifier interface {
 	Post(ctx context.Context, a authz.Authorization, expiryDate, renewalURL string) (string, error)
 }
 
-// appNotificationStore records the notification's outcome on the stage (*store.Store).
+// appNotificationStore records the notification's outcome on the stage (the ledger).
 type appNotificationStore interface {
-	RecordAppNotification(ctx context.Context, c store.ReminderClaim, id, errText string) error
+	RecordAppNotification(ctx context.Context, c authz.ReminderClaim, id, errText string) error
 }
 
 // notifyApp posts the app notification of a pre-expiry stage just sent, under the
 // same claim as the email, so it too is posted once per stage; its outcome goes on
 // the stage. It never fails the reminder: the email is the channel of record.
-func (s *Sender) notifyApp(ctx context.Context, log *slog.Logger, c store.ReminderClaim, a authz.Authorization, job Job, e Email) {
+func (s *Sender) notifyApp(ctx context.Context, log *slog.Logger, c authz.ReminderClaim, a authz.Authorization, job Job, e Email) {
 	if s.cfg.AppNotifier == nil || job.Stage == StageReconnect {
 		return
 	}

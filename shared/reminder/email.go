@@ -11,8 +11,8 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/consent"
-	"github.com/spapi-auth-keeper/keeper/shared/delivery"
 	"github.com/spapi-auth-keeper/keeper/shared/i18n"
+	"github.com/spapi-auth-keeper/keeper/shared/mailtags"
 	"github.com/spapi-auth-keeper/keeper/shared/pages"
 	"github.com/spapi-auth-keeper/keeper/shared/stages"
 )
@@ -160,7 +160,7 @@ func (r *Renderer) render(a authz.Authorization, job Job, now time.Time, central
 		return Email{}, err
 	}
 	return Email{Subject: d.Subject, HTML: html, Text: text,
-		Tags: delivery.Tags(a.ConnectionID, a.Region, job.Key()), Link: d.RenewURL, ExpiryDate: date}, nil
+		Tags: mailtags.Tags(a.ConnectionID, a.Region, job.Key()), Link: d.RenewURL, ExpiryDate: date}, nil
 }
 
 // data is what the email for a says, in its language, and the expiry date as shown.

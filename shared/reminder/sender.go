@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,18 +14,17 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
-	"github.com/spapi-auth-keeper/keeper/shared/pace"
+	"github.com/spapi-auth-keeper/keeper/shared/rate"
 	"github.com/spapi-auth-keeper/keeper/shared/stages"
-	"github.com/spapi-auth-keeper/keeper/shared/store"
 )
 
 // Store is the ledger as the sender uses it: claim a stage, then mark it sent,
 // release it, or record that SES rejected it.
 type Store interface {
-	ClaimReminder(ctx context.Context, c store.ReminderClaim, staleAfter time.Duration) (authz.Authorization, error)
-	MarkReminderSent(ctx context.Context, c store.ReminderClaim, messageID string, sentAt time.Time) error
-	ReleaseReminder(ctx context.Context, c store.ReminderClaim) error
-	RejectReminder(ctx context.Context, c store.ReminderClaim, reason string, at time.Time) error
+	ClaimReminder(ctx context.Context, c authz.ReminderClaim, staleAfter time.Duration) (authz.Authorization, error)
+	MarkReminderSent(ctx context.Context, c authz.ReminderClaim, messageID string, sentAt time.Time) error
+	ReleaseReminder(ctx context.Context, c authz.ReminderClaim) error
+	RejectReminder(ctx context.Context, c authz.ReminderClaim, reason string, at time.Time) error
 }
 
 // SenderConfig tunes the sender.
@@ -88,11 +88,10 @@ func NewSender(cfg SenderConfig, st Store, mailer Mailer, r *Renderer, clock aut
 		return nil, errors.New("reminder sender: empty schedule")
 	}
 	if cfg.Pacer == nil {
-		p, err := pace.Local(cfg.RatePerSecond)
-		if err != nil {
-			return nil, fmt.Errorf("reminder sender: %w", err)
+		if !(cfg.RatePerSecond > 0) || math.IsInf(cfg.RatePerSecond, 0) {
+			return nil, fmt.Errorf("reminder sender: rate %v per second, want > 0", cfg.RatePerSecond)
 		}
-		cfg.Pacer = p
+		cfg.Pacer = rate.NewLocal(cfg.RatePerSecond)
 	}
 	if cfg.ClaimTimeout <= 0 {
 		cfg.ClaimTimeout = DefaultClaimTimeout
@@ -200,20 +199,20 @@ func (s *Sender) process(ctx context.Context, m events.SQSMessage, stop *atomic.
 	}
 	log = log.With("connectionId", job.ConnectionID, "region", job.Region, "stage", job.Key())
 
-	claim := store.ReminderClaim{ConnectionID: job.ConnectionID, Region: job.Region, Key: job.Key(), ExpiresAt: job.ExpiresAt, ClaimedAt: s.clock.Now().UTC()}
+	claim := authz.ReminderClaim{ConnectionID: job.ConnectionID, Region: job.Region, Key: job.Key(), ExpiresAt: job.ExpiresAt, ClaimedAt: s.clock.Now().UTC()}
 	a, err := s.store.ClaimReminder(ctx, claim, s.cfg.ClaimTimeout)
 	switch {
 	case errors.Is(err, authz.ErrNotFound):
 		log.WarnContext(ctx, "reminder job for an unknown authorization, removed")
 		s.failed(ReasonUnknown)
 		return OutcomeMalformed, err
-	case errors.Is(err, store.ErrReminderDone):
+	case errors.Is(err, authz.ErrReminderDone):
 		log.InfoContext(ctx, "reminder already sent, duplicate delivery dropped")
 		return OutcomeDuplicate, nil
-	case errors.Is(err, store.ErrReminderStale):
+	case errors.Is(err, authz.ErrReminderStale):
 		log.InfoContext(ctx, "reminder job stale: the authorization was renewed since, dropped")
 		return OutcomeStale, nil
-	case errors.Is(err, store.ErrReminderClaimed):
+	case errors.Is(err, authz.ErrReminderClaimed):
 		// Another sender is sending it right now, or crashed doing so: ask again after
 		// the visibility timeout, when it is either sent or stale enough to take over.
 		log.InfoContext(ctx, "reminder claimed by another sender, retried later")
@@ -278,7 +277,7 @@ func (s *Sender) process(ctx context.Context, m events.SQSMessage, stop *atomic.
 
 // reject records a permanent failure on the authorization, so that the stage is not
 // tried again, and counts it.
-func (s *Sender) reject(ctx context.Context, log *slog.Logger, c store.ReminderClaim, reason string, cause error) (Outcome, error) {
+func (s *Sender) reject(ctx context.Context, log *slog.Logger, c authz.ReminderClaim, reason string, cause error) (Outcome, error) {
 	s.failed(reason)
 	if err := s.store.RejectReminder(ctx, c, cause.Error(), s.clock.Now().UTC()); err != nil {
 		log.ErrorContext(ctx, "reminder rejected, recording failed, retried later", "reason", reason, "cause", cause, "error", err)
@@ -290,19 +289,19 @@ func (s *Sender) reject(ctx context.Context, log *slog.Logger, c store.ReminderC
 }
 
 // release gives the stage back so that the retry can claim it at once.
-func (s *Sender) release(ctx context.Context, log *slog.Logger, c store.ReminderClaim) {
+func (s *Sender) release(ctx context.Context, log *slog.Logger, c authz.ReminderClaim) {
 	if err := s.store.ReleaseReminder(context.WithoutCancel(ctx), c); err != nil {
 		// The claim goes stale after ClaimTimeout and the retry takes it over then.
 		log.WarnContext(ctx, "reminder claim not released", "error", err)
 	}
 }
 
-func (s *Sender) mark(ctx context.Context, c store.ReminderClaim, messageID string) error {
+func (s *Sender) mark(ctx context.Context, c authz.ReminderClaim, messageID string) error {
 	ctx = context.WithoutCancel(ctx) // the email is gone: record it even if the invocation is ending
 	delay := s.cfg.RetryDelay
 	var err error
 	for try := 0; try < s.cfg.MarkRetries; try++ {
-		if err = s.store.MarkReminderSent(ctx, c, messageID, s.clock.Now().UTC()); err == nil || !errors.Is(err, store.ErrUnavailable) {
+		if err = s.store.MarkReminderSent(ctx, c, messageID, s.clock.Now().UTC()); err == nil || !errors.Is(err, authz.ErrStoreUnavailable) {
 			return err
 		}
 		time.Sleep(delay)

@@ -266,7 +266,7 @@ func (s *Store) SetContact(ctx context.Context, connectionID string, region auth
 // RecordAppNotification records on c's stage what became of its app notification in
 // Seller Central: Amazon's id, or the error. The stage must still carry claim c.
 func (s *Store) RecordAppNotification(ctx context.Context, c ReminderClaim, id, errText string) error {
-	if err := c.valid(); err != nil {
+	if err := validClaim(c); err != nil {
 		return fmt.Errorf("record app notification: %w", err)
 	}
 	if len(errText) > maxDetail {

@@ -23,28 +23,17 @@ import (
 // version: a writer holding an older copy of the record (the callback, a refresh, the
 // scan) then fails its version check and re-reads, instead of putting back a record
 // without the claim.
+// The claim's answers and the claim itself are the domain's (authz), for the
+// reminder sender, which imports no adapter.
 var (
-	// ErrReminderDone: the stage was sent, or rejected for good, already.
-	ErrReminderDone = errors.New("reminder stage already sent or rejected")
-	// ErrReminderClaimed: another sender claimed the stage less than the claim timeout ago.
-	ErrReminderClaimed = errors.New("reminder stage claimed by another sender")
-	// ErrReminderStale: the authorization's expiry is no longer the one the job was
-	// computed from: it was renewed, and the stage belongs to a past year.
-	ErrReminderStale = errors.New("reminder job is for a previous expiry")
-	// ErrClaimLost: the claim being marked or released is no longer ours (taken over
-	// after the timeout, or wiped by a renewal).
-	ErrClaimLost = errors.New("reminder claim no longer held")
+	ErrReminderDone    = authz.ErrReminderDone
+	ErrReminderClaimed = authz.ErrReminderClaimed
+	ErrReminderStale   = authz.ErrReminderStale
+	ErrClaimLost       = authz.ErrClaimLost
 )
 
-// ReminderClaim names one claim on one stage of one authorization. ClaimedAt, stored
-// with nanoseconds, is what tells this claim from any other on the same stage.
-type ReminderClaim struct {
-	ConnectionID string
-	Region       authz.Region
-	Key          string    // the stage's key in remindersSent ("-30", "+7", "reconnect@…")
-	ExpiresAt    time.Time // the expiry the job was computed from
-	ClaimedAt    time.Time
-}
+// ReminderClaim names one claim on one stage of one authorization.
+type ReminderClaim = authz.ReminderClaim
 
 const (
 	attrReminders = "remindersSent"
@@ -59,7 +48,7 @@ var reminderNames = map[string]string{
 
 // names returns the attribute names the expressions use: DynamoDB refuses a request
 // that declares a name none of its expressions mentions.
-func (c ReminderClaim) names(exprs ...string) map[string]string {
+func claimNames(c ReminderClaim, exprs ...string) map[string]string {
 	all := strings.Join(exprs, " ")
 	n := map[string]string{"#k": c.Key}
 	for k, v := range reminderNames {
@@ -86,7 +75,7 @@ func usesName(exprs, name string) bool {
 	}
 }
 
-func (c ReminderClaim) valid() error {
+func validClaim(c ReminderClaim) error {
 	if err := validKey(c.ConnectionID, c.Region); err != nil {
 		return err
 	}
@@ -106,7 +95,7 @@ var one = &types.AttributeValueMemberN{Value: "1"}
 // between claim and send). It returns the record as claimed. Otherwise:
 // authz.ErrNotFound, ErrReminderStale, ErrReminderDone or ErrReminderClaimed.
 func (s *Store) ClaimReminder(ctx context.Context, c ReminderClaim, staleAfter time.Duration) (authz.Authorization, error) {
-	if err := c.valid(); err != nil {
+	if err := validClaim(c); err != nil {
 		return authz.Authorization{}, fmt.Errorf("claim reminder: %w", err)
 	}
 	mark, err := attributevalue.MarshalMap(reminderItem{ClaimedAt: formatTime(c.ClaimedAt)})
@@ -124,7 +113,7 @@ func (s *Store) ClaimReminder(ctx context.Context, c ReminderClaim, staleAfter t
 		Key:                      authKey(c.ConnectionID, c.Region),
 		UpdateExpression:         aws.String(update),
 		ConditionExpression:      aws.String(cond),
-		ExpressionAttributeNames: c.names(update, cond),
+		ExpressionAttributeNames: claimNames(c, update, cond),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":mark": &types.AttributeValueMemberM{Value: mark}, ":one": one,
 			":exp": str(formatTime(c.ExpiresAt)), ":staleBefore": str(formatTime(c.ClaimedAt.Add(-staleAfter))),
@@ -230,7 +219,7 @@ const claimHeld = "#rs.#k.#claimed = :claimed AND attribute_not_exists(#rs.#k.#s
 
 // settleClaim applies update to c's claimed, unsent stage together with event.
 func (s *Store) settleClaim(ctx context.Context, c ReminderClaim, update string, values map[string]types.AttributeValue, event authz.Event) error {
-	if err := c.valid(); err != nil {
+	if err := validClaim(c); err != nil {
 		return fmt.Errorf("settle reminder claim: %w", err)
 	}
 	put, err := s.eventPut(event)
@@ -245,7 +234,7 @@ func (s *Store) settleClaim(ctx context.Context, c ReminderClaim, update string,
 			Key:                       authKey(c.ConnectionID, c.Region),
 			UpdateExpression:          aws.String(update),
 			ConditionExpression:       aws.String(claimHeld),
-			ExpressionAttributeNames:  c.names(update, claimHeld),
+			ExpressionAttributeNames:  claimNames(c, update, claimHeld),
 			ExpressionAttributeValues: values,
 		}},
 		{Put: put},
@@ -279,7 +268,7 @@ func settleError(err error) error {
 // retry can claim the stage at once rather than after the claim timeout.
 // ErrClaimLost if the claim is no longer c's.
 func (s *Store) ReleaseReminder(ctx context.Context, c ReminderClaim) error {
-	if err := c.valid(); err != nil {
+	if err := validClaim(c); err != nil {
 		return fmt.Errorf("release reminder claim: %w", err)
 	}
 	const release = "REMOVE #rs.#k ADD #v :one"
@@ -288,7 +277,7 @@ func (s *Store) ReleaseReminder(ctx context.Context, c ReminderClaim) error {
 		Key:                       authKey(c.ConnectionID, c.Region),
 		UpdateExpression:          aws.String(release),
 		ConditionExpression:       aws.String(claimHeld),
-		ExpressionAttributeNames:  c.names(release, claimHeld),
+		ExpressionAttributeNames:  claimNames(c, release, claimHeld),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":claimed": str(formatTime(c.ClaimedAt)), ":one": one},
 	})
 	var failed *types.ConditionalCheckFailedException

@@ -107,16 +107,6 @@ func New(client *http.Client, key KeySource, configured []Endpoint, endpoints En
 	return &Sender{http: &c, allowed: allowed, key: key, endpoints: endpoints, delayer: delayer, now: time.Now, timeout: Timeout, log: log, metrics: m}
 }
 
-// NewSender is New for a caller that still names the queue apart (keeperctl's one-off
-// sends, with no delayer); the queue now goes with the delayer (queue.NewDelayer) and
-// queueURL is not used.
-//
-// Deprecated: use New.
-func NewSender(client *http.Client, key KeySource, configured []Endpoint, endpoints Endpoints, delayer Delayer, queueURL string, log *slog.Logger, m *metrics.Emitter) *Sender {
-	_ = queueURL
-	return New(client, key, configured, endpoints, delayer, log, m)
-}
-
 // WithClock sets the time source (tests).
 func (s *Sender) WithClock(now func() time.Time) *Sender { s.now = now; return s }
 
