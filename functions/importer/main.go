@@ -14,14 +14,14 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
-	"github.com/spapi-auth-keeper/keeper/shared/importer"
+	"github.com/spapi-auth-keeper/keeper/shared/importbucket"
 )
 
 func main() {
 	ctx := context.Background()
 	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager}, "TABLE_NAME", "SECRET_PREFIX")
 	// The endpoint override (AWS_ENDPOINT_URL_S3) is an emulator, addressed by path.
-	s3c, err := importer.NewS3FromConfig(ctx, d.Clients.Config)
+	s3c, err := importbucket.NewClient(ctx, d.Clients.Config)
 	app.Must(d, err)
 	r, err := wire(d, sqs.NewFromConfig(d.Clients.Config), s3c, os.Getenv)
 	app.Must(d, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
+	"github.com/spapi-auth-keeper/keeper/shared/importbucket"
 	"github.com/spapi-auth-keeper/keeper/shared/importer"
 	"github.com/spapi-auth-keeper/keeper/shared/queue"
 	"github.com/spapi-auth-keeper/keeper/shared/spapi"
@@ -65,7 +66,7 @@ func wire(d app.Deps, sqsClient *sqs.Client, s3c *s3.Client, getenv func(string)
 			return importer.New(c, importer.Deps{Ledger: st, Tokens: v, Writer: v, LWA: client, Accounts: accounts,
 				Clock: d.ClockOrSystem(), Log: d.Log, Pacer: pacer})
 		},
-		Config: cfg, Objects: importer.S3Objects{Client: s3c}, Statuses: st,
+		Config: cfg, Objects: importbucket.Objects{Client: s3c}, Statuses: st,
 		Queue: queue.NewSender(sqsClient, getenv(importQueueURLEnv)), Clock: d.ClockOrSystem(), Log: d.Log, Margin: time.Minute, // stop a minute before the deadline
 	}, nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
+	"github.com/spapi-auth-keeper/keeper/shared/importbucket"
 	"github.com/spapi-auth-keeper/keeper/shared/importer"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/queue"
@@ -218,7 +219,7 @@ func TestKeeperctlRemoteImport(t *testing.T) {
 		New: func(c importer.Config) *importer.Importer {
 			return importer.New(c, importer.Deps{Ledger: s.store, Tokens: s.vault, Writer: s.vault, LWA: lwaClient, Clock: authz.ClockFunc(func() time.Time { return now })})
 		},
-		Objects: importer.S3Objects{Client: testenv.S3Objects(t)}, Statuses: s.store, Queue: queue.NewSender(testenv.SQS(t), testenv.NewQueue(t, "imports")),
+		Objects: importbucket.Objects{Client: testenv.S3Objects(t)}, Statuses: s.store, Queue: queue.NewSender(testenv.SQS(t), testenv.NewQueue(t, "imports")),
 		Clock: authz.ClockFunc(func() time.Time { return now }), Log: slog.New(slog.DiscardHandler),
 	}
 	// The stack's side: S3 notifies the import function once the object is there.

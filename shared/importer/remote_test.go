@@ -18,6 +18,7 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/importbucket"
 	"github.com/spapi-auth-keeper/keeper/shared/importer"
 	"github.com/spapi-auth-keeper/keeper/shared/queue"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
@@ -62,7 +63,7 @@ func TestRemoteImportContinuesAcrossInvocations(t *testing.T) {
 			c.MaxPerSecond, c.Concurrency = 15, 2
 			return importer.New(c, importer.Deps{Ledger: e.store, Tokens: e.vault, Writer: e.writes, LWA: e.lwa, Accounts: e.accounts, Clock: e.clock})
 		},
-		Objects: importer.S3Objects{Client: testenv.S3Objects(t)}, Statuses: e.store, Queue: queue.NewSender(sqsc, queueURL),
+		Objects: importbucket.Objects{Client: testenv.S3Objects(t)}, Statuses: e.store, Queue: queue.NewSender(sqsc, queueURL),
 		Clock: e.clock, Log: testLogger(e), Margin: 10 * time.Second,
 	}
 	// Each invocation's deadline leaves it about a second of work (~15 of the 30 rows
@@ -143,7 +144,7 @@ func TestRemoteImportOfAWrongFileFailsAndDeletesIt(t *testing.T) {
 		New: func(c importer.Config) *importer.Importer {
 			return importer.New(c, importer.Deps{Ledger: e.store, Tokens: e.vault, Writer: e.writes, LWA: e.lwa, Clock: e.clock})
 		},
-		Objects: importer.S3Objects{Client: testenv.S3Objects(t)}, Statuses: e.store, Queue: queue.NewSender(testenv.SQS(t), testenv.NewQueue(t, "imports")),
+		Objects: importbucket.Objects{Client: testenv.S3Objects(t)}, Statuses: e.store, Queue: queue.NewSender(testenv.SQS(t), testenv.NewQueue(t, "imports")),
 		Clock: e.clock, Log: testLogger(e),
 	}
 	_, err = r.Handle(e.ctx, s3Event(t, bucket, key))

@@ -1,4 +1,4 @@
-package importer_test
+package importbucket_test
 
 import (
 	"bytes"
@@ -25,18 +25,19 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
+	"github.com/spapi-auth-keeper/keeper/shared/importbucket"
 	"github.com/spapi-auth-keeper/keeper/shared/importer"
 )
 
 // emulatorObjects is the import bucket as the import function builds it
 // (NewS3FromConfig) when AWS_ENDPOINT_URL_S3 names the S3 emulator.
-func emulatorObjects(t *testing.T) importer.S3Objects {
+func emulatorObjects(t *testing.T) importbucket.Objects {
 	t.Helper()
 	cfg := testenv.Config()
 	cfg.BaseEndpoint = aws.String(testenv.S3Endpoint(t))
-	c, err := importer.NewS3FromConfig(context.Background(), cfg)
+	c, err := importbucket.NewClient(context.Background(), cfg)
 	must(t, err)
-	return importer.S3Objects{Client: c}
+	return importbucket.Objects{Client: c}
 }
 
 // awkwardKeys are keys a vendor may well upload, each a byte S3's URI encoding
@@ -246,9 +247,9 @@ func TestS3EndpointFromLambdaEnvironment(t *testing.T) {
 			must(t, err)
 			hc := &capture{}
 			cfg.HTTPClient = hc
-			c, err := importer.NewS3FromConfig(ctx, cfg)
+			c, err := importbucket.NewClient(ctx, cfg)
 			must(t, err)
-			body, _, _, err := importer.S3Objects{Client: c}.Open(ctx, "import-bucket", "imports/a b.csv", "")
+			body, _, _, err := importbucket.Objects{Client: c}.Open(ctx, "import-bucket", "imports/a b.csv", "")
 			must(t, err)
 			body.Close()
 			if got := hc.sent().URL.String(); got != tt.wantURL {
@@ -267,18 +268,18 @@ func TestS3ConfigurationRefusedAtColdStart(t *testing.T) {
 	for _, e := range []string{"127.0.0.1:9000", "ftp://host", "http://", "http://host/?q=1", "http://host/#f"} {
 		cfg := testenv.Config()
 		cfg.BaseEndpoint = aws.String(e)
-		if _, err := importer.NewS3FromConfig(ctx, cfg); err == nil {
+		if _, err := importbucket.NewClient(ctx, cfg); err == nil {
 			t.Errorf("endpoint %q accepted", e)
 		}
 	}
 	cfg := testenv.Config()
 	cfg.Region = ""
-	if _, err := importer.NewS3FromConfig(ctx, cfg); err == nil {
+	if _, err := importbucket.NewClient(ctx, cfg); err == nil {
 		t.Error("no region accepted")
 	}
 	cfg = testenv.Config()
 	cfg.Credentials = nil
-	if _, err := importer.NewS3FromConfig(ctx, cfg); err == nil {
+	if _, err := importbucket.NewClient(ctx, cfg); err == nil {
 		t.Error("no credentials accepted")
 	}
 }
@@ -290,9 +291,9 @@ func TestS3RefusesWhatCouldAddressAnotherResource(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	hc := &capture{}
-	c, err := importer.NewS3FromConfig(ctx, aws.Config{Region: "eu-west-1", Credentials: aws.AnonymousCredentials{}, HTTPClient: hc})
+	c, err := importbucket.NewClient(ctx, aws.Config{Region: "eu-west-1", Credentials: aws.AnonymousCredentials{}, HTTPClient: hc})
 	must(t, err)
-	objects := importer.S3Objects{Client: c}
+	objects := importbucket.Objects{Client: c}
 	tests := []struct{ name, bucket, key string }{
 		{"a bucket with a path", "evil.example/steal", "k"},
 		{"a bucket with a fragment", "b#x", "k"},
@@ -354,19 +355,19 @@ func (s *script) count(method string) int {
 
 // serve is the import bucket on a scripted endpoint, with creds, retrying after a
 // millisecond.
-func serve(t *testing.T, creds aws.Credentials, answer func(w http.ResponseWriter, r *http.Request, attempt int)) (importer.S3Objects, *script) {
+func serve(t *testing.T, creds aws.Credentials, answer func(w http.ResponseWriter, r *http.Request, attempt int)) (importbucket.Objects, *script) {
 	t.Helper()
 	s := &script{attempts: map[string]int{}, answer: answer}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	cfg := aws.Config{Region: testenv.Region, Credentials: credentials.StaticCredentialsProvider{Value: creds}, BaseEndpoint: aws.String(srv.URL)}
-	c, err := importer.NewS3FromConfig(context.Background(), cfg, func(o *s3.Options) {
+	c, err := importbucket.NewClient(context.Background(), cfg, func(o *s3.Options) {
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
 			so.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
 		})
 	})
 	must(t, err)
-	return importer.S3Objects{Client: c}, s
+	return importbucket.Objects{Client: c}, s
 }
 
 // TestS3RetriesWhatS3AsksToRetry: 503 SlowDown, 500 InternalError and a dropped
@@ -478,3 +479,12 @@ func TestS3ErrorsNameNoCredentials(t *testing.T) {
 		}
 	}
 }
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }

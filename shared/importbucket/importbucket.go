@@ -1,10 +1,13 @@
-package importer
+// Package importbucket is the import bucket in S3, through the SDK's S3 client: the
+// importer's object source (importer.Objects), beneath the use case.
+package importbucket
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spapi-auth-keeper/keeper/shared/importer"
 	"io"
 	"net/url"
 	"strings"
@@ -14,14 +17,14 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// NewS3FromConfig builds the import bucket's client, the SDK's S3 client, from cfg's
+// NewClient builds the import bucket's client, the SDK's S3 client, from cfg's
 // region, credentials, HTTP client and S3 endpoint override (AWS_ENDPOINT_URL_S3,
 // else AWS_ENDPOINT_URL, as the SDK resolves them). An endpoint override is an
 // S3-compatible service (an emulator): it has no per-bucket host names, so it is
 // addressed by path. A configuration the client could never send with (no region, no
 // credentials, an endpoint that is not an http(s) URL) fails here, at the cold start,
 // not at the first import.
-func NewS3FromConfig(_ context.Context, cfg aws.Config, optFns ...func(*s3.Options)) (*s3.Client, error) {
+func NewClient(_ context.Context, cfg aws.Config, optFns ...func(*s3.Options)) (*s3.Client, error) {
 	if cfg.Region == "" {
 		return nil, errors.New("s3: the configuration names no region")
 	}
@@ -46,14 +49,14 @@ func NewS3FromConfig(_ context.Context, cfg aws.Config, optFns ...func(*s3.Optio
 	return c, nil
 }
 
-// S3Objects is the import bucket in S3. The bucket encrypts with the stack's KMS key
+// Objects is the import bucket in S3. The bucket encrypts with the stack's KMS key
 // by default, so nothing here names a key.
-type S3Objects struct {
+type Objects struct {
 	Client *s3.Client
 }
 
 // Open streams an object, checking its ETag when one is given.
-func (o S3Objects) Open(ctx context.Context, bucket, key, etag string) (io.ReadCloser, string, map[string]string, error) {
+func (o Objects) Open(ctx context.Context, bucket, key, etag string) (io.ReadCloser, string, map[string]string, error) {
 	if err := checkObject(bucket, key); err != nil {
 		return nil, "", nil, fmt.Errorf("s3 GetObject: %w", err)
 	}
@@ -67,7 +70,7 @@ func (o S3Objects) Open(ctx context.Context, bucket, key, etag string) (io.ReadC
 		var e smithy.APIError
 		switch {
 		case errors.As(err, &e) && (e.ErrorCode() == "NoSuchKey" || e.ErrorCode() == "NotFound"):
-			return nil, "", nil, ErrNoObject
+			return nil, "", nil, importer.ErrNoObject
 		case errors.As(err, &e) && e.ErrorCode() == "PreconditionFailed":
 			return nil, "", nil, fmt.Errorf("the file was replaced while it was being imported: %w", err)
 		}
@@ -77,7 +80,7 @@ func (o S3Objects) Open(ctx context.Context, bucket, key, etag string) (io.ReadC
 }
 
 // Delete removes an object.
-func (o S3Objects) Delete(ctx context.Context, bucket, key string) error {
+func (o Objects) Delete(ctx context.Context, bucket, key string) error {
 	if err := checkObject(bucket, key); err != nil {
 		return fmt.Errorf("s3 DeleteObject: %w", err)
 	}
@@ -86,7 +89,7 @@ func (o S3Objects) Delete(ctx context.Context, bucket, key string) error {
 }
 
 // PutReport writes an import's report (JSON, no token) beside the imports.
-func (o S3Objects) PutReport(ctx context.Context, bucket, key string, body []byte) error {
+func (o Objects) PutReport(ctx context.Context, bucket, key string, body []byte) error {
 	if err := checkObject(bucket, key); err != nil {
 		return fmt.Errorf("s3 PutObject: %w", err)
 	}
