@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/spapi-auth-keeper/keeper/functions/credentials/wire"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 )
@@ -23,8 +24,8 @@ var configNames = []string{"TABLE_NAME", "SECRET_PREFIX", "APP_ID"}
 func main() {
 	ctx := context.Background()
 	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager}, configNames...)
-	o, err := optionsFromEnv(os.Getenv)
+	o, err := wire.OptionsFromEnv(os.Getenv)
 	app.Must(d, err)
-	h, _ := wire(d, o)
+	h, _ := wire.Build(d, o)
 	lambda.Start(h)
 }

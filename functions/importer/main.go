@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/spapi-auth-keeper/keeper/functions/importer/wire"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/importbucket"
@@ -23,7 +24,7 @@ func main() {
 	// The endpoint override (AWS_ENDPOINT_URL_S3) is an emulator, addressed by path.
 	s3c, err := importbucket.NewClient(ctx, d.Clients.Config)
 	app.Must(d, err)
-	r, err := wire(d, sqs.NewFromConfig(d.Clients.Config), s3c, os.Getenv)
+	r, err := wire.Build(d, sqs.NewFromConfig(d.Clients.Config), s3c, os.Getenv)
 	app.Must(d, err)
 	lambda.Start(r.Handle)
 }

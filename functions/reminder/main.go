@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/spapi-auth-keeper/keeper/functions/reminder/wire"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 )
@@ -18,7 +19,7 @@ var configNames = []string{"TABLE_NAME", "SECRET_PREFIX", "BASE_URL", "SENDER_EM
 func main() {
 	ctx := context.Background()
 	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager}, configNames...)
-	handle, err := wire(d, sesv2.NewFromConfig(d.Clients.Config))
+	handle, err := wire.Build(d, sesv2.NewFromConfig(d.Clients.Config))
 	app.Must(d, err)
 	lambda.Start(handle)
 }

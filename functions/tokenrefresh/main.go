@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/spapi-auth-keeper/keeper/functions/tokenrefresh/wire"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/refresh"
@@ -23,7 +24,7 @@ var configNames = []string{"TABLE_NAME", "SECRET_PREFIX", "REFRESH_QUEUE_URL", "
 func main() {
 	ctx := context.Background()
 	d := app.LambdaDepsWith(ctx, []awsclients.Service{awsclients.DynamoDB, awsclients.SecretsManager}, configNames...)
-	h, _, err := wire(d, sqs.NewFromConfig(d.Clients.Config), kms.NewFromConfig(d.Clients.Config), refresh.Config{})
+	h, _, err := wire.Build(d, sqs.NewFromConfig(d.Clients.Config), kms.NewFromConfig(d.Clients.Config), refresh.Config{})
 	app.Must(d, err)
 	lambda.Start(h)
 }

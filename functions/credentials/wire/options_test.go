@@ -1,4 +1,4 @@
-package main
+package wire
 
 import (
 	"strings"
@@ -25,7 +25,7 @@ func TestCredentialsOptionsFromEnv(t *testing.T) {
 		{env: map[string]string{"SP_API_ENDPOINT": "sellingpartnerapi-na.amazon.com"}, wantErr: "SP_API_ENDPOINT"},
 	}
 	for _, tc := range tests {
-		o, err := optionsFromEnv(func(k string) string { return tc.env[k] })
+		o, err := OptionsFromEnv(func(k string) string { return tc.env[k] })
 		switch {
 		case tc.wantErr != "":
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {

@@ -1,4 +1,6 @@
-package main
+// Package wire builds the credentials function's graph from the shared constructors
+// (shared/app): its main starts it, and the tests build the same graph through it.
+package wire
 
 import (
 	"fmt"
@@ -22,15 +24,15 @@ const (
 	spapiRegionEnv = "SP_API_REGION"
 )
 
-// options are the function's settings beyond config.Config.
-type options struct {
+// Options are the function's settings beyond config.Config.
+type Options struct {
 	Rotation      rotation.Config
 	SPAPIEndpoint string // default: the na endpoint
 }
 
-// optionsFromEnv reads ROTATE_BEFORE, SP_API_REGION and SP_API_ENDPOINT through getenv.
-func optionsFromEnv(getenv func(string) string) (options, error) {
-	var o options
+// OptionsFromEnv reads ROTATE_BEFORE, SP_API_REGION and SP_API_ENDPOINT through getenv.
+func OptionsFromEnv(getenv func(string) string) (Options, error) {
+	var o Options
 	if v := getenv(rotateBeforeEnv); v != "" {
 		d, err := config.ParseDuration(v)
 		// Amazon's deadline is 180 days after the last rotation: a longer lead would
@@ -61,10 +63,10 @@ func optionsFromEnv(getenv func(string) string) (options, error) {
 // rotationPeriod is how often Amazon requires rotating the LWA client secret.
 const rotationPeriod = 180 * 24 * time.Hour
 
-// wire builds the function's handler and the service behind it: the lwa-client
+// Build builds the function's handler and the service behind it: the lwa-client
 // secret in the vault, the rotation state in the ledger table, the Application
 // Management API, and LWA to verify a new secret.
-func wire(d app.Deps, o options) (*rotation.Handler, *rotation.Service) {
+func Build(d app.Deps, o Options) (*rotation.Handler, *rotation.Service) {
 	if o.SPAPIEndpoint == "" {
 		o.SPAPIEndpoint = appmgmt.Endpoints["na"]
 	}

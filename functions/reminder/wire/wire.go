@@ -1,4 +1,6 @@
-package main
+// Package wire builds the reminder function's graph from the shared constructors
+// (shared/app): its main starts it, and the tests build the same graph through it.
+package wire
 
 import (
 	"context"
@@ -7,22 +9,21 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-
 	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/pages"
 	"github.com/spapi-auth-keeper/keeper/shared/reminder"
 	"github.com/spapi-auth-keeper/keeper/shared/sesmail"
 )
 
-// handler is what Lambda calls with each batch of reminder jobs.
-type handler func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error)
+// Handler is what Lambda calls with each batch of reminder jobs.
+type Handler func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error)
 
-// wire builds the reminder sender, which sends with sesClient. Every invocation of the
+// Build builds the reminder sender, which sends with sesClient. Every invocation of the
 // stack sends on one budget of SES_MAX_PER_SECOND, however many run at once. The
 // configuration is checked now; the state key, which signs every email's renewal
 // link, is read by the first batch: until it can be, each batch fails whole, which
 // SQS delivers again, and nothing is sent or claimed.
-func wire(d app.Deps, sesClient *sesv2.Client) (handler, error) {
+func Build(d app.Deps, sesClient *sesv2.Client) (Handler, error) {
 	schedule, err := reminder.ParseSchedule(d.Config.ReminderStages)
 	if err != nil {
 		return nil, err

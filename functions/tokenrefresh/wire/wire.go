@@ -1,4 +1,6 @@
-package main
+// Package wire builds the tokenrefresh function's graph from the shared constructors
+// (shared/app): its main starts it, and the tests build the same graph through it.
+package wire
 
 import (
 	"context"
@@ -6,7 +8,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
 	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
 	"github.com/spapi-auth-keeper/keeper/shared/queue"
@@ -15,13 +16,13 @@ import (
 	"github.com/spapi-auth-keeper/keeper/shared/stages"
 )
 
-// wire builds the function's handler and the service behind it: the refresh and
+// Build builds the function's handler and the service behind it: the refresh and
 // reminder queues on sqsClient, KMS to open the parked tokens the sweep repairs
 // (kmsClient nil: none can be, as without KMS_KEY_ID). cfg overrides parts of the
 // refresh configuration (zero fields: from the environment, or the package
 // defaults); a MaxPerSecond there paces this process alone instead of on the stack's
 // shared LWA budget.
-func wire(d app.Deps, sqsClient *sqs.Client, kmsClient *kms.Client, cfg refresh.Config) (*refresh.Handler, *refresh.Service, error) {
+func Build(d app.Deps, sqsClient *sqs.Client, kmsClient *kms.Client, cfg refresh.Config) (*refresh.Handler, *refresh.Service, error) {
 	schedule, err := stages.ParseSchedule(d.Config.ReminderStages)
 	if err != nil {
 		return nil, nil, err

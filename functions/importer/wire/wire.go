@@ -1,13 +1,14 @@
-package main
+// Package wire builds the importer function's graph from the shared constructors
+// (shared/app): its main starts it, and the tests build the same graph through it.
+package wire
 
 import (
 	"fmt"
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
@@ -29,10 +30,10 @@ const (
 	importConfirmPerDayEnv = "IMPORT_CONFIRM_PER_DAY"
 )
 
-// wire builds the function: S3 notifications and continuations in, the importer over
+// Build builds the function: S3 notifications and continuations in, the importer over
 // the ledger, the vault, LWA and SP-API; s3c reads and deletes the import objects,
 // sqsClient queues continuations.
-func wire(d app.Deps, sqsClient *sqs.Client, s3c *s3.Client, getenv func(string) string) (*importer.Remote, error) {
+func Build(d app.Deps, sqsClient *sqs.Client, s3c *s3.Client, getenv func(string) string) (*importer.Remote, error) {
 	cfg := importer.Config{UnknownExpiry: importer.DefaultUnknownExpiry}
 	if v := getenv(importUnknownExpiryEnv); v != "" {
 		dur, err := config.ParseDuration(v)
