@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -24,11 +23,9 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/testenv/deploy"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
-	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/consent"
-	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/sealer"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 	"github.com/spapi-auth-keeper/keeper/shared/store"
@@ -44,8 +41,8 @@ const (
 	otherSeller  = "A2OTHERSELLER"
 )
 
-// env is one isolated keeper: its own table, secret prefix, Amazon simulator and
-// callback server, over the shared emulators.
+// env is one isolated keeper: a test deployment with its Amazon simulator, and the
+// callback server in front of it.
 type env struct {
 	sealer  *sealer.Sealer // the KMS sealer the callback parks tokens with
 	t       testing.TB
@@ -69,54 +66,39 @@ type env struct {
 
 func newEnv(t testing.TB, tweak ...func(*config.Config)) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), clock: testenv.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)),
-		logs: &testenv.Buffer{}, metrics: &testenv.Buffer{}}
 	var handler http.Handler
-	e.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
-	t.Cleanup(e.server.Close)
-	e.sim = amazonsim.New(amazonsim.Config{
-		AppID: appID, AppName: "Keeper Test App", Draft: true,
-		RedirectURIs: []string{e.server.URL + "/callback"}, ClientID: clientID, ClientSecret: clientSecret,
-		LoginURI: e.server.URL + "/login",
-		Sellers: []amazonsim.Seller{
-			{ID: seller, Name: "Acme Outdoor", CountryCodes: []string{"DE", "FR"}},
-			{ID: otherSeller, Name: "Other Shop", CountryCodes: []string{"DE"}},
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(server.Close)
+	d := deploy.Deploy(t, deploy.DeployOptions{
+		Sim: amazonsim.Config{
+			AppID: appID, AppName: "Keeper Test App", Draft: true,
+			RedirectURIs: []string{server.URL + "/callback"}, ClientID: clientID, ClientSecret: clientSecret,
+			LoginURI: server.URL + "/login",
+			Sellers: []amazonsim.Seller{
+				{ID: seller, Name: "Acme Outdoor", CountryCodes: []string{"DE", "FR"}},
+				{ID: otherSeller, Name: "Other Shop", CountryCodes: []string{"DE"}},
+			},
 		},
-		Clock: e.clock.Now,
+		KMS:      true,
+		StateKey: stateKey,
+		ClientCredentials: &vault.ClientCredentials{ClientID: clientID, ClientSecret: secret.Value(clientSecret),
+			ClientSecretExpiresAt: deploy.DefaultNow.AddDate(0, 5, 0)},
+		Configure: func(d *deploy.Deployment) {
+			c := &d.Config
+			c.AppID, c.AppName, c.AppIsDraft = appID, "Keeper Test App", true
+			c.RedirectURI, c.BaseURL = server.URL+"/callback", server.URL
+			c.SellerCentralURL, c.SPAPIEndpoint, c.StateTTL = d.SimURL, d.SimURL, 15*time.Minute
+			for _, f := range tweak {
+				f(c)
+			}
+		},
 	})
-	simServer := httptest.NewServer(e.sim)
-	t.Cleanup(simServer.Close)
-	e.simURL = simServer.URL
-
-	e.ddb = testenv.DynamoDB(t)
-	e.table = testenv.NewTable(t)
-	sm, emu := testenv.SecretsManagerInProcess(t)
-	kmsClient, kmsKey := testenv.KMS(t)
-	e.secrets = emu
-	prefix := testenv.Prefix(t)
-	e.cfg = config.Config{
-		TableName: e.table, SecretPrefix: prefix, AppID: appID, AppName: "Keeper Test App", AppIsDraft: true,
-		RedirectURI: e.server.URL + "/callback", BaseURL: e.server.URL, LWAEndpoint: simServer.URL + "/auth/o2/token",
-		SellerCentralURL: simServer.URL, StateTTL: 15 * time.Minute, SPAPIEndpoint: simServer.URL, KMSKeyID: kmsKey,
-	}
-	for _, f := range tweak {
-		f(&e.cfg)
-	}
-	e.store = store.New(e.ddb, e.table)
-	e.vault = app.Deps{Config: e.cfg, Clients: awsclients.Clients{DynamoDB: e.ddb, Secrets: sm}, Log: slog.New(slog.DiscardHandler)}.Vault() // the deployment's layout
-	must(t, e.vault.PutStateKey(e.ctx, secret.Value(stateKey)))
-	must(t, e.vault.PutClientCredentials(e.ctx, vault.ClientCredentials{ClientID: clientID, ClientSecret: secret.Value(clientSecret), ClientSecretExpiresAt: e.clock.Now().AddDate(0, 5, 0)}))
+	e := &env{t: t, ctx: d.Ctx, clock: d.Clock, server: server, sim: d.Sim, simURL: d.SimURL,
+		ddb: d.DDB, table: d.Table, store: d.Store, vault: d.Vault, secrets: d.Secrets, signer: d.Signer,
+		logs: d.Logs, metrics: d.Metrics, cfg: d.Config, deps: d.Deps}
+	e.sealer = sealer.New(d.KMS, d.KMSKey)
 	var err error
-	e.signer, err = consent.NewSigner(secret.Value(stateKey))
-	must(t, err)
-
-	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.deps = app.Deps{
-		Config: e.cfg, Clients: awsclients.Clients{DynamoDB: e.ddb, Secrets: sm}, Log: logger,
-		Metrics: metrics.New(e.metrics), Clock: e.clock,
-	}
-	e.sealer = sealer.New(kmsClient, kmsKey)
-	handler, err = deploy.Callback(e.deps, kmsClient)
+	handler, err = deploy.Callback(e.deps, d.KMS)
 	must(t, err)
 	// The seller's browser: it follows no redirect by itself, so each hop is checked.
 	e.browser = newBrowser(t)
