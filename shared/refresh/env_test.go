@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -78,45 +77,33 @@ type options struct {
 
 func newEnv(t testing.TB, tweak ...func(*options)) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), clock: testenv.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)),
-		logs: &testenv.Buffer{}, metrics: &testenv.Buffer{}}
-	e.sim = amazonsim.New(amazonsim.Config{ClientID: clientID, ClientSecret: clientSecret, Clock: e.clock.Now})
-	srv := httptest.NewServer(e.sim)
-	t.Cleanup(srv.Close)
-	e.lwaURL = srv.URL + "/auth/o2/token"
-
-	ddb := testenv.DynamoDB(t)
-	table := testenv.NewTable(t)
-	sm, emu := testenv.SecretsManagerInProcess(t)
-	e.secrets = emu
-	e.sqs = testenv.SQS(t)
+	e := &env{t: t, ctx: context.Background(), sqs: testenv.SQS(t)}
 	e.refreshURL, e.refreshDLQ = testenv.NewQueueWithDLQ(t, "refresh", maxReceive)
 	e.reminderURL = testenv.NewQueue(t, "reminders")
-
 	o := options{service: refresh.Config{MaxPerSecond: 1000}, attemptLimit: 2 * time.Second}
 	for _, f := range tweak {
 		f(&o)
 	}
-	if o.lwaEndpoint == "" {
-		o.lwaEndpoint = e.lwaURL
-	}
 	if o.reminderURL == "" {
 		o.reminderURL = e.reminderURL
 	}
-	prefix := testenv.Prefix(t)
-	e.cfg = config.Config{
-		TableName: table, SecretPrefix: prefix, RefreshQueueURL: e.refreshURL, ReminderQueueURL: o.reminderURL,
-		LWAEndpoint: o.lwaEndpoint, RefreshInterval: 24 * time.Hour, RefreshMaxPerSecond: 1000,
-		SPAPIEndpoint:  srv.URL, // the simulator's Sellers API: fingerprints of connections without one
-		ReminderStages: config.DefaultReminderStages,
-	}
-	e.clients = awsclients.Clients{DynamoDB: ddb, Secrets: sm}
-	e.store = store.New(ddb, table)
-	// The deployment's vault (its layout, its table), with the seeding's own lines discarded.
-	e.vault = app.Deps{Config: e.cfg, Clients: e.clients, Log: slog.New(slog.DiscardHandler)}.Vault()
-	must(t, e.vault.PutClientCredentials(e.ctx, vault.ClientCredentials{
-		ClientID: clientID, ClientSecret: secret.Value(clientSecret), ClientSecretExpiresAt: e.clock.Now().AddDate(0, 0, 100),
-	}))
+	d := deploy.Deploy(t, deploy.DeployOptions{
+		Sim: amazonsim.Config{ClientID: clientID, ClientSecret: clientSecret},
+		ClientCredentials: &vault.ClientCredentials{ClientID: clientID, ClientSecret: secret.Value(clientSecret),
+			ClientSecretExpiresAt: deploy.DefaultNow.AddDate(0, 0, 100)},
+		Configure: func(d *deploy.Deployment) {
+			c := &d.Config
+			if o.lwaEndpoint == "" {
+				o.lwaEndpoint = c.LWAEndpoint
+			}
+			c.RefreshQueueURL, c.ReminderQueueURL, c.LWAEndpoint = e.refreshURL, o.reminderURL, o.lwaEndpoint
+			c.RefreshInterval, c.RefreshMaxPerSecond = 24*time.Hour, 1000
+			c.SPAPIEndpoint = d.SimURL // the simulator's Sellers API: fingerprints of connections without one
+			c.ReminderStages = config.DefaultReminderStages
+		},
+	})
+	e.clock, e.sim, e.lwaURL, e.secrets = d.Clock, d.Sim, d.SimURL+"/auth/o2/token", d.Secrets
+	e.store, e.vault, e.cfg, e.clients, e.logs, e.metrics = d.Store, d.Vault, d.Config, d.Clients, d.Logs, d.Metrics
 	e.svc, e.handler = e.build(o)
 	return e
 }
