@@ -3,8 +3,6 @@ package rotation_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -20,11 +18,7 @@ import (
 	"github.com/spapi-auth-keeper/keeper/infra/secretsemu"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv/deploy"
-	"github.com/spapi-auth-keeper/keeper/shared/app"
-	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
-	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
-	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/rotation"
 	"github.com/spapi-auth-keeper/keeper/shared/rotation/ledger"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
@@ -66,35 +60,28 @@ type env struct {
 // expiry recorded).
 func newEnv(t testing.TB, expiresIn time.Duration) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), clock: testenv.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)),
-		logs: &testenv.Buffer{}, metrics: &testenv.Buffer{}}
-	e.sim = amazonsim.New(amazonsim.Config{AppID: appID, ClientID: clientID, ClientSecret: clientSecret, Clock: e.clock.Now})
-	srv := httptest.NewServer(e.sim)
-	t.Cleanup(srv.Close)
+	c := vault.ClientCredentials{ClientID: clientID, ClientSecret: clientSecret}
+	if expiresIn != 0 {
+		c.ClientSecretExpiresAt = deploy.DefaultNow.Add(expiresIn)
+	}
+	d := deploy.Deploy(t, deploy.DeployOptions{
+		Sim:               amazonsim.Config{AppID: appID, ClientID: clientID, ClientSecret: clientSecret},
+		SeparateSecrets:   true,
+		ClientCredentials: &c,
+		Configure:         func(d *deploy.Deployment) { d.Config.AppID = appID },
+	})
+	e := &env{t: t, ctx: d.Ctx, clock: d.Clock, sim: d.Sim, vault: d.Vault, sm: d.SM, secrets: d.Secrets,
+		prefix: d.Prefix, logs: d.Logs, metrics: d.Metrics, ledger: ledger.New(d.DDB, d.Table)}
+	if expiresIn != 0 {
+		e.sim.SetClientSecretExpiry(clientSecret, c.ClientSecretExpiresAt)
+	}
 	e.sqs = testenv.SQS(t)
 	e.queueURL, e.dlqURL = testenv.NewQueueWithDLQ(t, "notifications", maxReceive)
 	e.sim.SetNotificationDestination(e.sqs, e.queueURL)
 
-	ddb := testenv.DynamoDB(t)
-	table := testenv.NewTable(t)
-	e.sm, e.secrets = testenv.SecretsManagerInProcess(t)
-	e.prefix = testenv.Prefix(t)
-	e.vault = vault.New(e.sm, e.prefix, "").WithLogger(slog.New(slog.DiscardHandler))
-	c := vault.ClientCredentials{ClientID: clientID, ClientSecret: clientSecret}
-	if expiresIn != 0 {
-		c.ClientSecretExpiresAt = e.clock.Now().Add(expiresIn)
-		e.sim.SetClientSecretExpiry(clientSecret, c.ClientSecretExpiresAt)
-	}
-	must(t, e.vault.PutClientCredentials(e.ctx, c))
-	e.ledger = ledger.New(ddb, table)
-
-	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.handler, e.svc = deploy.Credentials(app.Deps{
-		Config:  config.Config{TableName: table, SecretPrefix: e.prefix, AppID: appID, LWAEndpoint: srv.URL + "/auth/o2/token"},
-		Clients: awsclients.Clients{DynamoDB: ddb, Secrets: e.sm}, Log: logger,
-		Metrics: metrics.New(e.metrics).WithClock(e.clock.Now), Clock: e.clock,
-		LWARetry: lwa.Config{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
-	}, deploy.CredentialsOptions{SPAPIEndpoint: srv.URL})
+	deps := d.Deps
+	deps.LWARetry = lwa.Config{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}
+	e.handler, e.svc = deploy.Credentials(deps, deploy.CredentialsOptions{SPAPIEndpoint: d.SimURL})
 	return e
 }
 
