@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv/deploy"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/importer"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
@@ -56,18 +56,14 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), logs: &testenv.Buffer{}, clock: testenv.NewClock(now)}
-	e.sim = amazonsim.New(amazonsim.Config{ClientID: clientID, ClientSecret: clientSecret, Clock: e.clock.Now})
-	srv := httptest.NewServer(e.sim)
-	t.Cleanup(srv.Close)
-	e.simURL = srv.URL
-	e.lwa = lwa.NewClient(lwa.Config{Endpoint: srv.URL + "/auth/o2/token",
+	d := deploy.Deploy(t, deploy.DeployOptions{Now: now, Sim: amazonsim.Config{ClientID: clientID, ClientSecret: clientSecret},
+		SharedSecrets: true, SeparateSecrets: true})
+	e := &env{t: t, ctx: d.Ctx, logs: d.Logs, clock: d.Clock, sim: d.Sim, simURL: d.SimURL, store: d.Store, vault: d.Vault}
+	e.lwa = lwa.NewClient(lwa.Config{Endpoint: d.SimURL + "/auth/o2/token",
 		Credentials: lwa.StaticCredentials{ClientID: clientID, ClientSecret: secret.Value(clientSecret)},
 		MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond})
-	e.accounts = spapi.NewClient(spapi.Config{Endpoint: srv.URL, SellerIDProbe: true, Clock: e.clock.Now,
+	e.accounts = spapi.NewClient(spapi.Config{Endpoint: d.SimURL, SellerIDProbe: true, Clock: e.clock.Now,
 		BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
-	e.store = store.New(testenv.DynamoDB(t), testenv.NewTable(t))
-	e.vault = vault.New(testenv.SecretsManager(t), testenv.Prefix(t), "").WithLogger(slog.New(slog.DiscardHandler))
 	e.writes = &countingWriter{w: e.vault}
 	return e
 }
