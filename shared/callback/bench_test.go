@@ -18,7 +18,7 @@ func BenchmarkRenewalRoundTrip(b *testing.B) {
 	for _, latency := range []time.Duration{0, 150 * time.Millisecond} {
 		b.Run("lwa="+latency.String(), func(b *testing.B) {
 			e := newEnv(b)
-			e.sim.SetLatency(latency)
+			e.Sim.SetLatency(latency)
 			var cb, trip []time.Duration
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -35,7 +35,7 @@ func BenchmarkRenewalRoundTrip(b *testing.B) {
 					b.Fatalf("/authorize = %d", r.status)
 				}
 				u, _ := url.Parse(r.location)
-				q := url.Values{"state": {u.Query().Get("state")}, "selling_partner_id": {seller}, "spapi_oauth_code": {e.sim.IssueCode(seller, e.cfg.RedirectURI)}}
+				q := url.Values{"state": {u.Query().Get("state")}, "selling_partner_id": {seller}, "spapi_oauth_code": {e.Sim.IssueCode(seller, e.Config.RedirectURI)}}
 				mid := time.Now()
 				if r := e.get(e.callbackURL(q)); r.status != http.StatusOK {
 					b.Fatalf("/callback = %d: %s", r.status, r.body)

@@ -20,37 +20,37 @@ import (
 // renewal link, as the vendor's onboarding does, so the record carries the account's
 // fingerprint, its binding and a stored token.
 func (e *env) connect(connID, sellerID string) authz.Authorization {
-	e.t.Helper()
+	e.T.Helper()
 	e.onboard(connID, "", 0)
 	e.get(e.consentAsURL(connID, sellerID)).want(http.StatusOK, "connected")
-	a, err := e.store.Get(e.ctx, connID, authz.RegionEU)
-	must(e.t, err)
+	a, err := e.Store.Get(e.Ctx, connID, authz.RegionEU)
+	must(e.T, err)
 	if a.Account.IsZero() || a.SellingPartnerID != sellerID {
-		e.t.Fatalf("first authorization left no fingerprint: %+v", a)
+		e.T.Fatalf("first authorization left no fingerprint: %+v", a)
 	}
 	return a
 }
 
 func (e *env) storedToken(connID string) string {
-	e.t.Helper()
-	rt, err := e.vault.Get(e.ctx, connID, authz.RegionEU)
-	must(e.t, err)
+	e.T.Helper()
+	rt, err := e.Vault.Get(e.Ctx, connID, authz.RegionEU)
+	must(e.T, err)
 	return rt.Token.Reveal()
 }
 
 // loginState plays step 1 of the attack: anyone may call the Login URI with a seller's
 // id; it answers with a state (and a cookie for the caller's own browser).
 func (e *env) loginState(sellerID string) string {
-	e.t.Helper()
+	e.T.Helper()
 	r := e.get(e.server.URL + "/login?" + url.Values{
-		"amazon_callback_uri": {e.simURL + "/apps/authorize/confirm/" + appID}, "amazon_state": {"attacker-chosen"},
+		"amazon_callback_uri": {e.SimURL + "/apps/authorize/confirm/" + appID}, "amazon_state": {"attacker-chosen"},
 		"selling_partner_id": {sellerID},
 	}.Encode()).want(http.StatusFound)
 	u, err := url.Parse(r.location)
-	must(e.t, err)
+	must(e.T, err)
 	st := u.Query().Get("state")
 	if st == "" {
-		e.t.Fatalf("Login URI answered %s without a state", r.location)
+		e.T.Fatalf("Login URI answered %s without a state", r.location)
 	}
 	return st
 }
@@ -64,12 +64,12 @@ func TestForgedSellingPartnerIDCannotReplaceAnotherSellersToken(t *testing.T) {
 	victim := e.connect("demo-healthy", seller)
 	victimToken := e.storedToken("demo-healthy")
 	before := e.snapshot("demo-healthy")
-	e.clock.Advance(time.Hour)
+	e.Clock.Advance(time.Hour)
 
 	// 1. The attacker asks the Login URI for a state of the victim's connection.
 	state := e.loginState(seller)
 	// 2. The attacker consents with their own Seller Central account...
-	code := e.sim.IssueCode(otherSeller, e.cfg.RedirectURI)
+	code := e.Sim.IssueCode(otherSeller, e.Config.RedirectURI)
 	// 3. ...and edits Amazon's redirect to name the victim's seller id.
 	r := e.get(e.callbackURL(url.Values{"state": {state}, "selling_partner_id": {seller}, "spapi_oauth_code": {code}}))
 	r.want(http.StatusConflict, "not the one connected here", "Nothing was changed")
@@ -79,18 +79,18 @@ func TestForgedSellingPartnerIDCannotReplaceAnotherSellersToken(t *testing.T) {
 	}
 	before.events++ // the account_mismatch event
 	e.wantUnchanged("demo-healthy", before)
-	a, _ := e.store.Get(e.ctx, "demo-healthy", authz.RegionEU)
+	a, _ := e.Store.Get(e.Ctx, "demo-healthy", authz.RegionEU)
 	if a.SellingPartnerID != seller || a.Account.StoreName != victim.Account.StoreName {
 		t.Fatalf("record now names %s / %q", a.SellingPartnerID, a.Account.StoreName)
 	}
-	h, _ := e.store.History(e.ctx, "demo-healthy", 1)
+	h, _ := e.Store.History(e.Ctx, "demo-healthy", 1)
 	if len(h) != 1 || h[0].Kind != authz.EventAccountMismatch || !strings.Contains(h[0].Detail, "Other Shop") {
 		t.Fatalf("history = %+v, want account_mismatch naming the attacker's store", h)
 	}
-	if !strings.Contains(e.metrics.String(), `"Reason":"account_mismatch"`) {
-		t.Errorf("no CallbackRejected{Reason=account_mismatch} metric: %s", e.metrics.String())
+	if !strings.Contains(e.Metrics.String(), `"Reason":"account_mismatch"`) {
+		t.Errorf("no CallbackRejected{Reason=account_mismatch} metric: %s", e.Metrics.String())
 	}
-	if got := e.sim.Exchanges(); got != 2 { // the victim's own connect, then the attacker's code
+	if got := e.Sim.Exchanges(); got != 2 { // the victim's own connect, then the attacker's code
 		t.Errorf("LWA exchanges = %d, want 2", got)
 	}
 	e.wantNoSecretsLogged("demo-healthy")
@@ -102,12 +102,12 @@ func TestSellerCentralRenewalOfAHealthyConnection(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *config.Config) { c.VerifySellerID = true })
 	first := e.connect("acme", seller)
-	e.clock.Advance(300 * 24 * time.Hour)
+	e.Clock.Advance(300 * 24 * time.Hour)
 	state := e.loginState(seller)
-	e.get(e.callbackURL(url.Values{"state": {state}, "selling_partner_id": {seller}, "spapi_oauth_code": {e.sim.IssueCode(seller, e.cfg.RedirectURI)}})).
+	e.get(e.callbackURL(url.Values{"state": {state}, "selling_partner_id": {seller}, "spapi_oauth_code": {e.Sim.IssueCode(seller, e.Config.RedirectURI)}})).
 		want(http.StatusOK, "renewed", "Acme Outdoor")
-	a, _ := e.store.Get(e.ctx, "acme", authz.RegionEU)
-	if !a.ExpiresAt.Equal(e.clock.Now().Add(authz.Lifetime)) || a.LinkGeneration != first.LinkGeneration+1 {
+	a, _ := e.Store.Get(e.Ctx, "acme", authz.RegionEU)
+	if !a.ExpiresAt.Equal(e.Clock.Now().Add(authz.Lifetime)) || a.LinkGeneration != first.LinkGeneration+1 {
 		t.Fatalf("record after renewal: %+v", a)
 	}
 }
@@ -125,16 +125,16 @@ func TestForwardedConsentURLIsRefusedInAnotherBrowser(t *testing.T) {
 	e.browser = newBrowser(t) // browser B: whoever the URL was forwarded to
 	back := e.consentAs(consentPage, otherSeller, "confirm")
 	e.get(back).want(http.StatusBadRequest, "started in another browser")
-	if got := e.sim.Exchanges(); got != 0 {
+	if got := e.Sim.Exchanges(); got != 0 {
 		t.Fatalf("LWA exchanges = %d, want 0", got)
 	}
-	if a, _ := e.store.Get(e.ctx, "acme-new", authz.RegionEU); a.Status != authz.StatusPending || a.SellingPartnerID != "" {
+	if a, _ := e.Store.Get(e.Ctx, "acme-new", authz.RegionEU); a.Status != authz.StatusPending || a.SellingPartnerID != "" {
 		t.Fatalf("record: %+v", a)
 	}
 
 	e.browser = mine
 	e.get(e.consentAs(consentPage, seller, "confirm")).want(http.StatusOK, "connected")
-	if a, _ := e.store.Get(e.ctx, "acme-new", authz.RegionEU); a.SellingPartnerID != seller {
+	if a, _ := e.Store.Get(e.Ctx, "acme-new", authz.RegionEU); a.SellingPartnerID != seller {
 		t.Fatalf("record: %+v", a)
 	}
 }
@@ -176,9 +176,9 @@ func TestStoreRenamed(t *testing.T) {
 			if first.Account.SellerIDVerified != probe {
 				t.Fatalf("fingerprint: %+v", first.Account)
 			}
-			must(t, e.sim.AddSeller(amazonsim.Seller{ID: seller, Name: "Acme Outdoor", StoreName: "Acme Outdoor & Camping", CountryCodes: []string{"DE"}}))
+			must(t, e.Sim.AddSeller(amazonsim.Seller{ID: seller, Name: "Acme Outdoor", StoreName: "Acme Outdoor & Camping", CountryCodes: []string{"DE"}}))
 			r := e.get(e.consentAsURL("acme", seller))
-			a, _ := e.store.Get(e.ctx, "acme", authz.RegionEU)
+			a, _ := e.Store.Get(e.Ctx, "acme", authz.RegionEU)
 			if probe {
 				r.want(http.StatusOK, "renewed", "Acme Outdoor &amp; Camping")
 				if a.Account.StoreName != "Acme Outdoor & Camping" || a.Version == first.Version {
@@ -202,28 +202,28 @@ func TestVendorCentralRenewal(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	const vendorID = "A5VENDORCO"
-	must(t, e.sim.AddSeller(amazonsim.Seller{ID: vendorID, Name: "Vendor Co", AccountType: amazonsim.AccountVendor, CountryCodes: []string{"DE"}}))
-	created, err := e.store.Create(e.ctx, authz.Authorization{ConnectionID: "vendorco", Region: authz.RegionEU, AccountType: authz.AccountVendor,
+	must(t, e.Sim.AddSeller(amazonsim.Seller{ID: vendorID, Name: "Vendor Co", AccountType: amazonsim.AccountVendor, CountryCodes: []string{"DE"}}))
+	created, err := e.Store.Create(e.Ctx, authz.Authorization{ConnectionID: "vendorco", Region: authz.RegionEU, AccountType: authz.AccountVendor,
 		Marketplace: "DE", ContactEmail: "v@example.com", Status: authz.StatusPending})
 	must(t, err)
 	consentPage := e.consentURL(e.link("vendorco", time.Hour))
-	if !strings.HasPrefix(consentPage.String(), e.simURL) {
+	if !strings.HasPrefix(consentPage.String(), e.SimURL) {
 		t.Fatalf("consent at %s", consentPage)
 	}
 	e.get(e.consentAs(consentPage, vendorID, "confirm")).want(http.StatusOK, "connected")
-	a, _ := e.store.Get(e.ctx, "vendorco", authz.RegionEU)
+	a, _ := e.Store.Get(e.Ctx, "vendorco", authz.RegionEU)
 	if a.Status != authz.StatusActive || a.SellingPartnerID != vendorID || !a.Account.IsZero() || a.Version != created.Version+1 {
 		t.Fatalf("record: %+v", a)
 	}
-	sellersCalls := e.sim.SellersCalls()
+	sellersCalls := e.Sim.SellersCalls()
 
 	state := e.loginState(vendorID)
-	e.get(e.callbackURL(url.Values{"state": {state}, "selling_partner_id": {vendorID}, "spapi_oauth_code": {e.sim.IssueCode(vendorID, e.cfg.RedirectURI)}})).
+	e.get(e.callbackURL(url.Values{"state": {state}, "selling_partner_id": {vendorID}, "spapi_oauth_code": {e.Sim.IssueCode(vendorID, e.Config.RedirectURI)}})).
 		want(http.StatusConflict, "renew from the link in our email")
-	if got := e.sim.SellersCalls(); got != sellersCalls {
+	if got := e.Sim.SellersCalls(); got != sellersCalls {
 		t.Errorf("the Sellers API was called %d times for a vendor", got-sellersCalls)
 	}
-	if after, _ := e.store.Get(e.ctx, "vendorco", authz.RegionEU); after.Version != a.Version {
+	if after, _ := e.Store.Get(e.Ctx, "vendorco", authz.RegionEU); after.Version != a.Version {
 		t.Fatalf("record changed: %+v", after)
 	}
 }
@@ -242,20 +242,20 @@ func TestOneSellerOneConnection(t *testing.T) {
 	if strings.Contains(strings.ReplaceAll(r.body, "acme-new", ""), "acme") {
 		t.Fatalf("page names the other customer:\n%s", r.body)
 	}
-	a, _ := e.store.Get(e.ctx, "acme-new", authz.RegionEU)
+	a, _ := e.Store.Get(e.Ctx, "acme-new", authz.RegionEU)
 	if a.Status != authz.StatusPending || a.SellingPartnerID != "" {
 		t.Fatalf("second record: %+v", a)
 	}
-	if _, err := e.vault.Get(e.ctx, "acme-new", authz.RegionEU); err == nil {
+	if _, err := e.Vault.Get(e.Ctx, "acme-new", authz.RegionEU); err == nil {
 		t.Fatal("a token was stored for the second connection")
 	}
 	for _, c := range []string{"acme", "acme-new"} {
-		h, _ := e.store.History(e.ctx, c, 1)
+		h, _ := e.Store.History(e.Ctx, c, 1)
 		if len(h) != 1 || h[0].Kind != authz.EventSellerConflict {
 			t.Errorf("history of %s = %+v, want seller_conflict", c, h)
 		}
 	}
-	if got := e.sim.Exchanges(); got != 1 {
+	if got := e.Sim.Exchanges(); got != 1 {
 		t.Errorf("LWA exchanges = %d, want 1 (the refused one never reaches LWA)", got)
 	}
 }
@@ -268,13 +268,13 @@ func TestOldRenewalLinkAfterRenewal(t *testing.T) {
 	e.onboard("acme", seller, 3)
 	old := e.link("acme", 45*24*time.Hour)
 	e.get(e.consentAs(e.consentURL(old), seller, "confirm")).want(http.StatusOK, "renewed")
-	a, _ := e.store.Get(e.ctx, "acme", authz.RegionEU)
+	a, _ := e.Store.Get(e.Ctx, "acme", authz.RegionEU)
 	r := e.get(old).want(http.StatusOK, "already renewed", a.ExpiresAt.Format("2 January 2006"))
 	if r.location != "" {
 		t.Fatalf("redirected to %s", r.location)
 	}
-	fresh := e.server.URL + "/authorize?t=" + e.signer.SignLink(consent.Link{ConnectionID: "acme", Region: authz.RegionEU,
-		Expires: e.clock.Now().Add(time.Hour), Generation: a.LinkGeneration})
+	fresh := e.server.URL + "/authorize?t=" + e.Signer.SignLink(consent.Link{ConnectionID: "acme", Region: authz.RegionEU,
+		Expires: e.Clock.Now().Add(time.Hour), Generation: a.LinkGeneration})
 	e.get(fresh).want(http.StatusFound)
 }
 
@@ -285,11 +285,11 @@ func TestLWAOutageThenReload(t *testing.T) {
 	e := newEnv(t)
 	e.onboard("acme", seller, 3)
 	back := e.consentAsURL("acme", seller)
-	e.sim.InjectFaults(amazonsim.GrantAuthorizationCode, amazonsim.ServerError(), 4)
+	e.Sim.InjectFaults(amazonsim.GrantAuthorizationCode, amazonsim.ServerError(), 4)
 	e.get(back).want(http.StatusServiceUnavailable, "Try again")
 	e.get(back).want(http.StatusOK, "renewed")
-	a, _ := e.store.Get(e.ctx, "acme", authz.RegionEU)
-	if a.Status != authz.StatusActive || a.DaysLeft(e.clock.Now()) != 365 {
+	a, _ := e.Store.Get(e.Ctx, "acme", authz.RegionEU)
+	if a.Status != authz.StatusActive || a.DaysLeft(e.Clock.Now()) != 365 {
 		t.Fatalf("record: %+v", a)
 	}
 }
@@ -301,31 +301,31 @@ func TestSecretsManagerOutageParksThenRepairs(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.connect("acme", seller)
-	e.clock.Advance(200 * 24 * time.Hour)
-	authorizedAt := e.clock.Now()
+	e.Clock.Advance(200 * 24 * time.Hour)
+	authorizedAt := e.Clock.Now()
 	for _, op := range []string{"CreateSecret", "PutSecretValue"} {
-		e.secrets.FailNext(op, 1000, "InternalServiceError")
+		e.Secrets.FailNext(op, 1000, "InternalServiceError")
 	}
 	e.get(e.consentAsURL("acme", seller)).want(http.StatusAccepted, "being completed")
 	parked := e.parked(t)
 	if len(parked) != 1 || !parked[0].Verified || len(parked[0].Ciphertext) == 0 {
 		t.Fatalf("parked = %+v", parked)
 	}
-	for _, s := range e.sim.IssuedSecrets() {
+	for _, s := range e.Sim.IssuedSecrets() {
 		if strings.Contains(string(parked[0].Ciphertext), s) {
 			t.Fatal("the parked item holds a token in plain text")
 		}
 	}
-	issued := e.sim.IssuedSecrets()
+	issued := e.Sim.IssuedSecrets()
 
-	e.secrets.ClearFaults()
-	e.clock.Advance(time.Hour)
+	e.Secrets.ClearFaults()
+	e.Clock.Advance(time.Hour)
 	res, err := e.renewal().RepairParked(context.Background())
 	must(t, err)
 	if res.Stored != 1 || res.Waiting != 0 {
 		t.Fatalf("repair: %+v", res)
 	}
-	a, _ := e.store.Get(e.ctx, "acme", authz.RegionEU)
+	a, _ := e.Store.Get(e.Ctx, "acme", authz.RegionEU)
 	if !a.ExpiresAt.Equal(authorizedAt.Add(authz.Lifetime)) || a.Status != authz.StatusActive {
 		t.Fatalf("record after repair: %+v", a)
 	}
@@ -345,12 +345,12 @@ func TestSecretsManagerOutageParksThenRepairs(t *testing.T) {
 
 func (e *env) parked(t *testing.T) []store.Parked {
 	t.Helper()
-	p, err := e.store.ParkedTokens(e.ctx)
+	p, err := e.Store.ParkedTokens(e.Ctx)
 	must(t, err)
 	return p
 }
 
 // renewal is the round trip as the refresh sweep builds it for repairs.
 func (e *env) renewal() *renewal.Service {
-	return e.deps.Renewal(e.deps.Vault(), nil, e.sealer)
+	return e.Deps.Renewal(e.Deps.Vault(), nil, e.sealer)
 }

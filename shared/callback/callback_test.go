@@ -28,7 +28,7 @@ func TestRenewalLinkRoundTrip(t *testing.T) {
 
 	consentPage := e.consentURL(e.link("acme", 45*24*time.Hour))
 	q := consentPage.Query()
-	if !strings.HasPrefix(consentPage.String(), e.simURL+"/apps/authorize/consent?") || q.Get("application_id") != appID ||
+	if !strings.HasPrefix(consentPage.String(), e.SimURL+"/apps/authorize/consent?") || q.Get("application_id") != appID ||
 		q.Get("version") != "beta" || q.Get("redirect_uri") != e.server.URL+"/callback" || q.Get("state") == "" {
 		t.Fatalf("consent URL = %s", consentPage)
 	}
@@ -36,31 +36,31 @@ func TestRenewalLinkRoundTrip(t *testing.T) {
 	if !strings.HasPrefix(back, e.server.URL+"/callback?") {
 		t.Fatalf("Amazon redirected to %s", back)
 	}
-	now := e.clock.Now()
+	now := e.Clock.Now()
 	until := now.Add(authz.Lifetime)
 	e.get(back).want(http.StatusOK, "renewed", "until "+until.Format("2 January 2006"), "Nothing else is needed")
 
-	a, err := e.store.Get(e.ctx, "acme", authz.RegionEU)
+	a, err := e.Store.Get(e.Ctx, "acme", authz.RegionEU)
 	must(t, err)
 	if a.Status != authz.StatusActive || !a.ExpiresAt.Equal(until) || !a.AuthorizedAt.Equal(now) || a.ExpiryDay() != until.Format("2006-01-02") ||
 		len(a.Reminders) != 0 || a.Version != before.Version+1 || a.SecretID == "" {
 		t.Fatalf("record after renewal: %+v", a)
 	}
-	h, err := e.store.History(e.ctx, "acme", 10)
+	h, err := e.Store.History(e.Ctx, "acme", 10)
 	must(t, err)
 	if len(h) == 0 || h[0].Kind != authz.EventRenewed {
 		t.Fatalf("history = %+v, want a renewed event first", h)
 	}
-	rt, err := e.vault.Get(e.ctx, "acme", authz.RegionEU)
+	rt, err := e.Vault.Get(e.Ctx, "acme", authz.RegionEU)
 	must(t, err)
 	if rt.SellingPartnerID != seller || rt.Token.IsZero() {
 		t.Fatalf("stored token: seller %s, empty %v", rt.SellingPartnerID, rt.Token.IsZero())
 	}
-	if got := e.sim.Exchanges(); got != 1 {
+	if got := e.Sim.Exchanges(); got != 1 {
 		t.Fatalf("LWA code exchanges = %d, want 1", got)
 	}
-	if !strings.Contains(e.metrics.String(), `"CallbackSucceeded":1`) {
-		t.Errorf("no CallbackSucceeded metric: %s", e.metrics.String())
+	if !strings.Contains(e.Metrics.String(), `"CallbackSucceeded":1`) {
+		t.Errorf("no CallbackSucceeded metric: %s", e.Metrics.String())
 	}
 	e.wantNoSecretsLogged("acme")
 }
@@ -70,12 +70,12 @@ func TestFirstAuthorizationBindsTheSeller(t *testing.T) {
 	e := newEnv(t)
 	e.onboard("newshop", "", 0)
 	e.get(e.consentAsURL("newshop", seller)).want(http.StatusOK, "connected")
-	a, err := e.store.Get(e.ctx, "newshop", authz.RegionEU)
+	a, err := e.Store.Get(e.Ctx, "newshop", authz.RegionEU)
 	must(t, err)
 	if a.SellingPartnerID != seller || a.Status != authz.StatusActive {
 		t.Fatalf("record: %+v", a)
 	}
-	h, _ := e.store.History(e.ctx, "newshop", 10)
+	h, _ := e.Store.History(e.Ctx, "newshop", 10)
 	if len(h) == 0 || h[0].Kind != authz.EventAuthorized {
 		t.Fatalf("history = %+v, want authorized", h)
 	}
@@ -95,14 +95,14 @@ func TestRenewalStartedInSellerCentral(t *testing.T) {
 	e.onboardFingerprinted("acme", seller, -5)
 
 	// Seller Central sends the seller to the Login URI first.
-	login := e.get(e.simURL + "/apps/manage/renew?selling_partner_id=" + seller).want(http.StatusFound)
+	login := e.get(e.SimURL + "/apps/manage/renew?selling_partner_id=" + seller).want(http.StatusFound)
 	if !strings.HasPrefix(login.location, e.server.URL+"/login?") {
 		t.Fatalf("Amazon sent the seller to %s", login.location)
 	}
 	toAmazon := e.get(login.location).want(http.StatusFound)
 	back, err := url.Parse(toAmazon.location)
 	must(t, err)
-	if !strings.HasPrefix(toAmazon.location, e.simURL+"/apps/authorize/confirm/") || back.Query().Get("state") == "" ||
+	if !strings.HasPrefix(toAmazon.location, e.SimURL+"/apps/authorize/confirm/") || back.Query().Get("state") == "" ||
 		back.Query().Get("amazon_state") == "" || back.Query().Get("redirect_uri") != e.server.URL+"/callback" || back.Query().Get("version") != "beta" {
 		t.Fatalf("Login URI redirected to %s", toAmazon.location)
 	}
@@ -112,17 +112,17 @@ func TestRenewalStartedInSellerCentral(t *testing.T) {
 		page, err = url.Parse(consentPage.location)
 		must(t, err)
 		if page.Host == "" {
-			page = mustURL(t, e.simURL+consentPage.location)
+			page = mustURL(t, e.SimURL+consentPage.location)
 		}
 	} else {
 		consentPage.want(http.StatusOK)
-		page = mustURL(t, e.simURL+"/apps/authorize/consent?"+url.Values{
+		page = mustURL(t, e.SimURL+"/apps/authorize/consent?"+url.Values{
 			"application_id": {appID}, "state": {back.Query().Get("state")}, "version": {"beta"}, "redirect_uri": {e.server.URL + "/callback"},
 		}.Encode())
 	}
 	e.get(e.consentAs(page, seller, "confirm")).want(http.StatusOK, "renewed")
-	a, _ := e.store.Get(e.ctx, "acme", authz.RegionEU)
-	if a.Status != authz.StatusActive || a.DaysLeft(e.clock.Now()) != 365 {
+	a, _ := e.Store.Get(e.Ctx, "acme", authz.RegionEU)
+	if a.Status != authz.StatusActive || a.DaysLeft(e.Clock.Now()) != 365 {
 		t.Fatalf("record: %+v", a)
 	}
 }
@@ -154,7 +154,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}{
 		{name: "missing state", wantStatus: 400, wantPage: "Something is missing", nonceKept: true,
 			request: func(s setup) string {
-				return s.e.callbackURL(url.Values{"selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
+				return s.e.callbackURL(url.Values{"selling_partner_id": {seller}, "spapi_oauth_code": {s.e.Sim.IssueCode(seller, s.e.Config.RedirectURI)}})
 			}},
 		{name: "missing code", wantStatus: 400, wantPage: "Something is missing", nonceKept: true,
 			request: func(s setup) string {
@@ -164,25 +164,25 @@ func TestBadInputChangesNothing(t *testing.T) {
 			request: func(s setup) string {
 				b := []byte(s.state)
 				b[5] ^= 0x01
-				return s.e.callbackURL(url.Values{"state": {string(b)}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
+				return s.e.callbackURL(url.Values{"state": {string(b)}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.Sim.IssueCode(seller, s.e.Config.RedirectURI)}})
 			}},
 		{name: "truncated state", wantStatus: 400, wantPage: "could not verify", nonceKept: true,
 			request: func(s setup) string {
-				return s.e.callbackURL(url.Values{"state": {s.state[:len(s.state)-7]}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
+				return s.e.callbackURL(url.Values{"state": {s.state[:len(s.state)-7]}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.Sim.IssueCode(seller, s.e.Config.RedirectURI)}})
 			}},
 		{name: "oversized state", wantStatus: 400, wantPage: "could not verify", nonceKept: true,
 			request: func(s setup) string {
-				return s.e.callbackURL(url.Values{"state": {s.state + strings.Repeat("A", 5000)}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
+				return s.e.callbackURL(url.Values{"state": {s.state + strings.Repeat("A", 5000)}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.Sim.IssueCode(seller, s.e.Config.RedirectURI)}})
 			}},
 		{name: "expired state", wantStatus: 400, wantPage: "took too long", nonceKept: true,
 			request: func(s setup) string {
-				s.e.clock.Advance(16 * time.Minute)
-				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
+				s.e.Clock.Advance(16 * time.Minute)
+				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.Sim.IssueCode(seller, s.e.Config.RedirectURI)}})
 			}},
 		{name: "state opened in another browser", wantStatus: 400, wantPage: "started in another browser", nonceKept: true,
 			request: func(s setup) string {
 				s.e.browser.Jar, _ = cookiejar.New(nil)
-				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
+				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.Sim.IssueCode(seller, s.e.Config.RedirectURI)}})
 			}},
 		{name: "seller declined", wantStatus: 200, wantPage: "Nothing was changed", nonceKept: true,
 			request: func(s setup) string {
@@ -190,24 +190,24 @@ func TestBadInputChangesNothing(t *testing.T) {
 			}},
 		{name: "different seller answers", wantStatus: 409, wantPage: "different Amazon account", events: 1,
 			request: func(s setup) string {
-				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {otherSeller}, "spapi_oauth_code": {s.e.sim.IssueCode(otherSeller, s.e.cfg.RedirectURI)}})
+				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {otherSeller}, "spapi_oauth_code": {s.e.Sim.IssueCode(otherSeller, s.e.Config.RedirectURI)}})
 			}},
 		{name: "LWA invalid_grant on the code", wantStatus: 400, wantPage: "took too long", exchanges: 1,
 			request: func(s setup) string {
-				s.e.sim.InjectFault(amazonsim.GrantAuthorizationCode, amazonsim.InvalidGrant())
-				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
+				s.e.Sim.InjectFault(amazonsim.GrantAuthorizationCode, amazonsim.InvalidGrant())
+				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.Sim.IssueCode(seller, s.e.Config.RedirectURI)}})
 			}},
 		{name: "LWA unavailable after retries", wantStatus: 503, wantPage: "Try again", exchanges: 4, nonceKept: true,
 			request: func(s setup) string {
-				s.e.sim.InjectFaults(amazonsim.GrantAuthorizationCode, amazonsim.ServerError(), 10)
-				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
+				s.e.Sim.InjectFaults(amazonsim.GrantAuthorizationCode, amazonsim.ServerError(), 10)
+				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.Sim.IssueCode(seller, s.e.Config.RedirectURI)}})
 			}},
 		{name: "Secrets Manager fails after the exchange", wantStatus: 202, wantPage: "being completed", exchanges: 1, events: 1,
 			request: func(s setup) string {
 				for _, op := range []string{"CreateSecret", "PutSecretValue"} {
-					s.e.secrets.FailNext(op, 1000, "InternalServiceError") // outlasts the vault budget, however fast its retries
+					s.e.Secrets.FailNext(op, 1000, "InternalServiceError") // outlasts the vault budget, however fast its retries
 				}
-				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.sim.IssueCode(seller, s.e.cfg.RedirectURI)}})
+				return s.e.callbackURL(url.Values{"state": {s.state}, "selling_partner_id": {seller}, "spapi_oauth_code": {s.e.Sim.IssueCode(seller, s.e.Config.RedirectURI)}})
 			}},
 	}
 	for _, tt := range tests {
@@ -218,21 +218,21 @@ func TestBadInputChangesNothing(t *testing.T) {
 			state := e.consentURL(e.link("acme", time.Hour)).Query().Get("state")
 			before := e.snapshot("acme")
 			target := tt.request(setup{e: e, state: state})
-			exchangesBefore := e.sim.Exchanges()
+			exchangesBefore := e.Sim.Exchanges()
 			r := e.get(target).want(tt.wantStatus, tt.wantPage, "Reference:")
 			if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Referrer-Policy") != "no-referrer" {
 				t.Errorf("headers: %v", r.header)
 			}
 			before.events += tt.events
 			e.wantUnchanged("acme", before)
-			if got := e.sim.Exchanges() - exchangesBefore; got != tt.exchanges {
+			if got := e.Sim.Exchanges() - exchangesBefore; got != tt.exchanges {
 				t.Errorf("LWA code exchanges = %d, want %d", got, tt.exchanges)
 			}
 			if got := e.nonceExists(state); got != tt.nonceKept {
 				t.Errorf("nonce exists = %v, want %v", got, tt.nonceKept)
 			}
 			ref := r.body[strings.Index(r.body, "<code>")+6 : strings.Index(r.body, "</code>")]
-			if !strings.Contains(e.logs.String(), ref) {
+			if !strings.Contains(e.Logs.String(), ref) {
 				t.Errorf("reference %s is not in the logs", ref)
 			}
 			e.wantNoSecretsLogged("acme")
@@ -249,7 +249,7 @@ func TestReplayedStateIsRejectedWithoutCallingLWA(t *testing.T) {
 	after := e.snapshot("acme")
 	e.get(back).want(http.StatusBadRequest, "already used")
 	e.wantUnchanged("acme", after)
-	if got := e.sim.Exchanges(); got != 1 {
+	if got := e.Sim.Exchanges(); got != 1 {
 		t.Fatalf("LWA exchanges = %d, want 1", got)
 	}
 }
@@ -259,11 +259,11 @@ func TestMismatchedSellerIsRecorded(t *testing.T) {
 	e := newEnv(t)
 	e.onboard("acme", seller, 3)
 	e.get(e.consentAsURL("acme", otherSeller)).want(http.StatusConflict)
-	h, _ := e.store.History(e.ctx, "acme", 10)
+	h, _ := e.Store.History(e.Ctx, "acme", 10)
 	if len(h) == 0 || h[0].Kind != authz.EventMismatchedSeller || !strings.Contains(h[0].Detail, otherSeller) {
 		t.Fatalf("history = %+v", h)
 	}
-	if _, err := e.vault.Get(e.ctx, "acme", authz.RegionEU); err == nil {
+	if _, err := e.Vault.Get(e.Ctx, "acme", authz.RegionEU); err == nil {
 		t.Fatal("a secret was written for the wrong seller")
 	}
 }
@@ -342,7 +342,7 @@ func TestLoginURIAnswersKnownAndUnknownSellersAlike(t *testing.T) {
 	e := newEnv(t)
 	e.onboardFingerprinted("acme", seller, 3)
 	shape := func(spid string) (response, url.Values, map[string]any) {
-		r := e.get(e.server.URL + "/login?" + url.Values{"amazon_callback_uri": {e.simURL + "/apps/authorize/confirm/" + appID},
+		r := e.get(e.server.URL + "/login?" + url.Values{"amazon_callback_uri": {e.SimURL + "/apps/authorize/confirm/" + appID},
 			"amazon_state": {"amz-1"}, "selling_partner_id": {spid}}.Encode()).want(http.StatusFound)
 		u := mustURL(t, r.location)
 		payload, _, _ := strings.Cut(u.Query().Get("state"), ".")
@@ -368,11 +368,11 @@ func TestLoginURIAnswersKnownAndUnknownSellersAlike(t *testing.T) {
 		}
 	}
 	// The unknown seller consents as itself and is told how to connect; nothing is made.
-	consent := mustURL(t, e.simURL+"/apps/authorize/consent?"+url.Values{"application_id": {appID}, "state": {uq.Get("state")},
+	consent := mustURL(t, e.SimURL+"/apps/authorize/consent?"+url.Values{"application_id": {appID}, "state": {uq.Get("state")},
 		"version": {"beta"}, "redirect_uri": {e.server.URL + "/callback"}}.Encode())
-	must(t, e.sim.AddSeller(amazonsim.Seller{ID: "A9UNKNOWN", Name: "Unknown Shop", CountryCodes: []string{"DE"}}))
+	must(t, e.Sim.AddSeller(amazonsim.Seller{ID: "A9UNKNOWN", Name: "Unknown Shop", CountryCodes: []string{"DE"}}))
 	e.get(e.consentAs(consent, "A9UNKNOWN", "confirm")).want(http.StatusNotFound, "Connect your Amazon account")
-	if found, err := e.store.FindBySeller(e.ctx, "A9UNKNOWN"); err != nil || len(found) != 0 {
+	if found, err := e.Store.FindBySeller(e.Ctx, "A9UNKNOWN"); err != nil || len(found) != 0 {
 		t.Fatalf("a record for the unknown seller: %v %v", found, err)
 	}
 }
@@ -385,26 +385,26 @@ func TestSelfServiceOnboarding(t *testing.T) {
 		t.Run(fmt.Sprintf("verify seller id %v", verify), func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, func(c *config.Config) { c.SelfServiceOnboarding = true; c.VerifySellerID = verify })
-			must(t, e.sim.AddSeller(amazonsim.Seller{ID: "A7NEWSELLER", Name: "New Seller", CountryCodes: []string{"GB"}}))
+			must(t, e.Sim.AddSeller(amazonsim.Seller{ID: "A7NEWSELLER", Name: "New Seller", CountryCodes: []string{"GB"}}))
 			// Seller Central UK names the region (the simulator's host names none).
 			r := e.get(e.server.URL + "/login?" + url.Values{"amazon_callback_uri": {"https://sellercentral.amazon.co.uk/apps/authorize/confirm/" + appID},
 				"amazon_state": {"s"}, "selling_partner_id": {"A7NEWSELLER"}}.Encode()).want(http.StatusFound)
-			if _, err := e.store.Get(e.ctx, "sp-A7NEWSELLER", authz.RegionEU); !errors.Is(err, authz.ErrNotFound) {
+			if _, err := e.Store.Get(e.Ctx, "sp-A7NEWSELLER", authz.RegionEU); !errors.Is(err, authz.ErrNotFound) {
 				t.Fatalf("the Login URI alone made a record: %v", err)
 			}
 			st := mustURL(t, r.location).Query().Get("state")
-			consent := mustURL(t, e.simURL+"/apps/authorize/consent?"+url.Values{"application_id": {appID}, "state": {st},
+			consent := mustURL(t, e.SimURL+"/apps/authorize/consent?"+url.Values{"application_id": {appID}, "state": {st},
 				"version": {"beta"}, "redirect_uri": {e.server.URL + "/callback"}}.Encode())
 			back := e.consentAs(consent, "A7NEWSELLER", "confirm")
 			if !verify {
 				e.get(back).want(http.StatusNotFound, "Connect your Amazon account")
-				if _, err := e.store.Get(e.ctx, "sp-A7NEWSELLER", authz.RegionEU); !errors.Is(err, authz.ErrNotFound) {
+				if _, err := e.Store.Get(e.Ctx, "sp-A7NEWSELLER", authz.RegionEU); !errors.Is(err, authz.ErrNotFound) {
 					t.Fatalf("onboarded without a verified seller id: %v", err)
 				}
 				return
 			}
 			e.get(back).want(http.StatusOK)
-			a, err := e.store.Get(e.ctx, "sp-A7NEWSELLER", authz.RegionEU)
+			a, err := e.Store.Get(e.Ctx, "sp-A7NEWSELLER", authz.RegionEU)
 			must(t, err)
 			if a.Status != authz.StatusActive || a.SellingPartnerID != "A7NEWSELLER" || !a.Account.SellerIDVerified {
 				t.Fatalf("record: %+v", a)

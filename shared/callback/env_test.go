@@ -1,11 +1,9 @@
 package callback_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -19,19 +17,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
-	"github.com/spapi-auth-keeper/keeper/infra/secretsemu"
-	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv/deploy"
-	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
-	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/clientcreds"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/consent"
-	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/sealer"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
-	"github.com/spapi-auth-keeper/keeper/shared/store"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 
@@ -44,79 +36,48 @@ const (
 	otherSeller  = "A2OTHERSELLER"
 )
 
-// env is one isolated keeper: its own table, secret prefix, Amazon simulator and
-// callback server, over the shared emulators.
+// env is one isolated keeper: a test deployment with its Amazon simulator, and the
+// callback server in front of it.
 type env struct {
+	*deploy.Deployment
 	sealer  *sealer.Sealer // the KMS sealer the callback parks tokens with
-	t       testing.TB
-	ctx     context.Context
-	clock   *testenv.Clock
 	server  *httptest.Server
-	sim     *amazonsim.Sim
-	simURL  string
-	ddb     *dynamodb.Client
-	table   string
-	store   *store.Store
-	vault   *vault.Vault
-	secrets *secretsemu.Server
-	signer  *consent.Signer
-	logs    *testenv.Buffer
-	metrics *testenv.Buffer
-	cfg     config.Config
 	browser *http.Client
-	deps    app.Deps
 }
 
 func newEnv(t testing.TB, tweak ...func(*config.Config)) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), clock: testenv.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)),
-		logs: &testenv.Buffer{}, metrics: &testenv.Buffer{}}
 	var handler http.Handler
-	e.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
-	t.Cleanup(e.server.Close)
-	e.sim = amazonsim.New(amazonsim.Config{
-		AppID: appID, AppName: "Keeper Test App", Draft: true,
-		RedirectURIs: []string{e.server.URL + "/callback"}, ClientID: clientID, ClientSecret: clientSecret,
-		LoginURI: e.server.URL + "/login",
-		Sellers: []amazonsim.Seller{
-			{ID: seller, Name: "Acme Outdoor", CountryCodes: []string{"DE", "FR"}},
-			{ID: otherSeller, Name: "Other Shop", CountryCodes: []string{"DE"}},
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(server.Close)
+	d := deploy.Deploy(t, deploy.DeployOptions{
+		Sim: amazonsim.Config{
+			AppID: appID, AppName: "Keeper Test App", Draft: true,
+			RedirectURIs: []string{server.URL + "/callback"}, ClientID: clientID, ClientSecret: clientSecret,
+			LoginURI: server.URL + "/login",
+			Sellers: []amazonsim.Seller{
+				{ID: seller, Name: "Acme Outdoor", CountryCodes: []string{"DE", "FR"}},
+				{ID: otherSeller, Name: "Other Shop", CountryCodes: []string{"DE"}},
+			},
 		},
-		Clock: e.clock.Now,
+		KMS:      true,
+		StateKey: stateKey,
+		ClientCredentials: &vault.ClientCredentials{ClientID: clientID, ClientSecret: secret.Value(clientSecret),
+			ClientSecretExpiresAt: deploy.DefaultNow.AddDate(0, 5, 0)},
+		Configure: func(d *deploy.Deployment) {
+			c := &d.Config
+			c.AppID, c.AppName, c.AppIsDraft = appID, "Keeper Test App", true
+			c.RedirectURI, c.BaseURL = server.URL+"/callback", server.URL
+			c.SellerCentralURL, c.SPAPIEndpoint, c.StateTTL = d.SimURL, d.SimURL, 15*time.Minute
+			for _, f := range tweak {
+				f(c)
+			}
+		},
 	})
-	simServer := httptest.NewServer(e.sim)
-	t.Cleanup(simServer.Close)
-	e.simURL = simServer.URL
-
-	e.ddb = testenv.DynamoDB(t)
-	e.table = testenv.NewTable(t)
-	sm, emu := testenv.SecretsManagerInProcess(t)
-	kmsClient, kmsKey := testenv.KMS(t)
-	e.secrets = emu
-	prefix := testenv.Prefix(t)
-	e.cfg = config.Config{
-		TableName: e.table, SecretPrefix: prefix, AppID: appID, AppName: "Keeper Test App", AppIsDraft: true,
-		RedirectURI: e.server.URL + "/callback", BaseURL: e.server.URL, LWAEndpoint: simServer.URL + "/auth/o2/token",
-		SellerCentralURL: simServer.URL, StateTTL: 15 * time.Minute, SPAPIEndpoint: simServer.URL, KMSKeyID: kmsKey,
-	}
-	for _, f := range tweak {
-		f(&e.cfg)
-	}
-	e.store = store.New(e.ddb, e.table)
-	e.vault = app.Deps{Config: e.cfg, Clients: awsclients.Clients{DynamoDB: e.ddb, Secrets: sm}, Log: slog.New(slog.DiscardHandler)}.Vault() // the deployment's layout
-	must(t, e.vault.PutStateKey(e.ctx, secret.Value(stateKey)))
-	must(t, e.vault.PutClientCredentials(e.ctx, vault.ClientCredentials{ClientID: clientID, ClientSecret: secret.Value(clientSecret), ClientSecretExpiresAt: e.clock.Now().AddDate(0, 5, 0)}))
+	e := &env{Deployment: d, server: server}
+	e.sealer = sealer.New(d.KMS, d.KMSKey)
 	var err error
-	e.signer, err = consent.NewSigner(secret.Value(stateKey))
-	must(t, err)
-
-	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.deps = app.Deps{
-		Config: e.cfg, Clients: awsclients.Clients{DynamoDB: e.ddb, Secrets: sm}, Log: logger,
-		Metrics: metrics.New(e.metrics), Clock: e.clock,
-	}
-	e.sealer = sealer.New(kmsClient, kmsKey)
-	handler, err = deploy.Callback(e.deps, kmsClient)
+	handler, err = deploy.Callback(e.Deps, d.KMS)
 	must(t, err)
 	// The seller's browser: it follows no redirect by itself, so each hop is checked.
 	e.browser = newBrowser(t)
@@ -140,8 +101,8 @@ func must(t testing.TB, err error) {
 
 // onboard stores an authorization as the vendor's onboarding would, expiring in days.
 func (e *env) onboard(connID string, sellingPartnerID string, expiresInDays int) authz.Authorization {
-	e.t.Helper()
-	now := e.clock.Now()
+	e.T.Helper()
+	now := e.Clock.Now()
 	a := authz.Authorization{ConnectionID: connID, Region: authz.RegionEU, AccountType: authz.AccountSeller, Marketplace: "DE",
 		SellingPartnerID: sellingPartnerID, ContactEmail: connID + "@example.com", Locale: "en-GB", Status: authz.StatusPending,
 		RefreshSlot: authz.SlotFor(connID, authz.RegionEU, 24)}
@@ -150,30 +111,30 @@ func (e *env) onboard(connID string, sellingPartnerID string, expiresInDays int)
 		a.ExpiresAt = now.AddDate(0, 0, expiresInDays)
 		a.AuthorizedAt = a.ExpiresAt.Add(-authz.Lifetime)
 	}
-	created, err := e.store.Create(e.ctx, a)
-	must(e.t, err)
+	created, err := e.Store.Create(e.Ctx, a)
+	must(e.T, err)
 	return created
 }
 
 // fingerprintOf is the account fingerprint SP-API gives for a token of sellerID, as
 // the callback takes it at a seller's first authorization.
 func (e *env) fingerprintOf(sellerID string) authz.Account {
-	e.t.Helper()
-	tok, err := e.deps.LWA(clientcreds.New(e.vault, 0)).Refresh(e.ctx, secret.Value(e.sim.IssueRefreshToken(sellerID)))
-	must(e.t, err)
-	acct, err := e.deps.Accounts().Account(e.ctx, authz.RegionEU, tok.AccessToken)
-	must(e.t, err)
+	e.T.Helper()
+	tok, err := e.Deps.LWA(clientcreds.New(e.Vault, 0)).Refresh(e.Ctx, secret.Value(e.Sim.IssueRefreshToken(sellerID)))
+	must(e.T, err)
+	acct, err := e.Deps.Accounts().Account(e.Ctx, authz.RegionEU, tok.AccessToken)
+	must(e.T, err)
 	return acct
 }
 
 // onboardFingerprinted is onboard for a connection whose first authorization took
 // its account's fingerprint.
 func (e *env) onboardFingerprinted(connID string, sellingPartnerID string, expiresInDays int) authz.Authorization {
-	e.t.Helper()
+	e.T.Helper()
 	a := e.onboard(connID, sellingPartnerID, expiresInDays)
 	a.Account = e.fingerprintOf(sellingPartnerID)
-	updated, err := e.store.Update(e.ctx, a)
-	must(e.t, err)
+	updated, err := e.Store.Update(e.Ctx, a)
+	must(e.T, err)
 	return updated
 }
 
@@ -181,10 +142,10 @@ func (e *env) onboardFingerprinted(connID string, sellingPartnerID string, expir
 // current link generation.
 func (e *env) link(connID string, ttl time.Duration) string {
 	gen := 0
-	if a, err := e.store.Get(e.ctx, connID, authz.RegionEU); err == nil {
+	if a, err := e.Store.Get(e.Ctx, connID, authz.RegionEU); err == nil {
 		gen = a.LinkGeneration
 	}
-	return e.server.URL + "/authorize?t=" + e.signer.SignLink(consent.Link{ConnectionID: connID, Region: authz.RegionEU, Expires: e.clock.Now().Add(ttl), Generation: gen})
+	return e.server.URL + "/authorize?t=" + e.Signer.SignLink(consent.Link{ConnectionID: connID, Region: authz.RegionEU, Expires: e.Clock.Now().Add(ttl), Generation: gen})
 }
 
 // response is one answer the browser saw.
@@ -197,21 +158,21 @@ type response struct {
 }
 
 func (e *env) get(rawURL string) response {
-	e.t.Helper()
+	e.T.Helper()
 	res, err := e.browser.Get(rawURL)
-	must(e.t, err)
+	must(e.T, err)
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return response{t: e.t, status: res.StatusCode, body: string(b), location: res.Header.Get("Location"), header: res.Header}
+	return response{t: e.T, status: res.StatusCode, body: string(b), location: res.Header.Get("Location"), header: res.Header}
 }
 
 func (e *env) postForm(rawURL string, form url.Values) response {
-	e.t.Helper()
+	e.T.Helper()
 	res, err := e.browser.PostForm(rawURL, form)
-	must(e.t, err)
+	must(e.T, err)
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return response{t: e.t, status: res.StatusCode, body: string(b), location: res.Header.Get("Location"), header: res.Header}
+	return response{t: e.T, status: res.StatusCode, body: string(b), location: res.Header.Get("Location"), header: res.Header}
 }
 
 func (r response) want(status int, texts ...string) response {
@@ -230,20 +191,20 @@ func (r response) want(status int, texts ...string) response {
 // consentURL follows a renewal link to Seller Central's consent page and returns
 // its URL, as the seller's browser would.
 func (e *env) consentURL(link string) *url.URL {
-	e.t.Helper()
+	e.T.Helper()
 	r := e.get(link).want(http.StatusFound)
 	u, err := url.Parse(r.location)
-	must(e.t, err)
+	must(e.T, err)
 	return u
 }
 
 // consentAs answers the consent page as the given seller ("confirm" or "cancel") and
 // returns the URL Amazon redirects the browser to.
 func (e *env) consentAs(consentPage *url.URL, sellerID, action string) string {
-	e.t.Helper()
+	e.T.Helper()
 	e.get(consentPage.String()).want(http.StatusOK, "Keeper Test App")
 	q := consentPage.Query()
-	r := e.postForm(e.simURL+"/apps/authorize/confirm", url.Values{
+	r := e.postForm(e.SimURL+"/apps/authorize/confirm", url.Values{
 		"application_id": {q.Get("application_id")}, "state": {q.Get("state")}, "redirect_uri": {q.Get("redirect_uri")},
 		"version": {q.Get("version")}, "selling_partner_id": {sellerID}, "action": {action},
 	}).want(http.StatusFound)
@@ -261,62 +222,62 @@ type snapshot struct {
 }
 
 func (e *env) snapshot(connID string) snapshot {
-	e.t.Helper()
-	a, err := e.store.Get(e.ctx, connID, authz.RegionEU)
-	must(e.t, err)
-	h, err := e.store.History(e.ctx, connID, 100)
-	must(e.t, err)
+	e.T.Helper()
+	a, err := e.Store.Get(e.Ctx, connID, authz.RegionEU)
+	must(e.T, err)
+	h, err := e.Store.History(e.Ctx, connID, 100)
+	must(e.T, err)
 	// The token's secret in either layout: its own, or the first bucket (the only one a test fills).
-	versions := e.secrets.Versions(e.vault.SecretName(connID, authz.RegionEU)) + e.secrets.Versions(e.vault.BucketName(1))
+	versions := e.Secrets.Versions(e.Vault.SecretName(connID, authz.RegionEU)) + e.Secrets.Versions(e.Vault.BucketName(1))
 	return snapshot{record: a, versions: versions, events: len(h)}
 }
 
 func (e *env) wantUnchanged(connID string, before snapshot) {
-	e.t.Helper()
+	e.T.Helper()
 	after := e.snapshot(connID)
 	if after.record.Version != before.record.Version || after.record.Status != before.record.Status || !after.record.ExpiresAt.Equal(before.record.ExpiresAt) {
-		e.t.Errorf("record changed: %+v → %+v", before.record, after.record)
+		e.T.Errorf("record changed: %+v → %+v", before.record, after.record)
 	}
 	if after.versions != before.versions {
-		e.t.Errorf("secret versions %d → %d", before.versions, after.versions)
+		e.T.Errorf("secret versions %d → %d", before.versions, after.versions)
 	}
 	if after.events != before.events {
-		e.t.Errorf("history events %d → %d", before.events, after.events)
+		e.T.Errorf("history events %d → %d", before.events, after.events)
 	}
 }
 
 // nonceExists reads the state's nonce item straight from the table.
 func (e *env) nonceExists(state string) bool {
-	e.t.Helper()
+	e.T.Helper()
 	payload, _, _ := strings.Cut(state, ".")
 	raw, err := base64.RawURLEncoding.DecodeString(payload)
-	must(e.t, err)
+	must(e.T, err)
 	var p struct {
 		N string `json:"n"`
 	}
-	must(e.t, json.Unmarshal(raw, &p))
-	out, err := e.ddb.GetItem(e.ctx, &dynamodb.GetItemInput{TableName: aws.String(e.table), Key: map[string]types.AttributeValue{
+	must(e.T, json.Unmarshal(raw, &p))
+	out, err := e.DDB.GetItem(e.Ctx, &dynamodb.GetItemInput{TableName: aws.String(e.Table), Key: map[string]types.AttributeValue{
 		"pk": &types.AttributeValueMemberS{Value: "STATE#" + p.N}, "sk": &types.AttributeValueMemberS{Value: "STATE"},
 	}})
-	must(e.t, err)
+	must(e.T, err)
 	return len(out.Item) > 0
 }
 
 // wantNoSecretsLogged checks every log line and metric line against every secret the
 // run handled: refresh and access tokens, the client secret and the state key.
 func (e *env) wantNoSecretsLogged(connIDs ...string) {
-	e.t.Helper()
+	e.T.Helper()
 	secrets := []string{clientSecret, stateKey}
 	for _, c := range connIDs {
-		if rt, err := e.vault.Get(e.ctx, c, authz.RegionEU); err == nil {
+		if rt, err := e.Vault.Get(e.Ctx, c, authz.RegionEU); err == nil {
 			secrets = append(secrets, rt.Token.Reveal())
 		}
 	}
-	secrets = append(secrets, e.sim.IssuedSecrets()...)
-	out := e.logs.String() + e.metrics.String()
+	secrets = append(secrets, e.Sim.IssuedSecrets()...)
+	out := e.Logs.String() + e.Metrics.String()
 	for _, s := range secrets {
 		if s != "" && strings.Contains(out, s) {
-			e.t.Errorf("a secret appears in the logs: …%s…", s[:6])
+			e.T.Errorf("a secret appears in the logs: …%s…", s[:6])
 		}
 	}
 }

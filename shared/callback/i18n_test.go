@@ -20,10 +20,10 @@ func TestPagesSpeakTheSellersLanguage(t *testing.T) {
 	e := newEnv(t, func(c *config.Config) { c.SupportEmail = "help@keeper.example.com"; c.BrandColor = "#2a6f97" })
 	a := e.onboard("acme", seller, 3)
 	a.Locale = "de-DE"
-	_, err := e.store.Update(e.ctx, a)
+	_, err := e.Store.Update(e.Ctx, a)
 	must(t, err)
 	back := e.consentAs(e.consentURL(e.link("acme", 45*24*time.Hour)), seller, "confirm")
-	until := i18n.Date("de", e.clock.Now().Add(authz.Lifetime), i18n.Location("DE"))
+	until := i18n.Date("de", e.Clock.Now().Add(authz.Lifetime), i18n.Location("DE"))
 	e.get(back).want(http.StatusOK, `lang="de"`, "Ihre Amazon-Verbindung ist verlängert", "bis zum "+until, "Acme Outdoor",
 		"help@keeper.example.com", "#2a6f97")
 

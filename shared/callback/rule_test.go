@@ -155,17 +155,17 @@ func ruleEnv(t *testing.T, c ruleCase) *env {
 		{ID: faceless, Name: "Faceless", CountryCodes: []string{"DE"}, AccountType: amazonsim.AccountVendor},
 		{ID: attacker, Name: "Attacker Shop", CountryCodes: []string{"IT"}},
 	} {
-		must(t, e.sim.AddSeller(sl))
+		must(t, e.Sim.AddSeller(sl))
 	}
 	if c.ev == evStoreName {
-		e.sim.SetRoles("Product Listing") // the app no longer has the Pricing role: the probe answers 403
+		e.Sim.SetRoles("Product Listing") // the app no longer has the Pricing role: the probe answers 403
 	}
 	return e
 }
 
 // victimFingerprint is what the victim's first authorization recorded.
 func victimFingerprint(e *env, verified bool) authz.Account {
-	acct := authz.Account{StoreName: "Alpenblick Outdoor", MarketplaceIDs: []string{"A13V1IB3VIYZZH", "A1PA6795UKMFR9"}, TakenAt: e.clock.Now().AddDate(-1, 0, 0)}
+	acct := authz.Account{StoreName: "Alpenblick Outdoor", MarketplaceIDs: []string{"A13V1IB3VIYZZH", "A1PA6795UKMFR9"}, TakenAt: e.Clock.Now().AddDate(-1, 0, 0)}
 	if verified {
 		acct.SellerID, acct.SellerIDVerified = victim, true
 	}
@@ -177,21 +177,21 @@ func setUpState(t *testing.T, e *env, c ruleCase) string {
 	t.Helper()
 	verifiedOnRecord := c.ev != evFingerprint && c.ev != evNone
 	put := func(a authz.Authorization, token string) {
-		create := func() (authz.Authorization, error) { return e.store.CreateBound(e.ctx, a, e.clock.Now()) }
+		create := func() (authz.Authorization, error) { return e.Store.CreateBound(e.Ctx, a, e.Clock.Now()) }
 		if a.SellingPartnerID == "" {
-			create = func() (authz.Authorization, error) { return e.store.Create(e.ctx, a) }
+			create = func() (authz.Authorization, error) { return e.Store.Create(e.Ctx, a) }
 		}
 		created, err := create()
 		must(t, err)
 		if token != "" {
-			id, err := e.vault.Put(e.ctx, a.ConnectionID, a.Region, vault.RefreshToken{Token: secret.Value(token), SellingPartnerID: a.SellingPartnerID, Region: a.Region, AuthorizedAt: a.AuthorizedAt})
+			id, err := e.Vault.Put(e.Ctx, a.ConnectionID, a.Region, vault.RefreshToken{Token: secret.Value(token), SellingPartnerID: a.SellingPartnerID, Region: a.Region, AuthorizedAt: a.AuthorizedAt})
 			must(t, err)
 			created.SecretID = id
-			_, err = e.store.Update(e.ctx, created)
+			_, err = e.Store.Update(e.Ctx, created)
 			must(t, err)
 		}
 	}
-	now := e.clock.Now()
+	now := e.Clock.Now()
 	base := authz.Authorization{ConnectionID: victimConn, Region: authz.RegionEU, AccountType: authz.AccountSeller, Marketplace: "DE",
 		SellingPartnerID: victim, ContactEmail: "owner@alpenblick.example", Locale: "en-GB", Status: authz.StatusActive,
 		AuthorizedAt: now.AddDate(0, -5, 0), RefreshSlot: 3}
@@ -203,36 +203,36 @@ func setUpState(t *testing.T, e *env, c ruleCase) string {
 		base.SellingPartnerID, base.Status, base.Account = "", authz.StatusPending, authz.Account{}
 		base.AuthorizedAt, base.ExpiresAt = time.Time{}, time.Time{}
 	case stateHealthy:
-		token = e.sim.IssueRefreshToken(victim)
+		token = e.Sim.IssueRefreshToken(victim)
 	case stateFailing:
-		token = e.sim.IssueRefreshToken(victim)
+		token = e.Sim.IssueRefreshToken(victim)
 		base.RefreshFailures, base.LastRefreshError = 1, "server_error"
 	case stateExpired, stateNoFingerprint:
-		token = e.sim.IssueRefreshTokenAt(victim, now.AddDate(-1, 0, -5))
+		token = e.Sim.IssueRefreshTokenAt(victim, now.AddDate(-1, 0, -5))
 		base.AuthorizedAt = now.AddDate(-1, 0, -5)
 		base.ExpiresAt, base.Status = base.AuthorizedAt.Add(authz.Lifetime), authz.StatusExpired
 		if c.state == stateNoFingerprint {
 			base.Account = authz.Account{}
 		}
 	case stateRevoked:
-		token = e.sim.IssueRefreshToken(victim)
-		e.sim.Revoke(token)
+		token = e.Sim.IssueRefreshToken(victim)
+		e.Sim.Revoke(token)
 		base.Status = authz.StatusRevoked
 	case stateForgotten:
 		return ""
 	case stateBoundElse:
 		other := base
 		other.ConnectionID = otherConn
-		put(other, e.sim.IssueRefreshToken(victim))
+		put(other, e.Sim.IssueRefreshToken(victim))
 		base.Status, base.Account = authz.StatusPending, authz.Account{}
 		base.AuthorizedAt, base.ExpiresAt = time.Time{}, time.Time{}
-		created, err := e.store.Create(e.ctx, base) // names the seller, who is bound to "other"
+		created, err := e.Store.Create(e.Ctx, base) // names the seller, who is bound to "other"
 		must(t, err)
 		_ = created
 		return ""
 	case stateVendor:
 		base.AccountType, base.Account = authz.AccountVendor, authz.Account{}
-		token = e.sim.IssueRefreshToken(victim)
+		token = e.Sim.IssueRefreshToken(victim)
 	}
 	put(base, token)
 	return token
@@ -270,7 +270,7 @@ func play(t *testing.T, e *env, c ruleCase) response {
 		r := e.get(e.server.URL + "/login?" + url.Values{"amazon_callback_uri": {"https://sellercentral.amazon.de/apps/authorize/confirm/" + appID},
 			"amazon_state": {"amz-" + c.ev}, "selling_partner_id": {victim}}.Encode()).want(http.StatusFound)
 		st := mustURL(t, r.location).Query().Get("state")
-		consentPage = mustURL(t, e.simURL+"/apps/authorize/consent?"+url.Values{"application_id": {appID}, "state": {st},
+		consentPage = mustURL(t, e.SimURL+"/apps/authorize/consent?"+url.Values{"application_id": {appID}, "state": {st},
 			"version": {"beta"}, "redirect_uri": {e.server.URL + "/callback"}}.Encode())
 	}
 	back := mustURL(t, e.consentAs(consentPage, who, "confirm"))
@@ -281,7 +281,7 @@ func play(t *testing.T, e *env, c ruleCase) response {
 		back.RawQuery = q.Encode()
 	}
 	if c.path == pathParkedLink || c.path == pathParkedLogin {
-		e.sim.InjectFaults(amazonsim.FaultSellers, amazonsim.Unavailable(), 3) // every attempt of the evidence call
+		e.Sim.InjectFaults(amazonsim.FaultSellers, amazonsim.Unavailable(), 3) // every attempt of the evidence call
 	}
 	return e.get(back.String())
 }
@@ -294,13 +294,13 @@ func runRuleCase(t *testing.T, c ruleCase) {
 		t.Fatalf("the round trip crashed: %d\n%s", page.status, page.body)
 	}
 	if c.path == pathParkedLink || c.path == pathParkedLogin {
-		res, err := e.deps.Renewal(e.vault, e.signer, e.sealer).RepairParked(e.ctx)
+		res, err := e.Deps.Renewal(e.Vault, e.Signer, e.sealer).RepairParked(e.Ctx)
 		must(t, err)
 		if res.Waiting != 0 {
 			t.Fatalf("parked tokens still waiting after the repair: %+v", res)
 		}
 	}
-	if parked, err := e.store.ParkedTokens(e.ctx); err != nil || len(parked) != 0 {
+	if parked, err := e.Store.ParkedTokens(e.Ctx); err != nil || len(parked) != 0 {
 		t.Fatalf("parked tokens left: %d %v", len(parked), err)
 	}
 	who := consenting(c.ev)
@@ -311,19 +311,19 @@ func runRuleCase(t *testing.T, c ruleCase) {
 		if got != who {
 			t.Fatalf("the victim's connection holds a token of %q, want the new one of %q; page %d:\n%s", got, who, page.status, pageText(page))
 		}
-		a, err := e.store.Get(e.ctx, victimConn, authz.RegionEU)
+		a, err := e.Store.Get(e.Ctx, victimConn, authz.RegionEU)
 		must(t, err)
-		if a.Status != authz.StatusActive || a.DaysLeft(e.clock.Now()) != 365 || a.LinkGeneration != 1 {
+		if a.Status != authz.StatusActive || a.DaysLeft(e.Clock.Now()) != 365 || a.LinkGeneration != 1 {
 			t.Fatalf("record after the renewal: %+v", a)
 		}
-		if bound, err := e.store.SellerBinding(e.ctx, authz.RegionEU, a.SellingPartnerID); err != nil || bound != victimConn {
+		if bound, err := e.Store.SellerBinding(e.Ctx, authz.RegionEU, a.SellingPartnerID); err != nil || bound != victimConn {
 			t.Fatalf("seller %s bound to %q (%v)", a.SellingPartnerID, bound, err)
 		}
 	default:
 		if tok := tokenOf(e, victimConn); tok != before {
 			t.Fatalf("the victim's connection changed its token (now of %q); page %d:\n%s", got, page.status, pageText(page))
 		}
-		if a, err := e.store.Get(e.ctx, victimConn, authz.RegionEU); err == nil && a.LinkGeneration != 0 {
+		if a, err := e.Store.Get(e.Ctx, victimConn, authz.RegionEU); err == nil && a.LinkGeneration != 0 {
 			t.Fatalf("the victim's record was renewed: %+v", a)
 		}
 	}
@@ -342,7 +342,7 @@ func runRuleCase(t *testing.T, c ruleCase) {
 	}
 	// Bindings name only connections that hold the seller's own token.
 	for _, s := range []string{lookalike, faceless, attacker} {
-		if bound, _ := e.store.SellerBinding(e.ctx, authz.RegionEU, s); bound != "" && !(bound == victimConn && want == "victim" && who == s) {
+		if bound, _ := e.Store.SellerBinding(e.Ctx, authz.RegionEU, s); bound != "" && !(bound == victimConn && want == "victim" && who == s) {
 			t.Errorf("seller %s bound to %s", s, bound)
 		}
 	}
@@ -351,7 +351,7 @@ func runRuleCase(t *testing.T, c ruleCase) {
 
 // tokenOf is the refresh token conn's vault entry holds ("" if none).
 func tokenOf(e *env, conn string) string {
-	rt, err := e.vault.Get(e.ctx, conn, authz.RegionEU)
+	rt, err := e.Vault.Get(e.Ctx, conn, authz.RegionEU)
 	if err != nil {
 		return ""
 	}
@@ -366,11 +366,11 @@ func whoseToken(t *testing.T, e *env, conn string) string {
 	if tok == "" {
 		return ""
 	}
-	tokens, err := e.deps.LWA(clientcreds.New(e.vault, 0)).Refresh(e.ctx, secret.Value(tok))
+	tokens, err := e.Deps.LWA(clientcreds.New(e.Vault, 0)).Refresh(e.Ctx, secret.Value(tok))
 	if err != nil {
 		return "dead"
 	}
-	seller, ok := e.sim.AccessTokenSeller(tokens.AccessToken.Reveal())
+	seller, ok := e.Sim.AccessTokenSeller(tokens.AccessToken.Reveal())
 	if !ok {
 		t.Fatalf("the simulator does not know the access token it just issued")
 	}
@@ -409,10 +409,10 @@ func TestRandomHonestAndAttackerInterleaving(t *testing.T) {
 				var did string
 				switch rng.IntN(6) {
 				case 0: // the victim's token dies (revoked or expired at Amazon)
-					e.sim.RevokeSeller(victim)
+					e.Sim.RevokeSeller(victim)
 					did = "victim revoked"
 				case 1: // the sweep repairs what was parked
-					_, err := e.deps.Renewal(e.vault, e.signer, e.sealer).RepairParked(e.ctx)
+					_, err := e.Deps.Renewal(e.Vault, e.Signer, e.sealer).RepairParked(e.Ctx)
 					must(t, err)
 					did = "sweep"
 				default:
@@ -461,7 +461,7 @@ func TestMigrationAndMoveKeepEachTokenOnItsAccount(t *testing.T) {
 	}
 	check("before")
 	for _, to := range []vault.Layout{vault.LayoutPerAuthorization, vault.LayoutPacked} {
-		m, err := e.vault.WithTable(e.ddb, e.table, to, vault.Packing{}).Migrate(e.ctx, vault.MigrateOptions{To: to, RecoveryDays: 7})
+		m, err := e.Vault.WithTable(e.DDB, e.Table, to, vault.Packing{}).Migrate(e.Ctx, vault.MigrateOptions{To: to, RecoveryDays: 7})
 		must(t, err)
 		if m.Verified == 0 {
 			t.Fatalf("migration to %s moved nothing: %+v", to, m)
@@ -471,8 +471,8 @@ func TestMigrationAndMoveKeepEachTokenOnItsAccount(t *testing.T) {
 
 	// The operator moves the victim's seller to a new connection of the victim's.
 	e.onboard("victim-new", "", 0)
-	op := operator.New(operator.Config{BaseURL: e.server.URL}, e.store, e.vault, nil, e.clock)
-	if _, err := op.MoveSeller(e.ctx, victim, authz.RegionEU, "victim-new", true); err != nil {
+	op := operator.New(operator.Config{BaseURL: e.server.URL}, e.Store, e.Vault, nil, e.Clock)
+	if _, err := op.MoveSeller(e.Ctx, victim, authz.RegionEU, "victim-new", true); err != nil {
 		t.Fatal(err)
 	}
 	owners[victimConn] = "" // its token, the seller's, was deleted with the move
@@ -513,20 +513,20 @@ func TestSellerBoundMeanwhileLeavesTheVaultEntryAsItWas(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.onboard("first-try", "", 0)
-	ledger := bindsMeanwhile{Store: e.store, meanwhile: func() {
+	ledger := bindsMeanwhile{Store: e.Store, meanwhile: func() {
 		other := authz.Authorization{ConnectionID: "raced", Region: authz.RegionEU, AccountType: authz.AccountSeller, Marketplace: "DE",
-			SellingPartnerID: seller, Status: authz.StatusActive, AuthorizedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(authz.Lifetime)}
-		if _, err := e.store.CreateBound(e.ctx, other, e.clock.Now()); err != nil && !errors.Is(err, authz.ErrAlreadyExists) {
+			SellingPartnerID: seller, Status: authz.StatusActive, AuthorizedAt: e.Clock.Now(), ExpiresAt: e.Clock.Now().Add(authz.Lifetime)}
+		if _, err := e.Store.CreateBound(e.Ctx, other, e.Clock.Now()); err != nil && !errors.Is(err, authz.ErrAlreadyExists) {
 			t.Error(err)
 		}
 	}}
-	svc := renewal.NewService(renewal.Config{AppID: appID, RedirectURI: e.cfg.RedirectURI, SellerCentralOverride: e.simURL},
-		renewal.Deps{Store: ledger, Vault: e.vault, LWA: app.LWATokens{Client: e.deps.LWA(clientcreds.New(e.vault, 0))}, Accounts: app.Fingerprints{Client: e.deps.Accounts()},
-			Sealer: e.sealer, Signer: e.signer, Clock: e.clock, Log: slog.New(slog.NewJSONHandler(e.logs, nil))})
-	start, err := svc.StartFromLink(e.ctx, strings.TrimPrefix(e.link("first-try", time.Hour), e.server.URL+"/authorize?t="))
+	svc := renewal.NewService(renewal.Config{AppID: appID, RedirectURI: e.Config.RedirectURI, SellerCentralOverride: e.SimURL},
+		renewal.Deps{Store: ledger, Vault: e.Vault, LWA: app.LWATokens{Client: e.Deps.LWA(clientcreds.New(e.Vault, 0))}, Accounts: app.Fingerprints{Client: e.Deps.Accounts()},
+			Sealer: e.sealer, Signer: e.Signer, Clock: e.Clock, Log: slog.New(slog.NewJSONHandler(e.Logs, nil))})
+	start, err := svc.StartFromLink(e.Ctx, strings.TrimPrefix(e.link("first-try", time.Hour), e.server.URL+"/authorize?t="))
 	must(t, err)
 	st := mustURL(t, start.URL).Query().Get("state")
-	_, err = svc.Complete(e.ctx, renewal.CallbackRequest{State: st, SellingPartnerID: seller, Code: e.sim.IssueCode(seller, e.cfg.RedirectURI),
+	_, err = svc.Complete(e.Ctx, renewal.CallbackRequest{State: st, SellingPartnerID: seller, Code: e.Sim.IssueCode(seller, e.Config.RedirectURI),
 		BrowserBindings: []string{start.Binding}})
 	if !errors.Is(err, renewal.ErrSellerBound) {
 		t.Fatalf("Complete = %v, want ErrSellerBound", err)
@@ -534,10 +534,10 @@ func TestSellerBoundMeanwhileLeavesTheVaultEntryAsItWas(t *testing.T) {
 	if tok := tokenOf(e, "first-try"); tok != "" {
 		t.Fatal("the refused token stayed in the connection's vault entry")
 	}
-	if a, _ := e.store.Get(e.ctx, "first-try", authz.RegionEU); a.Status != authz.StatusPending {
+	if a, _ := e.Store.Get(e.Ctx, "first-try", authz.RegionEU); a.Status != authz.StatusPending {
 		t.Fatalf("record: %+v", a)
 	}
-	if bound, _ := e.store.SellerBinding(e.ctx, authz.RegionEU, seller); bound != "raced" {
+	if bound, _ := e.Store.SellerBinding(e.Ctx, authz.RegionEU, seller); bound != "raced" {
 		t.Fatalf("seller bound to %q, want the connection that bound it first", bound)
 	}
 }

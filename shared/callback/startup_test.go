@@ -23,8 +23,8 @@ func TestARequestBeforeTheStateKeyIsReadGetsTryAgainAndChangesNothing(t *testing
 	e.get(e.link("warm", time.Hour)).want(http.StatusFound) // the env's own handler has read its key
 	before := e.onboard("acme-de", seller, 20)
 
-	e.secrets.FailNext("GetSecretValue", 100, "InternalServiceError")
-	h, err := deploy.Callback(e.deps, nil)
+	e.Secrets.FailNext("GetSecretValue", 100, "InternalServiceError")
+	h, err := deploy.Callback(e.Deps, nil)
 	if err != nil {
 		t.Fatalf("the function did not start: %v", err)
 	}
@@ -33,18 +33,18 @@ func TestARequestBeforeTheStateKeyIsReadGetsTryAgainAndChangesNothing(t *testing
 	link := strings.Replace(e.link("acme-de", time.Hour), e.server.URL, srv.URL, 1)
 
 	e.get(link).want(http.StatusServiceUnavailable, "Please try again in a few minutes", "Nothing was changed")
-	after, err := e.store.Get(e.ctx, "acme-de", authz.RegionEU)
+	after, err := e.Store.Get(e.Ctx, "acme-de", authz.RegionEU)
 	must(t, err)
 	if after.Version != before.Version || after.LinkGeneration != before.LinkGeneration || after.Status != before.Status {
 		t.Errorf("the record changed: %+v, was %+v", after, before)
 	}
-	if !strings.Contains(e.logs.String(), `"reason":"unavailable"`) || !strings.Contains(e.logs.String(), "the state key") {
-		t.Errorf("no log line says the state key was not read:\n%s", e.logs.String())
+	if !strings.Contains(e.Logs.String(), `"reason":"unavailable"`) || !strings.Contains(e.Logs.String(), "the state key") {
+		t.Errorf("no log line says the state key was not read:\n%s", e.Logs.String())
 	}
 
-	e.secrets.ClearFaults()
+	e.Secrets.ClearFaults()
 	res := e.get(link).want(http.StatusFound)
-	if !strings.HasPrefix(res.location, e.simURL) {
+	if !strings.HasPrefix(res.location, e.SimURL) {
 		t.Errorf("once the key is read the link goes to %q, want Amazon's consent page", res.location)
 	}
 }

@@ -23,12 +23,12 @@ func TestTokensAreStoredInBatches(t *testing.T) {
 	b.WriteString(header)
 	toks := make([]string, n)
 	for i := range n {
-		toks[i] = e.sim.IssueRefreshToken(fmt.Sprintf("A1SELLER%04d", i))
+		toks[i] = e.Sim.IssueRefreshToken(fmt.Sprintf("A1SELLER%04d", i))
 		fmt.Fprintf(&b, "shop-%d,eu,%s,A1SELLER%04d,,,,\n", i, toks[i], i)
 	}
-	w := &countingWriter{w: e.vault}
+	w := &countingWriter{w: e.Vault}
 	rep, err := importer.New(importer.Config{MaxPerSecond: 1000}, importer.Deps{
-		Ledger: e.store, Tokens: e.vault, Writer: w, LWA: e.lwa, Clock: e.clock}).Run(e.ctx, strings.NewReader(b.String()))
+		Ledger: e.Store, Tokens: e.Vault, Writer: w, LWA: e.lwa, Clock: e.Clock}).Run(e.Ctx, strings.NewReader(b.String()))
 	must(t, err)
 	if rep.Imported() != n {
 		t.Fatalf("imported %d of %d: %v", rep.Imported(), n, rep.Counts)
@@ -41,13 +41,13 @@ func TestTokensAreStoredInBatches(t *testing.T) {
 	}
 	for i := range n {
 		id := fmt.Sprintf("shop-%d", i)
-		rt, err := e.vault.Get(e.ctx, id, authz.RegionEU)
+		rt, err := e.Vault.Get(e.Ctx, id, authz.RegionEU)
 		must(t, err)
 		a := e.get(id, authz.RegionEU)
 		if rt.Token.Reveal() != toks[i] || a.SecretID != rt.SecretID || a.Status != authz.StatusActive {
 			t.Fatalf("%s: token matches %t, record's secret %q vs the vault's %q, status %s", id, rt.Token.Reveal() == toks[i], a.SecretID, rt.SecretID, a.Status)
 		}
-		if bound, err := e.store.SellerBinding(e.ctx, authz.RegionEU, fmt.Sprintf("A1SELLER%04d", i)); err != nil || bound != id {
+		if bound, err := e.Store.SellerBinding(e.Ctx, authz.RegionEU, fmt.Sprintf("A1SELLER%04d", i)); err != nil || bound != id {
 			t.Fatalf("seller of %s bound to %q, %v", id, bound, err)
 		}
 	}
@@ -65,13 +65,13 @@ func TestInterruptedPackedImportLosesNoRow(t *testing.T) {
 	b.WriteString(header)
 	toks := make([]string, n)
 	for i := range n {
-		toks[i] = e.sim.IssueRefreshToken(fmt.Sprintf("A1SELLER%04d", i))
+		toks[i] = e.Sim.IssueRefreshToken(fmt.Sprintf("A1SELLER%04d", i))
 		fmt.Fprintf(&b, "shop-%d,na,%s,,,,,\n", i, toks[i])
 	}
-	ctx, cancel := context.WithCancel(e.ctx)
+	ctx, cancel := context.WithCancel(e.Ctx)
 	defer cancel()
 	im := importer.New(importer.Config{MaxPerSecond: 300, Concurrency: 8}, importer.Deps{
-		Ledger: e.store, Tokens: e.vault, Writer: e.vault, LWA: e.lwa, Clock: e.clock, ProgressEvery: 1,
+		Ledger: e.Store, Tokens: e.Vault, Writer: e.Vault, LWA: e.lwa, Clock: e.Clock, ProgressEvery: 1,
 		Progress: func(p importer.Progress) {
 			if p.LWACalls >= 60 {
 				cancel() // Ctrl-C with rows proven and not yet stored
@@ -86,8 +86,8 @@ func TestInterruptedPackedImportLosesNoRow(t *testing.T) {
 	records := 0
 	for i := range n {
 		id := fmt.Sprintf("shop-%d", i)
-		_, gerr := e.store.Get(e.ctx, id, authz.RegionNA)
-		rt, verr := e.vault.Get(e.ctx, id, authz.RegionNA)
+		_, gerr := e.Store.Get(e.Ctx, id, authz.RegionNA)
+		rt, verr := e.Vault.Get(e.Ctx, id, authz.RegionNA)
 		switch {
 		case gerr == nil && verr != nil:
 			t.Errorf("%s: a record without its token (%v)", id, verr)
@@ -104,11 +104,11 @@ func TestInterruptedPackedImportLosesNoRow(t *testing.T) {
 	if records != first.Imported() {
 		t.Errorf("%d records, the report counts %d imported", records, first.Imported())
 	}
-	calls := e.sim.Refreshes()
+	calls := e.Sim.Refreshes()
 	second, err := importer.New(importer.Config{MaxPerSecond: 300}, importer.Deps{
-		Ledger: e.store, Tokens: e.vault, Writer: e.vault, LWA: e.lwa, Clock: e.clock}).Run(e.ctx, strings.NewReader(b.String()))
+		Ledger: e.Store, Tokens: e.Vault, Writer: e.Vault, LWA: e.lwa, Clock: e.Clock}).Run(e.Ctx, strings.NewReader(b.String()))
 	must(t, err)
-	if second.Counts[importer.OutcomeUnchanged] != first.Imported() || second.Imported() != n-first.Imported() || e.sim.Refreshes()-calls != n-first.Imported() {
-		t.Errorf("resumed run: %v, %d LWA calls; want %d unchanged and %d imported with a call each", second.Counts, e.sim.Refreshes()-calls, first.Imported(), n-first.Imported())
+	if second.Counts[importer.OutcomeUnchanged] != first.Imported() || second.Imported() != n-first.Imported() || e.Sim.Refreshes()-calls != n-first.Imported() {
+		t.Errorf("resumed run: %v, %d LWA calls; want %d unchanged and %d imported with a call each", second.Counts, e.Sim.Refreshes()-calls, first.Imported(), n-first.Imported())
 	}
 }

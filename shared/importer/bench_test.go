@@ -97,8 +97,8 @@ func packedEnv(t testing.TB) (*env, *testenv.Calls) {
 	table := testenv.NewTable(t)
 	sm := testenv.SecretsManager(t)
 	sm = secretsmanager.New(sm.Options(), func(o *secretsmanager.Options) { o.APIOptions = append(o.APIOptions, calls.Middleware) })
-	e.store = store.New(db, table)
-	e.vault = vault.New(sm, testenv.Prefix(t), "").WithLogger(slog.New(slog.DiscardHandler)).
+	e.Store = store.New(db, table)
+	e.Vault = vault.New(sm, testenv.Prefix(t), "").WithLogger(slog.New(slog.DiscardHandler)).
 		WithTable(db, table, vault.LayoutPacked, vault.Packing{})
 	return e, calls
 }
@@ -223,8 +223,8 @@ func simTokens(e *env, n int) func(int) string {
 	toks := make([]string, n)
 	for i := range toks {
 		// syntheticFile's rows name Germany: each account sells there.
-		must(e.t, e.sim.AddSeller(amazonsim.Seller{ID: fmt.Sprintf("A%013d", i), CountryCodes: []string{"DE"}}))
-		toks[i] = e.sim.IssueRefreshToken(fmt.Sprintf("A%013d", i))
+		must(e.T, e.Sim.AddSeller(amazonsim.Seller{ID: fmt.Sprintf("A%013d", i), CountryCodes: []string{"DE"}}))
+		toks[i] = e.Sim.IssueRefreshToken(fmt.Sprintf("A%013d", i))
 	}
 	return func(i int) string { return toks[i] }
 }
@@ -242,13 +242,13 @@ func BenchmarkImport(b *testing.B) {
 	)
 	for b.Loop() {
 		e, calls := packedEnv(b)
-		e.sim.SetLatency(150 * time.Millisecond)
+		e.Sim.SetLatency(150 * time.Millisecond)
 		tok := simTokens(e, rows)
-		ledger := &countingLedger{Ledger: e.store}
+		ledger := &countingLedger{Ledger: e.Store}
 		timed := &timedLWA{TokenRefresher: e.lwa}
 		run := func() (*importer.Report, time.Duration) {
 			im := importer.New(importer.Config{MaxPerSecond: budget}, importer.Deps{
-				Ledger: ledger, Tokens: e.vault, Writer: e.vault, LWA: timed, Accounts: e.accounts, Clock: e.clock})
+				Ledger: ledger, Tokens: e.Vault, Writer: e.Vault, LWA: timed, Accounts: e.accounts, Clock: e.Clock})
 			began := time.Now()
 			rep, err := im.Run(context.Background(), syntheticFile(rows, tok))
 			must(b, err)
@@ -272,17 +272,17 @@ func BenchmarkImport(b *testing.B) {
 		b.ReportMetric(float64(ledger.writes.Load())/rows, "ledger-transactions/row")
 		b.ReportMetric(float64(sw)/rows, "SecretsManager-writes/row")
 		b.ReportMetric(took.Seconds(), "import-s")
-		refreshes, before := e.sim.Refreshes(), calls.Snapshot()
+		refreshes, before := e.Sim.Refreshes(), calls.Snapshot()
 		second, again := run()
 		b.ReportMetric(again.Seconds(), "rerun-s")
-		b.ReportMetric(float64(e.sim.Refreshes()-refreshes), "rerun-LWA-calls")
+		b.ReportMetric(float64(e.Sim.Refreshes()-refreshes), "rerun-LWA-calls")
 		b.ReportMetric(float64(dynamoWrites(calls)-dw), "rerun-DynamoDB-writes")
 		b.ReportMetric(float64(secretWrites(calls)-sw), "rerun-SecretsManager-writes")
 		after := calls.Snapshot()
 		b.Logf("%d rows at %.0f/s budget, LWA 150 ms: %s (%.1f calls/s, %.2f of the budget); DynamoDB writes %d (%.2f a row), Secrets Manager writes %d (%.3f a row)",
 			rows, budget, took.Round(time.Millisecond), achieved, achieved/budget, dw, float64(dw)/rows, sw, float64(sw)/rows)
 		b.Logf("re-run %s: %d unchanged, %d LWA calls, %d DynamoDB reads; 100,000 rows at 20/s would take %.0f min",
-			again.Round(time.Millisecond), second.Counts[importer.OutcomeUnchanged], e.sim.Refreshes()-refreshes,
+			again.Round(time.Millisecond), second.Counts[importer.OutcomeUnchanged], e.Sim.Refreshes()-refreshes,
 			after["DynamoDB.GetItem"]-before["DynamoDB.GetItem"]+after["DynamoDB.Query"]-before["DynamoDB.Query"], 100000/achieved/60)
 		b.Logf("calls of both runs:\n%s", calls)
 	}
@@ -309,7 +309,7 @@ func BenchmarkImportMemory(b *testing.B) {
 					began := time.Now()
 					peak := peakHeap(func() {
 						im := importer.New(importer.Config{MaxPerSecond: 5000}, importer.Deps{
-							Ledger: e.store, Tokens: e.vault, Writer: e.vault, LWA: e.lwa, Clock: e.clock})
+							Ledger: e.Store, Tokens: e.Vault, Writer: e.Vault, LWA: e.lwa, Clock: e.Clock})
 						rep, err := im.Run(context.Background(), syntheticFile(n, tok))
 						must(b, err)
 						if rep.Imported() != n {

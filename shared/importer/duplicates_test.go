@@ -105,28 +105,28 @@ func TestDuplicatesInTheFileAreRefused(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			k := tokens{one: e.sim.IssueRefreshToken(one), oneAgain: e.sim.IssueRefreshToken(one), two: e.sim.IssueRefreshToken(two)}
+			k := tokens{one: e.Sim.IssueRefreshToken(one), oneAgain: e.Sim.IssueRefreshToken(one), two: e.Sim.IssueRefreshToken(two)}
 			head, tail := c.head(k), c.tail(k)
 			file, release := gatedFile(header+head, tail)
 			if !c.far {
 				release()
 			}
-			ledger := importer.Ledger(e.store)
+			ledger := importer.Ledger(e.Store)
 			if c.blind {
-				ledger = blindLedger{e.store}
+				ledger = blindLedger{e.Store}
 			}
 			cfg := importer.Config{MaxPerSecond: 1000}
 			if c.far {
 				cfg.BatchSize = 1 // head's rows are stored at once, not in 5 s
 			}
 			headRows := strings.Count(head, "\n")
-			im := importer.New(cfg, importer.Deps{Ledger: ledger, Tokens: e.vault, Writer: e.writes, LWA: e.lwa, Accounts: e.accounts,
-				Clock: e.clock, Log: testLogger(e), ProgressEvery: time.Millisecond, Progress: func(p importer.Progress) {
+			im := importer.New(cfg, importer.Deps{Ledger: ledger, Tokens: e.Vault, Writer: e.writes, LWA: e.lwa, Accounts: e.accounts,
+				Clock: e.Clock, Log: testLogger(e), ProgressEvery: time.Millisecond, Progress: func(p importer.Progress) {
 					if p.Processed() >= headRows {
 						release()
 					}
 				}})
-			rep, err := im.Run(e.ctx, file)
+			rep, err := im.Run(e.Ctx, file)
 			must(t, err)
 			rejected := ""
 			for _, r := range rep.Rejected {
@@ -138,8 +138,8 @@ func TestDuplicatesInTheFileAreRefused(t *testing.T) {
 					rep.Counts, rep.LWACalls, c.imported, c.unchanged, c.lwaCalls, rejected, c.reason)
 			}
 			for id, want := range c.want(k) {
-				rt, err := e.vault.Get(e.ctx, id, authz.RegionEU)
-				_, gerr := e.store.Get(e.ctx, id, authz.RegionEU)
+				rt, err := e.Vault.Get(e.Ctx, id, authz.RegionEU)
+				_, gerr := e.Store.Get(e.Ctx, id, authz.RegionEU)
 				switch {
 				case want == "" && (!errors.Is(err, vault.ErrNotFound) || !errors.Is(gerr, authz.ErrNotFound)):
 					t.Errorf("%s: vault %v, ledger %v; want neither a token nor a record", id, err, gerr)
@@ -152,7 +152,7 @@ func TestDuplicatesInTheFileAreRefused(t *testing.T) {
 			if c.blind && e.writes.deletes.Load() != 1 {
 				t.Errorf("vault deletes = %d, want 1 (the refused row's token)", e.writes.deletes.Load())
 			}
-			e.noToken("logs", []byte(e.logs.String()))
+			e.noToken("logs", []byte(e.Logs.String()))
 		})
 	}
 }
@@ -163,18 +163,18 @@ func TestDuplicatesInTheFileAreRefused(t *testing.T) {
 func TestSellerNamedBySPAPITwiceInFlight(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.sim.SetLatency(20 * time.Millisecond)
-	a, b := e.sim.IssueRefreshToken("A1SELLERONE1"), e.sim.IssueRefreshToken("A1SELLERONE1")
+	e.Sim.SetLatency(20 * time.Millisecond)
+	a, b := e.Sim.IssueRefreshToken("A1SELLERONE1"), e.Sim.IssueRefreshToken("A1SELLERONE1")
 	rep, err := e.run(importer.Config{}, header+"c1,eu,"+a+",,,,,\nc2,eu,"+b+",,,,,\n")
 	must(t, err)
 	if rep.Imported() != 1 || len(rep.Rejected) != 1 || !strings.Contains(rep.Rejected[0].Reason, "seller A1SELLERONE1") {
 		t.Fatalf("report = %+v", rep)
 	}
 	gone := rep.Rejected[0].ConnectionID
-	if _, err := e.vault.Get(e.ctx, gone, authz.RegionEU); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := e.Vault.Get(e.Ctx, gone, authz.RegionEU); !errors.Is(err, vault.ErrNotFound) {
 		t.Errorf("%s's token was stored: %v", gone, err)
 	}
-	if got, err := e.store.SellerBinding(e.ctx, authz.RegionEU, "A1SELLERONE1"); err != nil || got == gone || got == "" {
+	if got, err := e.Store.SellerBinding(e.Ctx, authz.RegionEU, "A1SELLERONE1"); err != nil || got == gone || got == "" {
 		t.Errorf("binding = %q, %v; want the imported connection", got, err)
 	}
 }

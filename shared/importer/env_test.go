@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
@@ -14,12 +13,12 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
+	"github.com/spapi-auth-keeper/keeper/infra/testenv/deploy"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/importer"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 	"github.com/spapi-auth-keeper/keeper/shared/spapi"
-	"github.com/spapi-auth-keeper/keeper/shared/store"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 
@@ -41,34 +40,23 @@ func must(t testing.TB, err error) {
 
 // env is a fresh deployment: a table, a secret prefix, and the Amazon simulator.
 type env struct {
-	t        testing.TB
-	ctx      context.Context
-	sim      *amazonsim.Sim
+	*deploy.Deployment
 	lwa      *lwa.Client
-	store    *store.Store
-	vault    *vault.Vault
-	logs     *testenv.Buffer
 	writes   *countingWriter
-	clock    *testenv.Clock
 	accounts importer.AccountReader
-	simURL   string
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), logs: &testenv.Buffer{}, clock: testenv.NewClock(now)}
-	e.sim = amazonsim.New(amazonsim.Config{ClientID: clientID, ClientSecret: clientSecret, Clock: e.clock.Now})
-	srv := httptest.NewServer(e.sim)
-	t.Cleanup(srv.Close)
-	e.simURL = srv.URL
-	e.lwa = lwa.NewClient(lwa.Config{Endpoint: srv.URL + "/auth/o2/token",
+	d := deploy.Deploy(t, deploy.DeployOptions{Now: now, Sim: amazonsim.Config{ClientID: clientID, ClientSecret: clientSecret},
+		SharedSecrets: true, SeparateSecrets: true})
+	e := &env{Deployment: d}
+	e.lwa = lwa.NewClient(lwa.Config{Endpoint: d.SimURL + "/auth/o2/token",
 		Credentials: lwa.StaticCredentials{ClientID: clientID, ClientSecret: secret.Value(clientSecret)},
 		MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond})
-	e.accounts = spapi.NewClient(spapi.Config{Endpoint: srv.URL, SellerIDProbe: true, Clock: e.clock.Now,
+	e.accounts = spapi.NewClient(spapi.Config{Endpoint: d.SimURL, SellerIDProbe: true, Clock: e.Clock.Now,
 		BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
-	e.store = store.New(testenv.DynamoDB(t), testenv.NewTable(t))
-	e.vault = vault.New(testenv.SecretsManager(t), testenv.Prefix(t), "").WithLogger(slog.New(slog.DiscardHandler))
-	e.writes = &countingWriter{w: e.vault}
+	e.writes = &countingWriter{w: e.Vault}
 	return e
 }
 
@@ -76,7 +64,7 @@ func newEnv(t testing.TB) *env {
 // as a stack without VERIFY_SELLER_ID does: the account is known by its store name and
 // marketplaces only, never by a verified seller id.
 func (e *env) withoutSellerIDProbe() *env {
-	e.accounts = spapi.NewClient(spapi.Config{Endpoint: e.simURL, Clock: e.clock.Now,
+	e.accounts = spapi.NewClient(spapi.Config{Endpoint: e.SimURL, Clock: e.Clock.Now,
 		BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	return e
 }
@@ -86,20 +74,20 @@ func (e *env) importer(cfg importer.Config) *importer.Importer {
 		cfg.MaxPerSecond = 1000
 	}
 	return importer.New(cfg, importer.Deps{
-		Ledger: e.store, Tokens: e.vault, Writer: e.writes, LWA: e.lwa, Accounts: e.accounts, Clock: e.clock,
-		Log: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Ledger: e.Store, Tokens: e.Vault, Writer: e.writes, LWA: e.lwa, Accounts: e.accounts, Clock: e.Clock,
+		Log: slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 }
 
 func (e *env) run(cfg importer.Config, file string) (*importer.Report, error) {
-	e.t.Helper()
-	return e.importer(cfg).Run(e.ctx, strings.NewReader(file))
+	e.T.Helper()
+	return e.importer(cfg).Run(e.Ctx, strings.NewReader(file))
 }
 
 func (e *env) get(id string, region authz.Region) authz.Authorization {
-	e.t.Helper()
-	a, err := e.store.Get(e.ctx, id, region)
-	must(e.t, err)
+	e.T.Helper()
+	a, err := e.Store.Get(e.Ctx, id, region)
+	must(e.T, err)
 	return a
 }
 
@@ -127,17 +115,17 @@ var tokenShape = regexp.MustCompile(`Atz[ra]\|[A-Za-z0-9-]`)
 
 // noToken fails if any issued token appears in out.
 func (e *env) noToken(what string, out []byte) {
-	e.t.Helper()
-	for _, s := range e.sim.IssuedSecrets() {
+	e.T.Helper()
+	for _, s := range e.Sim.IssuedSecrets() {
 		if bytes.Contains(out, []byte(s)) {
-			e.t.Fatalf("%s holds a token or secret issued by the simulator", what)
+			e.T.Fatalf("%s holds a token or secret issued by the simulator", what)
 		}
 	}
 	if tokenShape.Match(out) {
-		e.t.Fatalf("%s holds a refresh token:\n%s", what, out)
+		e.T.Fatalf("%s holds a refresh token:\n%s", what, out)
 	}
 }
 
 func testLogger(e *env) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

@@ -22,8 +22,8 @@ const (
 
 func addSellers(t *testing.T, e *env) {
 	t.Helper()
-	must(t, e.sim.AddSeller(amazonsim.Seller{ID: oakbarrel, Name: "Oak Barrel", StoreName: "Oak Barrel Cooperage", CountryCodes: []string{"US"}}))
-	must(t, e.sim.AddSeller(amazonsim.Seller{ID: maple, Name: "Maple Leaf", StoreName: "Maple Leaf Goods", CountryCodes: []string{"DE", "CA"}}))
+	must(t, e.Sim.AddSeller(amazonsim.Seller{ID: oakbarrel, Name: "Oak Barrel", StoreName: "Oak Barrel Cooperage", CountryCodes: []string{"US"}}))
+	must(t, e.Sim.AddSeller(amazonsim.Seller{ID: maple, Name: "Maple Leaf", StoreName: "Maple Leaf Goods", CountryCodes: []string{"DE", "CA"}}))
 }
 
 // TestTokenIsStoredOnlyOnItsOwnAccountsConnection: a refresh token goes to a
@@ -95,7 +95,7 @@ func TestTokenIsStoredOnlyOnItsOwnAccountsConnection(t *testing.T) {
 			gone:     map[string]string{"maple-us": maple}},
 		{name: "a pending connection's recorded account differs",
 			before: func(t *testing.T, e *env, k tokens) {
-				_, err := e.store.Create(e.ctx, authz.Authorization{ConnectionID: "waiting", Region: authz.RegionNA, AccountType: authz.AccountSeller,
+				_, err := e.Store.Create(e.Ctx, authz.Authorization{ConnectionID: "waiting", Region: authz.RegionNA, AccountType: authz.AccountSeller,
 					Locale: "en-US", Status: authz.StatusPending, Account: authz.Account{StoreName: "Maple Leaf Goods",
 						MarketplaceIDs: []string{"A2EUQ1WTGCTBG2"}, TakenAt: now.Add(-time.Hour)}})
 				must(t, err)
@@ -105,8 +105,8 @@ func TestTokenIsStoredOnlyOnItsOwnAccountsConnection(t *testing.T) {
 			untouched: "waiting"},
 		{name: "a pending connection's recorded account, and a token LWA refuses",
 			before: func(t *testing.T, e *env, k tokens) {
-				e.sim.Revoke(k.oak)
-				_, err := e.store.Create(e.ctx, authz.Authorization{ConnectionID: "waiting", Region: authz.RegionNA, AccountType: authz.AccountSeller,
+				e.Sim.Revoke(k.oak)
+				_, err := e.Store.Create(e.Ctx, authz.Authorization{ConnectionID: "waiting", Region: authz.RegionNA, AccountType: authz.AccountSeller,
 					Locale: "en-US", Status: authz.StatusPending, Account: authz.Account{StoreName: "Maple Leaf Goods",
 						MarketplaceIDs: []string{"A2EUQ1WTGCTBG2"}, TakenAt: now.Add(-time.Hour)}})
 				must(t, err)
@@ -116,7 +116,7 @@ func TestTokenIsStoredOnlyOnItsOwnAccountsConnection(t *testing.T) {
 			untouched: "waiting"},
 		{name: "a pending connection's recorded account matches",
 			before: func(t *testing.T, e *env, k tokens) {
-				_, err := e.store.Create(e.ctx, authz.Authorization{ConnectionID: "waiting", Region: authz.RegionNA, AccountType: authz.AccountSeller,
+				_, err := e.Store.Create(e.Ctx, authz.Authorization{ConnectionID: "waiting", Region: authz.RegionNA, AccountType: authz.AccountSeller,
 					Locale: "en-US", Status: authz.StatusPending, Account: authz.Account{StoreName: "oak barrel  cooperage",
 						MarketplaceIDs: []string{"ATVPDKIKX0DER"}, TakenAt: now.Add(-time.Hour)}})
 				must(t, err)
@@ -139,7 +139,7 @@ func TestTokenIsStoredOnlyOnItsOwnAccountsConnection(t *testing.T) {
 				e.withoutSellerIDProbe()
 			}
 			addSellers(t, e)
-			k := tokens{oak: e.sim.IssueRefreshToken(oakbarrel), oak2: e.sim.IssueRefreshToken(oakbarrel), maple: e.sim.IssueRefreshToken(maple)}
+			k := tokens{oak: e.Sim.IssueRefreshToken(oakbarrel), oak2: e.Sim.IssueRefreshToken(oakbarrel), maple: e.Sim.IssueRefreshToken(maple)}
 			if c.before != nil {
 				c.before(t, e, k)
 			}
@@ -164,7 +164,7 @@ func TestTokenIsStoredOnlyOnItsOwnAccountsConnection(t *testing.T) {
 				imported = c.imported(k)
 			}
 			for id, tok := range imported {
-				rt, err := e.vault.Get(e.ctx, id, authz.RegionNA)
+				rt, err := e.Vault.Get(e.Ctx, id, authz.RegionNA)
 				if err != nil || rt.Token.Reveal() != tok {
 					t.Errorf("%s: vault %v, or it holds another token", id, err)
 				}
@@ -173,16 +173,16 @@ func TestTokenIsStoredOnlyOnItsOwnAccountsConnection(t *testing.T) {
 				}
 			}
 			for id, seller := range c.gone {
-				if _, err := e.store.Get(e.ctx, id, authz.RegionNA); !errors.Is(err, authz.ErrNotFound) {
+				if _, err := e.Store.Get(e.Ctx, id, authz.RegionNA); !errors.Is(err, authz.ErrNotFound) {
 					t.Errorf("%s: a record was written (%v)", id, err)
 				}
-				if _, err := e.vault.Get(e.ctx, id, authz.RegionNA); !errors.Is(err, vault.ErrNotFound) {
+				if _, err := e.Vault.Get(e.Ctx, id, authz.RegionNA); !errors.Is(err, vault.ErrNotFound) {
 					t.Errorf("%s: a token was stored (%v)", id, err)
 				}
 				if seller == "" {
 					continue
 				}
-				if bound, err := e.store.SellerBinding(e.ctx, authz.RegionNA, seller); err != nil || bound == id {
+				if bound, err := e.Store.SellerBinding(e.Ctx, authz.RegionNA, seller); err != nil || bound == id {
 					t.Errorf("seller %s is bound to %q (%v), the rejected row's connection", seller, bound, err)
 				}
 			}
@@ -190,11 +190,11 @@ func TestTokenIsStoredOnlyOnItsOwnAccountsConnection(t *testing.T) {
 				if a := e.get(c.untouched, authz.RegionNA); a.Status != authz.StatusPending || a.Version != 1 {
 					t.Errorf("%s was written: %s, version %d", c.untouched, a.Status, a.Version)
 				}
-				if _, err := e.vault.Get(e.ctx, c.untouched, authz.RegionNA); !errors.Is(err, vault.ErrNotFound) {
+				if _, err := e.Vault.Get(e.Ctx, c.untouched, authz.RegionNA); !errors.Is(err, vault.ErrNotFound) {
 					t.Errorf("%s: a token was stored (%v)", c.untouched, err)
 				}
 			}
-			e.noToken("logs", []byte(e.logs.String()))
+			e.noToken("logs", []byte(e.Logs.String()))
 		})
 	}
 }
@@ -205,16 +205,16 @@ func TestSameTokenFarApartIsRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t).withoutSellerIDProbe()
 	addSellers(t, e)
-	tok := e.sim.IssueRefreshToken(oakbarrel)
+	tok := e.Sim.IssueRefreshToken(oakbarrel)
 	head := header + "oakbarrel-us,na," + tok + "," + oakbarrel + ",US,,,\n"
 	var tail strings.Builder
 	for i := range 300 { // more rows than the reader runs ahead
-		fmt.Fprintf(&tail, "filler-%d,na,%s,,US,,,\n", i, e.sim.IssueRefreshToken(fmt.Sprintf("A1FILLER%04d", i)))
+		fmt.Fprintf(&tail, "filler-%d,na,%s,,US,,,\n", i, e.Sim.IssueRefreshToken(fmt.Sprintf("A1FILLER%04d", i)))
 	}
 	tail.WriteString("oakbarrel-ca,na," + tok + "," + maple + ",US,,,\n")
 	file, release := gatedFile(head, tail.String())
-	im := importer.New(importer.Config{MaxPerSecond: 1000, BatchSize: 1}, importer.Deps{Ledger: e.store, Tokens: e.vault, Writer: e.writes,
-		LWA: e.lwa, Accounts: e.accounts, Clock: e.clock, Log: testLogger(e), ProgressEvery: time.Millisecond,
+	im := importer.New(importer.Config{MaxPerSecond: 1000, BatchSize: 1}, importer.Deps{Ledger: e.Store, Tokens: e.Vault, Writer: e.writes,
+		LWA: e.lwa, Accounts: e.accounts, Clock: e.Clock, Log: testLogger(e), ProgressEvery: time.Millisecond,
 		Progress: func(p importer.Progress) {
 			if p.Processed() >= 1 {
 				release()
@@ -226,7 +226,7 @@ func TestSameTokenFarApartIsRefused(t *testing.T) {
 		!strings.Contains(rep.Rejected[0].Reason, "the same refresh token is on line 2") {
 		t.Fatalf("counts %v, rejected %+v", rep.Counts, rep.Rejected)
 	}
-	if _, err := e.vault.Get(e.ctx, "oakbarrel-ca", authz.RegionNA); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := e.Vault.Get(e.Ctx, "oakbarrel-ca", authz.RegionNA); !errors.Is(err, vault.ErrNotFound) {
 		t.Errorf("the token was stored for a second connection: %v", err)
 	}
 }

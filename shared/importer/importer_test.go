@@ -21,15 +21,15 @@ func TestImportEveryOutcome(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	// The row names Germany: the seller's account sells there, as SP-API says.
-	must(t, e.sim.AddSeller(amazonsim.Seller{ID: "A1GOODSELLER", Name: "Good Seller", CountryCodes: []string{"DE"}}))
-	good := e.sim.IssueRefreshToken("A1GOODSELLER")
-	unknown := e.sim.IssueRefreshToken("A1UNKNOWNEXP")
-	revoked := e.sim.IssueRefreshToken("A1REVOKEDSEL")
-	e.sim.Revoke(revoked)
-	lapsed := e.sim.IssueRefreshToken("A1LAPSEDSELL")
-	e.sim.ExpireSeller("A1LAPSEDSELL")
-	renewed := e.sim.IssueRefreshToken("A1RENEWEDSEL")
-	dup := e.sim.IssueRefreshToken("A1DUPLICATED")
+	must(t, e.Sim.AddSeller(amazonsim.Seller{ID: "A1GOODSELLER", Name: "Good Seller", CountryCodes: []string{"DE"}}))
+	good := e.Sim.IssueRefreshToken("A1GOODSELLER")
+	unknown := e.Sim.IssueRefreshToken("A1UNKNOWNEXP")
+	revoked := e.Sim.IssueRefreshToken("A1REVOKEDSEL")
+	e.Sim.Revoke(revoked)
+	lapsed := e.Sim.IssueRefreshToken("A1LAPSEDSELL")
+	e.Sim.ExpireSeller("A1LAPSEDSELL")
+	renewed := e.Sim.IssueRefreshToken("A1RENEWEDSEL")
+	dup := e.Sim.IssueRefreshToken("A1DUPLICATED")
 	file := header +
 		"good,eu," + good + ",A1GOODSELLER,DE,good@shop.example,de-DE,2026-09-01\n" + // line 2
 		"unknown,na," + unknown + ",,US,unknown@shop.example,,\n" + // 3
@@ -85,15 +85,15 @@ func TestImportEveryOutcome(t *testing.T) {
 	if l := e.get("lapsed", authz.RegionEU); l.Status != authz.StatusExpired || l.ExpiryDay() != "2026-12-01" {
 		t.Errorf("lapsed = %s expiring %s, want expired 2026-12-01", l.Status, l.ExpiryDay())
 	}
-	rt, err := e.vault.Get(e.ctx, "good", authz.RegionEU)
+	rt, err := e.Vault.Get(e.Ctx, "good", authz.RegionEU)
 	must(t, err)
 	if rt.Token.Reveal() != good || rt.SellingPartnerID != "A1GOODSELLER" {
 		t.Errorf("stored token for good is not the file's")
 	}
-	if _, err := e.store.Get(e.ctx, "other", authz.RegionEU); !errors.Is(err, authz.ErrNotFound) {
+	if _, err := e.Store.Get(e.Ctx, "other", authz.RegionEU); !errors.Is(err, authz.ErrNotFound) {
 		t.Errorf("rejected row other was written: %v", err)
 	}
-	h, err := e.store.History(e.ctx, "unknown", 0)
+	h, err := e.Store.History(e.Ctx, "unknown", 0)
 	must(t, err)
 	if len(h) != 1 || h[0].Kind != authz.EventImported || !strings.Contains(h[0].Detail, "expiry unknown") || !strings.Contains(h[0].Detail, "sellers.csv line 3") {
 		t.Errorf("history of unknown = %+v", h)
@@ -111,7 +111,7 @@ func TestImportEveryOutcome(t *testing.T) {
 	}
 	e.noToken("text report", text.Bytes())
 	e.noToken("JSON report", js.Bytes())
-	e.noToken("logs", []byte(e.logs.String()))
+	e.noToken("logs", []byte(e.Logs.String()))
 }
 
 func TestRerunChangesNothingAndCallsNoLWA(t *testing.T) {
@@ -120,7 +120,7 @@ func TestRerunChangesNothingAndCallsNoLWA(t *testing.T) {
 	var b strings.Builder
 	b.WriteString(header)
 	for i := range 12 {
-		fmt.Fprintf(&b, "shop-%d,eu,%s,,,,,\n", i, e.sim.IssueRefreshToken(fmt.Sprintf("A1SELLER%04d", i)))
+		fmt.Fprintf(&b, "shop-%d,eu,%s,,,,,\n", i, e.Sim.IssueRefreshToken(fmt.Sprintf("A1SELLER%04d", i)))
 	}
 	first, err := e.run(importer.Config{}, b.String())
 	must(t, err)
@@ -128,13 +128,13 @@ func TestRerunChangesNothingAndCallsNoLWA(t *testing.T) {
 		t.Fatalf("first run imported %d, want 12", first.Imported())
 	}
 	before := e.get("shop-3", authz.RegionEU)
-	refreshes, writes := e.sim.Refreshes(), e.writes.n.Load()
+	refreshes, writes := e.Sim.Refreshes(), e.writes.n.Load()
 
 	second, err := e.run(importer.Config{}, b.String())
 	must(t, err)
-	if second.Counts[importer.OutcomeUnchanged] != 12 || second.LWACalls != 0 || e.sim.Refreshes() != refreshes || e.writes.n.Load() != writes {
+	if second.Counts[importer.OutcomeUnchanged] != 12 || second.LWACalls != 0 || e.Sim.Refreshes() != refreshes || e.writes.n.Load() != writes {
 		t.Errorf("re-run: %v, LWA calls %d (sim %d → %d), secret writes %d → %d; want 12 unchanged and no call or write",
-			second.Counts, second.LWACalls, refreshes, e.sim.Refreshes(), writes, e.writes.n.Load())
+			second.Counts, second.LWACalls, refreshes, e.Sim.Refreshes(), writes, e.writes.n.Load())
 	}
 	if after := e.get("shop-3", authz.RegionEU); after.Version != before.Version {
 		t.Errorf("re-run moved the record's version %d → %d", before.Version, after.Version)
@@ -144,17 +144,17 @@ func TestRerunChangesNothingAndCallsNoLWA(t *testing.T) {
 func TestInterruptedImportResumes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.sim.SetLatency(5 * time.Millisecond)
+	e.Sim.SetLatency(5 * time.Millisecond)
 	const n = 40
 	var b strings.Builder
 	b.WriteString(header)
 	for i := range n {
-		fmt.Fprintf(&b, "shop-%d,na,%s,,,,,\n", i, e.sim.IssueRefreshToken(fmt.Sprintf("A1SELLER%04d", i)))
+		fmt.Fprintf(&b, "shop-%d,na,%s,,,,,\n", i, e.Sim.IssueRefreshToken(fmt.Sprintf("A1SELLER%04d", i)))
 	}
-	ctx, cancel := context.WithCancel(e.ctx)
+	ctx, cancel := context.WithCancel(e.Ctx)
 	defer cancel()
 	im := importer.New(importer.Config{MaxPerSecond: 200, Concurrency: 4, BatchSize: 4}, importer.Deps{
-		Ledger: e.store, Tokens: e.vault, Writer: e.writes, LWA: e.lwa, Clock: e.clock,
+		Ledger: e.Store, Tokens: e.Vault, Writer: e.writes, LWA: e.lwa, Clock: e.Clock,
 		ProgressEvery: time.Millisecond,
 		Progress: func(p importer.Progress) {
 			if p.Processed() >= 10 {
@@ -170,13 +170,13 @@ func TestInterruptedImportResumes(t *testing.T) {
 	if first.DoneThroughLine < 1 || first.DoneThroughLine > first.Imported()+1+first.Counts[importer.OutcomeFailed] {
 		t.Errorf("doneThroughLine %d after %d imported", first.DoneThroughLine, first.Imported())
 	}
-	calls := e.sim.Refreshes()
+	calls := e.Sim.Refreshes()
 	second, err := e.run(importer.Config{Concurrency: 4}, b.String())
 	must(t, err)
 	if got := second.Imported() + second.Counts[importer.OutcomeUnchanged]; got != n || second.Counts[importer.OutcomeUnchanged] != first.Imported() {
 		t.Errorf("resumed run: %v; want %d unchanged and the rest imported", second.Counts, first.Imported())
 	}
-	if extra := e.sim.Refreshes() - calls; extra != second.Imported() {
+	if extra := e.Sim.Refreshes() - calls; extra != second.Imported() {
 		t.Errorf("resumed run called LWA %d times for %d rows left", extra, second.Imported())
 	}
 	for i := range n {
@@ -189,7 +189,7 @@ func TestInterruptedImportResumes(t *testing.T) {
 func TestFileRefusedBeforeAnyRow(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	tok := e.sim.IssueRefreshToken("A1SELLER0001")
+	tok := e.Sim.IssueRefreshToken("A1SELLER0001")
 	for name, file := range map[string]string{
 		"unknown column":     "connectionId,region,refreshToken,password\nshop,eu," + tok + ",x\n",
 		"missing column":     "connectionId,region\nshop,eu\n",
@@ -212,15 +212,15 @@ func TestFileRefusedBeforeAnyRow(t *testing.T) {
 			t.Errorf("%s: the error quotes the token", name)
 		}
 	}
-	if e.sim.Refreshes() != 0 || e.writes.n.Load() != 0 {
-		t.Errorf("LWA refreshes %d, secret writes %d; want none", e.sim.Refreshes(), e.writes.n.Load())
+	if e.Sim.Refreshes() != 0 || e.writes.n.Load() != 0 {
+		t.Errorf("LWA refreshes %d, secret writes %d; want none", e.Sim.Refreshes(), e.writes.n.Load())
 	}
 }
 
 func TestJSONLines(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	tok := e.sim.IssueRefreshToken("A1JSONSELLER")
+	tok := e.Sim.IssueRefreshToken("A1JSONSELLER")
 	file := fmt.Sprintf(`{"connectionId":"js-1","region":"EU","refreshToken":%q,"authorizedAt":"2026-12-24T10:00:00Z","accountType":"vendor","displayName":"Jolly Shop"}`+"\n\n"+
 		`{"connectionId":"js-2","region":"eu","refreshToken":%q,"password":"x"}`+"\n"+
 		`{"connectionId":"js-3","region":"eu","refreshToken":7}`+"\n"+
@@ -242,18 +242,18 @@ func TestJSONLines(t *testing.T) {
 func TestExistingConnectionIsNeverOverwritten(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	old := e.sim.IssueRefreshToken("A1ORIGINAL01")
+	old := e.Sim.IssueRefreshToken("A1ORIGINAL01")
 	_, err := e.run(importer.Config{}, header+"acme,eu,"+old+",A1ORIGINAL01,,,,\n")
 	must(t, err)
 	before := e.get("acme", authz.RegionEU)
 	// A pending record (keeperctl onboard) takes the imported token.
-	_, err = e.store.Create(e.ctx, authz.Authorization{ConnectionID: "waiting", Region: authz.RegionNA, AccountType: authz.AccountSeller,
+	_, err = e.Store.Create(e.Ctx, authz.Authorization{ConnectionID: "waiting", Region: authz.RegionNA, AccountType: authz.AccountSeller,
 		ContactEmail: "w@shop.example", Locale: "en-US", Status: authz.StatusPending})
 	must(t, err)
 
-	other, another := e.sim.IssueRefreshToken("A1INTRUDER01"), e.sim.IssueRefreshToken("A1INTRUDER01")
-	fresh := e.sim.IssueRefreshToken("A1ORIGINAL01")
-	pending := e.sim.IssueRefreshToken("A1WAITING001")
+	other, another := e.Sim.IssueRefreshToken("A1INTRUDER01"), e.Sim.IssueRefreshToken("A1INTRUDER01")
+	fresh := e.Sim.IssueRefreshToken("A1ORIGINAL01")
+	pending := e.Sim.IssueRefreshToken("A1WAITING001")
 	rep, err := e.run(importer.Config{}, header+
 		"acme,eu,"+other+",A1INTRUDER01,,,,\n"+
 		"acme-two,eu,"+another+",A1ORIGINAL01,,,,\n"+
@@ -274,7 +274,7 @@ func TestExistingConnectionIsNeverOverwritten(t *testing.T) {
 	if after := e.get("acme", authz.RegionEU); after.Version != before.Version {
 		t.Errorf("acme was rewritten")
 	}
-	rt, err := e.vault.Get(e.ctx, "acme", authz.RegionEU)
+	rt, err := e.Vault.Get(e.Ctx, "acme", authz.RegionEU)
 	must(t, err)
 	if rt.Token.Reveal() != old {
 		t.Errorf("acme's stored token was replaced")
@@ -287,16 +287,16 @@ func TestExistingConnectionIsNeverOverwritten(t *testing.T) {
 func TestTokenOfAnotherApp(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	tok := e.sim.IssueRefreshToken("A1SELLER0001")
-	ok := e.sim.IssueRefreshToken("A1SELLER0002")
-	e.sim.InjectFault(amazonsim.GrantRefreshToken, amazonsim.Fault{Kind: "unauthorized_client", Status: 400, Code: "unauthorized_client",
+	tok := e.Sim.IssueRefreshToken("A1SELLER0001")
+	ok := e.Sim.IssueRefreshToken("A1SELLER0002")
+	e.Sim.InjectFault(amazonsim.GrantRefreshToken, amazonsim.Fault{Kind: "unauthorized_client", Status: 400, Code: "unauthorized_client",
 		Description: "The client is not authorized for this refresh token."})
 	rep, err := e.run(importer.Config{Concurrency: 1}, header+"foreign,eu,"+tok+",,,,,\nmine,eu,"+ok+",,,,,\n")
 	must(t, err)
 	if rep.Counts[importer.OutcomeRejected] != 1 || !strings.Contains(rep.Rejected[0].Reason, "belongs to another app") || rep.Imported() != 1 {
 		t.Errorf("report = %+v", rep)
 	}
-	if _, err := e.vault.Get(e.ctx, "foreign", authz.RegionEU); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := e.Vault.Get(e.Ctx, "foreign", authz.RegionEU); !errors.Is(err, vault.ErrNotFound) {
 		t.Errorf("another app's token was stored: %v", err)
 	}
 }
@@ -304,11 +304,11 @@ func TestTokenOfAnotherApp(t *testing.T) {
 func TestWrongClientCredentialsStopTheImport(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.sim.SetClientSecrets("rotated-away")
+	e.Sim.SetClientSecrets("rotated-away")
 	var b strings.Builder
 	b.WriteString(header)
 	for i := range 30 {
-		fmt.Fprintf(&b, "shop-%d,eu,%s,,,,,\n", i, e.sim.IssueRefreshToken(fmt.Sprintf("A1SELLER%04d", i)))
+		fmt.Fprintf(&b, "shop-%d,eu,%s,,,,,\n", i, e.Sim.IssueRefreshToken(fmt.Sprintf("A1SELLER%04d", i)))
 	}
 	rep, err := e.run(importer.Config{Concurrency: 1}, b.String())
 	if !errors.Is(err, importer.ErrClientCredentials) {
@@ -342,7 +342,7 @@ func TestConfirmEmailsArePaced(t *testing.T) {
 	var b strings.Builder
 	b.WriteString(header)
 	for i := range 5 {
-		fmt.Fprintf(&b, "shop-%d,eu,%s,,,,,\n", i, e.sim.IssueRefreshToken(fmt.Sprintf("A1SELLER%04d", i)))
+		fmt.Fprintf(&b, "shop-%d,eu,%s,,,,,\n", i, e.Sim.IssueRefreshToken(fmt.Sprintf("A1SELLER%04d", i)))
 	}
 	_, err := e.run(importer.Config{Concurrency: 1, ConfirmPerDay: 2, UnknownExpiry: 10 * 24 * time.Hour}, b.String())
 	must(t, err)
@@ -358,8 +358,8 @@ func TestConfirmEmailsArePaced(t *testing.T) {
 func TestAccountFingerprintIsTakenAndChecked(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	mine := e.sim.IssueRefreshToken("A1REALSELLER")
-	theirs := e.sim.IssueRefreshToken("A1SOMEONEELS")
+	mine := e.Sim.IssueRefreshToken("A1REALSELLER")
+	theirs := e.Sim.IssueRefreshToken("A1SOMEONEELS")
 	rep, err := e.run(importer.Config{}, header+
 		"mine,na,"+mine+",,,,,\n"+
 		"claimed,na,"+theirs+",A1CLAIMEDSEL,,,,\n")
@@ -371,7 +371,7 @@ func TestAccountFingerprintIsTakenAndChecked(t *testing.T) {
 	if a.Account.IsZero() || a.Account.StoreName == "" || !a.Account.SellerIDVerified || a.SellingPartnerID != "A1REALSELLER" {
 		t.Errorf("fingerprint = %+v, seller %q; want SP-API's, with the verified seller id", a.Account, a.SellingPartnerID)
 	}
-	if _, err := e.vault.Get(e.ctx, "claimed", authz.RegionNA); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := e.Vault.Get(e.Ctx, "claimed", authz.RegionNA); !errors.Is(err, vault.ErrNotFound) {
 		t.Errorf("a token of another seller was stored: %v", err)
 	}
 }

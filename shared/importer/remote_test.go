@@ -42,7 +42,7 @@ func s3Event(t *testing.T, bucket, key string) json.RawMessage {
 func TestRemoteImportContinuesAcrossInvocations(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.sim.SetLatency(10 * time.Millisecond)
+	e.Sim.SetLatency(10 * time.Millisecond)
 	s3c := testenv.S3(t)
 	bucket := testenv.NewBucket(t)
 	sqsc := testenv.SQS(t)
@@ -51,26 +51,26 @@ func TestRemoteImportContinuesAcrossInvocations(t *testing.T) {
 	var b strings.Builder
 	b.WriteString(header)
 	for i := range n {
-		fmt.Fprintf(&b, "shop-%d,eu,%s,,,,,\n", i, e.sim.IssueRefreshToken(fmt.Sprintf("A1SELLER%04d", i)))
+		fmt.Fprintf(&b, "shop-%d,eu,%s,,,,,\n", i, e.Sim.IssueRefreshToken(fmt.Sprintf("A1SELLER%04d", i)))
 	}
 	b.WriteString("broken,zz,Atzr|not-imported-anyway-0000,,,,,\n")
 	key := "vendor uploads/sellers.csv"
-	_, err := s3c.PutObject(e.ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader(b.String())})
+	_, err := s3c.PutObject(e.Ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader(b.String())})
 	must(t, err)
 
 	r := &importer.Remote{
 		New: func(c importer.Config) *importer.Importer {
 			c.MaxPerSecond, c.Concurrency = 15, 2
-			return importer.New(c, importer.Deps{Ledger: e.store, Tokens: e.vault, Writer: e.writes, LWA: e.lwa, Accounts: e.accounts, Clock: e.clock})
+			return importer.New(c, importer.Deps{Ledger: e.Store, Tokens: e.Vault, Writer: e.writes, LWA: e.lwa, Accounts: e.accounts, Clock: e.Clock})
 		},
-		Objects: importbucket.Objects{Client: testenv.S3Objects(t)}, Statuses: e.store, Queue: queue.NewSender(sqsc, queueURL),
-		Clock: e.clock, Log: testLogger(e), Margin: 10 * time.Second,
+		Objects: importbucket.Objects{Client: testenv.S3Objects(t)}, Statuses: e.Store, Queue: queue.NewSender(sqsc, queueURL),
+		Clock: e.Clock, Log: testLogger(e), Margin: 10 * time.Second,
 	}
 	// Each invocation's deadline leaves it about a second of work (~15 of the 30 rows
 	// on an idle machine): it must hand over through the queue until the file is done.
 	invoke := func(raw json.RawMessage) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second+time.Second)
+		ctx, cancel := context.WithTimeout(e.Ctx, 10*time.Second+time.Second)
 		defer cancel()
 		resp, err := r.Handle(ctx, raw)
 		must(t, err)
@@ -81,13 +81,13 @@ func TestRemoteImportContinuesAcrossInvocations(t *testing.T) {
 	invoke(s3Event(t, bucket, key))
 	var st store.ImportStatus
 	for range 40 {
-		st, err = e.store.ImportStatus(e.ctx, key)
+		st, err = e.Store.ImportStatus(e.Ctx, key)
 		must(t, err)
 		if st.State != importer.StateRunning {
 			break
 		}
 		// The continuation is on the queue; the next invocation takes it as Lambda would.
-		out, err := sqsc.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), WaitTimeSeconds: 2, MaxNumberOfMessages: 10})
+		out, err := sqsc.ReceiveMessage(e.Ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), WaitTimeSeconds: 2, MaxNumberOfMessages: 10})
 		must(t, err)
 		if len(out.Messages) > 1 {
 			t.Fatalf("%d continuations at once", len(out.Messages))
@@ -101,18 +101,18 @@ func TestRemoteImportContinuesAcrossInvocations(t *testing.T) {
 		}
 	}
 	if st.State != importer.StateDone || st.Counts[string(importer.OutcomeUnknownExpiry)] != n || st.Counts[string(importer.OutcomeRejected)] != 1 ||
-		st.Invocations < 2 || e.sim.Refreshes() < n || e.sim.Refreshes() > n+2*st.Invocations {
+		st.Invocations < 2 || e.Sim.Refreshes() < n || e.Sim.Refreshes() > n+2*st.Invocations {
 		// At most the two rows in flight at each deadline are sent to LWA twice.
-		t.Errorf("final status %+v, LWA refreshes %d", st, e.sim.Refreshes())
+		t.Errorf("final status %+v, LWA refreshes %d", st, e.Sim.Refreshes())
 	}
 	if !strings.Contains(st.Report, `"line":32`) {
 		t.Errorf("report lacks the rejected line 32: %s", st.Report)
 	}
 	// The file with the tokens is gone; the report (no token) stays.
-	if _, err := s3c.HeadObject(e.ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err == nil {
+	if _, err := s3c.HeadObject(e.Ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err == nil {
 		t.Error("the import object was not deleted")
 	}
-	rep, err := s3c.GetObject(e.ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(st.ReportKey)})
+	rep, err := s3c.GetObject(e.Ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(st.ReportKey)})
 	must(t, err)
 	body, _ := io.ReadAll(rep.Body)
 	e.noToken("report object", body)
@@ -123,10 +123,10 @@ func TestRemoteImportContinuesAcrossInvocations(t *testing.T) {
 		}
 	}
 	// A redelivery of the original notification after the end does nothing.
-	calls := e.sim.Refreshes()
-	_, err = r.Handle(e.ctx, s3Event(t, bucket, key))
+	calls := e.Sim.Refreshes()
+	_, err = r.Handle(e.Ctx, s3Event(t, bucket, key))
 	must(t, err)
-	if e.sim.Refreshes() != calls {
+	if e.Sim.Refreshes() != calls {
 		t.Errorf("redelivery called LWA")
 	}
 }
@@ -137,27 +137,27 @@ func TestRemoteImportOfAWrongFileFailsAndDeletesIt(t *testing.T) {
 	s3c := testenv.S3(t)
 	bucket := testenv.NewBucket(t)
 	key := "wrong.csv"
-	_, err := s3c.PutObject(e.ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
+	_, err := s3c.PutObject(e.Ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
 		Body: strings.NewReader("id,token\nx,Atzr|something-secret-here\n")})
 	must(t, err)
 	r := &importer.Remote{
 		New: func(c importer.Config) *importer.Importer {
-			return importer.New(c, importer.Deps{Ledger: e.store, Tokens: e.vault, Writer: e.writes, LWA: e.lwa, Clock: e.clock})
+			return importer.New(c, importer.Deps{Ledger: e.Store, Tokens: e.Vault, Writer: e.writes, LWA: e.lwa, Clock: e.Clock})
 		},
-		Objects: importbucket.Objects{Client: testenv.S3Objects(t)}, Statuses: e.store, Queue: queue.NewSender(testenv.SQS(t), testenv.NewQueue(t, "imports")),
-		Clock: e.clock, Log: testLogger(e),
+		Objects: importbucket.Objects{Client: testenv.S3Objects(t)}, Statuses: e.Store, Queue: queue.NewSender(testenv.SQS(t), testenv.NewQueue(t, "imports")),
+		Clock: e.Clock, Log: testLogger(e),
 	}
-	_, err = r.Handle(e.ctx, s3Event(t, bucket, key))
+	_, err = r.Handle(e.Ctx, s3Event(t, bucket, key))
 	must(t, err)
-	st, err := e.store.ImportStatus(e.ctx, key)
+	st, err := e.Store.ImportStatus(e.Ctx, key)
 	must(t, err)
 	if st.State != importer.StateFailed || !strings.Contains(st.Error, "header") || strings.Contains(st.Error, "something-secret") {
 		t.Errorf("status = %+v", st)
 	}
-	if _, err := s3c.HeadObject(e.ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err == nil {
+	if _, err := s3c.HeadObject(e.Ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err == nil {
 		t.Error("the refused file was kept")
 	}
-	if _, err := e.store.ImportStatus(e.ctx, "never-uploaded.csv"); !errors.Is(err, authz.ErrNotFound) {
+	if _, err := e.Store.ImportStatus(e.Ctx, "never-uploaded.csv"); !errors.Is(err, authz.ErrNotFound) {
 		t.Errorf("status of an unknown import: %v", err)
 	}
 	var _ store.ImportStatus = st

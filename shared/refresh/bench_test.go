@@ -42,7 +42,7 @@ func BenchmarkRefreshThroughput(b *testing.B) {
 	n := envInt("REFRESH_BENCH_N", 10000)
 	batchSize := envInt("REFRESH_BENCH_BATCH", 50) // template.yaml's BatchSize
 	e := newEnv(b)
-	e.sim.SetLatency(150 * time.Millisecond)
+	e.Sim.SetLatency(150 * time.Millisecond)
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("bench-%06d", i)
@@ -54,7 +54,7 @@ func BenchmarkRefreshThroughput(b *testing.B) {
 
 	// The sweep queues them all (every record sits in slot 0 here).
 	sweepStart := time.Now()
-	res, err := e.svc.Sweep(e.ctx, slotHour(0))
+	res, err := e.svc.Sweep(e.Ctx, slotHour(0))
 	must(b, err)
 	b.Logf("sweep: read %d, queued %d in %v", res.Read, res.Queued, time.Since(sweepStart).Round(time.Millisecond))
 
@@ -63,8 +63,8 @@ func BenchmarkRefreshThroughput(b *testing.B) {
 	for i := range handlers {
 		_, handlers[i] = e.build(options{service: refresh.Config{MaxPerSecond: budget / workers}, lwaEndpoint: e.lwaURL, reminderURL: e.reminderURL, attemptLimit: 10 * time.Second})
 	}
-	start := e.sim.Refreshes()
-	perSecond := sampleRate(e.sim.Refreshes)
+	start := e.Sim.Refreshes()
+	perSecond := sampleRate(e.Sim.Refreshes)
 	b.ResetTimer()
 	began := time.Now()
 	var wg sync.WaitGroup
@@ -77,7 +77,7 @@ func BenchmarkRefreshThroughput(b *testing.B) {
 	b.StopTimer()
 	peak := perSecond()
 
-	done := e.sim.Refreshes() - start
+	done := e.Sim.Refreshes() - start
 	achieved := float64(done) / elapsed.Seconds()
 	b.ReportMetric(achieved/budget, "achieved/budget")
 	b.ReportMetric(achieved, "refreshes/s")
@@ -97,7 +97,7 @@ func poll(b *testing.B, e *env, h *refresh.Handler, batchSize int) int {
 		ev := events.SQSEvent{}
 		handles := map[string]*string{}
 		for len(ev.Records) < batchSize {
-			out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.refreshURL),
+			out, err := e.sqs.ReceiveMessage(e.Ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.refreshURL),
 				MaxNumberOfMessages: int32(min(10, batchSize-len(ev.Records))), VisibilityTimeout: 120})
 			if err != nil {
 				b.Error(err)
@@ -118,7 +118,7 @@ func poll(b *testing.B, e *env, h *refresh.Handler, batchSize int) int {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		resp := h.HandleSQS(e.ctx, ev)
+		resp := h.HandleSQS(e.Ctx, ev)
 		failures += len(resp.BatchItemFailures)
 		for _, f := range resp.BatchItemFailures {
 			delete(handles, f.ItemIdentifier)
@@ -138,7 +138,7 @@ func poll(b *testing.B, e *env, h *refresh.Handler, batchSize int) int {
 }
 
 func deleteBatch(b *testing.B, e *env, entries []sqstypes.DeleteMessageBatchRequestEntry) {
-	if _, err := e.sqs.DeleteMessageBatch(e.ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(e.refreshURL), Entries: entries}); err != nil {
+	if _, err := e.sqs.DeleteMessageBatch(e.Ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(e.refreshURL), Entries: entries}); err != nil {
 		b.Error(err)
 	}
 }
@@ -220,11 +220,11 @@ func BenchmarkSweep(b *testing.B) {
 			due := seedRaw(b, e, sz.total, sz.inSlot)
 			b.Logf("seeded %d authorizations (%d in the swept slot) in %v", sz.total, due, time.Since(seedStart).Round(time.Millisecond))
 			readStart, read := time.Now(), 0
-			must(b, e.store.BySlot(e.ctx, 7, func(authz.Authorization) error { read++; return nil }))
+			must(b, e.Store.BySlot(e.Ctx, 7, func(authz.Authorization) error { read++; return nil }))
 			b.Logf("reading the slot alone: %d items in %v", read, time.Since(readStart).Round(time.Millisecond))
 			b.ResetTimer()
 			began := time.Now()
-			res, err := e.svc.Sweep(e.ctx, slotHour(7))
+			res, err := e.svc.Sweep(e.Ctx, slotHour(7))
 			elapsed := time.Since(began)
 			b.StopTimer()
 			must(b, err)
@@ -260,7 +260,7 @@ func splitInts(s string, def []int) []int {
 func seedRaw(b *testing.B, e *env, total, inSlot int) int {
 	b.Helper()
 	e.seed("model", authz.StatusActive, 30*day, func(a *authz.Authorization) { a.RefreshSlot = 23 })
-	out, err := e.clients.DynamoDB.GetItem(e.ctx, &dynamodb.GetItemInput{TableName: aws.String(e.cfg.TableName),
+	out, err := e.Clients.DynamoDB.GetItem(e.Ctx, &dynamodb.GetItemInput{TableName: aws.String(e.Config.TableName),
 		Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "CONN#model"}, "sk": &ddbtypes.AttributeValueMemberS{Value: "AUTH#eu"}}})
 	must(b, err)
 	due := 0
@@ -297,9 +297,9 @@ func seedRaw(b *testing.B, e *env, total, inSlot int) int {
 		wg.Go(func() {
 			batch := make([]ddbtypes.WriteRequest, 0, 25)
 			flush := func() {
-				req := map[string][]ddbtypes.WriteRequest{e.cfg.TableName: batch}
+				req := map[string][]ddbtypes.WriteRequest{e.Config.TableName: batch}
 				for len(req) > 0 {
-					res, err := e.clients.DynamoDB.BatchWriteItem(context.Background(), &dynamodb.BatchWriteItemInput{RequestItems: req})
+					res, err := e.Clients.DynamoDB.BatchWriteItem(context.Background(), &dynamodb.BatchWriteItemInput{RequestItems: req})
 					if err != nil {
 						b.Error(err)
 						return

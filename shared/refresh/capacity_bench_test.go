@@ -30,12 +30,12 @@ func BenchmarkRefreshCapacity(b *testing.B) {
 		e.seed(id, authz.StatusActive, 30*day, func(a *authz.Authorization) { a.RefreshSlot = 0 })
 	})
 	calls := testenv.NewCalls()
-	e.clients.DynamoDB = dynamodb.New(e.clients.DynamoDB.Options(), func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, calls.Middleware) })
+	e.Clients.DynamoDB = dynamodb.New(e.Clients.DynamoDB.Options(), func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, calls.Middleware) })
 	svc, _ := e.build(options{service: refresh.Config{MaxPerSecond: 1000}, lwaEndpoint: e.lwaURL, reminderURL: e.reminderURL, attemptLimit: 10 * time.Second})
 	b.ResetTimer()
 	for range b.N {
 		calls.Reset()
-		res, err := svc.Sweep(e.ctx, slotHour(0))
+		res, err := svc.Sweep(e.Ctx, slotHour(0))
 		must(b, err)
 		sweepRead, sweepWrite, _ := calls.Units()
 		sweepCalls := calls.String()
@@ -43,7 +43,7 @@ func BenchmarkRefreshCapacity(b *testing.B) {
 		calls.Reset()
 		ok := 0
 		for _, id := range ids {
-			if o := svc.Refresh(e.ctx, refresh.Request{ConnectionID: id, Region: authz.RegionEU}); o.Result == refresh.ResultRefreshed {
+			if o := svc.Refresh(e.Ctx, refresh.Request{ConnectionID: id, Region: authz.RegionEU}); o.Result == refresh.ResultRefreshed {
 				ok++
 			}
 		}

@@ -24,7 +24,7 @@ func TestMalformedRefreshMessagesWaitInTheDLQ(t *testing.T) {
 	e.seed("conn-good", authz.StatusActive, 30*24*time.Hour)
 	bad := []string{`not json`, `{"connectionId":"conn-1","region":"xx"}`, `{"connectionId":"a#b","region":"eu"}`, `{}`}
 	for _, b := range bad {
-		_, err := e.sqs.SendMessage(e.ctx, &sqs.SendMessageInput{QueueUrl: aws.String(e.refreshURL), MessageBody: aws.String(b)})
+		_, err := e.sqs.SendMessage(e.Ctx, &sqs.SendMessageInput{QueueUrl: aws.String(e.refreshURL), MessageBody: aws.String(b)})
 		must(t, err)
 	}
 	e.enqueue("conn-good")
@@ -43,7 +43,7 @@ func TestMalformedRefreshMessagesWaitInTheDLQ(t *testing.T) {
 	if got := e.metricCount(refresh.MetricSucceeded, ""); got != 1 {
 		t.Fatalf("%s = %v: the good message was not refreshed once", refresh.MetricSucceeded, got)
 	}
-	if n := strings.Count(e.logs.String(), "refresh message malformed"); n != len(bad)*maxReceive {
+	if n := strings.Count(e.Logs.String(), "refresh message malformed"); n != len(bad)*maxReceive {
 		t.Fatalf("%d log lines for malformed messages, want one per receive", n)
 	}
 }

@@ -1,10 +1,8 @@
 package refresh_test
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -16,19 +14,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
-	"github.com/spapi-auth-keeper/keeper/infra/secretsemu"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv/deploy"
 	"github.com/spapi-auth-keeper/keeper/shared/app"
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
-	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
 	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/refresh"
 	"github.com/spapi-auth-keeper/keeper/shared/reminder"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
-	"github.com/spapi-auth-keeper/keeper/shared/store"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
 )
 
@@ -45,22 +40,12 @@ const (
 // queues (the refresh queue with its DLQ, the reminder queue), Secrets Manager
 // emulator (for exact call counts) and LWA simulator, over the shared emulators.
 type env struct {
-	t           testing.TB
-	ctx         context.Context
-	clock       *testenv.Clock
-	sim         *amazonsim.Sim
+	*deploy.Deployment
 	lwaURL      string
-	store       *store.Store
-	vault       *vault.Vault
-	secrets     *secretsemu.Server
 	sqs         *sqs.Client
 	refreshURL  string
 	refreshDLQ  string
 	reminderURL string
-	cfg         config.Config
-	clients     awsclients.Clients
-	logs        *testenv.Buffer
-	metrics     *testenv.Buffer
 	svc         *refresh.Service
 	handler     *refresh.Handler
 }
@@ -78,54 +63,41 @@ type options struct {
 
 func newEnv(t testing.TB, tweak ...func(*options)) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), clock: testenv.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)),
-		logs: &testenv.Buffer{}, metrics: &testenv.Buffer{}}
-	e.sim = amazonsim.New(amazonsim.Config{ClientID: clientID, ClientSecret: clientSecret, Clock: e.clock.Now})
-	srv := httptest.NewServer(e.sim)
-	t.Cleanup(srv.Close)
-	e.lwaURL = srv.URL + "/auth/o2/token"
-
-	ddb := testenv.DynamoDB(t)
-	table := testenv.NewTable(t)
-	sm, emu := testenv.SecretsManagerInProcess(t)
-	e.secrets = emu
-	e.sqs = testenv.SQS(t)
+	e := &env{sqs: testenv.SQS(t)}
 	e.refreshURL, e.refreshDLQ = testenv.NewQueueWithDLQ(t, "refresh", maxReceive)
 	e.reminderURL = testenv.NewQueue(t, "reminders")
-
 	o := options{service: refresh.Config{MaxPerSecond: 1000}, attemptLimit: 2 * time.Second}
 	for _, f := range tweak {
 		f(&o)
 	}
-	if o.lwaEndpoint == "" {
-		o.lwaEndpoint = e.lwaURL
-	}
 	if o.reminderURL == "" {
 		o.reminderURL = e.reminderURL
 	}
-	prefix := testenv.Prefix(t)
-	e.cfg = config.Config{
-		TableName: table, SecretPrefix: prefix, RefreshQueueURL: e.refreshURL, ReminderQueueURL: o.reminderURL,
-		LWAEndpoint: o.lwaEndpoint, RefreshInterval: 24 * time.Hour, RefreshMaxPerSecond: 1000,
-		SPAPIEndpoint:  srv.URL, // the simulator's Sellers API: fingerprints of connections without one
-		ReminderStages: config.DefaultReminderStages,
-	}
-	e.clients = awsclients.Clients{DynamoDB: ddb, Secrets: sm}
-	e.store = store.New(ddb, table)
-	// The deployment's vault (its layout, its table), with the seeding's own lines discarded.
-	e.vault = app.Deps{Config: e.cfg, Clients: e.clients, Log: slog.New(slog.DiscardHandler)}.Vault()
-	must(t, e.vault.PutClientCredentials(e.ctx, vault.ClientCredentials{
-		ClientID: clientID, ClientSecret: secret.Value(clientSecret), ClientSecretExpiresAt: e.clock.Now().AddDate(0, 0, 100),
-	}))
+	d := deploy.Deploy(t, deploy.DeployOptions{
+		Sim: amazonsim.Config{ClientID: clientID, ClientSecret: clientSecret},
+		ClientCredentials: &vault.ClientCredentials{ClientID: clientID, ClientSecret: secret.Value(clientSecret),
+			ClientSecretExpiresAt: deploy.DefaultNow.AddDate(0, 0, 100)},
+		Configure: func(d *deploy.Deployment) {
+			c := &d.Config
+			if o.lwaEndpoint == "" {
+				o.lwaEndpoint = c.LWAEndpoint
+			}
+			c.RefreshQueueURL, c.ReminderQueueURL, c.LWAEndpoint = e.refreshURL, o.reminderURL, o.lwaEndpoint
+			c.RefreshInterval, c.RefreshMaxPerSecond = 24*time.Hour, 1000
+			c.SPAPIEndpoint = d.SimURL // the simulator's Sellers API: fingerprints of connections without one
+			c.ReminderStages = config.DefaultReminderStages
+		},
+	})
+	e.Deployment, e.lwaURL = d, d.SimURL+"/auth/o2/token"
 	e.svc, e.handler = e.build(o)
 	return e
 }
 
 // build assembles the function as main does, with millisecond LWA backoff.
 func (e *env) build(o options) (*refresh.Service, *refresh.Handler) {
-	e.t.Helper()
-	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg := e.cfg
+	e.T.Helper()
+	logger := slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg := e.Config
 	cfg.LWAEndpoint = o.lwaEndpoint
 	cfg.ReminderQueueURL = o.reminderURL
 	if o.lwaBudget > 0 {
@@ -133,10 +105,10 @@ func (e *env) build(o options) (*refresh.Service, *refresh.Handler) {
 		o.service.MaxPerSecond = 0
 	}
 	h, svc, err := deploy.TokenRefresh(app.Deps{
-		Config: cfg, Clients: e.clients, Log: logger, Metrics: metrics.New(e.metrics).WithClock(e.clock.Now), Clock: e.clock,
+		Config: cfg, Clients: e.Clients, Log: logger, Metrics: metrics.New(e.Metrics).WithClock(e.Clock.Now), Clock: e.Clock,
 		LWARetry: lwa.Config{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond, AttemptTimeout: o.attemptLimit},
 	}, e.sqs, nil, o.service)
-	must(e.t, err)
+	must(e.T, err)
 	return svc, h
 }
 
@@ -157,88 +129,88 @@ type seeded struct {
 // seed stores an authorization granted authorizedAgo before now by a new seller, in
 // status, with its refresh token in the vault, as the callback would have written them.
 func (e *env) seed(connID string, status authz.Status, authorizedAgo time.Duration, tweak ...func(*authz.Authorization)) seeded {
-	e.t.Helper()
+	e.T.Helper()
 	seller := "A" + strings.ToUpper(strings.ReplaceAll(connID, "-", "")) + "X"
-	token := e.sim.IssueRefreshToken(seller)
-	at := e.clock.Now().Add(-authorizedAgo).UTC()
+	token := e.Sim.IssueRefreshToken(seller)
+	at := e.Clock.Now().Add(-authorizedAgo).UTC()
 	a := authz.Authorization{
 		ConnectionID: connID, Region: authz.RegionEU, AccountType: authz.AccountSeller, Marketplace: "DE",
 		SellingPartnerID: seller, ContactEmail: connID + "@example.com", Locale: "en-GB", Status: status,
 		AuthorizedAt: at, ExpiresAt: at.Add(authz.Lifetime), LastRefreshAt: at,
 		RefreshSlot: authz.SlotFor(connID, authz.RegionEU, authz.DefaultRefreshSlots),
-		SecretID:    e.vault.SecretName(connID, authz.RegionEU),
+		SecretID:    e.Vault.SecretName(connID, authz.RegionEU),
 	}
 	for _, f := range tweak {
 		f(&a)
 	}
-	_, err := e.vault.Put(e.ctx, connID, authz.RegionEU, vault.RefreshToken{
+	_, err := e.Vault.Put(e.Ctx, connID, authz.RegionEU, vault.RefreshToken{
 		Token: secret.Value(token), SellingPartnerID: seller, Region: authz.RegionEU, AuthorizedAt: at,
 	})
-	must(e.t, err)
-	created, err := e.store.Create(e.ctx, a)
-	must(e.t, err)
+	must(e.T, err)
+	created, err := e.Store.Create(e.Ctx, a)
+	must(e.T, err)
 	return seeded{Authorization: created, token: token, seller: seller}
 }
 
 // putSecret stores a new refresh token of seller for connID, authorized at at, as a
 // callback does before it writes the record.
 func (e *env) putSecret(connID, seller string, at time.Time) string {
-	e.t.Helper()
-	token := e.sim.IssueRefreshToken(seller)
-	_, err := e.vault.Put(e.ctx, connID, authz.RegionEU, vault.RefreshToken{
+	e.T.Helper()
+	token := e.Sim.IssueRefreshToken(seller)
+	_, err := e.Vault.Put(e.Ctx, connID, authz.RegionEU, vault.RefreshToken{
 		Token: secret.Value(token), SellingPartnerID: seller, Region: authz.RegionEU, AuthorizedAt: at,
 	})
-	must(e.t, err)
+	must(e.T, err)
 	return token
 }
 
 func (e *env) record(connID string) authz.Authorization {
-	e.t.Helper()
-	a, err := e.store.Get(e.ctx, connID, authz.RegionEU)
-	must(e.t, err)
+	e.T.Helper()
+	a, err := e.Store.Get(e.Ctx, connID, authz.RegionEU)
+	must(e.T, err)
 	return a
 }
 
 func (e *env) storedToken(connID string) string {
-	e.t.Helper()
-	rt, err := e.vault.Get(e.ctx, connID, authz.RegionEU)
-	must(e.t, err)
+	e.T.Helper()
+	rt, err := e.Vault.Get(e.Ctx, connID, authz.RegionEU)
+	must(e.T, err)
 	return rt.Token.Reveal()
 }
 
 // secretWrites counts every Secrets Manager call that writes a secret.
 func (e *env) secretWrites() int {
-	return e.secrets.Calls("PutSecretValue") + e.secrets.Calls("CreateSecret") + e.secrets.Calls("UpdateSecret")
+	return e.Secrets.Calls("PutSecretValue") + e.Secrets.Calls("CreateSecret") + e.Secrets.Calls("UpdateSecret")
 }
 
 func (e *env) refresh(connID string) refresh.Outcome {
-	return e.svc.Refresh(e.ctx, refresh.Request{ConnectionID: connID, Region: authz.RegionEU})
+	return e.svc.Refresh(e.Ctx, refresh.Request{ConnectionID: connID, Region: authz.RegionEU})
 }
 
 // queued reads and deletes every message on the queue at url.
 func (e *env) queued(url string) []string {
-	e.t.Helper()
+	e.T.Helper()
 	var bodies []string
 	for {
-		out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, VisibilityTimeout: 30})
-		must(e.t, err)
+		out, err := e.sqs.ReceiveMessage(e.Ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, VisibilityTimeout: 30})
+		must(e.T, err)
 		if len(out.Messages) == 0 {
 			return bodies
 		}
 		for _, m := range out.Messages {
 			bodies = append(bodies, aws.ToString(m.Body))
-			_, err := e.sqs.DeleteMessage(e.ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle})
-			must(e.t, err)
+			_, err := e.sqs.DeleteMessage(e.Ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle})
+			must(e.T, err)
 		}
 	}
 }
 
 func (e *env) reconnectJobs() []reminder.Job {
-	e.t.Helper()
+	e.T.Helper()
 	var jobs []reminder.Job
 	for _, b := range e.queued(e.reminderURL) {
 		j, err := reminder.ParseJob(b)
-		must(e.t, err)
+		must(e.T, err)
 		jobs = append(jobs, j)
 	}
 	return jobs
@@ -246,11 +218,11 @@ func (e *env) reconnectJobs() []reminder.Job {
 
 // enqueue puts refresh requests on the refresh queue, as the sweep does.
 func (e *env) enqueue(connIDs ...string) {
-	e.t.Helper()
+	e.T.Helper()
 	for _, c := range connIDs {
-		_, err := e.sqs.SendMessage(e.ctx, &sqs.SendMessageInput{QueueUrl: aws.String(e.refreshURL),
-			MessageBody: aws.String(refresh.Request{ConnectionID: c, Region: authz.RegionEU, QueuedAt: e.clock.Now()}.Marshal())})
-		must(e.t, err)
+		_, err := e.sqs.SendMessage(e.Ctx, &sqs.SendMessageInput{QueueUrl: aws.String(e.refreshURL),
+			MessageBody: aws.String(refresh.Request{ConnectionID: c, Region: authz.RegionEU, QueuedAt: e.Clock.Now()}.Marshal())})
+		must(e.T, err)
 	}
 }
 
@@ -261,14 +233,14 @@ func (e *env) enqueue(connIDs ...string) {
 // maxReceiveCount receives, SQS moves a message to the DLQ. It returns how many
 // invocations it made.
 func (e *env) deliver(h *refresh.Handler) int {
-	e.t.Helper()
+	e.T.Helper()
 	invocations := 0
 	for round := 0; round < 50; round++ {
-		out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{
+		out, err := e.sqs.ReceiveMessage(e.Ctx, &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(e.refreshURL), MaxNumberOfMessages: 10, VisibilityTimeout: 30,
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
 		})
-		must(e.t, err)
+		must(e.T, err)
 		if len(out.Messages) == 0 {
 			if e.depth(e.refreshURL) == 0 {
 				return invocations
@@ -283,24 +255,24 @@ func (e *env) deliver(h *refresh.Handler) int {
 			handles[aws.ToString(m.MessageId)] = m.ReceiptHandle
 		}
 		payload, err := json.Marshal(ev)
-		must(e.t, err)
-		raw, err := h.Invoke(e.ctx, payload)
-		must(e.t, err)
+		must(e.T, err)
+		raw, err := h.Invoke(e.Ctx, payload)
+		must(e.T, err)
 		invocations++
 		var resp events.SQSEventResponse
-		must(e.t, json.Unmarshal(raw, &resp))
+		must(e.T, json.Unmarshal(raw, &resp))
 		for _, f := range resp.BatchItemFailures {
-			_, err := e.sqs.ChangeMessageVisibility(e.ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(e.refreshURL),
+			_, err := e.sqs.ChangeMessageVisibility(e.Ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(e.refreshURL),
 				ReceiptHandle: handles[f.ItemIdentifier], VisibilityTimeout: 0})
-			must(e.t, err)
+			must(e.T, err)
 			delete(handles, f.ItemIdentifier)
 		}
 		for _, rh := range handles {
-			_, err := e.sqs.DeleteMessage(e.ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(e.refreshURL), ReceiptHandle: rh})
-			must(e.t, err)
+			_, err := e.sqs.DeleteMessage(e.Ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(e.refreshURL), ReceiptHandle: rh})
+			must(e.T, err)
 		}
 	}
-	e.t.Fatalf("refresh queue not drained after 50 rounds (depth %d)", e.depth(e.refreshURL))
+	e.T.Fatalf("refresh queue not drained after 50 rounds (depth %d)", e.depth(e.refreshURL))
 	return invocations
 }
 
@@ -308,30 +280,30 @@ func (e *env) deliver(h *refresh.Handler) int {
 // handled: the simulator's codes, refresh and access tokens, the client secret, and
 // what the vault holds now.
 func (e *env) wantNoSecretsLogged(connIDs ...string) {
-	e.t.Helper()
-	secrets := append([]string{clientSecret}, e.sim.IssuedSecrets()...)
+	e.T.Helper()
+	secrets := append([]string{clientSecret}, e.Sim.IssuedSecrets()...)
 	for _, c := range connIDs {
-		if rt, err := e.vault.Get(e.ctx, c, authz.RegionEU); err == nil {
+		if rt, err := e.Vault.Get(e.Ctx, c, authz.RegionEU); err == nil {
 			secrets = append(secrets, rt.Token.Reveal())
 		}
 	}
-	out := e.logs.String() + e.metrics.String()
+	out := e.Logs.String() + e.Metrics.String()
 	if out == "" {
-		e.t.Fatal("no log output captured")
+		e.T.Fatal("no log output captured")
 	}
 	for _, s := range secrets {
 		if s != "" && strings.Contains(out, s) {
-			e.t.Errorf("a secret appears in the logs: %s…", s[:8])
+			e.T.Errorf("a secret appears in the logs: %s…", s[:8])
 		}
 	}
 }
 
 func (e *env) metricCount(name, reason string) float64 {
-	e.t.Helper()
-	return testenv.MetricSum(e.t, e.metrics.String(), name, reason)
+	e.T.Helper()
+	return testenv.MetricSum(e.T, e.Metrics.String(), name, reason)
 }
 
 func (e *env) depth(url string) int {
-	e.t.Helper()
-	return testenv.QueueDepth(e.t, e.sqs, url)
+	e.T.Helper()
+	return testenv.QueueDepth(e.T, e.sqs, url)
 }

@@ -46,11 +46,11 @@ func TestRefreshTakesAMissingFingerprint(t *testing.T) {
 			}
 			s := e.seed("fp-conn", authz.StatusActive, 24*time.Hour, tweaks...)
 			if tc.fault {
-				e.sim.InjectFault(amazonsim.FaultSellers, amazonsim.Forbidden())
+				e.Sim.InjectFault(amazonsim.FaultSellers, amazonsim.Forbidden())
 			}
 			for i := range 2 {
 				// A day apart, so that each is a proof of life due.
-				e.clock.Advance(25 * time.Hour)
+				e.Clock.Advance(25 * time.Hour)
 				o := e.refresh("fp-conn")
 				if o.Result != refresh.ResultRefreshed || o.Retry {
 					t.Fatalf("refresh %d = %+v; want refreshed, whatever SP-API said", i+1, o)
@@ -59,7 +59,7 @@ func TestRefreshTakesAMissingFingerprint(t *testing.T) {
 					t.Errorf("refresh %d: fingerprint taken = %v, want %v", i+1, o.FingerprintTaken, tc.wantTaken[i])
 				}
 			}
-			if got := e.sim.SellersCalls(); got != tc.wantCalls {
+			if got := e.Sim.SellersCalls(); got != tc.wantCalls {
 				t.Errorf("Sellers API calls = %d, want %d", got, tc.wantCalls)
 			}
 			got := e.record("fp-conn").Account
@@ -72,8 +72,8 @@ func TestRefreshTakesAMissingFingerprint(t *testing.T) {
 			case !want.TakenAt.IsZero() && (!got.TakenAt.Equal(want.TakenAt) || !slices.Equal(got.MarketplaceIDs, want.MarketplaceIDs)):
 				t.Errorf("fingerprint = %+v, want the one on record kept: %+v", got, want)
 			}
-			if tc.fault && !strings.Contains(e.logs.String(), "account fingerprint not taken; the next refresh tries again") {
-				t.Errorf("the SP-API failure is not logged:\n%s", e.logs.String())
+			if tc.fault && !strings.Contains(e.Logs.String(), "account fingerprint not taken; the next refresh tries again") {
+				t.Errorf("the SP-API failure is not logged:\n%s", e.Logs.String())
 			}
 			e.wantNoSecretsLogged("fp-conn")
 		})

@@ -32,7 +32,7 @@ func BenchmarkLWARateTable(b *testing.B) {
 		if strings.HasSuffix(r.URL.Path, "/auth/o2/token") {
 			arrivals.Record()
 		}
-		e.sim.ServeHTTP(w, r)
+		e.Sim.ServeHTTP(w, r)
 	}))
 	b.Cleanup(proxy.Close)
 	type row struct {
@@ -68,9 +68,9 @@ func BenchmarkLWARateTable(b *testing.B) {
 						var ev events.SQSEvent
 						for j, id := range ids[w][i:min(i+10, len(ids[w]))] {
 							ev.Records = append(ev.Records, events.SQSMessage{MessageId: fmt.Sprintf("%s-%d", id, j),
-								Body: refresh.Request{ConnectionID: id, Region: authz.RegionEU, QueuedAt: e.clock.Now()}.Marshal()})
+								Body: refresh.Request{ConnectionID: id, Region: authz.RegionEU, QueuedAt: e.Clock.Now()}.Marshal()})
 						}
-						if resp := h.HandleSQS(e.ctx, ev); len(resp.BatchItemFailures) > 0 {
+						if resp := h.HandleSQS(e.Ctx, ev); len(resp.BatchItemFailures) > 0 {
 							b.Errorf("%d refreshes failed", len(resp.BatchItemFailures))
 						}
 					}

@@ -34,12 +34,12 @@ func TestFaultMatrix(t *testing.T) {
 	lwaFaults := func(fs ...amazonsim.Fault) func(e *env) {
 		return func(e *env) {
 			for _, f := range fs {
-				e.sim.InjectFault(amazonsim.GrantRefreshToken, f)
+				e.Sim.InjectFault(amazonsim.GrantRefreshToken, f)
 			}
 		}
 	}
 	always := func(f amazonsim.Fault) func(e *env) {
-		return func(e *env) { e.sim.InjectFaults(amazonsim.GrantRefreshToken, f, 100) }
+		return func(e *env) { e.Sim.InjectFaults(amazonsim.GrantRefreshToken, f, 100) }
 	}
 	hang := amazonsim.Timeout(time.Second)
 	tests := []struct {
@@ -87,10 +87,10 @@ func TestFaultMatrix(t *testing.T) {
 		{name: "timeout on every try", inject: always(hang),
 			wantStatus: authz.StatusActive, wantReason: refresh.ReasonUnavailable, wantDLQ: 1, wantNoChange: true},
 
-		{name: "Secrets Manager read fails once", inject: func(e *env) { e.secrets.FailNext("GetSecretValue", 1, "InternalServiceError") },
+		{name: "Secrets Manager read fails once", inject: func(e *env) { e.Secrets.FailNext("GetSecretValue", 1, "InternalServiceError") },
 			wantStatus: authz.StatusActive},
 		// The SDK tries each read three times; the message is delivered maxReceive times.
-		{name: "Secrets Manager read fails every time", inject: func(e *env) { e.secrets.FailNext("GetSecretValue", 3*maxReceive, "InternalServiceError") },
+		{name: "Secrets Manager read fails every time", inject: func(e *env) { e.Secrets.FailNext("GetSecretValue", 3*maxReceive, "InternalServiceError") },
 			wantStatus: authz.StatusActive, wantReason: refresh.ReasonUnavailable, wantDLQ: 1, wantNoChange: true},
 	}
 	for _, tc := range tests {
@@ -117,7 +117,7 @@ func TestFaultMatrix(t *testing.T) {
 				t.Errorf("record written (version %d → %d), want it untouched", s.Version, a.Version)
 			}
 			if tc.wantReason == "" {
-				if !a.LastRefreshAt.Equal(e.clock.Now()) || a.LastRefreshError != "" || a.RefreshFailures != 0 {
+				if !a.LastRefreshAt.Equal(e.Clock.Now()) || a.LastRefreshError != "" || a.RefreshFailures != 0 {
 					t.Errorf("after a good refresh: lastRefreshAt %v lastRefreshError %q failures %d", a.LastRefreshAt, a.LastRefreshError, a.RefreshFailures)
 				}
 				if got := e.metricCount(refresh.MetricSucceeded, ""); got != 1 {
@@ -125,7 +125,7 @@ func TestFaultMatrix(t *testing.T) {
 				}
 			} else {
 				if got := e.metricCount(refresh.MetricFailed, tc.wantReason); got < 1 {
-					t.Errorf("RefreshFailed{Reason=%s} = %v, want at least 1\n%s", tc.wantReason, got, e.metrics.String())
+					t.Errorf("RefreshFailed{Reason=%s} = %v, want at least 1\n%s", tc.wantReason, got, e.Metrics.String())
 				}
 				if got := e.metricCount(refresh.MetricSucceeded, ""); got != 0 {
 					t.Errorf("RefreshSucceeded = %v after a failure", got)
@@ -174,7 +174,7 @@ func TestOutcomes(t *testing.T) {
 		}, wantResult: refresh.ResultRestored, wantStatus: authz.StatusActive, wantLWA: 1, wantEvent: authz.EventRestored},
 		{name: "revoked, still refused", setup: func(e *env) {
 			s := e.seed("conn-1", authz.StatusRevoked, 10*day, func(a *authz.Authorization) { a.RefreshFailures = 1 })
-			e.sim.Revoke(s.token)
+			e.Sim.Revoke(s.token)
 		}, wantResult: refresh.ResultRevoked, wantReason: refresh.ReasonStillRevoked, wantStatus: authz.StatusRevoked, wantLWA: 1},
 		{name: "confirmed revocation is not sent to LWA", setup: func(e *env) {
 			e.seed("conn-1", authz.StatusRevoked, 10*day, func(a *authz.Authorization) { a.RefreshFailures = refresh.DefaultConfirmRevokedAfter })
@@ -182,27 +182,27 @@ func TestOutcomes(t *testing.T) {
 		{name: "expired is not sent to LWA", setup: func(e *env) { e.seed("conn-1", authz.StatusExpired, 400*day) },
 			wantResult: refresh.ResultChecked, wantStatus: authz.StatusExpired},
 		{name: "pending without a secret", setup: func(e *env) {
-			_, err := e.store.Create(e.ctx, authz.Authorization{ConnectionID: "conn-1", Region: authz.RegionEU, Status: authz.StatusPending,
+			_, err := e.Store.Create(e.Ctx, authz.Authorization{ConnectionID: "conn-1", Region: authz.RegionEU, Status: authz.StatusPending,
 				AccountType: authz.AccountSeller, Marketplace: "DE", ContactEmail: "c@example.com"})
-			must(e.t, err)
+			must(e.T, err)
 		}, wantResult: refresh.ResultChecked, wantStatus: authz.StatusPending},
 		{name: "first authorization whose record write failed is repaired", setup: func(e *env) {
 			// The callback stored the secret; the record still says pending.
-			_, err := e.store.Create(e.ctx, authz.Authorization{ConnectionID: "conn-1", Region: authz.RegionEU, Status: authz.StatusPending,
+			_, err := e.Store.Create(e.Ctx, authz.Authorization{ConnectionID: "conn-1", Region: authz.RegionEU, Status: authz.StatusPending,
 				AccountType: authz.AccountSeller, Marketplace: "DE", ContactEmail: "c@example.com"})
-			must(e.t, err)
-			e.putSecret("conn-1", "A1FIRSTSELLER", e.clock.Now().Add(-2*time.Hour))
+			must(e.T, err)
+			e.putSecret("conn-1", "A1FIRSTSELLER", e.Clock.Now().Add(-2*time.Hour))
 		}, wantResult: refresh.ResultRepaired, wantStatus: authz.StatusActive, wantLWA: 1, wantEvent: authz.EventAuthorized,
-			wantExpires: func(e *env) time.Time { return e.clock.Now().Add(-2 * time.Hour).Add(authz.Lifetime) }},
+			wantExpires: func(e *env) time.Time { return e.Clock.Now().Add(-2 * time.Hour).Add(authz.Lifetime) }},
 		{name: "renewal of an expired record whose record write failed is repaired", setup: func(e *env) {
 			s := e.seed("conn-1", authz.StatusExpired, 400*day)
-			e.putSecret("conn-1", s.seller, e.clock.Now().Add(-time.Hour))
+			e.putSecret("conn-1", s.seller, e.Clock.Now().Add(-time.Hour))
 		}, wantResult: refresh.ResultRepaired, wantStatus: authz.StatusActive, wantLWA: 1, wantEvent: authz.EventRenewed,
-			wantExpires: func(e *env) time.Time { return e.clock.Now().Add(-time.Hour).Add(authz.Lifetime) }},
+			wantExpires: func(e *env) time.Time { return e.Clock.Now().Add(-time.Hour).Add(authz.Lifetime) }},
 		{name: "active record without a secret", setup: func(e *env) {
-			_, err := e.store.Create(e.ctx, authz.Authorization{ConnectionID: "conn-1", Region: authz.RegionEU, Status: authz.StatusActive,
-				AccountType: authz.AccountSeller, Marketplace: "DE", AuthorizedAt: e.clock.Now().Add(-day), ExpiresAt: e.clock.Now().Add(300 * day)})
-			must(e.t, err)
+			_, err := e.Store.Create(e.Ctx, authz.Authorization{ConnectionID: "conn-1", Region: authz.RegionEU, Status: authz.StatusActive,
+				AccountType: authz.AccountSeller, Marketplace: "DE", AuthorizedAt: e.Clock.Now().Add(-day), ExpiresAt: e.Clock.Now().Add(300 * day)})
+			must(e.T, err)
 		}, wantResult: refresh.ResultFailed, wantReason: refresh.ReasonNoSecret, wantStatus: authz.StatusActive},
 		{name: "deleted since it was queued", setup: func(e *env) {}, wantResult: refresh.ResultNotFound},
 	}
@@ -215,7 +215,7 @@ func TestOutcomes(t *testing.T) {
 			if o.Result != tc.wantResult || o.Reason != tc.wantReason || o.Retry != tc.wantRetry {
 				t.Fatalf("outcome %+v, want result %s reason %q retry %v", o, tc.wantResult, tc.wantReason, tc.wantRetry)
 			}
-			if got := e.sim.Refreshes(); got != tc.wantLWA {
+			if got := e.Sim.Refreshes(); got != tc.wantLWA {
 				t.Errorf("LWA refreshes %d, want %d", got, tc.wantLWA)
 			}
 			if tc.wantResult == refresh.ResultNotFound {
@@ -234,7 +234,7 @@ func TestOutcomes(t *testing.T) {
 				}
 			}
 			if tc.wantEvent != "" {
-				h, err := e.store.History(e.ctx, "conn-1", 1)
+				h, err := e.Store.History(e.Ctx, "conn-1", 1)
 				must(t, err)
 				if len(h) == 0 || h[0].Kind != tc.wantEvent {
 					t.Errorf("newest event %+v, want %s", h, tc.wantEvent)
@@ -259,23 +259,23 @@ func TestConcurrentCallbackWins(t *testing.T) {
 			e := newEnv(t)
 			s := e.seed("conn-1", authz.StatusExpiring, 350*day)
 			if oldTokenRefused {
-				e.sim.Revoke(s.token)
+				e.Sim.Revoke(s.token)
 			}
 			// Long enough for the callback's vault write and record update to land while
 			// LWA answers, on a loaded machine too (a packed write takes a lease first).
-			e.sim.SetLatency(1500 * time.Millisecond)
+			e.Sim.SetLatency(1500 * time.Millisecond)
 			done := make(chan refresh.Outcome)
 			go func() { done <- e.refresh("conn-1") }()
-			waitFor(t, func() bool { return e.sim.Refreshes() == 1 }) // the refresh has read the record and the secret
+			waitFor(t, func() bool { return e.Sim.Refreshes() == 1 }) // the refresh has read the record and the secret
 
 			// The callback, as renewal.Service does it: secret first, then the record.
-			renewedAt := e.clock.Now()
-			newToken := e.sim.IssueRefreshToken(s.seller)
-			_, err := e.vault.Put(e.ctx, "conn-1", authz.RegionEU, vault.RefreshToken{Token: secret.Value(newToken), SellingPartnerID: s.seller, Region: authz.RegionEU, AuthorizedAt: renewedAt})
+			renewedAt := e.Clock.Now()
+			newToken := e.Sim.IssueRefreshToken(s.seller)
+			_, err := e.Vault.Put(e.Ctx, "conn-1", authz.RegionEU, vault.RefreshToken{Token: secret.Value(newToken), SellingPartnerID: s.seller, Region: authz.RegionEU, AuthorizedAt: renewedAt})
 			must(t, err)
 			a := e.record("conn-1")
 			a.Renew(renewedAt, s.seller)
-			renewed, err := e.store.Update(e.ctx, a, authz.Event{ConnectionID: "conn-1", Region: authz.RegionEU, At: renewedAt, Kind: authz.EventRenewed})
+			renewed, err := e.Store.Update(e.Ctx, a, authz.Event{ConnectionID: "conn-1", Region: authz.RegionEU, At: renewedAt, Kind: authz.EventRenewed})
 			must(t, err)
 
 			o := <-done
@@ -303,14 +303,14 @@ func TestConcurrentWriterIsKept(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.seed("conn-1", authz.StatusActive, 300*day)
-	e.sim.SetLatency(300 * time.Millisecond)
+	e.Sim.SetLatency(300 * time.Millisecond)
 	done := make(chan refresh.Outcome)
 	go func() { done <- e.refresh("conn-1") }()
-	waitFor(t, func() bool { return e.sim.Refreshes() == 1 })
+	waitFor(t, func() bool { return e.Sim.Refreshes() == 1 })
 	a := e.record("conn-1")
 	a.Status = authz.StatusExpiring
-	a.Reminders = map[string]authz.ReminderMark{"-30": {ClaimedAt: e.clock.Now()}}
-	_, err := e.store.Update(e.ctx, a)
+	a.Reminders = map[string]authz.ReminderMark{"-30": {ClaimedAt: e.Clock.Now()}}
+	_, err := e.Store.Update(e.Ctx, a)
 	must(t, err)
 
 	o := <-done
@@ -318,7 +318,7 @@ func TestConcurrentWriterIsKept(t *testing.T) {
 	if o.Result != refresh.ResultRefreshed || got.Version != a.Version+2 {
 		t.Fatalf("outcome %+v, record version %d; want refreshed on top of version %d", o, got.Version, a.Version+1)
 	}
-	if got.Status != authz.StatusExpiring || got.Reminders["-30"].ClaimedAt.IsZero() || !got.LastRefreshAt.Equal(e.clock.Now()) {
+	if got.Status != authz.StatusExpiring || got.Reminders["-30"].ClaimedAt.IsZero() || !got.LastRefreshAt.Equal(e.Clock.Now()) {
 		t.Fatalf("a write was lost: %+v", got)
 	}
 }
@@ -341,19 +341,19 @@ func TestReconnectQueuedOncePerRevocation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	s := e.seed("conn-1", authz.StatusActive, 100*day)
-	e.sim.Revoke(s.token)
+	e.Sim.Revoke(s.token)
 
 	first := e.refresh("conn-1")
 	if first.Result != refresh.ResultRevoked || first.Reason != refresh.ReasonRevoked || !first.ReconnectQueued {
 		t.Fatalf("first refresh %+v", first)
 	}
 	for range 2 { // the next sweeps, until the revocation is confirmed
-		e.clock.Advance(day)
+		e.Clock.Advance(day)
 		if o := e.refresh("conn-1"); o.Reason != refresh.ReasonStillRevoked || o.ReconnectQueued {
 			t.Fatalf("later refresh %+v", o)
 		}
 	}
-	e.clock.Advance(day)
+	e.Clock.Advance(day)
 	if o := e.refresh("conn-1"); o.Result != refresh.ResultChecked {
 		t.Fatalf("after confirmation: %+v, want checked without LWA", o)
 	}
@@ -362,7 +362,7 @@ func TestReconnectQueuedOncePerRevocation(t *testing.T) {
 		t.Fatalf("reconnect jobs %d, want 1", len(jobs))
 	}
 	j := jobs[0]
-	if j.Stage != reminder.StageReconnect || j.ConnectionID != "conn-1" || !j.RevokedAt.Equal(e.clock.Now().Add(-3*day)) || !j.ExpiresAt.Equal(s.ExpiresAt) {
+	if j.Stage != reminder.StageReconnect || j.ConnectionID != "conn-1" || !j.RevokedAt.Equal(e.Clock.Now().Add(-3*day)) || !j.ExpiresAt.Equal(s.ExpiresAt) {
 		t.Fatalf("job %+v", j)
 	}
 	if got := e.metricCount(refresh.MetricFailed, refresh.ReasonRevoked); got != 1 {
@@ -370,19 +370,19 @@ func TestReconnectQueuedOncePerRevocation(t *testing.T) {
 	}
 
 	// The seller reconnects, and later revokes again: a new email.
-	token := e.sim.IssueRefreshToken(s.seller)
-	_, err := e.vault.Put(e.ctx, "conn-1", authz.RegionEU, vault.RefreshToken{Token: secret.Value(token), SellingPartnerID: s.seller, Region: authz.RegionEU, AuthorizedAt: e.clock.Now()})
+	token := e.Sim.IssueRefreshToken(s.seller)
+	_, err := e.Vault.Put(e.Ctx, "conn-1", authz.RegionEU, vault.RefreshToken{Token: secret.Value(token), SellingPartnerID: s.seller, Region: authz.RegionEU, AuthorizedAt: e.Clock.Now()})
 	must(t, err)
 	a := e.record("conn-1")
-	a.Renew(e.clock.Now(), s.seller)
-	_, err = e.store.Update(e.ctx, a)
+	a.Renew(e.Clock.Now(), s.seller)
+	_, err = e.Store.Update(e.Ctx, a)
 	must(t, err)
-	e.clock.Advance(day)
-	e.sim.Revoke(token)
+	e.Clock.Advance(day)
+	e.Sim.Revoke(token)
 	if o := e.refresh("conn-1"); !o.ReconnectQueued {
 		t.Fatalf("second revocation %+v", o)
 	}
-	if jobs := e.reconnectJobs(); len(jobs) != 1 || !jobs[0].RevokedAt.Equal(e.clock.Now()) {
+	if jobs := e.reconnectJobs(); len(jobs) != 1 || !jobs[0].RevokedAt.Equal(e.Clock.Now()) {
 		t.Fatalf("second revocation jobs %+v", jobs)
 	}
 }
@@ -394,28 +394,28 @@ func TestReconnectRequeuedAfterFailedEnqueue(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *options) { o.reminderURL = "http://127.0.0.1:1/000000000000/no-such-queue" })
 	s := e.seed("conn-1", authz.StatusActive, 100*day)
-	e.sim.Revoke(s.token)
-	queuedAt := e.clock.Now()
+	e.Sim.Revoke(s.token)
+	queuedAt := e.Clock.Now()
 	req := refresh.Request{ConnectionID: "conn-1", Region: authz.RegionEU, QueuedAt: queuedAt}
-	e.clock.Advance(time.Minute)
+	e.Clock.Advance(time.Minute)
 
-	first := e.svc.Refresh(e.ctx, req)
+	first := e.svc.Refresh(e.Ctx, req)
 	if first.Result != refresh.ResultRevoked || first.ReconnectQueued || !first.Retry {
 		t.Fatalf("first attempt %+v, want revoked, not queued, retry", first)
 	}
-	revokedAt := e.clock.Now()
+	revokedAt := e.Clock.Now()
 	if a := e.record("conn-1"); a.Status != authz.StatusRevoked {
 		t.Fatalf("status %s", a.Status)
 	}
 
-	e.clock.Advance(time.Minute)
+	e.Clock.Advance(time.Minute)
 	svc, _ := e.build(options{service: refresh.Config{MaxPerSecond: 1000}, lwaEndpoint: e.lwaURL, reminderURL: e.reminderURL, attemptLimit: time.Second})
-	retry := svc.Refresh(e.ctx, req)
+	retry := svc.Refresh(e.Ctx, req)
 	if !retry.ReconnectQueued || retry.Retry {
 		t.Fatalf("retry %+v, want the reconnect queued", retry)
 	}
-	e.clock.Advance(day)
-	if o := svc.Refresh(e.ctx, refresh.Request{ConnectionID: "conn-1", Region: authz.RegionEU, QueuedAt: e.clock.Now()}); o.ReconnectQueued {
+	e.Clock.Advance(day)
+	if o := svc.Refresh(e.Ctx, refresh.Request{ConnectionID: "conn-1", Region: authz.RegionEU, QueuedAt: e.Clock.Now()}); o.ReconnectQueued {
 		t.Fatalf("next day's sweep queued the email again: %+v", o)
 	}
 	jobs := e.reconnectJobs()
@@ -439,7 +439,7 @@ func rotatingLWA(t *testing.T, e *env, seller string) string {
 		var ans map[string]any
 		_ = json.NewDecoder(res.Body).Decode(&ans)
 		if form, _ := url.ParseQuery(string(body)); res.StatusCode == 200 && form.Get("grant_type") == "refresh_token" {
-			ans["refresh_token"] = e.sim.IssueRefreshToken(seller)
+			ans["refresh_token"] = e.Sim.IssueRefreshToken(seller)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(res.StatusCode)
@@ -455,14 +455,14 @@ func TestRotatedRefreshTokenIsStored(t *testing.T) {
 	s := e.seed("conn-1", authz.StatusActive, 10*day)
 	svc, _ := e.build(options{service: refresh.Config{MaxPerSecond: 1000}, lwaEndpoint: rotatingLWA(t, e, s.seller), reminderURL: e.reminderURL, attemptLimit: time.Second})
 	writes := e.secretWrites()
-	o := svc.Refresh(e.ctx, refresh.Request{ConnectionID: "conn-1", Region: authz.RegionEU})
+	o := svc.Refresh(e.Ctx, refresh.Request{ConnectionID: "conn-1", Region: authz.RegionEU})
 	if o.Result != refresh.ResultRefreshed || !o.SecretWritten {
 		t.Fatalf("outcome %+v", o)
 	}
 	if got := e.secretWrites() - writes; got != 1 {
 		t.Fatalf("Secrets Manager writes %d, want 1", got)
 	}
-	rt, err := e.vault.Get(e.ctx, "conn-1", authz.RegionEU)
+	rt, err := e.Vault.Get(e.Ctx, "conn-1", authz.RegionEU)
 	must(t, err)
 	if rt.Token.Reveal() == s.token || !rt.AuthorizedAt.Equal(s.AuthorizedAt) || rt.SellingPartnerID != s.seller {
 		t.Fatalf("vault after rotation: new token %v, authorizedAt %v, seller %s", rt.Token.Reveal() != s.token, rt.AuthorizedAt, rt.SellingPartnerID)
@@ -484,22 +484,22 @@ func TestInvalidClientRereadsCredentials(t *testing.T) {
 	if o := e.refresh("conn-1"); o.Result != refresh.ResultRefreshed {
 		t.Fatalf("before rotation: %+v", o)
 	}
-	must(t, e.vault.PutClientCredentials(e.ctx, vault.ClientCredentials{ClientID: clientID, ClientSecret: "rotated-client-secret", ClientSecretExpiresAt: e.clock.Now().AddDate(0, 6, 0)}))
-	e.sim.SetClientSecrets("rotated-client-secret")
-	reads := e.secrets.Calls("GetSecretValue")
+	must(t, e.Vault.PutClientCredentials(e.Ctx, vault.ClientCredentials{ClientID: clientID, ClientSecret: "rotated-client-secret", ClientSecretExpiresAt: e.Clock.Now().AddDate(0, 6, 0)}))
+	e.Sim.SetClientSecrets("rotated-client-secret")
+	reads := e.Secrets.Calls("GetSecretValue")
 	if o := e.refresh("conn-2"); o.Result != refresh.ResultRefreshed {
 		t.Fatalf("after rotation: %+v", o)
 	}
-	if got := e.sim.Refreshes(); got != 3 {
+	if got := e.Sim.Refreshes(); got != 3 {
 		t.Fatalf("LWA refreshes %d, want 3 (one refused with the old secret)", got)
 	}
 	// The token, and the re-read client credentials; in the packed layout conn-2's
 	// token comes from the bucket read for conn-1, kept in memory.
 	want := 2
-	if e.vault.Layout() == vault.LayoutPacked {
+	if e.Vault.Layout() == vault.LayoutPacked {
 		want = 1
 	}
-	if got := e.secrets.Calls("GetSecretValue") - reads; got != want {
+	if got := e.Secrets.Calls("GetSecretValue") - reads; got != want {
 		t.Fatalf("secret reads %d, want %d (the token unless its bucket is in memory, the re-read client credentials)", got, want)
 	}
 	if got := e.metricCount(refresh.MetricFailed, refresh.ReasonClient); got != 0 {
@@ -587,7 +587,7 @@ func TestSweepReadsOnlyItsSlot(t *testing.T) {
 			e.seed(id, authz.StatusActive, 10*day)
 		}
 	}
-	res, err := e.svc.Sweep(e.ctx, slotHour(5).Add(2*time.Minute))
+	res, err := e.svc.Sweep(e.Ctx, slotHour(5).Add(2*time.Minute))
 	must(t, err)
 	if fmt.Sprint(res.Slots) != "[5]" || res.Read != 5 || res.Queued != 4 || res.Canary == nil || res.Canary.Result != refresh.ResultRefreshed {
 		t.Fatalf("sweep %+v, want slot 5 read (5 records), 1 refreshed inline and 4 queued", res)
@@ -621,18 +621,18 @@ func TestSweepStopsEarlyOnInvalidClient(t *testing.T) {
 	for _, id := range connsInSlot("due", 9, 6) {
 		e.seed(id, authz.StatusActive, 10*day)
 	}
-	e.sim.InjectFaults(amazonsim.GrantRefreshToken, amazonsim.InvalidClient(), 2)
-	clientReads := e.secrets.Calls("GetSecretValue")
-	res, err := e.svc.Sweep(e.ctx, slotHour(9))
+	e.Sim.InjectFaults(amazonsim.GrantRefreshToken, amazonsim.InvalidClient(), 2)
+	clientReads := e.Secrets.Calls("GetSecretValue")
+	res, err := e.svc.Sweep(e.Ctx, slotHour(9))
 	must(t, err)
 	if res.Stopped == "" || res.Queued != 0 || res.Canary == nil || res.Canary.Reason != refresh.ReasonClient || res.Read != 1 {
 		t.Fatalf("sweep %+v, want stopped after the first record, nothing queued", res)
 	}
-	if got := e.sim.Refreshes(); got != 2 {
+	if got := e.Sim.Refreshes(); got != 2 {
 		t.Fatalf("LWA refreshes %d, want 2 (before and after re-reading the client credentials)", got)
 	}
 	// lwa-client read for the expiry check, the token, and the re-read after invalid_client.
-	if got := e.secrets.Calls("GetSecretValue") - clientReads; got != 3 {
+	if got := e.Secrets.Calls("GetSecretValue") - clientReads; got != 3 {
 		t.Fatalf("secret reads %d, want 3", got)
 	}
 	if got := e.metricCount(refresh.MetricFailed, refresh.ReasonClient); got != 1 {
@@ -664,15 +664,15 @@ func TestClientSecretDaysLeft(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			must(t, e.vault.PutClientCredentials(e.ctx, vault.ClientCredentials{ClientID: clientID, ClientSecret: clientSecret, ClientSecretExpiresAt: tc.expires(e.clock.Now())}))
-			res, err := e.svc.Sweep(e.ctx, e.clock.Now())
+			must(t, e.Vault.PutClientCredentials(e.Ctx, vault.ClientCredentials{ClientID: clientID, ClientSecret: clientSecret, ClientSecretExpiresAt: tc.expires(e.Clock.Now())}))
+			res, err := e.svc.Sweep(e.Ctx, e.Clock.Now())
 			must(t, err)
 			switch {
 			case tc.want == nil:
-				if res.ClientSecretDaysLeft != nil || strings.Contains(e.metrics.String(), refresh.MetricClientDaysLeft) {
+				if res.ClientSecretDaysLeft != nil || strings.Contains(e.Metrics.String(), refresh.MetricClientDaysLeft) {
 					t.Fatalf("days left %v emitted for an unknown expiry", res.ClientSecretDaysLeft)
 				}
-				if !strings.Contains(e.logs.String(), "clientSecretExpiresAt") {
+				if !strings.Contains(e.Logs.String(), "clientSecretExpiresAt") {
 					t.Fatal("the missing expiry is not logged")
 				}
 			case res.ClientSecretDaysLeft == nil || *res.ClientSecretDaysLeft != *tc.want:
@@ -740,7 +740,7 @@ func TestHandlerTellsEventsApart(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := e.handler.Invoke(e.ctx, []byte(tc.payload))
+			out, err := e.handler.Invoke(e.Ctx, []byte(tc.payload))
 			tc.check(t, out, err)
 		})
 	}
@@ -761,31 +761,31 @@ func TestNoTokenInLogs(t *testing.T) {
 		s := e.seed(id, status, 10*day)
 		tokens = append(tokens, s.token)
 	}
-	e.sim.Revoke(tokens[1])
-	e.sim.Revoke(tokens[2])
+	e.Sim.Revoke(tokens[1])
+	e.Sim.Revoke(tokens[2])
 	// Faults reach whichever refreshes come first; every kind shows up in the logs.
 	for _, f := range []amazonsim.Fault{amazonsim.Throttled(), amazonsim.ServerError(), amazonsim.Timeout(time.Second),
 		amazonsim.InvalidRequest(), amazonsim.InvalidGrant(), amazonsim.InvalidClient()} {
-		e.sim.InjectFault(amazonsim.GrantRefreshToken, f)
+		e.Sim.InjectFault(amazonsim.GrantRefreshToken, f)
 	}
-	e.secrets.FailNext("GetSecretValue", 4, "ThrottlingException")
-	_, err := e.svc.Sweep(e.ctx, slotHour(3))
+	e.Secrets.FailNext("GetSecretValue", 4, "ThrottlingException")
+	_, err := e.svc.Sweep(e.Ctx, slotHour(3))
 	must(t, err)
 	e.deliver(e.handler)
 	// The next day the vendor's client credentials are refused: the sweep stops.
-	e.clock.Advance(day)
-	e.sim.InjectFaults(amazonsim.GrantRefreshToken, amazonsim.InvalidClient(), 2)
-	res, err := e.svc.Sweep(e.ctx, slotHour(3))
+	e.Clock.Advance(day)
+	e.Sim.InjectFaults(amazonsim.GrantRefreshToken, amazonsim.InvalidClient(), 2)
+	res, err := e.svc.Sweep(e.Ctx, slotHour(3))
 	must(t, err)
 	if res.Stopped == "" {
 		t.Fatalf("second sweep %+v, want stopped", res)
 	}
-	if !strings.Contains(e.logs.String(), "refresh revoked") || !strings.Contains(e.logs.String(), `"reason":"client"`) {
-		t.Fatalf("the run did not cover revocations and client failures:\n%s", e.logs.String())
+	if !strings.Contains(e.Logs.String(), "refresh revoked") || !strings.Contains(e.Logs.String(), `"reason":"client"`) {
+		t.Fatalf("the run did not cover revocations and client failures:\n%s", e.Logs.String())
 	}
 	e.wantNoSecretsLogged(ids...)
 	for _, tok := range tokens {
-		if strings.Contains(e.logs.String(), tok) {
+		if strings.Contains(e.Logs.String(), tok) {
 			t.Fatal("a seeded refresh token appears in the logs")
 		}
 	}
@@ -802,11 +802,11 @@ func TestBatchReturnsBeforeTheDeadline(t *testing.T) {
 	for _, id := range ids {
 		e.seed(id, authz.StatusActive, 10*day)
 		ev.Records = append(ev.Records, events.SQSMessage{MessageId: "m-" + id, EventSource: "aws:sqs",
-			Body: refresh.Request{ConnectionID: id, Region: authz.RegionEU, QueuedAt: e.clock.Now()}.Marshal()})
+			Body: refresh.Request{ConnectionID: id, Region: authz.RegionEU, QueuedAt: e.Clock.Now()}.Marshal()})
 	}
-	e.sim.SetLatency(time.Minute)
+	e.Sim.SetLatency(time.Minute)
 	deadline := time.Now().Add(refresh.ReturnMargin + 500*time.Millisecond)
-	ctx, cancel := context.WithDeadline(e.ctx, deadline)
+	ctx, cancel := context.WithDeadline(e.Ctx, deadline)
 	defer cancel()
 	resp := e.handler.HandleSQS(ctx, ev)
 	if time.Now().After(deadline) {

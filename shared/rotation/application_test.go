@@ -28,10 +28,10 @@ func TestNotificationsForAnotherApplicationAreIgnored(t *testing.T) {
 	}{
 		// Even with this deployment's client id: the application id decides first.
 		{"a new secret", func(e *env) string {
-			return newSecretBody(clientID, otherSecret, e.clock.Now().Add(180*day), e.clock.Now().Add(7*day), "n-other-app")
+			return newSecretBody(clientID, otherSecret, e.Clock.Now().Add(180*day), e.Clock.Now().Add(7*day), "n-other-app")
 		}},
 		{"an expiry notice", func(e *env) string {
-			return expiryBody("amzn1.application-oa2-client.someone-else", e.clock.Now().Add(3*day))
+			return expiryBody("amzn1.application-oa2-client.someone-else", e.Clock.Now().Add(3*day))
 		}},
 	}
 	for _, tc := range tests {
@@ -39,24 +39,24 @@ func TestNotificationsForAnotherApplicationAreIgnored(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, 20*day)
 			before := e.stored()
-			writes, reads := e.secretWrites(), e.secrets.Calls("GetSecretValue")
+			writes, reads := e.secretWrites(), e.Secrets.Calls("GetSecretValue")
 			e.send(strings.Replace(tc.body(e), `"applicationId":"`+appID+`"`, `"applicationId":"`+otherApp+`"`, 1))
 			if failures := e.deliver(); failures != 0 || e.depth(e.dlqURL) != 0 || e.depth(e.queueURL) != 0 {
 				t.Fatalf("failures %d, DLQ depth %d, queue depth %d: an ignored notification is deleted", failures, e.depth(e.dlqURL), e.depth(e.queueURL))
 			}
 			if got := e.metricCount(rotation.MetricIgnored, rotation.ReasonOtherApplication); got != 1 {
-				t.Fatalf("%s{Reason=%s} = %v\n%s", rotation.MetricIgnored, rotation.ReasonOtherApplication, got, e.metrics.String())
+				t.Fatalf("%s{Reason=%s} = %v\n%s", rotation.MetricIgnored, rotation.ReasonOtherApplication, got, e.Metrics.String())
 			}
-			if strings.Contains(e.metrics.String(), rotation.MetricFailed) {
-				t.Fatalf("an ignored notification counted as a failure:\n%s", e.metrics.String())
+			if strings.Contains(e.Metrics.String(), rotation.MetricFailed) {
+				t.Fatalf("an ignored notification counted as a failure:\n%s", e.Metrics.String())
 			}
-			if e.secretWrites() != writes || e.secrets.Calls("GetSecretValue") != reads || e.stored().ClientSecret != before.ClientSecret {
+			if e.secretWrites() != writes || e.Secrets.Calls("GetSecretValue") != reads || e.stored().ClientSecret != before.ClientSecret {
 				t.Fatal("the lwa-client secret was read or written for another application's notification")
 			}
-			if e.sim.RotationRequests() != 0 || len(e.history()) != 0 {
-				t.Fatalf("rotation requests %d, history %v", e.sim.RotationRequests(), e.history())
+			if e.Sim.RotationRequests() != 0 || len(e.history()) != 0 {
+				t.Fatalf("rotation requests %d, history %v", e.Sim.RotationRequests(), e.history())
 			}
-			logs := e.logs.String()
+			logs := e.Logs.String()
 			if !strings.Contains(logs, rotation.ReasonOtherApplication) || strings.Contains(logs, `"level":"ERROR"`) || strings.Contains(logs, `"level":"WARN"`) {
 				t.Fatalf("want one info line naming the reason:\n%s", logs)
 			}
@@ -71,8 +71,8 @@ func TestNotificationOfThisApplicationIsApplied(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 20*day)
 	e.send(expiryBody(clientID, e.stored().ClientSecretExpiresAt))
-	if e.deliver() != 0 || e.sim.RotationRequests() != 1 || e.metricCount(rotation.MetricIgnored, rotation.ReasonOtherApplication) != 0 {
-		t.Fatalf("rotation requests %d\n%s", e.sim.RotationRequests(), e.metrics.String())
+	if e.deliver() != 0 || e.Sim.RotationRequests() != 1 || e.metricCount(rotation.MetricIgnored, rotation.ReasonOtherApplication) != 0 {
+		t.Fatalf("rotation requests %d\n%s", e.Sim.RotationRequests(), e.Metrics.String())
 	}
 }
 

@@ -1,10 +1,7 @@
 package rotation_test
 
 import (
-	"context"
 	"encoding/json"
-	"log/slog"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -17,14 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/spapi-auth-keeper/keeper/infra/amazonsim"
-	"github.com/spapi-auth-keeper/keeper/infra/secretsemu"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/infra/testenv/deploy"
-	"github.com/spapi-auth-keeper/keeper/shared/app"
-	"github.com/spapi-auth-keeper/keeper/shared/awsclients"
-	"github.com/spapi-auth-keeper/keeper/shared/config"
 	"github.com/spapi-auth-keeper/keeper/shared/lwa"
-	"github.com/spapi-auth-keeper/keeper/shared/metrics"
 	"github.com/spapi-auth-keeper/keeper/shared/rotation"
 	"github.com/spapi-auth-keeper/keeper/shared/rotation/ledger"
 	"github.com/spapi-auth-keeper/keeper/shared/vault"
@@ -44,20 +36,11 @@ const (
 // notifications queue with its DLQ, Secrets Manager emulator (for exact call counts
 // and faults) and Amazon simulator with the queue registered, over the shared emulators.
 type env struct {
-	t        testing.TB
-	ctx      context.Context
-	clock    *testenv.Clock
-	sim      *amazonsim.Sim
-	vault    *vault.Vault
-	sm       *secretsmanager.Client
-	secrets  *secretsemu.Server
+	*deploy.Deployment
 	ledger   *ledger.Ledger
 	sqs      *sqs.Client
 	queueURL string
 	dlqURL   string
-	prefix   string
-	logs     *testenv.Buffer
-	metrics  *testenv.Buffer
 	svc      *rotation.Service
 	handler  *rotation.Handler
 }
@@ -66,35 +49,27 @@ type env struct {
 // expiry recorded).
 func newEnv(t testing.TB, expiresIn time.Duration) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), clock: testenv.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)),
-		logs: &testenv.Buffer{}, metrics: &testenv.Buffer{}}
-	e.sim = amazonsim.New(amazonsim.Config{AppID: appID, ClientID: clientID, ClientSecret: clientSecret, Clock: e.clock.Now})
-	srv := httptest.NewServer(e.sim)
-	t.Cleanup(srv.Close)
-	e.sqs = testenv.SQS(t)
-	e.queueURL, e.dlqURL = testenv.NewQueueWithDLQ(t, "notifications", maxReceive)
-	e.sim.SetNotificationDestination(e.sqs, e.queueURL)
-
-	ddb := testenv.DynamoDB(t)
-	table := testenv.NewTable(t)
-	e.sm, e.secrets = testenv.SecretsManagerInProcess(t)
-	e.prefix = testenv.Prefix(t)
-	e.vault = vault.New(e.sm, e.prefix, "").WithLogger(slog.New(slog.DiscardHandler))
 	c := vault.ClientCredentials{ClientID: clientID, ClientSecret: clientSecret}
 	if expiresIn != 0 {
-		c.ClientSecretExpiresAt = e.clock.Now().Add(expiresIn)
-		e.sim.SetClientSecretExpiry(clientSecret, c.ClientSecretExpiresAt)
+		c.ClientSecretExpiresAt = deploy.DefaultNow.Add(expiresIn)
 	}
-	must(t, e.vault.PutClientCredentials(e.ctx, c))
-	e.ledger = ledger.New(ddb, table)
+	d := deploy.Deploy(t, deploy.DeployOptions{
+		Sim:               amazonsim.Config{AppID: appID, ClientID: clientID, ClientSecret: clientSecret},
+		SeparateSecrets:   true,
+		ClientCredentials: &c,
+		Configure:         func(d *deploy.Deployment) { d.Config.AppID = appID },
+	})
+	e := &env{Deployment: d, ledger: ledger.New(d.DDB, d.Table)}
+	if expiresIn != 0 {
+		e.Sim.SetClientSecretExpiry(clientSecret, c.ClientSecretExpiresAt)
+	}
+	e.sqs = testenv.SQS(t)
+	e.queueURL, e.dlqURL = testenv.NewQueueWithDLQ(t, "notifications", maxReceive)
+	e.Sim.SetNotificationDestination(e.sqs, e.queueURL)
 
-	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.handler, e.svc = deploy.Credentials(app.Deps{
-		Config:  config.Config{TableName: table, SecretPrefix: e.prefix, AppID: appID, LWAEndpoint: srv.URL + "/auth/o2/token"},
-		Clients: awsclients.Clients{DynamoDB: ddb, Secrets: e.sm}, Log: logger,
-		Metrics: metrics.New(e.metrics).WithClock(e.clock.Now), Clock: e.clock,
-		LWARetry: lwa.Config{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
-	}, deploy.CredentialsOptions{SPAPIEndpoint: srv.URL})
+	deps := d.Deps
+	deps.LWARetry = lwa.Config{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}
+	e.handler, e.svc = deploy.Credentials(deps, deploy.CredentialsOptions{SPAPIEndpoint: d.SimURL})
 	return e
 }
 
@@ -106,35 +81,35 @@ func must(t testing.TB, err error) {
 }
 
 func (e *env) stored() vault.ClientCredentials {
-	e.t.Helper()
-	c, err := e.vault.ClientCredentials(e.ctx)
-	must(e.t, err)
+	e.T.Helper()
+	c, err := e.Vault.ClientCredentials(e.Ctx)
+	must(e.T, err)
 	return c
 }
 
 // previous reads the AWSPREVIOUS version of the lwa-client secret.
 func (e *env) previous() string {
-	e.t.Helper()
-	out, err := e.sm.GetSecretValue(e.ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(e.prefix + "/lwa-client"), VersionStage: aws.String("AWSPREVIOUS")})
-	must(e.t, err)
+	e.T.Helper()
+	out, err := e.SM.GetSecretValue(e.Ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(e.Prefix + "/lwa-client"), VersionStage: aws.String("AWSPREVIOUS")})
+	must(e.T, err)
 	var doc struct {
 		ClientSecret string `json:"clientSecret"`
 	}
-	must(e.t, json.Unmarshal([]byte(aws.ToString(out.SecretString)), &doc))
+	must(e.T, json.Unmarshal([]byte(aws.ToString(out.SecretString)), &doc))
 	return doc.ClientSecret
 }
 
 func (e *env) state() rotation.State {
-	e.t.Helper()
-	st, err := e.ledger.Load(e.ctx)
-	must(e.t, err)
+	e.T.Helper()
+	st, err := e.ledger.Load(e.Ctx)
+	must(e.T, err)
 	return st
 }
 
 func (e *env) history() []rotation.Event {
-	e.t.Helper()
-	ev, err := e.ledger.Events(e.ctx, 50)
-	must(e.t, err)
+	e.T.Helper()
+	ev, err := e.ledger.Events(e.Ctx, 50)
+	must(e.T, err)
 	return ev
 }
 
@@ -147,25 +122,25 @@ func (e *env) kinds() string {
 }
 
 func (e *env) secretWrites() int {
-	return e.secrets.Calls("PutSecretValue") + e.secrets.Calls("CreateSecret") + e.secrets.Calls("UpdateSecretVersionStage")
+	return e.Secrets.Calls("PutSecretValue") + e.Secrets.Calls("CreateSecret") + e.Secrets.Calls("UpdateSecretVersionStage")
 }
 
 // send puts a message on the notifications queue, as Amazon (or anyone with the
 // queue's permission) would.
 func (e *env) send(body string) {
-	e.t.Helper()
-	_, err := e.sqs.SendMessage(e.ctx, &sqs.SendMessageInput{QueueUrl: aws.String(e.queueURL), MessageBody: aws.String(body)})
-	must(e.t, err)
+	e.T.Helper()
+	_, err := e.sqs.SendMessage(e.Ctx, &sqs.SendMessageInput{QueueUrl: aws.String(e.queueURL), MessageBody: aws.String(body)})
+	must(e.T, err)
 }
 
 // peek reads the messages waiting on the queue without taking them.
 func (e *env) peek(url string) []string {
-	e.t.Helper()
+	e.T.Helper()
 	var bodies []string
 	var handles []*string
 	for {
-		out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, VisibilityTimeout: 30})
-		must(e.t, err)
+		out, err := e.sqs.ReceiveMessage(e.Ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, VisibilityTimeout: 30})
+		must(e.T, err)
 		if len(out.Messages) == 0 {
 			break
 		}
@@ -175,8 +150,8 @@ func (e *env) peek(url string) []string {
 		}
 	}
 	for _, h := range handles {
-		_, err := e.sqs.ChangeMessageVisibility(e.ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(url), ReceiptHandle: h, VisibilityTimeout: 0})
-		must(e.t, err)
+		_, err := e.sqs.ChangeMessageVisibility(e.Ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(url), ReceiptHandle: h, VisibilityTimeout: 0})
+		must(e.T, err)
 	}
 	return bodies
 }
@@ -187,10 +162,10 @@ func (e *env) peek(url string) []string {
 // timeout; the test does not). After maxReceive receives SQS moves a message to the
 // DLQ. It returns the response, or false when the queue was empty.
 func (e *env) deliverOnce() (events.SQSEventResponse, bool) {
-	e.t.Helper()
-	out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queueURL), MaxNumberOfMessages: 10, VisibilityTimeout: 30,
+	e.T.Helper()
+	out, err := e.sqs.ReceiveMessage(e.Ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queueURL), MaxNumberOfMessages: 10, VisibilityTimeout: 30,
 		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll}})
-	must(e.t, err)
+	must(e.T, err)
 	if len(out.Messages) == 0 {
 		return events.SQSEventResponse{}, false
 	}
@@ -202,20 +177,20 @@ func (e *env) deliverOnce() (events.SQSEventResponse, bool) {
 		handles[aws.ToString(m.MessageId)] = m.ReceiptHandle
 	}
 	payload, err := json.Marshal(ev)
-	must(e.t, err)
-	raw, err := e.handler.Invoke(e.ctx, payload)
-	must(e.t, err)
+	must(e.T, err)
+	raw, err := e.handler.Invoke(e.Ctx, payload)
+	must(e.T, err)
 	var resp events.SQSEventResponse
-	must(e.t, json.Unmarshal(raw, &resp))
+	must(e.T, json.Unmarshal(raw, &resp))
 	for _, f := range resp.BatchItemFailures {
-		_, err := e.sqs.ChangeMessageVisibility(e.ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(e.queueURL),
+		_, err := e.sqs.ChangeMessageVisibility(e.Ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(e.queueURL),
 			ReceiptHandle: handles[f.ItemIdentifier], VisibilityTimeout: 0})
-		must(e.t, err)
+		must(e.T, err)
 		delete(handles, f.ItemIdentifier)
 	}
 	for _, rh := range handles {
-		_, err := e.sqs.DeleteMessage(e.ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(e.queueURL), ReceiptHandle: rh})
-		must(e.t, err)
+		_, err := e.sqs.DeleteMessage(e.Ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(e.queueURL), ReceiptHandle: rh})
+		must(e.T, err)
 	}
 	return resp, true
 }
@@ -223,7 +198,7 @@ func (e *env) deliverOnce() (events.SQSEventResponse, bool) {
 // deliver polls until the queue is empty (failures move to the DLQ after maxReceive)
 // and returns how many messages were reported as failed in all.
 func (e *env) deliver() int {
-	e.t.Helper()
+	e.T.Helper()
 	failures := 0
 	for range 30 {
 		resp, ok := e.deliverOnce()
@@ -235,38 +210,38 @@ func (e *env) deliver() int {
 		}
 		failures += len(resp.BatchItemFailures)
 	}
-	e.t.Fatalf("notifications queue not drained (depth %d)", e.depth(e.queueURL))
+	e.T.Fatalf("notifications queue not drained (depth %d)", e.depth(e.queueURL))
 	return failures
 }
 
 // invoke sends a direct invocation payload to the handler.
 func (e *env) invoke(payload string) []byte {
-	e.t.Helper()
-	out, err := e.handler.Invoke(e.ctx, []byte(payload))
-	must(e.t, err)
+	e.T.Helper()
+	out, err := e.handler.Invoke(e.Ctx, []byte(payload))
+	must(e.T, err)
 	return out
 }
 
 func (e *env) check() rotation.Result {
-	e.t.Helper()
+	e.T.Helper()
 	var r rotation.Result
-	must(e.t, json.Unmarshal(e.invoke(`{"version":"0","id":"x","detail-type":"Scheduled Event","source":"aws.events","time":"`+
-		e.clock.Now().Format(time.RFC3339)+`","detail":{}}`), &r))
+	must(e.T, json.Unmarshal(e.invoke(`{"version":"0","id":"x","detail-type":"Scheduled Event","source":"aws.events","time":"`+
+		e.Clock.Now().Format(time.RFC3339)+`","detail":{}}`), &r))
 	return r
 }
 
 // wantNoSecretsLogged checks every log and metric line against every secret the run
 // handled: the original and every rotated client secret, and LWA's tokens.
 func (e *env) wantNoSecretsLogged(extra ...string) {
-	e.t.Helper()
-	secrets := append(append([]string{clientSecret, e.stored().ClientSecret.Reveal()}, extra...), e.sim.IssuedSecrets()...)
-	out := e.logs.String() + e.metrics.String()
+	e.T.Helper()
+	secrets := append(append([]string{clientSecret, e.stored().ClientSecret.Reveal()}, extra...), e.Sim.IssuedSecrets()...)
+	out := e.Logs.String() + e.Metrics.String()
 	if out == "" {
-		e.t.Fatal("no log output captured")
+		e.T.Fatal("no log output captured")
 	}
 	for _, s := range secrets {
 		if s != "" && strings.Contains(out, s) {
-			e.t.Errorf("a secret appears in the logs: %s…", s[:12])
+			e.T.Errorf("a secret appears in the logs: %s…", s[:12])
 		}
 	}
 }
@@ -293,11 +268,11 @@ func expiryBody(client string, expires time.Time) string {
 }
 
 func (e *env) metricCount(name, reason string) float64 {
-	e.t.Helper()
-	return testenv.MetricSum(e.t, e.metrics.String(), name, reason)
+	e.T.Helper()
+	return testenv.MetricSum(e.T, e.Metrics.String(), name, reason)
 }
 
 func (e *env) depth(url string) int {
-	e.t.Helper()
-	return testenv.QueueDepth(e.t, e.sqs, url)
+	e.T.Helper()
+	return testenv.QueueDepth(e.T, e.sqs, url)
 }

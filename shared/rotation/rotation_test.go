@@ -24,15 +24,15 @@ func TestRotationEndToEnd(t *testing.T) {
 	if r.Result != rotation.ResultRequested || r.Trigger != rotation.TriggerSchedule || *r.DaysLeft != 20 {
 		t.Fatalf("check: %+v", r)
 	}
-	if e.sim.Rotations() != 1 || !e.state().Pending(e.clock.Now(), time.Hour) {
-		t.Fatalf("rotations %d, state %+v", e.sim.Rotations(), e.state())
+	if e.Sim.Rotations() != 1 || !e.state().Pending(e.Clock.Now(), time.Hour) {
+		t.Fatalf("rotations %d, state %+v", e.Sim.Rotations(), e.state())
 	}
 	if e.stored().ClientSecret != clientSecret {
 		t.Fatal("the secret changed before the new one arrived")
 	}
-	newSecret := e.sim.CurrentClientSecret()
+	newSecret := e.Sim.CurrentClientSecret()
 
-	e.clock.Advance(2 * time.Minute)
+	e.Clock.Advance(2 * time.Minute)
 	if failures := e.deliver(); failures != 0 {
 		t.Fatalf("%d delivery failures", failures)
 	}
@@ -40,7 +40,7 @@ func TestRotationEndToEnd(t *testing.T) {
 	if c.ClientSecret.Reveal() != newSecret || c.ClientID != clientID {
 		t.Fatal("the lwa-client secret does not hold the new secret")
 	}
-	wantExpiry := e.clock.Now().Add(-2 * time.Minute).Add(180 * day)
+	wantExpiry := e.Clock.Now().Add(-2 * time.Minute).Add(180 * day)
 	if !c.ClientSecretExpiresAt.Equal(wantExpiry) {
 		t.Fatalf("clientSecretExpiresAt %v, want %v", c.ClientSecretExpiresAt, wantExpiry)
 	}
@@ -48,7 +48,7 @@ func TestRotationEndToEnd(t *testing.T) {
 		t.Fatal("the old secret is not AWSPREVIOUS")
 	}
 	st := e.state()
-	if st.Pending(e.clock.Now(), 48*time.Hour) || !st.LastRotatedAt.Equal(e.clock.Now()) || !st.SecretExpiresAt.Equal(wantExpiry) {
+	if st.Pending(e.Clock.Now(), 48*time.Hour) || !st.LastRotatedAt.Equal(e.Clock.Now()) || !st.SecretExpiresAt.Equal(wantExpiry) {
 		t.Fatalf("state after the rotation %+v", st)
 	}
 	if got := e.kinds(); got != "rotated,rotation_requested" {
@@ -56,7 +56,7 @@ func TestRotationEndToEnd(t *testing.T) {
 	}
 	for _, m := range []string{rotation.MetricRequested, rotation.MetricRotated} {
 		if e.metricCount(m, "") != 1 {
-			t.Fatalf("%s = %v\n%s", m, e.metricCount(m, ""), e.metrics.String())
+			t.Fatalf("%s = %v\n%s", m, e.metricCount(m, ""), e.Metrics.String())
 		}
 	}
 	if e.metricCount(rotation.MetricDaysLeft, "") != 20+179 { // 20 before, 179 after (180 days less 2 minutes)
@@ -66,8 +66,8 @@ func TestRotationEndToEnd(t *testing.T) {
 	if r := e.check(); r.Result != rotation.ResultNotDue || *r.DaysLeft != 179 {
 		t.Fatalf("check after the rotation: %+v", r)
 	}
-	if e.sim.RotationRequests() != 1 {
-		t.Fatalf("rotation requests %d", e.sim.RotationRequests())
+	if e.Sim.RotationRequests() != 1 {
+		t.Fatalf("rotation requests %d", e.Sim.RotationRequests())
 	}
 	e.wantNoSecretsLogged(newSecret)
 }
@@ -92,13 +92,13 @@ func TestCheck(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, tc.expiresIn)
 			r := e.check()
-			if r.Result != tc.want || e.sim.Rotations() != tc.rotations {
-				t.Fatalf("check %+v, rotations %d; want %s, %d", r, e.sim.Rotations(), tc.want, tc.rotations)
+			if r.Result != tc.want || e.Sim.Rotations() != tc.rotations {
+				t.Fatalf("check %+v, rotations %d; want %s, %d", r, e.Sim.Rotations(), tc.want, tc.rotations)
 			}
 			if tc.expiresIn != 0 && (r.DaysLeft == nil || e.metricCount(rotation.MetricDaysLeft, "") != float64(*r.DaysLeft)) {
 				t.Fatalf("days left %v, metric %v", r.DaysLeft, e.metricCount(rotation.MetricDaysLeft, ""))
 			}
-			if tc.want == rotation.ResultFailed && (r.Reason != rotation.ReasonClient || r.Retry || e.state().Pending(e.clock.Now(), day)) {
+			if tc.want == rotation.ResultFailed && (r.Reason != rotation.ReasonClient || r.Retry || e.state().Pending(e.Clock.Now(), day)) {
 				t.Fatalf("an expired secret: %+v, state %+v", r, e.state())
 			}
 		})
@@ -112,11 +112,11 @@ func TestAtMostOncePerWindow(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 10*day)
 	// Amazon's notifications go to a queue nobody reads: the new secret never arrives.
-	e.sim.SetNotificationDestination(e.sqs, testenv.NewQueue(t, "elsewhere"))
+	e.Sim.SetNotificationDestination(e.sqs, testenv.NewQueue(t, "elsewhere"))
 	if r := e.check(); r.Result != rotation.ResultRequested {
 		t.Fatalf("first check %+v", r)
 	}
-	e.clock.Advance(time.Hour)
+	e.Clock.Advance(time.Hour)
 	if r := e.check(); r.Result != rotation.ResultPending || r.PendingSince.IsZero() {
 		t.Fatalf("second check %+v", r)
 	}
@@ -129,15 +129,15 @@ func TestAtMostOncePerWindow(t *testing.T) {
 	if failures := e.deliver(); failures != 0 {
 		t.Fatalf("the expiry notice was retried %d times", failures)
 	}
-	if e.sim.RotationRequests() != 1 {
-		t.Fatalf("rotation requests %d while pending, want 1", e.sim.RotationRequests())
+	if e.Sim.RotationRequests() != 1 {
+		t.Fatalf("rotation requests %d while pending, want 1", e.Sim.RotationRequests())
 	}
-	e.clock.Advance(rotation.DefaultPendingTimeout)
+	e.Clock.Advance(rotation.DefaultPendingTimeout)
 	if r := e.check(); r.Result != rotation.ResultRequested {
 		t.Fatalf("check after the window %+v", r)
 	}
-	if e.sim.RotationRequests() != 2 || e.metricCount(rotation.MetricFailed, rotation.ReasonNoNotification) != 1 {
-		t.Fatalf("requests %d, no_notification %v", e.sim.RotationRequests(), e.metricCount(rotation.MetricFailed, rotation.ReasonNoNotification))
+	if e.Sim.RotationRequests() != 2 || e.metricCount(rotation.MetricFailed, rotation.ReasonNoNotification) != 1 {
+		t.Fatalf("requests %d, no_notification %v", e.Sim.RotationRequests(), e.metricCount(rotation.MetricFailed, rotation.ReasonNoNotification))
 	}
 	if got := e.kinds(); got != "rotation_requested,rotation_failed,rotation_requested" {
 		t.Fatalf("history %s", got)
@@ -153,7 +153,7 @@ func TestConcurrentTriggers(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, trig := range []rotation.Trigger{rotation.TriggerSchedule, rotation.TriggerExpiryNotification, rotation.TriggerOperator,
 		rotation.TriggerSchedule, rotation.TriggerExpiryNotification, rotation.TriggerOperator} {
-		wg.Go(func() { results <- e.svc.Rotate(e.ctx, trig) })
+		wg.Go(func() { results <- e.svc.Rotate(e.Ctx, trig) })
 	}
 	wg.Wait()
 	close(results)
@@ -161,8 +161,8 @@ func TestConcurrentTriggers(t *testing.T) {
 	for r := range results {
 		count[r.Result]++
 	}
-	if count[rotation.ResultRequested] != 1 || count[rotation.ResultPending] != 5 || e.sim.RotationRequests() != 1 {
-		t.Fatalf("results %v, rotation requests %d", count, e.sim.RotationRequests())
+	if count[rotation.ResultRequested] != 1 || count[rotation.ResultPending] != 5 || e.Sim.RotationRequests() != 1 {
+		t.Fatalf("results %v, rotation requests %d", count, e.Sim.RotationRequests())
 	}
 }
 
@@ -178,15 +178,15 @@ func TestRotationRequestFaults(t *testing.T) {
 		retry       bool
 		keepPending bool
 	}{
-		{name: "LWA refuses the old secret", setup: func(e *env) { e.sim.SetClientSecrets("amzn1.oa2-cs.v1.rotated-elsewhere") }, reason: rotation.ReasonClient},
-		{name: "429", setup: func(e *env) { e.sim.InjectFault(amazonsim.FaultRotation, amazonsim.Throttled()) }, reason: rotation.ReasonThrottled, retry: true},
-		{name: "500", setup: func(e *env) { e.sim.InjectFault(amazonsim.FaultRotation, amazonsim.ServerError()) }, reason: rotation.ReasonUnavailable, retry: true},
-		{name: "no queue registered", setup: func(e *env) { e.sim.SetNotificationDestination(nil, "") }, reason: rotation.ReasonNotEnrolled},
+		{name: "LWA refuses the old secret", setup: func(e *env) { e.Sim.SetClientSecrets("amzn1.oa2-cs.v1.rotated-elsewhere") }, reason: rotation.ReasonClient},
+		{name: "429", setup: func(e *env) { e.Sim.InjectFault(amazonsim.FaultRotation, amazonsim.Throttled()) }, reason: rotation.ReasonThrottled, retry: true},
+		{name: "500", setup: func(e *env) { e.Sim.InjectFault(amazonsim.FaultRotation, amazonsim.ServerError()) }, reason: rotation.ReasonUnavailable, retry: true},
+		{name: "no queue registered", setup: func(e *env) { e.Sim.SetNotificationDestination(nil, "") }, reason: rotation.ReasonNotEnrolled},
 		{name: "403", setup: func(e *env) {
-			e.sim.InjectFault(amazonsim.FaultRotation, amazonsim.Fault{Kind: "forbidden", Status: 403})
+			e.Sim.InjectFault(amazonsim.FaultRotation, amazonsim.Fault{Kind: "forbidden", Status: 403})
 		}, reason: rotation.ReasonForbidden},
 		{name: "LWA unavailable", setup: func(e *env) {
-			e.sim.InjectFaults(amazonsim.GrantClientCredentials, amazonsim.Unavailable(), 2)
+			e.Sim.InjectFaults(amazonsim.GrantClientCredentials, amazonsim.Unavailable(), 2)
 		}, reason: rotation.ReasonUnavailable, retry: true},
 	}
 	for _, tc := range tests {
@@ -198,7 +198,7 @@ func TestRotationRequestFaults(t *testing.T) {
 			if r.Result != rotation.ResultFailed || r.Reason != tc.reason || r.Retry != tc.retry {
 				t.Fatalf("check %+v, want failed %s retry %t", r, tc.reason, tc.retry)
 			}
-			if e.state().Pending(e.clock.Now(), day) != tc.keepPending {
+			if e.state().Pending(e.Clock.Now(), day) != tc.keepPending {
 				t.Fatalf("state %+v", e.state())
 			}
 			if e.metricCount(rotation.MetricFailed, tc.reason) != 1 || e.stored().ClientSecret != clientSecret {
@@ -218,22 +218,22 @@ func TestRotationRequestFaults(t *testing.T) {
 func TestThrottledExpiryNoticeComesBack(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 80*day)
-	e.sim.InjectFault(amazonsim.FaultRotation, amazonsim.Throttled())
+	e.Sim.InjectFault(amazonsim.FaultRotation, amazonsim.Throttled())
 	e.send(expiryBody(clientID, e.stored().ClientSecretExpiresAt))
 	resp, ok := e.deliverOnce()
-	if !ok || len(resp.BatchItemFailures) != 1 || e.sim.RotationRequests() != 1 {
-		t.Fatalf("first delivery: %+v, requests %d", resp, e.sim.RotationRequests())
+	if !ok || len(resp.BatchItemFailures) != 1 || e.Sim.RotationRequests() != 1 {
+		t.Fatalf("first delivery: %+v, requests %d", resp, e.Sim.RotationRequests())
 	}
-	e.clock.Advance(6 * time.Minute) // the queue's visibility timeout
+	e.Clock.Advance(6 * time.Minute) // the queue's visibility timeout
 	resp, ok = e.deliverOnce()
-	if !ok || len(resp.BatchItemFailures) != 0 || e.sim.Rotations() != 1 {
-		t.Fatalf("second delivery: %+v, rotations %d", resp, e.sim.Rotations())
+	if !ok || len(resp.BatchItemFailures) != 0 || e.Sim.Rotations() != 1 {
+		t.Fatalf("second delivery: %+v, rotations %d", resp, e.Sim.Rotations())
 	}
-	if e.deliver() != 0 || e.stored().ClientSecret.Reveal() != e.sim.CurrentClientSecret() {
+	if e.deliver() != 0 || e.stored().ClientSecret.Reveal() != e.Sim.CurrentClientSecret() {
 		t.Fatal("the new secret was not stored")
 	}
 	if e.metricCount(rotation.MetricFailed, rotation.ReasonThrottled) != 1 || e.metricCount(rotation.MetricRotated, "") != 1 {
-		t.Fatalf("metrics %s", e.metrics.String())
+		t.Fatalf("metrics %s", e.Metrics.String())
 	}
 }
 
@@ -261,22 +261,22 @@ func TestNotificationsThatChangeNothing(t *testing.T) {
 			return `{"notificationVersion":"1.0","notificationType":"ORDER_CHANGE","payload":{"orderChangeNotification":{}}}`
 		}, reason: rotation.ReasonUnknownType},
 		{name: "a new secret for another application", body: func(e *env) string {
-			return newSecretBody("amzn1.application-oa2-client.someone-else", bogus, e.clock.Now().Add(180*day), e.clock.Now().Add(7*day), "n-other")
+			return newSecretBody("amzn1.application-oa2-client.someone-else", bogus, e.Clock.Now().Add(180*day), e.Clock.Now().Add(7*day), "n-other")
 		}, reason: rotation.ReasonOtherClient},
 		{name: "an expiry notice for another application", body: func(e *env) string {
-			return expiryBody("amzn1.application-oa2-client.someone-else", e.clock.Now().Add(10*day))
+			return expiryBody("amzn1.application-oa2-client.someone-else", e.Clock.Now().Add(10*day))
 		}, reason: rotation.ReasonOtherClient},
 		{name: "the stored secret again", body: func(e *env) string {
 			c := e.stored()
 			return newSecretBody(clientID, clientSecret, c.ClientSecretExpiresAt, c.ClientSecretExpiresAt, "n-same")
 		}, reason: rotation.ReasonDuplicate},
 		{name: "an older secret than the stored one", body: func(e *env) string {
-			return newSecretBody(clientID, bogus, e.stored().ClientSecretExpiresAt.Add(-day), e.clock.Now(), "n-old")
+			return newSecretBody(clientID, bogus, e.stored().ClientSecretExpiresAt.Add(-day), e.Clock.Now(), "n-old")
 		}, reason: rotation.ReasonDuplicate},
 		// Kept until the DLQ: the secret in it is never lost, and a person is alarmed.
 		// Malformed messages above go there too rather than being deleted unread.
 		{name: "a secret LWA refuses", body: func(e *env) string {
-			return newSecretBody(clientID, bogus, e.clock.Now().Add(180*day), e.clock.Now().Add(7*day), "n-bogus")
+			return newSecretBody(clientID, bogus, e.Clock.Now().Add(180*day), e.Clock.Now().Add(7*day), "n-bogus")
 		}, reason: rotation.ReasonUnverified, retry: true},
 	}
 	for _, tc := range tests {
@@ -295,20 +295,20 @@ func TestNotificationsThatChangeNothing(t *testing.T) {
 				t.Fatalf("failures %d, DLQ depth %d; want %d, %d", failures, e.depth(e.dlqURL), wantFailures, wantDLQ)
 			}
 			if got := e.metricCount(rotation.MetricFailed, tc.reason); got != float64(max(1, wantFailures)) {
-				t.Fatalf("%s{Reason=%s} = %v\n%s", rotation.MetricFailed, tc.reason, got, e.metrics.String())
+				t.Fatalf("%s{Reason=%s} = %v\n%s", rotation.MetricFailed, tc.reason, got, e.Metrics.String())
 			}
 			after := e.stored()
 			if after.ClientSecret != before.ClientSecret || !after.ClientSecretExpiresAt.Equal(before.ClientSecretExpiresAt) || e.secretWrites() != writes {
 				t.Fatal("the lwa-client secret was written")
 			}
-			if e.sim.Rotations() != 0 || e.metricCount(rotation.MetricRotated, "") != 0 {
+			if e.Sim.Rotations() != 0 || e.metricCount(rotation.MetricRotated, "") != 0 {
 				t.Fatal("something was rotated")
 			}
 			h := e.history()
 			if len(h) == 0 || h[0].Kind != rotation.EventRejected || !strings.Contains(h[0].Detail, tc.reason) {
 				t.Fatalf("history %+v", h)
 			}
-			if !strings.Contains(e.logs.String(), `"level":"ERROR"`) {
+			if !strings.Contains(e.Logs.String(), `"level":"ERROR"`) {
 				t.Fatal("not logged as an error")
 			}
 			e.wantNoSecretsLogged(bogus)
@@ -325,19 +325,19 @@ func TestSecretsManagerFailsAfterVerification(t *testing.T) {
 	if r := e.check(); r.Result != rotation.ResultRequested {
 		t.Fatalf("check %+v", r)
 	}
-	newSecret := e.sim.CurrentClientSecret()
-	e.secrets.FailNext("PutSecretValue", 3, "InternalServiceError") // the SDK's three attempts
+	newSecret := e.Sim.CurrentClientSecret()
+	e.Secrets.FailNext("PutSecretValue", 3, "InternalServiceError") // the SDK's three attempts
 	resp, _ := e.deliverOnce()
 	if len(resp.BatchItemFailures) != 1 || e.stored().ClientSecret != clientSecret || len(e.peek(e.queueURL)) != 1 {
 		t.Fatalf("after the failed write: %+v", resp)
 	}
-	if e.metricCount(rotation.MetricFailed, rotation.ReasonStore) != 1 || !e.state().Pending(e.clock.Now(), day) {
-		t.Fatalf("metrics %s", e.metrics.String())
+	if e.metricCount(rotation.MetricFailed, rotation.ReasonStore) != 1 || !e.state().Pending(e.Clock.Now(), day) {
+		t.Fatalf("metrics %s", e.Metrics.String())
 	}
 	if e.deliver() != 0 || e.stored().ClientSecret.Reveal() != newSecret || e.depth(e.dlqURL) != 0 {
 		t.Fatal("the redelivery did not store the new secret")
 	}
-	if e.state().Pending(e.clock.Now(), day) || e.metricCount(rotation.MetricRotated, "") != 1 {
+	if e.state().Pending(e.Clock.Now(), day) || e.metricCount(rotation.MetricRotated, "") != 1 {
 		t.Fatalf("state %+v", e.state())
 	}
 	e.wantNoSecretsLogged(newSecret)
@@ -358,11 +358,11 @@ func TestStoredButNotRecorded(t *testing.T) {
 	must(t, err)
 	c := e.stored()
 	c.ClientSecret, c.ClientSecretExpiresAt = n.NewSecret.ClientSecret, n.NewSecret.ExpiresAt
-	must(t, e.vault.PutClientCredentials(e.ctx, c))
+	must(t, e.Vault.PutClientCredentials(e.Ctx, c))
 	writes := e.secretWrites()
-	e.clock.Advance(time.Minute)
+	e.Clock.Advance(time.Minute)
 	e.deliver()
-	if e.secretWrites() != writes || e.state().Pending(e.clock.Now(), day) || e.kinds() != "rotated,rotation_requested" {
+	if e.secretWrites() != writes || e.state().Pending(e.Clock.Now(), day) || e.kinds() != "rotated,rotation_requested" {
 		t.Fatalf("writes %d → %d, state %+v, history %s", writes, e.secretWrites(), e.state(), e.kinds())
 	}
 	e.send(bodies[0])
@@ -379,11 +379,11 @@ func TestExpiryNoticeAboutAReplacedSecret(t *testing.T) {
 	e := newEnv(t, 10*day)
 	e.check()
 	e.deliver()
-	e.send(expiryBody(clientID, e.clock.Now().Add(7*day)))
-	if e.deliver() != 0 || e.sim.RotationRequests() != 1 {
-		t.Fatalf("rotation requests %d", e.sim.RotationRequests())
+	e.send(expiryBody(clientID, e.Clock.Now().Add(7*day)))
+	if e.deliver() != 0 || e.Sim.RotationRequests() != 1 {
+		t.Fatalf("rotation requests %d", e.Sim.RotationRequests())
 	}
-	if !strings.Contains(e.logs.String(), `"result":"superseded"`) {
+	if !strings.Contains(e.Logs.String(), `"result":"superseded"`) {
 		t.Fatal("not logged as superseded")
 	}
 }
@@ -397,7 +397,7 @@ func TestStatusAndDirectInvocations(t *testing.T) {
 	}
 	st := status()
 	if st.ClientID != clientID || *st.DaysLeft != 15 || st.RotateBefore != "30d" || !st.LastRotatedAt.IsZero() || len(st.History) != 0 ||
-		!st.RotatesFrom.Equal(e.clock.Now().Add(-15*day)) {
+		!st.RotatesFrom.Equal(e.Clock.Now().Add(-15*day)) {
 		t.Fatalf("status before %+v", st)
 	}
 	var r rotation.Result
@@ -409,18 +409,18 @@ func TestStatusAndDirectInvocations(t *testing.T) {
 	if st.PendingSince.IsZero() || st.PendingTrigger != rotation.TriggerOperator || st.LastRequestedAt.IsZero() {
 		t.Fatalf("status while pending %+v", st)
 	}
-	e.clock.Advance(time.Minute)
+	e.Clock.Advance(time.Minute)
 	e.deliver()
 	st = status()
-	if !st.PendingSince.IsZero() || !st.LastRotatedAt.Equal(e.clock.Now()) || *st.DaysLeft != 179 || len(st.History) != 2 {
+	if !st.PendingSince.IsZero() || !st.LastRotatedAt.Equal(e.Clock.Now()) || *st.DaysLeft != 179 || len(st.History) != 2 {
 		t.Fatalf("status after %+v", st)
 	}
 	out := e.invoke(`{"action":"status"}`)
-	if strings.Contains(string(out), e.sim.CurrentClientSecret()) || strings.Contains(string(out), clientSecret) {
+	if strings.Contains(string(out), e.Sim.CurrentClientSecret()) || strings.Contains(string(out), clientSecret) {
 		t.Fatal("status shows a secret")
 	}
 	for _, bad := range []string{`{"action":"explode"}`, `{"hello":"world"}`, `[1,2]`, `not json`} {
-		if _, err := e.handler.Invoke(e.ctx, []byte(bad)); !errors.Is(err, rotation.ErrUnknownEvent) {
+		if _, err := e.handler.Invoke(e.Ctx, []byte(bad)); !errors.Is(err, rotation.ErrUnknownEvent) {
 			t.Errorf("%s: %v, want ErrUnknownEvent", bad, err)
 		}
 	}
