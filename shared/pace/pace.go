@@ -2,7 +2,8 @@
 // the stack that shares one budget: SES's sending rate for the reminder senders, the
 // LWA budget for the refresh workers and the importer.
 //
-// A budget is one small item in the table (pk=META#pace, sk={name}) holding tat, the
+// A budget is one small item in the table (pk=META#pace, or the partition InPartition
+// names; sk={name}) holding tat, the
 // theoretical arrival time of the next call (the generic cell rate algorithm). A
 // process reserves send times by moving tat forward in one conditional UpdateItem;
 // each time it gets is interval = 1/(rate·(1-Margin)) after the one before, whoever
@@ -11,6 +12,11 @@
 // however the budget is shared between them; a per-instance share (the total divided
 // by the event source's MaximumConcurrency) rounds down and wastes what an idle
 // instance does not use.
+//
+// Many processes may share a budget, each making as little as one call (a Lambda
+// execution environment per renewal): a reservation that finds the budget changing
+// under it is contention, not a failure. It tries again after a jittered backoff for
+// as long as the caller's deadline allows.
 //
 // Margin is the guard against the calls' varying way to the service: in a one-second
 // window the rate's calls are spread over 1/(1-Margin) seconds, so a call may reach
@@ -23,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -51,7 +58,8 @@ const Horizon = 2 * time.Second
 // index attribute, so no index writes); a budget's name is its sort key.
 const PK = tablekeys.PacePK
 
-// ErrNoSlot means the next free time is after the caller's deadline.
+// ErrNoSlot means the next free time is after the caller's deadline, or that the
+// budget stayed contended until then.
 var ErrNoSlot = errors.New("no free slot before the deadline")
 
 // DB is the part of the DynamoDB client a Pacer uses.
@@ -63,6 +71,7 @@ type DB interface {
 type Pacer struct {
 	db       DB // nil: the budget is this process's alone (tests, one-off tools)
 	table    string
+	pk       string // the budget item's partition (PK unless InPartition says)
 	name     string
 	interval time.Duration
 	now      func() time.Time
@@ -87,8 +96,16 @@ const (
 	initialLead = 50 * time.Millisecond
 )
 
+// Option changes how New sets up a Pacer.
+type Option func(*Pacer)
+
+// InPartition keeps the budget item under partition key pk instead of PK (its sort
+// key is still the budget's name): for a budget whose users may only touch their own
+// part of the table.
+func InPartition(pk string) Option { return func(p *Pacer) { p.pk = pk } }
+
 // New paces calls at perSecond (less Margin) on the budget named name in table.
-func New(db DB, table, name string, perSecond float64) (*Pacer, error) {
+func New(db DB, table, name string, perSecond float64, opts ...Option) (*Pacer, error) {
 	if db == nil || table == "" || name == "" {
 		return nil, fmt.Errorf("pace %q: a table and a name are needed", name)
 	}
@@ -96,7 +113,13 @@ func New(db DB, table, name string, perSecond float64) (*Pacer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pace %q: %w", name, err)
 	}
-	p.db, p.table, p.name = db, table, name
+	p.db, p.table, p.pk, p.name = db, table, PK, name
+	for _, o := range opts {
+		o(p)
+	}
+	if p.pk == "" {
+		return nil, fmt.Errorf("pace %q: an empty partition key", name)
+	}
 	return p, nil
 }
 
@@ -178,8 +201,13 @@ func (p *Pacer) take(ctx context.Context) (time.Time, error) {
 	defer p.mu.Unlock()
 	p.dropLate()
 	for try := 0; len(p.ready) == 0; try++ {
-		if try == 5 {
-			return time.Time{}, fmt.Errorf("pace budget %s: every time reserved had passed when the reservation returned", p.name)
+		// Every time reserved had passed when the answer came (a slow round trip):
+		// the lead has grown with that round trip, so the next reservation lies
+		// further ahead. Try again while the deadline allows.
+		if try > 0 {
+			if err := p.backoff(ctx, try-1, "every time reserved had passed when the reservation returned"); err != nil {
+				return time.Time{}, err
+			}
 		}
 		n := min(max(p.want, 1), max(1, int(Horizon/p.interval)))
 		if err := p.reserve(ctx, n); err != nil {
@@ -240,21 +268,38 @@ func (p *Pacer) reserve(ctx context.Context, n int) error {
 }
 
 // reserveShared moves the shared tat forward by span and returns where the span
-// starts. Two conditional writes cover the two cases without a read: the budget is
-// busy (tat beyond now+lead: add span to it atomically) or idle (tat before that or
-// absent: set it to now+lead+span). Each one's condition failing means the other case
-// holds, so the loop ends as soon as the budget stays put between two writes.
+// starts: the generic cell rate algorithm's tat = max(tat, soon) + span, where soon is
+// now plus the lead. DynamoDB has no max, so two conditional writes cover the two
+// cases without a read: the budget is busy (tat beyond soon: add span to it
+// atomically) or idle (tat at or before soon, or absent: set it to soon+span). Both
+// writes only ever move tat forward, and soon is fixed for the attempt, so once the
+// idle write's condition fails (tat > soon) the busy write's holds: an attempt ends
+// within three writes. Anything else (the item changed some other way) is contention,
+// tried again after a jittered backoff within the caller's deadline.
 func (p *Pacer) reserveShared(ctx context.Context, span time.Duration) (time.Time, error) {
+	for attempt := 0; ; attempt++ {
+		start, ok, err := p.reserveOnce(ctx, span)
+		if err != nil || ok {
+			return start, err
+		}
+		if err := p.backoff(ctx, attempt, "kept changing under the reservation"); err != nil {
+			return time.Time{}, err
+		}
+	}
+}
+
+// reserveOnce is one attempt of reserveShared; ok is false if neither case held.
+func (p *Pacer) reserveOnce(ctx context.Context, span time.Duration) (time.Time, bool, error) {
 	key := map[string]types.AttributeValue{
-		tablekeys.PK: &types.AttributeValueMemberS{Value: PK},
+		tablekeys.PK: &types.AttributeValueMemberS{Value: p.pk},
 		tablekeys.SK: &types.AttributeValueMemberS{Value: p.name},
 	}
+	// The first time handed out lies lead ahead of now in both cases, so that it has
+	// not passed when the answer arrives.
+	first := p.now().Add(p.lead)
+	soon := num(first.UnixNano())
 	busy := p.busy
-	for range 8 {
-		// The first time handed out lies lead ahead of now in both cases, so that it
-		// has not passed when the answer arrives.
-		first := p.now().Add(p.lead)
-		soon := num(first.UnixNano())
+	for range 3 {
 		in := &dynamodb.UpdateItemInput{TableName: aws.String(p.table), Key: key}
 		if busy {
 			in.UpdateExpression = aws.String("SET tat = tat + :span")
@@ -273,19 +318,41 @@ func (p *Pacer) reserveShared(ctx context.Context, span time.Duration) (time.Tim
 			busy = !busy
 			continue
 		case err != nil:
-			return time.Time{}, fmt.Errorf("reserve %s on pace budget %s: %w", span, p.name, err)
+			return time.Time{}, false, fmt.Errorf("reserve %s on pace budget %s: %w", span, p.name, err)
 		}
 		p.busy = busy
 		if !busy {
-			return first, nil
+			return first, true, nil
 		}
 		end, err := tatOf(out.Attributes)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("pace budget %s: %w", p.name, err)
+			return time.Time{}, false, fmt.Errorf("pace budget %s: %w", p.name, err)
 		}
-		return time.Unix(0, end).Add(-span), nil
+		return time.Unix(0, end).Add(-span), true, nil
 	}
-	return time.Time{}, fmt.Errorf("pace budget %s: kept changing under 8 reservations", p.name)
+	return time.Time{}, false, nil
+}
+
+// Backoff between two tries on a contended budget: full jitter over an exponential
+// ceiling, so that many processes that collided do not collide again in step.
+const (
+	backoffBase = 5 * time.Millisecond
+	backoffCap  = 200 * time.Millisecond
+	// maxTries bounds the tries of a caller without a deadline.
+	maxTries = 50
+)
+
+// backoff sleeps before try attempt+1 of something that failed for why, or says
+// ErrNoSlot if the caller's deadline does not leave the time (or, without a deadline,
+// the tries are spent).
+func (p *Pacer) backoff(ctx context.Context, attempt int, why string) error {
+	ceiling := min(backoffBase<<min(attempt, 16), backoffCap)
+	d := time.Duration(rand.Int64N(int64(ceiling))) + time.Millisecond
+	dl, ok := ctx.Deadline()
+	if (ok && p.now().Add(d).After(dl)) || (!ok && attempt+1 >= maxTries) {
+		return fmt.Errorf("%w: pace budget %s: %s, %d tries", ErrNoSlot, p.name, why, attempt+1)
+	}
+	return p.sleep(ctx, d)
 }
 
 func num(n int64) types.AttributeValue {

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"sort"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/spapi-auth-keeper/keeper/infra/testenv"
 	"github.com/spapi-auth-keeper/keeper/shared/pace"
@@ -91,6 +95,99 @@ func TestProcessesSharingABudgetNeverExceedItInAnySecond(t *testing.T) {
 			}
 			if n := testenv.Busiest(times, time.Second); float64(n) > c.rate {
 				t.Errorf("busiest second held %d calls, rate %v", n, c.rate)
+			}
+		})
+	}
+}
+
+// slowTable is the table as a loaded one answers: each request and each answer
+// takes a while on its way, as long as the budget's interval or longer.
+type slowTable struct {
+	pace.DB
+	way time.Duration
+}
+
+func (s slowTable) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	time.Sleep(s.way)
+	out, err := s.DB.UpdateItem(ctx, in, optFns...)
+	time.Sleep(s.way)
+	return out, err
+}
+
+// TestManySingleCallClientsShareABudget: 50 processes come to one budget about as
+// fast as its rate, each to make one call (a Lambda execution environment per
+// renewal), over a loaded table whose round trip is longer than the budget's interval.
+// The budget keeps changing under their reservations: that costs them a retry, never
+// a failure, and the calls reach the service no faster than the rate in any second.
+func TestManySingleCallClientsShareABudget(t *testing.T) {
+	t.Parallel()
+	db := slowTable{DB: testenv.DynamoDB(t), way: 20 * time.Millisecond}
+	table := testenv.NewTable(t)
+	service := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(service.Close)
+	url, arrivals := testenv.TimingProxy(t, service.URL)
+	cases := []struct {
+		name      string
+		rate      float64
+		clients   int
+		partition []pace.Option
+	}{
+		{name: "default partition", rate: 40, clients: 50},
+		{name: "own partition", rate: 40, clients: 50, partition: []pace.Option{pace.InPartition("VAULT#pace#budget")}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// One measured service: the cases run one after the other.
+			arrivals.Reset()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var mu sync.Mutex
+			var given []time.Time
+			var wg sync.WaitGroup
+			interval := time.Duration(float64(time.Second) / (c.rate * (1 - pace.Margin)))
+			for i := range c.clients {
+				wg.Go(func() {
+					// They come about as fast as the rate, so that the budget hovers
+					// between idle and busy, where the two kinds of reservation
+					// write race each other.
+					time.Sleep(time.Duration(i) * interval)
+					p, err := pace.New(db, table, "contended", c.rate, c.partition...)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					at, err := p.Next(ctx)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					resp, err := http.Get(url)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					resp.Body.Close()
+					mu.Lock()
+					given = append(given, at)
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+			if t.Failed() {
+				return
+			}
+			sort.Slice(given, func(i, j int) bool { return given[i].Before(given[j]) })
+			for i := 1; i < len(given); i++ {
+				if d := given[i].Sub(given[i-1]); d < interval {
+					t.Fatalf("calls %d and %d given times %s apart, want at least %s", i-1, i, d, interval)
+				}
+			}
+			got := arrivals.Times()
+			if len(got) != c.clients {
+				t.Fatalf("the service received %d calls, want %d", len(got), c.clients)
+			}
+			if n := testenv.Busiest(got, time.Second); float64(n) > c.rate {
+				t.Errorf("the service received %d calls in its busiest second, rate %v", n, c.rate)
 			}
 		})
 	}

@@ -21,14 +21,13 @@
 //	vault index entry    VAULT#entry#{connectionId}/{region} ENTRY
 //	vault bucket         VAULT#bucket#{n:06d}                BUCKET
 //	vault open bucket    VAULT#open                          OPEN
-//	vault write budget   VAULT#pace#{unix second}            PACE
+//	vault write budget   VAULT#pace#budget                   secretsmanager-writes
 //
 // {at} is TimeLayout in UTC.
 package tablekeys
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 )
 
@@ -147,14 +146,16 @@ const (
 	VaultOpenSK       = "OPEN"
 )
 
-// The vault's budget of Secrets Manager writes: one counter item per second.
-const (
-	VaultPacePrefix = "VAULT#pace#"
-	VaultPaceSK     = "PACE"
-)
+// VaultPacePrefix begins the partitions of the vault's pace of Secrets Manager writes.
+const VaultPacePrefix = "VAULT#pace#"
 
-// VaultPacePK is the vault's write counter of one unix second.
-func VaultPacePK(second int64) string { return VaultPacePrefix + strconv.FormatInt(second, 10) }
+// The vault's budget of Secrets Manager writes as a pace budget (shared/pace): its
+// item lies under the vault's own VAULT#pace# partition, which the functions that
+// write secrets may touch, with the budget's name as its sort key.
+const (
+	VaultWriteBudgetPK = VaultPacePrefix + "budget"
+	VaultWriteBudget   = "secretsmanager-writes"
+)
 
 // VaultEntryPK is the index item of entry ({connectionId}/{region}).
 func VaultEntryPK(entry string) string { return VaultEntryPrefix + entry }

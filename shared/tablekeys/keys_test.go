@@ -35,7 +35,7 @@ func TestEveryItemKindsKeyShape(t *testing.T) {
 		{"vault index entry", tablekeys.VaultEntryPK("acme/eu"), tablekeys.VaultEntrySK, "VAULT#entry#acme/eu", "ENTRY"},
 		{"vault bucket", tablekeys.VaultBucketPK(42), tablekeys.VaultBucketSK, "VAULT#bucket#000042", "BUCKET"},
 		{"vault open bucket", tablekeys.VaultOpenPK, tablekeys.VaultOpenSK, "VAULT#open", "OPEN"},
-		{"vault write budget", tablekeys.VaultPacePK(1772353805), tablekeys.VaultPaceSK, "VAULT#pace#1772353805", "PACE"},
+		{"vault write budget", tablekeys.VaultWriteBudgetPK, tablekeys.VaultWriteBudget, "VAULT#pace#budget", "secretsmanager-writes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind, func(t *testing.T) {

@@ -3,7 +3,7 @@ package vault
 // The packed layout's bookkeeping, in the keeper's DynamoDB table (DESIGN.md, "Secrets
 // Manager"): which bucket holds an entry, which bucket is open for new entries, and the
 // lease that serializes writes to one bucket, and the stack-wide pace of Secrets
-// Manager writes. None of these items holds a token; none
+// Manager writes (a shared/pace budget). None of these items holds a token; none
 // has a GSI key attribute, so no index copies them. The keys are tablekeys':
 //
 //	pk=VAULT#entry#{connectionId}/{region}  sk=ENTRY   bucket, secretName, writtenAt, staleIn
@@ -11,7 +11,7 @@ package vault
 //	                                                   committed, retired, leaseOwner, leaseUntil, updatedAt,
 //	                                                   recent, refusedAt, movedOut, closed
 //	pk=VAULT#open                           sk=OPEN    bucket, last
-//	pk=VAULT#pace#{unix second}             sk=PACE    n, ttl
+//	pk=VAULT#pace#budget                    sk=secretsmanager-writes  tat
 //
 // recent lists the versions the vault wrote to a bucket in the last 24 hours ("{unix
 // ms} {entry}", the entry empty when a version wrote several), refusedAt when Secrets
@@ -38,6 +38,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/spapi-auth-keeper/keeper/shared/pace"
 	"github.com/spapi-auth-keeper/keeper/shared/tablekeys"
 )
 
@@ -47,17 +48,17 @@ type index struct {
 	db       *dynamodb.Client
 	table    string
 	leaseTTL time.Duration
-	// writesPerSecond is the stack-wide budget of Secrets Manager writes; <= 0: unpaced.
-	writesPerSecond int
-	bucketName      func(n int) string
-	now             func() time.Time
-	log             *slog.Logger
-	stats           *counters
+	// writes is the stack-wide budget of Secrets Manager writes; nil: unpaced.
+	writes     *pace.Pacer
+	bucketName func(n int) string
+	now        func() time.Time
+	log        *slog.Logger
+	stats      *counters
 }
 
 // idx is the vault's bookkeeping as the vault is now configured.
 func (v *Vault) idx() index {
-	return index{db: v.db, table: v.table, leaseTTL: v.pack.LeaseTTL, writesPerSecond: v.pack.WritesPerSecond, bucketName: v.BucketName, now: v.now, log: v.log, stats: v.stats}
+	return index{db: v.db, table: v.table, leaseTTL: v.pack.LeaseTTL, writes: v.writes, bucketName: v.BucketName, now: v.now, log: v.log, stats: v.stats}
 }
 
 // errLeaseLost: the bucket's lease expired during a write and another writer took it.
@@ -575,43 +576,27 @@ func (x index) repoint(ctx context.Context, entry string, from, to int, writtenA
 	return nil
 }
 
-// pace waits for a slot in the stack-wide budget of Secrets Manager writes: one
-// counter item per second, incremented on condition that it is below the budget.
-// PutSecretValue, UpdateSecretVersionStage and their kin share 50 requests per second
-// per region (not adjustable); the default budget of 40 leaves room for the writes
-// that do not pass through here (client-credential rotation, the console).
+// pace waits for this write's time in the stack-wide budget of Secrets Manager
+// writes, a shared/pace budget (tat, the next free time) in the vault's own part of the
+// table. PutSecretValue, UpdateSecretVersionStage and their kin share 50 requests per
+// second per region (not adjustable); the default budget of 40 leaves room for the
+// writes that do not pass through here (client-credential rotation, the console).
 func (x index) pace(ctx context.Context) error {
-	if x.writesPerSecond <= 0 || x.db == nil {
+	if x.writes == nil {
 		return nil
 	}
-	for {
-		now := time.Now()
-		sec := now.Unix()
-		_, err := x.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 aws.String(x.table),
-			Key:                       key(tablekeys.VaultPacePK(sec), tablekeys.VaultPaceSK),
-			UpdateExpression:          aws.String("ADD #n :one SET #ttl = :ttl"),
-			ConditionExpression:       aws.String("attribute_not_exists(#n) OR #n < :max"),
-			ExpressionAttributeNames:  map[string]string{"#n": "n", "#ttl": "ttl"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":max": num(int64(x.writesPerSecond)), ":ttl": num(sec + 3600)},
-		})
-		if err == nil {
-			return nil
-		}
-		if !conditionFailed(err) {
-			return ddbErr("take a Secrets Manager write slot", err)
-		}
-		x.stats.paceWaits.Add(1)
-		d := time.Unix(sec+1, 0).Sub(now) + time.Duration(rand.N(int64(20*time.Millisecond)))
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-			return fmt.Errorf("vault: Secrets Manager write budget of %d/s spent for this second: %w", x.writesPerSecond, ErrUnavailable)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(d):
-		}
+	asked := time.Now()
+	at, err := x.writes.Next(ctx)
+	switch {
+	case errors.Is(err, pace.ErrNoSlot):
+		return fmt.Errorf("vault: no Secrets Manager write slot in time: %w: %w", ErrUnavailable, err)
+	case err != nil:
+		return ddbErr("take a Secrets Manager write slot", err)
 	}
+	if at.Sub(asked) > x.writes.Interval() {
+		x.stats.paceWaits.Add(1)
+	}
+	return nil
 }
 
 // randomID is 128 random bits in hex: lease owners.

@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/pace"
+	"github.com/spapi-auth-keeper/keeper/shared/tablekeys"
 )
 
 // Layout is where refresh tokens live (VAULT_LAYOUT).
@@ -102,6 +104,14 @@ func (v *Vault) WithTable(db *dynamodb.Client, table string, layout Layout, p Pa
 	c.db, c.table, c.layout, c.pack = db, table, layout, p.withDefaults()
 	c.cache = &bucketCache{m: map[string]cachedBucket{}, ttl: c.pack.CacheTTL, max: c.pack.CacheBuckets}
 	c.stats = &counters{}
+	c.writes = nil
+	if db != nil && table != "" && c.pack.WritesPerSecond > 0 {
+		// Settings New refuses (none here: a client, a table, a rate > 0) leave the
+		// writes unpaced, as a vault without a table is.
+		if w, err := pace.New(db, table, tablekeys.VaultWriteBudget, float64(c.pack.WritesPerSecond), pace.InPartition(tablekeys.VaultWriteBudgetPK)); err == nil {
+			c.writes = w
+		}
+	}
 	return &c
 }
 
@@ -120,7 +130,7 @@ type Counters struct {
 	SecretWrites int64 // PutSecretValue and CreateSecret calls
 	Leases       int64 // bucket leases taken
 	LeaseWaits   int64 // times a writer found a bucket leased and waited
-	PaceWaits    int64 // times a writer waited for the next second's write budget
+	PaceWaits    int64 // times a writer waited longer than one interval for its write time
 	Repairs      int64 // buckets merged after a write that landed late
 }
 

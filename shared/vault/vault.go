@@ -19,6 +19,7 @@ import (
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
 	"github.com/spapi-auth-keeper/keeper/shared/metrics"
+	"github.com/spapi-auth-keeper/keeper/shared/pace"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 )
 
@@ -56,6 +57,7 @@ type Vault struct {
 	now     func() time.Time
 	cache   *bucketCache
 	stats   *counters
+	writes  *pace.Pacer      // the Secrets Manager write budget; nil: unpaced
 	metrics *metrics.Emitter // nil discards
 }
 
