@@ -29,7 +29,7 @@ import (
 // EnvEventBridge is the SDK's endpoint variable for EventBridge.
 const EnvEventBridge = "AWS_ENDPOINT_URL_EVENTBRIDGE"
 
-// eventParts are the domain events' part of the stack (issue 12): the EventBridge
+// eventParts are the domain events' part of the stack: the EventBridge
 // emulator with the stack's bus, the webhook key, a local webhook receiver that
 // verifies each delivery's signature and lists what arrived, the stream poller that
 // feeds EventPublisherFunction, and the token service's function URL.

@@ -30,7 +30,7 @@ type DemoSeller struct {
 	Locale           string // the record's locale; default en-US
 }
 
-// DemoSellers are the demo authorizations, as issue 5 lists them: one expiring in 3
+// DemoSellers are the demo authorizations, one of each situation: one expiring in 3
 // days, one expired 5 days ago, one healthy, one whose refresh token Amazon (the
 // simulator) has revoked. The first is the account the consent page preselects, so
 // that the reminder's link renews it with one click on Confirm.

@@ -6,8 +6,8 @@ import (
 )
 
 // Events is the configuration of the domain events, the webhooks and the token
-// service (functions of issue 12), read apart from Config so that those functions
-// check only what they use.
+// service, read apart from Config so that the event publisher, the webhook sender and
+// the token service check only what they use.
 type Events struct {
 	BusName         string // EVENT_BUS_NAME: the stack's EventBridge bus (name or ARN)
 	Source          string // EVENT_SOURCE: the events' source; spapi-keeper by default
