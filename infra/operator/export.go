@@ -29,10 +29,7 @@ var ExportColumns = []string{"connectionId", "region", "accountType", "marketpla
 // Export writes every authorization that passes f to w, in the table's order.
 func (o *Operator) Export(ctx context.Context, w io.Writer, format string, f Filter) (int, error) {
 	now := o.clock.Now()
-	var (
-		cw  *csv.Writer
-		enc *json.Encoder
-	)
+	var cw *csv.Writer // nil: JSON Lines
 	switch format {
 	case "csv":
 		cw = csv.NewWriter(w)
@@ -40,7 +37,6 @@ func (o *Operator) Export(ctx context.Context, w io.Writer, format string, f Fil
 			return 0, err
 		}
 	case "jsonl":
-		enc = json.NewEncoder(w)
 	default:
 		return 0, fmt.Errorf("%w: --format %q (want csv or jsonl)", ErrInvalid, format)
 	}
@@ -50,21 +46,15 @@ func (o *Operator) Export(ctx context.Context, w io.Writer, format string, f Fil
 			return nil
 		}
 		n++
-		vals := exportValues(a, now)
+		fields := exportFields(a, now)
 		if cw != nil {
-			rec := make([]string, len(vals))
-			for i, v := range vals {
-				rec[i] = spreadsheetSafe(v)
+			rec := make([]string, len(fields))
+			for i, v := range fields {
+				rec[i] = spreadsheetSafe(v.text)
 			}
 			return cw.Write(rec)
 		}
-		obj := make(map[string]string, len(vals))
-		for i, v := range vals {
-			if v != "" {
-				obj[ExportColumns[i]] = v
-			}
-		}
-		return enc.Encode(obj)
+		return writeJSONLine(w, fields)
 	})
 	if cw != nil {
 		cw.Flush()
@@ -75,24 +65,62 @@ func (o *Operator) Export(ctx context.Context, w io.Writer, format string, f Fil
 	return n, err
 }
 
-func exportValues(a authz.Authorization, now time.Time) []string {
-	t := func(v time.Time) string {
-		if v.IsZero() {
-			return ""
+// exportField is one column of one authorization: its CSV cell, and its JSON value
+// (nil: the record has none, and the key is left out as the cell is left blank).
+type exportField struct {
+	text  string
+	value any
+}
+
+func exportFields(a authz.Authorization, now time.Time) []exportField {
+	str := func(v string) exportField {
+		if v == "" {
+			return exportField{}
 		}
-		return v.UTC().Format(time.RFC3339)
+		return exportField{v, v}
 	}
-	days := ""
+	t := func(v time.Time) exportField {
+		if v.IsZero() {
+			return exportField{}
+		}
+		return str(v.UTC().Format(time.RFC3339))
+	}
+	var days exportField
 	if !a.ExpiresAt.IsZero() {
-		days = strconv.Itoa(a.CalendarDaysLeft(now))
+		n := a.CalendarDaysLeft(now)
+		days = exportField{strconv.Itoa(n), n}
 	}
-	failures := ""
+	// No failure since the last success: a blank cell in CSV, 0 in JSON.
+	failures := exportField{value: a.RefreshFailures}
 	if a.RefreshFailures > 0 {
-		failures = strconv.Itoa(a.RefreshFailures)
+		failures.text = strconv.Itoa(a.RefreshFailures)
 	}
-	return []string{a.ConnectionID, string(a.Region), string(a.AccountType), a.Marketplace, a.SellingPartnerID, a.DisplayName,
-		a.ContactEmail, string(a.ContactStatus), a.Locale, string(a.Status), strconv.FormatBool(!a.ExpiryUnknown), t(a.AuthorizedAt),
-		t(a.ExpiresAt), days, t(a.LastRefreshAt), a.LastRefreshError, failures, a.Account.StoreName}
+	known := !a.ExpiryUnknown
+	return []exportField{str(a.ConnectionID), str(string(a.Region)), str(string(a.AccountType)), str(a.Marketplace),
+		str(a.SellingPartnerID), str(a.DisplayName), str(a.ContactEmail), str(string(a.ContactStatus)), str(a.Locale),
+		str(string(a.Status)), {strconv.FormatBool(known), known}, t(a.AuthorizedAt), t(a.ExpiresAt), days,
+		t(a.LastRefreshAt), str(a.LastRefreshError), failures, str(a.Account.StoreName)}
+}
+
+// writeJSONLine writes fields as one JSON object, keys in ExportColumns' order.
+func writeJSONLine(w io.Writer, fields []exportField) error {
+	b := []byte{'{'}
+	for i, f := range fields {
+		if f.value == nil {
+			continue
+		}
+		v, err := json.Marshal(f.value)
+		if err != nil {
+			return err
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		k, _ := json.Marshal(ExportColumns[i])
+		b = append(append(append(b, k...), ':'), v...)
+	}
+	_, err := w.Write(append(b, '}', '\n'))
+	return err
 }
 
 // spreadsheetSafe keeps a value from running as a formula when the CSV is opened in
