@@ -42,10 +42,14 @@ type Report struct {
 	RenewedAfterExpiry     int64         `json:"renewedAfterExpiry"`
 	RenewedBeforeExpiryPct float64       `json:"renewedBeforeExpiryPct"`
 	RenewedWithoutReminder int64         `json:"renewedWithoutReminder"`
-	LastStage              string        `json:"lastStage,omitempty"`
-	SilentAfterLastStage   int64         `json:"silentAfterLastStage"`
-	ContactsBouncing       int64         `json:"contactsBouncing"`
-	ContactsComplained     int64         `json:"contactsComplained"`
+	// LastStage is the latest stage (by day relative to expiry) that sent anything in
+	// the period, not the last one configured: later stages may still be to come.
+	LastStage string `json:"lastStage,omitempty"`
+	// SilentAfterLastStage counts the reminders sent at LastStage that neither bounced
+	// nor were followed by a renewal credited to that stage.
+	SilentAfterLastStage int64 `json:"silentAfterLastStage"`
+	ContactsBouncing     int64 `json:"contactsBouncing"`
+	ContactsComplained   int64 `json:"contactsComplained"`
 }
 
 // Report builds the funnel of the days from now-since to today (UTC).
@@ -110,8 +114,9 @@ func BuildReport(days []store.FunnelDay, first, last time.Time, itemsRead int) R
 	if total := r.RenewedBeforeExpiry + r.RenewedAfterExpiry; total > 0 {
 		r.RenewedBeforeExpiryPct = float64(r.RenewedBeforeExpiry) * 100 / float64(total)
 	}
-	// The last stage is the latest day relative to expiry that sent anything; a seller
-	// reminded at it who did not renew after it is silent: no reminder is left.
+	// The latest day relative to expiry that sent anything in the period; a seller
+	// reminded at it who has not renewed since is counted, whether or not a later
+	// configured stage is still to come for them.
 	for i := len(r.Stages) - 1; i >= 0; i-- {
 		s := r.Stages[i]
 		if _, err := strconv.Atoi(s.Stage); err == nil && s.Sent > 0 {
@@ -146,7 +151,7 @@ func WriteReport(w io.Writer, r Report) {
 	fmt.Fprintf(w, "\nrenewed before expiry: %d of %d (%.1f%%); after expiry: %d; without a reminder before: %d\n",
 		r.RenewedBeforeExpiry, r.RenewedBeforeExpiry+r.RenewedAfterExpiry, r.RenewedBeforeExpiryPct, r.RenewedAfterExpiry, r.RenewedWithoutReminder)
 	if r.LastStage != "" {
-		fmt.Fprintf(w, "silent after the last stage (%s): %d\n", r.LastStage, r.SilentAfterLastStage)
+		fmt.Fprintf(w, "reminded at the latest stage sent in the period (%s), not renewed since (bounces left out): %d\n", r.LastStage, r.SilentAfterLastStage)
 	}
 	fmt.Fprintf(w, "contacts flagged in the period: %d bouncing, %d complained (keeperctl list --bouncing)\n", r.ContactsBouncing, r.ContactsComplained)
 }

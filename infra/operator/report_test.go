@@ -123,3 +123,40 @@ func TestReportAndBouncingCLI(t *testing.T) {
 func newOperator(st *store.Store, at time.Time) *operator.Operator {
 	return operator.New(operator.Config{BaseURL: "https://keeper.example.com"}, st, nil, nil, authz.ClockFunc(func() time.Time { return at }))
 }
+
+// TestReportSilentLine: the line under the funnel says what its number is — sellers
+// reminded at the latest stage that sent anything in the period who have not renewed
+// since (bounces left out) — and never claims no reminder is left: the +7, +14 and +28
+// stages may still be to come for them.
+func TestReportSilentLine(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		counts map[string]int64
+		want   string // "" for no such line
+	}{
+		{"before expiry, later stages still to come", map[string]int64{"sent:-30": 5, "bounced:-30": 1, "renewed:-30": 1}, "reminded at the latest stage sent in the period (-30), not renewed since (bounces left out): 3\n"},
+		{"after the +28 stage", map[string]int64{"sent:-30": 5, "sent:+28": 2, "renewed:+28": 1}, "reminded at the latest stage sent in the period (+28), not renewed since (bounces left out): 1\n"},
+		{"no reminder sent", map[string]int64{"renewed:none": 2}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := operator.BuildReport([]store.FunnelDay{{Day: now.Format(authz.DayLayout), Counts: tc.counts}}, now.AddDate(0, 0, -30), now, 31)
+			var out bytes.Buffer
+			operator.WriteReport(&out, r)
+			if strings.Contains(out.String(), "silent after the last stage") {
+				t.Errorf("report claims no stage is left:\n%s", out.String())
+			}
+			line := ""
+			for l := range strings.Lines(out.String()) {
+				if strings.HasPrefix(l, "reminded at") || strings.HasPrefix(l, "silent") {
+					line = l
+				}
+			}
+			if line != tc.want {
+				t.Errorf("line %q, want %q\n%s", line, tc.want, out.String())
+			}
+		})
+	}
+}
