@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spapi-auth-keeper/keeper/shared/authz"
+	"github.com/spapi-auth-keeper/keeper/shared/i18n"
 	"github.com/spapi-auth-keeper/keeper/shared/secret"
 )
 
@@ -32,8 +33,11 @@ func (ru *run) record(row Row, existing authz.Authorization, found, accepted boo
 	set(&a.SellingPartnerID, row.SellingPartnerID)
 	set(&a.ContactEmail, row.ContactEmail)
 	set(&a.DisplayName, row.DisplayName)
-	if a.Locale == "" || row.Locale != "en-US" {
-		a.Locale = row.Locale
+	// A locale the row gives wins; without one, the record keeps its own, and a
+	// record with none takes its marketplace's language.
+	set(&a.Locale, row.Locale)
+	if a.Locale == "" {
+		a.Locale = i18n.LocaleFor(a.Marketplace)
 	}
 	a.RefreshSlot = authz.SlotFor(a.ConnectionID, a.Region, im.cfg.Slots)
 	a.Account = acct

@@ -62,7 +62,7 @@ type Row struct {
 	AccountType      authz.AccountType
 	Marketplace      string
 	ContactEmail     string
-	Locale           string
+	Locale           string    // "": the file gives none (the record's, else the marketplace's)
 	AuthorizedAt     time.Time // zero: the vendor does not know (expiry unknown)
 	DisplayName      string
 }
@@ -322,7 +322,6 @@ func (rd *Reader) check(f map[string]string) (Row, string) {
 		}
 		r.ContactEmail = addr
 	}
-	r.Locale = "en-US"
 	if l := strings.TrimSpace(f[ColLocale]); l != "" {
 		if len(l) > 35 || !localePattern.MatchString(l) {
 			return r, fmt.Sprintf("locale %q: want a language tag such as en-US or de-DE", clip(l, 20))
