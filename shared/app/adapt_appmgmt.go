@@ -57,5 +57,5 @@ func (v LWAVerifier) Verify(ctx context.Context, c authz.ClientCredentials) erro
 	cfg := v.Config
 	cfg.Credentials = lwa.StaticCredentials{ClientID: c.ClientID, ClientSecret: c.ClientSecret}
 	_, err := lwa.NewClient(cfg).ClientCredentials(ctx, appmgmt.ScopeRotation)
-	return classifyLWA(err)
+	return err // lwa's error kinds are the domain's (authz)
 }

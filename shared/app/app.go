@@ -112,7 +112,7 @@ func (d Deps) Renewal(v *vault.Vault, signer *consent.Signer, seal renewal.Seale
 		AppID: d.Config.AppID, AppName: d.Config.AppName, Draft: d.Config.AppIsDraft, RedirectURI: d.Config.RedirectURI,
 		SellerCentralOverride: d.Config.SellerCentralURL, StateTTL: d.Config.StateTTL, SelfServiceOnboarding: d.Config.SelfServiceOnboarding,
 		VerifySellerID: d.Config.VerifySellerID,
-	}, renewal.Deps{Store: d.Store(), Vault: v, LWA: LWATokens{d.LWA(clientcreds.New(v, 0))}, Accounts: Fingerprints{d.Accounts()},
+	}, renewal.Deps{Store: d.Store(), Vault: v, LWA: d.LWA(clientcreds.New(v, 0)), Accounts: Fingerprints{d.Accounts()},
 		Sealer: seal, Signer: signer, Funnel: funnel.New(d.Store(), d.Log, d.Metrics),
 		Notices: d.notices(), Clock: d.ClockOrSystem(), Log: d.Log, Metrics: d.Metrics})
 }

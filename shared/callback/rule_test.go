@@ -521,7 +521,7 @@ func TestSellerBoundMeanwhileLeavesTheVaultEntryAsItWas(t *testing.T) {
 		}
 	}}
 	svc := renewal.NewService(renewal.Config{AppID: appID, RedirectURI: e.Config.RedirectURI, SellerCentralOverride: e.SimURL},
-		renewal.Deps{Store: ledger, Vault: e.Vault, LWA: app.LWATokens{Client: e.Deps.LWA(clientcreds.New(e.Vault, 0))}, Accounts: app.Fingerprints{Client: e.Deps.Accounts()},
+		renewal.Deps{Store: ledger, Vault: e.Vault, LWA: e.Deps.LWA(clientcreds.New(e.Vault, 0)), Accounts: app.Fingerprints{Client: e.Deps.Accounts()},
 			Sealer: e.sealer, Signer: e.Signer, Clock: e.Clock, Log: slog.New(slog.NewJSONHandler(e.Logs, nil))})
 	start, err := svc.StartFromLink(e.Ctx, strings.TrimPrefix(e.link("first-try", time.Hour), e.server.URL+"/authorize?t="))
 	must(t, err)

@@ -44,7 +44,7 @@ func Build(d app.Deps, sqsClient *sqs.Client, kmsClient *kms.Client, cfg refresh
 	v := d.Vault()
 	creds := clientcreds.New(v, 0)
 	svc := refresh.New(cfg, refresh.Deps{
-		Store: d.Store(), Vault: v, LWA: app.LWATokens{Client: d.LWA(creds)}, Credentials: creds, Accounts: d.Accounts(),
+		Store: d.Store(), Vault: v, LWA: d.LWA(creds), Credentials: creds, Accounts: d.Accounts(),
 		RefreshQueue:  queue.NewSender(sqsClient, d.Config.RefreshQueueURL),
 		ReminderQueue: queue.NewSender(sqsClient, d.Config.ReminderQueueURL),
 		Clock:         d.ClockOrSystem(), Log: d.Log, Metrics: d.Metrics, Pacer: pacer,
